@@ -1,0 +1,54 @@
+"""R1-Omni Live entry point: the desktop app, or a command-line subcommand.
+
+    python main.py [--source ...] [--model DIR] ...       the live monitor (desktop/app.py)
+    python main.py analyze VIDEO --model DIR [--json]      one file or a folder
+    python main.py evaluate DATASET --model DIR            UAR / WAR on labelled clips
+    python main.py export SESSION --format csv|json|eaf|vtt|html
+    python main.py download [--dir DIR]                    fetch the model weights
+    python main.py bench [...]                             full-size speed benchmark
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# subcommand -> module exposing configure(parser) and run(args) -> int. Imported lazily so that
+# the window shows before torch/transformers are imported.
+COMMANDS = {
+    "analyze": "core.commands.analyze",
+    "evaluate": "core.commands.evaluate",
+    "export": "core.commands.export",
+    "download": "core.commands.download",
+    "bench": "core.commands.bench",
+}
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in argv or "--verbose" in argv
+    argv = [a for a in argv if a not in ("-v", "--verbose")]
+    _setup_logging(verbose)
+    if argv and argv[0] in COMMANDS:
+        module = importlib.import_module(COMMANDS[argv[0]])
+        parser = argparse.ArgumentParser(prog=f"main.py {argv[0]}", description=module.__doc__)
+        module.configure(parser)
+        return int(module.run(parser.parse_args(argv[1:])) or 0)
+    if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
+        print(__doc__)
+    from desktop.app import run_app
+
+    return run_app(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

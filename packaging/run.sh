@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# One-command set-up for R1-Omni Live on a fresh machine, then launch the app or run the tests.
+#
+#   bash packaging/run.sh app [main.py args...]   set up .venv, then start the live monitor
+#   bash packaging/run.sh test [pytest args...]   set up .venv (+ test tools), then run the test suite
+#
+# Environment:
+#   R1OMNI_TORCH=cpu (default) | cuda   which torch build to install (cuda = the PyPI CUDA wheel, several GB)
+#   PYTHON=python3.11                   interpreter for the virtual environment
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+MODE=${1:-app}
+shift || true
+PY=${PYTHON:-python3}
+VENV=$ROOT/.venv
+TORCH_KIND=${R1OMNI_TORCH:-cpu}
+
+APT_RUNTIME="libportaudio2 libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3 \
+libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 \
+libxcb-xinerama0"
+APT_TEST="xvfb xauth ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox"
+
+system_packages() {
+  local want="$APT_RUNTIME"
+  [ "$MODE" = test ] && want="$want $APT_TEST"
+  local missing=()
+  for p in $want; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "note: not a Debian/Ubuntu system; install the equivalents of: ${missing[*]}" >&2
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing system packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Missing system packages. Run once:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    [ "$MODE" = test ] && exit 1 || true
+  fi
+}
+
+python_env() {
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  local pip=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+  # Install torch explicitly first: an unpinned torch pulls a multi-GB CUDA build on a CPU machine.
+  if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+    if [ "$TORCH_KIND" = cuda ]; then
+      "${pip[@]}" install "torch>=2.4"
+    else
+      "${pip[@]}" install "torch==2.13.0" 2>/dev/null \
+        || "${pip[@]}" install "torch>=2.4" --index-url https://download.pytorch.org/whl/cpu
+    fi
+  fi
+  # Re-install the project only when its dependency list changed.
+  local stamp="$VENV/.r1omni-$MODE.stamp" sum
+  sum=$(cat pyproject.toml packaging/run.sh | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    local extra=""
+    [ "$MODE" = test ] && extra="[test]"
+    "${pip[@]}" install -e ".$extra"
+    echo "$sum" > "$stamp"
+  fi
+}
+
+system_packages
+python_env
+
+case "$MODE" in
+  app)
+    exec "$VENV/bin/python" main.py "$@"
+    ;;
+  test)
+    export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  setup)
+    echo "ready: $VENV"
+    ;;
+  *)
+    echo "usage: bash packaging/run.sh app|test|setup [args...]" >&2
+    exit 2
+    ;;
+esac
