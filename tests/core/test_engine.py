@@ -1,0 +1,182 @@
+"""The inference worker with a scripted model: results, streaming, errors, cancellation, shutdown."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core.engine import AnalysisParams, InferenceWorker, LoadRequest, NullListener, resolve_instruction
+from core.results import OK, AnalysisResult
+from core.window import AUDIO_MISSING, Window
+
+
+class QueueWindows:
+    """Minimal window source for the worker (the real one is the scheduler's mailbox)."""
+
+    def __init__(self):
+        self.q: queue.Queue = queue.Queue()
+
+    def get(self, timeout=None):
+        try:
+            return self.q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
+class Recorder(NullListener):
+    def __init__(self):
+        self.events = []
+        self.results = []
+        self.errors = []
+        self.warnings = []
+        self.tokens = []
+        self.loaded = threading.Event()
+        self.got_result = threading.Event()
+
+    def model_loaded(self, info):
+        self.events.append(("loaded", info))
+        self.loaded.set()
+
+    def model_unloaded(self):
+        self.events.append(("unloaded",))
+
+    def token_streamed(self, window_id, text):
+        self.tokens.append((window_id, text))
+
+    def result_ready(self, result, window):
+        self.results.append(result)
+        self.got_result.set()
+
+    def error(self, message):
+        self.errors.append(message)
+        self.got_result.set()
+
+    def warning(self, message):
+        self.warnings.append(message)
+
+
+class ScriptedModel:
+    """Stands in for core.model's model: same analyze() signature, scripted behaviour."""
+
+    def __init__(self, fail=None, token_delay_s=0.0):
+        self.fail = fail
+        self.token_delay_s = token_delay_s
+        self.calls = []
+        self.closed = False
+
+    def info(self):
+        return {"model_dir": "scripted", "device": "cpu"}
+
+    def close(self):
+        self.closed = True
+
+    def analyze(self, frames, audio, instruction, max_new_tokens, on_token=None, label_set="dfew",
+                scores=False, should_stop=None, modal=None):
+        self.calls.append((frames.shape, None if audio is None else audio.shape, max_new_tokens))
+        if self.fail and max_new_tokens > 1:
+            raise self.fail
+        pieces = ["<think>", "calm face", "</think>", "<answer>neutral</answer>"][:max_new_tokens]
+        for p in pieces:
+            if should_stop and should_stop():
+                break
+            time.sleep(self.token_delay_s)
+            if on_token:
+                on_token(p)
+        text = "".join(pieces)
+        return AnalysisResult((1, 2, 3), text, "calm face", "neutral", "neutral", OK, label_set,
+                              "video" if audio is None else "video_audio", None, {"decode": 0.01})
+
+
+def _window(i, audio_status="ok"):
+    audio = None if audio_status == AUDIO_MISSING else np.zeros(32_000, np.float32)
+    return Window(i, 2.0 * i, 2.0 * i + 4.0, np.zeros((3, 8, 8, 3), np.uint8), [0, 1, 2], audio, audio_status)
+
+
+def _worker(model, rec, windows):
+    w = InferenceWorker(windows, rec, clock=lambda: 100.0, loader=lambda req: model)
+    w.start()
+    w.load(LoadRequest("scripted"))
+    assert rec.loaded.wait(5)
+    return w
+
+
+def test_windows_become_results_with_streamed_tokens():
+    rec, windows, model = Recorder(), QueueWindows(), ScriptedModel()
+    w = _worker(model, rec, windows)
+    windows.q.put(_window(7))
+    assert rec.got_result.wait(5)
+    assert w.stop()
+    r = rec.results[0]
+    assert (r.window_id, r.t0, r.t1, r.finished_at, r.analysis.label) == (7, 14.0, 18.0, 100.0, "neutral")
+    assert "".join(t for wid, t in rec.tokens if wid == 7) == r.analysis.text
+    assert model.calls[0][0] == (8, 224, 224, 3)  # warm-up ran first
+    assert model.closed and rec.events[-1] == ("unloaded",)
+
+
+def test_missing_audio_goes_video_only_and_warns_once():
+    rec, windows, model = Recorder(), QueueWindows(), ScriptedModel()
+    w = _worker(model, rec, windows)
+    windows.q.put(_window(1, AUDIO_MISSING))
+    windows.q.put(_window(2, AUDIO_MISSING))
+    deadline = time.time() + 5
+    while len(rec.results) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    w.stop()
+    assert [r.analysis.modal for r in rec.results] == ["video", "video"]
+    assert len([m for m in rec.warnings if "video only" in m]) == 1
+
+
+def test_out_of_memory_is_reported_and_the_worker_keeps_going():
+    class OutOfMemoryError(RuntimeError):
+        pass
+
+    rec, windows = Recorder(), QueueWindows()
+    model = ScriptedModel(fail=OutOfMemoryError("CUDA out of memory"))
+    w = _worker(model, rec, windows)
+    windows.q.put(_window(1))
+    assert rec.got_result.wait(5)
+    assert "Out of memory" in rec.errors[0] and "float16" in rec.errors[0]
+    rec.got_result.clear()
+    model.fail = None
+    windows.q.put(_window(2))
+    assert rec.got_result.wait(5)
+    w.stop()
+    assert [r.window_id for r in rec.results] == [2] and w.stats.failed == 1
+
+
+def test_load_failure_is_an_error_not_a_crash():
+    rec, windows = Recorder(), QueueWindows()
+
+    def broken(req):
+        raise FileNotFoundError(f"model folder {req.model_dir} does not exist")
+
+    w = InferenceWorker(windows, rec, loader=broken)
+    w.start()
+    w.load(LoadRequest("/nope"))
+    assert rec.got_result.wait(5)
+    assert w.stop()
+    assert "does not exist" in rec.errors[0] and not w.has_model
+
+
+def test_stop_cancels_a_long_generation_promptly():
+    rec, windows = Recorder(), QueueWindows()
+    model = ScriptedModel(token_delay_s=0.5)
+    w = _worker(model, rec, windows)
+    windows.q.put(_window(1))
+    time.sleep(0.3)
+    t = time.perf_counter()
+    assert w.stop(timeout=5)
+    assert time.perf_counter() - t < 1.5
+    assert rec.results == []  # a cancelled window is not a result
+
+
+def test_params_validate_and_presets_resolve():
+    with pytest.raises(ValueError, match="unknown label set"):
+        AnalysisParams(label_set="emotions")
+    with pytest.raises(ValueError, match="empty"):
+        resolve_instruction("custom", " ")
+    assert "<answer>" in resolve_instruction("official")
