@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+
+from core.clock import FakeClock
+from core.ring_buffer import (
+    MAX_SIDE_PX,
+    AudioRing,
+    FrameRing,
+    LiveBuffer,
+    keep_fps_for_window,
+)
+from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL, AUDIO_SILENT, MODEL_SAMPLE_RATE_HZ
+
+SR = MODEL_SAMPLE_RATE_HZ
+
+
+def ramp(n, start=0):
+    return (np.arange(start, start + n) % 1000).astype(np.float32) / 1000.0
+
+
+def test_audio_ring_wraps_with_absolute_counters_and_contiguous_reads():
+    ring = AudioRing(capacity_s=1.0)
+    block = SR // 10
+    for i in range(25):  # 2.5 s into a 1 s ring
+        ring.write(ramp(block, i * block), t0=i * 0.1)
+    assert ring.written == 25 * block
+    samples, valid = ring.read(1.6, 2.5)
+    assert len(samples) == int(0.9 * SR)
+    assert valid.all()
+    np.testing.assert_array_equal(samples, ramp(len(samples), int(1.6 * SR)))
+    old, old_valid = ring.read(0.0, 0.5)  # overwritten long ago
+    assert not old_valid.any() and not old.any()
+
+
+def test_audio_ring_marks_gaps_invalid_and_absorbs_small_jitter():
+    ring = AudioRing(capacity_s=5.0)
+    ring.write(np.full(SR, 0.5, np.float32), t0=0.0)
+    ring.write(np.full(SR, 0.5, np.float32), t0=1.05)  # 50 ms late: jitter, appended contiguously
+    assert ring.gaps == 0
+    ring.write(np.full(SR, 0.5, np.float32), t0=3.0)  # ~1 s late: a gap
+    assert ring.gaps == 1
+    _, valid = ring.read(0.0, 4.0)
+    assert valid[: 2 * SR].all()
+    assert not valid[2 * SR : 3 * SR - 10].any()
+    assert valid[3 * SR :].all()
+    ring.write(np.full(SR, 0.5, np.float32), t0=3.0)  # overlaps the last block entirely: dropped, counted
+    assert ring.dropped_overlap_samples == SR
+
+
+def test_frame_ring_decimates_resizes_and_selects_by_time():
+    ring = FrameRing(capacity=16, keep_fps=8.0)
+    assert ring.reduced_shape(720, 1280) == (252, 448)
+    kept = 0
+    for i in range(60):  # 2 s at 30 fps
+        t = i / 30
+        if ring.wants(t):
+            ring.write(ring.reduce(np.full((720, 1280, 3), i, np.uint8)), t)
+            kept += 1
+    assert 14 <= kept <= 16  # ~7.5 fps
+    frames, times = ring.select(1.0, 2.0)
+    assert frames.shape[1:] == (252, 448, 3)
+    assert np.all((times >= 1.0) & (times <= 2.0)) and np.all(np.diff(times) > 0)
+    assert frames[0, 0, 0, 0] == round(times[0] * 30)
+
+
+def test_keep_rate_bounds_frames_per_window():
+    assert keep_fps_for_window(4.0) == 8.0
+    assert keep_fps_for_window(30.0) == pytest.approx(32 / 30)
+    for window_s in (1.0, 4.0, 10.0, 30.0):
+        buf = LiveBuffer(FakeClock(), window_s=window_s)
+        # memory bound independent of window length: <= 64 frames of 448x448 + audio
+        assert buf.frames.capacity <= 64
+        assert buf.worst_case_bytes <= 64 * MAX_SIDE_PX * MAX_SIDE_PX * 3 + 10 * 2**20
+
+
+def feed(buf, t_end, fps=30.0, audio=True, level=0.3, size=(120, 160)):
+    for i in range(int(t_end * fps)):
+        t = i / fps
+        buf.push_frame(np.full((*size, 3), i % 256, np.uint8), t)
+    if audio:
+        n = int(t_end * SR)
+        tt = np.arange(n) / SR
+        buf.push_audio((level * np.sin(2 * np.pi * 440 * tt)).astype(np.float32), 0.0)
+
+
+def test_live_buffer_cuts_window_with_frames_audio_and_status():
+    clock = FakeClock()
+    buf = LiveBuffer(clock, window_s=4.0)
+    buf.set_source_info("video", "synthetic 160x120@30")
+    feed(buf, 6.0)
+    w = buf.cut_window(7, 2.0, 6.0)
+    assert w.id == 7 and w.t0 == 2.0 and w.t1 == 6.0
+    assert 28 <= len(w.frames) <= 33 and w.frames.dtype == np.uint8
+    assert w.audio.shape == (4 * SR,) and w.audio_status == AUDIO_OK
+    assert w.source["video"] == "synthetic 160x120@30"
+    assert w.wall_t0 == clock.wall_at(2.0)
+    with pytest.raises(ValueError):
+        w.frames[0, 0, 0, 0] = 1  # read-only, safe to hand to another thread
+    latest = buf.latest_frame()
+    assert latest.index == 179 and latest.frame.shape == (120, 160, 3)
+    assert buf.recent_audio(1.0).shape == (SR,)
+
+
+def test_live_buffer_audio_status_missing_silent_partial():
+    buf = LiveBuffer(FakeClock(), window_s=4.0)
+    feed(buf, 4.0, audio=False)
+    w = buf.cut_window(0, 0.0, 4.0)
+    assert w.audio_status == AUDIO_MISSING and w.audio is None
+
+    buf = LiveBuffer(FakeClock(), window_s=4.0)
+    feed(buf, 4.0, level=1e-4)
+    assert buf.cut_window(0, 0.0, 4.0).audio_status == AUDIO_SILENT
+
+    buf = LiveBuffer(FakeClock(), window_s=4.0)
+    feed(buf, 4.0, audio=False)
+    buf.push_audio(np.full(SR, 0.2, np.float32), 3.0)  # only the last second
+    w = buf.cut_window(0, 0.0, 4.0)
+    assert w.audio_status == AUDIO_PARTIAL
+    assert w.source["audio_coverage"] == pytest.approx(0.25, abs=0.01)
+    assert not w.audio[: 2 * SR].any() and w.audio[-SR // 2 :].min() == pytest.approx(0.2)
+
+
+def test_live_buffer_no_frames_in_span_gives_none():
+    buf = LiveBuffer(FakeClock())
+    buf.push_audio(np.full(SR, 0.2, np.float32), 0.0)
+    assert buf.cut_window(0, 0.0, 1.0) is None
+
+
+def test_frame_size_change_restarts_frame_ring():
+    buf = LiveBuffer(FakeClock())
+    buf.push_frame(np.zeros((100, 100, 3), np.uint8), 0.0)
+    buf.push_frame(np.zeros((50, 80, 3), np.uint8), 1.0)
+    w = buf.cut_window(0, 0.0, 1.0)
+    assert len(w.frames) == 1 and w.frames.shape[1:] == (50, 80, 3)
+
+
+def test_listeners_see_every_full_resolution_frame_and_audio_block():
+    buf = LiveBuffer(FakeClock())
+    seen_frames, seen_audio = [], []
+    buf.add_listener(lambda f, t: seen_frames.append((f.shape, t)), lambda a, t0: seen_audio.append((len(a), t0)))
+    feed(buf, 1.0)
+    assert len(seen_frames) == 30 and seen_frames[0] == ((120, 160, 3), 0.0)
+    assert seen_audio == [(SR, 0.0)]
