@@ -1,0 +1,1 @@
+"""The PySide6 + pyqtgraph desktop app: main window, live views, controls and the Qt bridge to core."""

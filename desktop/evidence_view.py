@@ -1,0 +1,166 @@
+"""Evidence for one analysed window: the 8 frames and the audio the model saw, its reasoning, answer,
+parse status, per-label scores and stage timings — so a user can judge the call, not just read it."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QScrollArea,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import labels as core_labels
+from core.results import WindowResult
+from core.session.sampling import MODEL_FRAME_COUNT, sample_frame_indices
+from core.window import MODEL_SAMPLE_RATE_HZ, Window
+from desktop import formatting, theme
+from desktop.audio_view import min_max_envelope
+from desktop.reasoning_panel import PARSE_STATUS_TEXT, label_chip
+
+THUMB_HEIGHT_PX = 84
+AUDIO_BINS = 600
+
+
+def to_pixmap(frame: np.ndarray, height_px: int = THUMB_HEIGHT_PX) -> QPixmap:
+    """uint8 [H, W, 3] RGB → a QPixmap scaled to ``height_px`` (the array is copied into the image)."""
+    rgb = np.ascontiguousarray(frame)
+    h, w, _ = rgb.shape
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image).scaledToHeight(height_px, Qt.TransformationMode.SmoothTransformation)
+
+
+class EvidenceView(QWidget):
+    """Shows ``show(result, window)``; ``window`` may be None when its frames are no longer kept."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        t = theme.current()
+        self.window_id: int | None = None
+        self.header = QLabel("Select a span on the timeline or a history row to see what the model saw.")
+        self.header.setWordWrap(True)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self._frames_title = QLabel(f"The {MODEL_FRAME_COUNT} frames the model saw")
+        self._frames_title.setStyleSheet(f"color: {t.muted};")
+        strip = QWidget()
+        self._strip = QGridLayout(strip)
+        self._strip.setContentsMargins(0, 0, 0, 0)
+        self._strip.setHorizontalSpacing(3)
+        self.thumbs: list[QLabel] = []
+        self._thumb_times: list[QLabel] = []
+        for i in range(MODEL_FRAME_COUNT):
+            thumb = QLabel()
+            thumb.setFixedHeight(THUMB_HEIGHT_PX)
+            thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            thumb.setStyleSheet(f"background: {t.base};")
+            caption = QLabel("")
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            caption.setStyleSheet(f"color: {t.muted}; font-size: 8pt;")
+            self._strip.addWidget(thumb, 0, i)
+            self._strip.addWidget(caption, 1, i)
+            self.thumbs.append(thumb)
+            self._thumb_times.append(caption)
+        strip_scroll = QScrollArea()
+        strip_scroll.setWidget(strip)
+        strip_scroll.setWidgetResizable(True)
+        strip_scroll.setFixedHeight(THUMB_HEIGHT_PX + 40)
+        strip_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+
+        self.audio_title = QLabel("Audio the model heard")
+        self.audio_title.setStyleSheet(f"color: {t.muted};")
+        self._audio_plot = pg.PlotWidget()
+        self._audio_plot.setMenuEnabled(False)
+        self._audio_plot.setMouseEnabled(x=False, y=False)
+        self._audio_plot.hideButtons()
+        self._audio_plot.setYRange(-1, 1, padding=0.02)
+        self._audio_plot.setFixedHeight(70)
+        self._audio_plot.getAxis("left").setWidth(34)
+        self._audio_curve = self._audio_plot.plot(pen=pg.mkPen("#6fc2a0", width=1))
+
+        self.details = QTextBrowser()
+        self.details.setOpenLinks(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(self._frames_title)
+        layout.addWidget(strip_scroll)
+        layout.addWidget(self.audio_title)
+        layout.addWidget(self._audio_plot)
+        layout.addWidget(self.details, 1)
+
+    def show_window(self, result: WindowResult, window: Window | None) -> None:
+        """Fill every part of the view for ``result`` (UI thread)."""
+        self.window_id = result.window_id
+        a = result.analysis
+        status = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
+        self.header.setText(
+            f"<b>window #{result.window_id}</b> &nbsp; {formatting.span(result.t0, result.t1)}"
+            f" ({formatting.seconds(result.t1 - result.t0)}) &nbsp; {label_chip(a.label, a.answer)}"
+            f" &nbsp; {html.escape(status)}"
+        )
+        self._show_frames(window)
+        self._show_audio(result, window)
+        self.details.setHtml(self._details_html(result))
+
+    def _show_frames(self, window: Window | None) -> None:
+        if window is None or len(window.frames) == 0:
+            for thumb, caption in zip(self.thumbs, self._thumb_times):
+                thumb.clear()
+                thumb.setText("—")
+                caption.setText("")
+            self._frames_title.setText("Frames of this window are no longer in memory (see the session recording)")
+            return
+        self._frames_title.setText(f"The {MODEL_FRAME_COUNT} frames the model saw "
+                                   f"(sampled uniformly from {len(window.frames)})")
+        for thumb, caption, idx in zip(self.thumbs, self._thumb_times, sample_frame_indices(len(window.frames))):
+            thumb.setPixmap(to_pixmap(window.frames[idx]))
+            caption.setText(formatting.clock(float(window.frame_times[idx])))
+
+    def _show_audio(self, result: WindowResult, window: Window | None) -> None:
+        if window is None or window.audio is None or window.audio.size == 0:
+            self._audio_curve.setData([], [])
+            why = "not kept in memory" if window is None else result.audio_status
+            self.audio_title.setText(f"Audio the model heard: none ({why}) — video-only analysis"
+                                     if result.analysis.modal == "video" else f"Audio: {why}")
+            return
+        idx, y = min_max_envelope(window.audio, AUDIO_BINS)
+        self._audio_curve.setData(window.t0 + idx / MODEL_SAMPLE_RATE_HZ, y)
+        self._audio_plot.setXRange(window.t0, window.t0 + window.audio.size / MODEL_SAMPLE_RATE_HZ, padding=0)
+        self.audio_title.setText(f"Audio the model heard: {formatting.seconds(window.audio.size / MODEL_SAMPLE_RATE_HZ)}"
+                                 f" at 16 kHz, status {result.audio_status} (padded to 30 s inside the model)")
+
+    @staticmethod
+    def _details_html(result: WindowResult) -> str:
+        a = result.analysis
+        muted = theme.current().muted
+        parts = [f"<h4 style='margin:2px 0'>Reasoning</h4><p>{html.escape(a.think or '(no <think> text)')}</p>",
+                 f"<p><b>Answer:</b> {label_chip(a.label, a.answer)} &nbsp; raw: "
+                 f"<code>{html.escape(a.answer or '—')}</code> &nbsp; label set {a.label_set}</p>"]
+        if a.scores:
+            rows = "".join(
+                f"<tr><td>{label_chip(name)}</td><td align='right'>{value:.2f}</td>"
+                f"<td><span style='color:{core_labels.colour(name)}'>{'█' * int(round(value * 20))}</span></td></tr>"
+                for name, value in sorted(a.scores.items(), key=lambda kv: -kv[1])
+            )
+            parts.append("<h4 style='margin:2px 0'>Model preference over the label set</h4>"
+                         f"<p style='color:{muted}'>the model's own preference, not a calibrated probability</p>"
+                         f"<table cellspacing='3'>{rows}</table>")
+        timings = "".join(f"<tr><td>{html.escape(k)}</td><td align='right'>{formatting.seconds(v, 2)}</td></tr>"
+                          for k, v in a.timings.items())
+        parts.append(
+            "<h4 style='margin:2px 0'>Timings</h4><table cellspacing='3'>"
+            f"{timings}<tr><td>result age at arrival</td>"
+            f"<td align='right'>{formatting.seconds(result.finished_at - result.t1)}</td></tr></table>"
+        )
+        parts.append(f"<h4 style='margin:2px 0'>Raw output ({len(a.token_ids)} tokens)</h4>"
+                     f"<pre style='white-space:pre-wrap'>{html.escape(a.text)}</pre>")
+        return "".join(parts)
