@@ -1,0 +1,247 @@
+"""The decode → analyse → log loop shared by ``evaluate`` and folder ``analyze``.
+
+One background thread decodes the next clips (``PREFETCH_CLIPS`` ahead, bounded queue) while the
+calling thread runs the model, so decoding is hidden behind generation on any device. Every clip
+ends as one JSONL record, flushed at once (``core.evaluation.log``); a rerun with the same log
+skips the clips already there and retries only those the model failed on. A clip that cannot be
+decoded is recorded with ``status = "decode_error"`` and skipped, never fatal. Systematic model
+failures (``MAX_CONSECUTIVE_MODEL_ERRORS`` in a row, none succeeded) stop the run with the error.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
+
+from core.evaluation.log import ResultLog
+from core.evaluation.progress import Progress
+from core.evaluation.scoring import PARSED_STATUSES, predict
+
+log = logging.getLogger(__name__)
+
+PREFETCH_CLIPS = 2  # decoded clips waiting for the model (each holds all frames of one clip)
+MAX_CONSECUTIVE_MODEL_ERRORS = 5
+
+STATUS_OK = "ok"
+STATUS_DECODE_ERROR = "decode_error"
+STATUS_MODEL_ERROR = "model_error"
+FINAL_STATUSES = frozenset({STATUS_OK, STATUS_DECODE_ERROR})  # not retried on resume
+
+MODALS = ("video_audio", "video")
+
+
+class Analyzer(Protocol):
+    """What the runner needs from ``core.model``'s model (``R1OmniModel.analyze``)."""
+
+    def analyze(self, frames: Any, audio: Any, instruction: str, **kwargs: Any) -> Any: ...
+
+
+ClipReader = Callable[[Path], Any]  # core.media.read_clip: path -> Clip(frames, fps, audio, warnings)
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str  # unique within the run; the resume key
+    path: Path
+    truth: str | None = None  # ground-truth label (evaluation) or None (batch analysis)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    instruction: str
+    label_set: str  # name passed to the model: dfew | mafw | ravdess | free (custom sets ask "free")
+    labels: tuple[str, ...] | None  # the set predictions are parsed against (None = free)
+    modal: str = "video_audio"
+    max_new_tokens: int = 256
+    scores: bool = False  # per-label preference scores (one extra batched forward per clip)
+
+    def __post_init__(self) -> None:
+        if self.modal not in MODALS:
+            raise ValueError(f"modal {self.modal!r}: use one of {', '.join(MODALS)}")
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be >= 1")
+
+
+@dataclass
+class RunSummary:
+    total: int
+    resumed: int = 0  # finished by an earlier run of the same log
+    analysed: int = 0  # analysed in this run (ok or model error)
+    decode_errors: int = 0
+    model_errors: int = 0
+    elapsed_s: float = 0.0
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # every record, by key
+    interrupted: bool = False
+
+    @property
+    def clips_per_s(self) -> float | None:
+        """Clips (analysed or failed) finished per second of wall time in this run."""
+        n = self.analysed + self.decode_errors
+        return n / self.elapsed_s if n and self.elapsed_s > 0 else None
+
+
+def _default_reader() -> ClipReader:
+    from core.media import read_clip  # PyAV; imported only when a run starts
+
+    return read_clip
+
+
+def _decode_ahead(
+    jobs: Sequence[Job], reader: ClipReader, out: "queue.Queue[tuple | None]", stop: threading.Event
+) -> None:
+    """Decoder thread: puts (job, clip | None, error | None, decode_s) per job, then None."""
+
+    def put(item: tuple | None) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    for job in jobs:
+        if stop.is_set():
+            return
+        t0 = time.perf_counter()
+        try:
+            item = (job, reader(job.path), None, time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 — any decoder failure is one bad file, not a dead run
+            item = (job, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
+        if not put(item):
+            return
+    put(None)
+
+
+def _clip_record(job: Job, clip: Any, result: Any, opts: RunOptions, decode_s: float, total_s: float) -> dict:
+    parsed = predict(result.text, opts.labels)
+    timings = {"decode_s": round(decode_s, 4), "total_s": round(total_s, 4)}
+    timings.update({k: round(float(v), 4) for k, v in dict(result.timings).items()})
+    return {
+        "key": job.key,
+        "path": str(job.path),
+        "truth": job.truth,
+        "status": STATUS_OK,
+        "prediction": parsed.label,
+        "parse_status": parsed.status,
+        "answer": parsed.answer,
+        "think": parsed.think,
+        "text": result.text,
+        "scores": dict(result.scores) if getattr(result, "scores", None) is not None else None,
+        "n_frames": int(len(clip.frames)),
+        "fps": float(clip.fps) if clip.fps else None,
+        "has_audio": clip.audio is not None and opts.modal == "video_audio",
+        "warnings": list(getattr(clip, "warnings", ()) or ()),
+        "timings": timings,
+        "error": None,
+        "finished_at": time.time(),
+    }
+
+
+def _error_record(job: Job, status: str, error: str, decode_s: float) -> dict:
+    return {
+        "key": job.key, "path": str(job.path), "truth": job.truth, "status": status,
+        "prediction": None, "parse_status": None, "answer": None, "think": None, "text": None,
+        "error": error, "timings": {"decode_s": round(decode_s, 4)}, "finished_at": time.time(),
+    }
+
+
+def _note(record: dict) -> str:
+    name = Path(record["path"]).name
+    if record["status"] != STATUS_OK:
+        return f"{name}: {record['status']}"
+    return f"{name} → {record['prediction'] or record['parse_status']}"
+
+
+def run_jobs(
+    jobs: Iterable[Job],
+    model: Analyzer,
+    opts: RunOptions,
+    result_log: ResultLog,
+    settings: dict[str, Any],
+    *,
+    reader: ClipReader | None = None,
+    progress_stream: TextIO | None = None,
+    title: str = "",
+    should_stop: Callable[[], bool] | None = None,
+) -> RunSummary:
+    """Analyse every job not already final in ``result_log``; return what the log now holds.
+
+    Runs on the calling thread (plus one decoder thread). ``settings`` is the run record written
+    on a new log and compared on resume (``LogMismatch`` if the experiment differs).
+    ``should_stop`` is polled between clips; a stop (or Ctrl-C) leaves a consistent, resumable log.
+    """
+    jobs = list(jobs)
+    keys = [j.key for j in jobs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two clips share a key; each clip may appear once per run")
+    records = result_log.open(settings)
+    todo = [j for j in jobs if records.get(j.key, {}).get("status") not in FINAL_STATUSES]
+    summary = RunSummary(total=len(jobs), resumed=len(jobs) - len(todo), records=records)
+    if summary.resumed:
+        log.info("resuming: %d of %d clips already done in %s", summary.resumed, len(jobs), result_log.path)
+    progress = Progress(len(jobs), done=summary.resumed, title=title, stream=progress_stream)
+    reader = reader or _default_reader()
+    decoded: queue.Queue = queue.Queue(maxsize=PREFETCH_CLIPS)
+    stop = threading.Event()
+    decoder = threading.Thread(target=_decode_ahead, args=(todo, reader, decoded, stop),
+                               name="clip-decoder", daemon=True)
+    started = time.perf_counter()
+    consecutive_errors, any_ok = 0, False
+    decoder.start()
+    try:
+        while True:
+            if should_stop is not None and should_stop():
+                summary.interrupted = True
+                break
+            item = decoded.get()
+            if item is None:
+                break
+            job, clip, error, decode_s = item
+            if clip is None:
+                record = _error_record(job, STATUS_DECODE_ERROR, error, decode_s)
+                summary.decode_errors += 1
+                log.warning("skipped %s: cannot decode (%s)", job.path, error)
+            else:
+                t0 = time.perf_counter()
+                audio = clip.audio if opts.modal == "video_audio" else None
+                try:
+                    kwargs: dict[str, Any] = {"max_new_tokens": opts.max_new_tokens, "label_set": opts.label_set}
+                    if opts.scores:
+                        kwargs["scores"] = True
+                    result = model.analyze(clip.frames, audio, opts.instruction, **kwargs)
+                    record = _clip_record(job, clip, result, opts, decode_s, decode_s + time.perf_counter() - t0)
+                    consecutive_errors, any_ok = 0, True
+                except Exception as exc:  # noqa: BLE001 — recorded; retried when the run is resumed
+                    consecutive_errors += 1
+                    summary.model_errors += 1
+                    log.warning("analysis of %s failed: %s", job.path, exc)
+                    record = _error_record(job, STATUS_MODEL_ERROR, f"{type(exc).__name__}: {exc}", decode_s)
+                    if not any_ok and consecutive_errors >= MAX_CONSECUTIVE_MODEL_ERRORS:
+                        records[job.key] = result_log.append(record)
+                        raise RuntimeError(
+                            f"the model failed on the first {consecutive_errors} clips; last error: {exc}"
+                        ) from exc
+                summary.analysed += 1
+            records[job.key] = result_log.append(record)
+            progress.update(failed=record["status"] != STATUS_OK, note=_note(record))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        raise
+    finally:
+        stop.set()
+        summary.elapsed_s = time.perf_counter() - started
+        result_log.close()
+        progress.finish()
+        decoder.join(timeout=5)
+    return summary
+
+
+def parsed_share(records: Iterable[dict]) -> float | None:
+    ok = [r for r in records if r.get("status") == STATUS_OK]
+    return sum(r.get("parse_status") in PARSED_STATUSES for r in ok) / len(ok) if ok else None
