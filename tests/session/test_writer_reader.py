@@ -1,0 +1,200 @@
+"""Recording a bundle with SessionWriter and reading it back with SessionReader."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from core.session import RecordOptions, SessionReader, SessionWriter, events as ev, layout
+from core.session.sampling import sample_frame_indices
+from tests.session import synth
+
+
+def test_frame_sampling_matches_the_documented_formula():
+    assert sample_frame_indices(100).tolist() == [6, 19, 31, 43, 56, 68, 80, 93]
+    assert sample_frame_indices(8).tolist() == list(range(8))
+    assert sample_frame_indices(1).tolist() == [0] * 8
+    with pytest.raises(ValueError, match="empty window"):
+        sample_frame_indices(0)
+
+
+def record(tmp_path, options=None, n_windows=3, **kw):
+    errors = []
+    w = SessionWriter(tmp_path / "s", synth.manifest(), options or RecordOptions(), errors.append, **kw)
+    assert w.start()
+    synth.feed(w, 0.0, n_windows + 1.0)
+    for i in range(n_windows):
+        w.write_result(synth.result(i, float(i), i + 2.0), synth.window(i, float(i), i + 2.0))
+    w.add_marker("event", "door slams", t=1.5)
+    w.add_marker("exclude", t=2.25)
+    w.write_event(ev.SUPERSEDED, t=2.0, window_id=99)
+    assert w.stop()
+    return w, errors
+
+
+def test_round_trip_of_results_markers_media_and_frames(tmp_path):
+    w, errors = record(tmp_path)
+    assert errors == [] and w.stats.state == "stopped"
+    r = SessionReader(tmp_path / "s")
+    assert r.complete and not r.torn_tail and r.bad_lines == ()
+    assert r.manifest.instruction == "What emotion?" and r.manifest.labels[0] == "happy"
+    assert r.manifest.recording["record_video"] is True
+
+    wins = r.windows
+    assert [x["window_id"] for x in wins] == [0, 1, 2]
+    assert wins[1]["label"] == "sad" and wins[1]["t0"] == 1.0 and wins[1]["t1"] == 3.0
+    assert wins[1]["wall_t1"] == pytest.approx(wins[1]["wall_t0"] + 2.0)
+    assert wins[1]["scores"]["sad"] == pytest.approx(0.7) and wins[1]["timings"]["generate_s"] == 0.2
+    assert [m["kind"] for m in r.markers] == ["event", "exclude"] and r.markers[0]["text"] == "door slams"
+    assert r.of_type(ev.SUPERSEDED)[0]["window_id"] == 99
+    seqs = [e["seq"] for e in r.events]
+    assert seqs == list(range(len(seqs)))
+
+    # the 8 frames the model saw: window 1 spans 1..3 s at 15 fps = 30 frames
+    times, frames = r.window_frames(1)
+    expect = 1.0 + sample_frame_indices(30) / synth.FPS
+    np.testing.assert_allclose(times, expect, atol=1e-6)
+    assert frames.shape == (8, synth.H, synth.W, 3)
+    for t, f in zip(times, frames):
+        assert synth.brightness_time(f) == pytest.approx(t, abs=0.05)
+        assert f[:, :8, 0].mean() > 200  # red stays red: RGB order kept
+
+    # recorded video by session time
+    for t in (0.0, 0.5, 1.93, 3.4):
+        ft, rgb = r.frame_at(t)
+        assert ft <= t + 1e-6 and t - ft < 1.5 / synth.FPS
+        assert synth.brightness_time(rgb) == pytest.approx(ft, abs=0.06)
+    assert r.video.t0 == pytest.approx(0.0) and r.video.t1 == pytest.approx(4.0 - 1 / synth.FPS, abs=1e-3)
+
+    # recorded audio by session time
+    pcm, covered = r.audio(1.0, 2.0)
+    assert covered == 1.0 and pcm.dtype == np.float32 and len(pcm) == 16000
+    np.testing.assert_allclose(pcm, synth.tone(1.0, 16000), atol=2e-4)
+    _, covered = r.audio(3.5, 4.5)
+    assert covered == pytest.approx(0.5, abs=0.01)
+    assert r.span == (0.0, pytest.approx(4.0))
+
+
+def test_stop_is_idempotent_and_calls_after_stop_are_ignored(tmp_path):
+    w, _ = record(tmp_path, n_windows=1)
+    n = len(SessionReader(tmp_path / "s").events)
+    assert w.stop() and w.stop(wait=False)
+    w.write_result(synth.result(5, 5.0, 7.0))
+    w.add_marker("custom", "late")
+    w.write_frame(synth.frame(9.0), 9.0)
+    assert len(SessionReader(tmp_path / "s").events) == n
+
+
+def test_pause_skips_media_and_results_but_keeps_markers(tmp_path):
+    w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions(window_frames=False))
+    w.start()
+    synth.feed(w, 0.0, 1.0)
+    w.write_result(synth.result(0, 0.0, 1.0))
+    w.pause(t=1.0)
+    synth.feed(w, 1.0, 2.0)
+    w.write_result(synth.result(1, 1.0, 2.0))
+    w.add_marker("custom", "while paused", t=1.5)
+    w.resume(t=2.0)
+    synth.feed(w, 2.0, 3.0)
+    w.write_result(synth.result(2, 2.0, 3.0))
+    w.stop()
+    r = SessionReader(tmp_path / "s")
+    assert [x["window_id"] for x in r.windows] == [0, 2]
+    assert r.markers[0]["text"] == "while paused"
+    assert [e["type"] for e in r.of_type(ev.RECORDING_PAUSED, ev.RECORDING_RESUMED)] == [
+        ev.RECORDING_PAUSED, ev.RECORDING_RESUMED]
+    assert w.stats.skipped_paused > 15
+    _, covered = r.audio(1.1, 1.9)
+    assert covered == 0.0
+    ft, _ = r.frame_at(1.9)
+    assert ft < 1.0
+
+
+def test_analysis_only_and_drop_audio(tmp_path):
+    w = SessionWriter(tmp_path / "a", synth.manifest(), RecordOptions.analysis_only())
+    w.start()
+    synth.feed(w, 0.0, 2.0)
+    w.write_result(synth.result(0, 0.0, 2.0), synth.window(0, 0.0, 2.0))
+    w.stop()
+    r = SessionReader(tmp_path / "a")
+    assert len(r.windows) == 1 and r.window_frames(0) is None
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [layout.EVENTS, layout.MANIFEST]
+
+    w = SessionWriter(tmp_path / "b", synth.manifest(), RecordOptions(record_audio=False))
+    w.start()
+    synth.feed(w, 0.0, 2.0)
+    w.stop()
+    r = SessionReader(tmp_path / "b")
+    assert r.has_video and not r.has_audio and not (tmp_path / "b" / layout.AUDIO_DIR).exists()
+
+
+def test_callers_never_wait_for_a_slow_disk_and_results_are_never_dropped(tmp_path):
+    gate = threading.Event()
+
+    def slow_opener(path, mode):
+        f = open(path, mode, buffering=0)
+        if path.suffix == ".ts":  # the video stalls until released
+            real = f.write
+
+            class Slow:
+                name = str(path)
+
+                def write(self, b):
+                    gate.wait(10)
+                    return real(b)
+
+                def __getattr__(self, k):
+                    return getattr(f, k)
+
+            return Slow()
+        return f
+
+    w = SessionWriter(tmp_path / "s", synth.manifest(),
+                      RecordOptions(max_queue_bytes=20 * synth.H * synth.W * 3, window_frames=False),
+                      opener=slow_opener)
+    w.start()
+    import time
+
+    t_start = time.perf_counter()
+    synth.feed(w, 0.0, 6.0)  # 90 frames; the writer is stuck on the first
+    for i in range(5):
+        w.write_result(synth.result(i, float(i), i + 1.0))
+    w.add_marker("event", t=3.0)
+    elapsed = time.perf_counter() - t_start
+    assert elapsed < 2.0, f"callers waited {elapsed:.2f} s on a stalled disk"
+    deadline = time.monotonic() + 5
+    while w.stats.windows_written < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert w.stats.windows_written == 5  # results jumped the stuck media queue
+    s = w.stats
+    assert s.dropped_frames >= 60 and s.queued_media_bytes <= 20 * synth.H * synth.W * 3
+    gate.set()
+    w.stop()
+    r = SessionReader(tmp_path / "s")
+    assert len(r.windows) == 5 and len(r.markers) == 1
+    dropped = r.of_type(ev.MEDIA_DROPPED)
+    assert dropped and dropped[-1]["total_frames"] == s.dropped_frames
+
+
+def test_torn_last_line_is_skipped_and_reported(tmp_path):
+    record(tmp_path, n_windows=2)
+    log = tmp_path / "s" / layout.EVENTS
+    n = len(SessionReader(tmp_path / "s").events)
+    with open(log, "ab") as f:
+        f.write(b'{"seq": 99, "type": "window", "t0": 1')
+    r = SessionReader(tmp_path / "s")
+    assert r.torn_tail and len(r.events) == n and len(r.windows) == 2
+
+
+def test_a_folder_that_holds_a_session_is_never_overwritten(tmp_path):
+    record(tmp_path, n_windows=1)
+    before = (tmp_path / "s" / layout.EVENTS).read_bytes()
+    errors = []
+    w = SessionWriter(tmp_path / "s", synth.manifest(), on_error=errors.append)
+    assert not w.start()
+    assert "already holds a session" in errors[0]
+    assert (tmp_path / "s" / layout.EVENTS).read_bytes() == before
+    assert json.loads((tmp_path / "s" / layout.MANIFEST).read_text())["instruction"] == "What emotion?"
