@@ -52,6 +52,26 @@ def read_log(path: Path) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any
     return settings, records, good
 
 
+def check_resumable(path: Path, settings: Mapping[str, Any]) -> None:
+    """Raise ``LogMismatch`` when ``path`` holds another experiment (a missing log is fine).
+
+    Cheap enough to call before loading a model, so a mismatch fails fast.
+    """
+    _compare(path, read_log(path)[0] if path.exists() else None, settings)
+
+
+def _compare(path: Path, old: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> None:
+    if old is None:
+        return
+    diff = [k for k in RESUME_KEYS if old.get(k) != settings.get(k)]
+    if diff:
+        raise LogMismatch(
+            f"{path} holds a run with a different {', '.join(diff)} "
+            f"({'; '.join(f'{k}: {old.get(k)!r} there, {settings.get(k)!r} now' for k in diff)}). "
+            "Write this run elsewhere (--out) or move the old results away; nothing was changed."
+        )
+
+
 class ResultLog:
     """Writer side of the log. One instance per run, used by one thread."""
 
@@ -66,14 +86,7 @@ class ResultLog:
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         old, records, good = read_log(self.path)
-        if old is not None:
-            diff = [k for k in RESUME_KEYS if old.get(k) != settings.get(k)]
-            if diff:
-                raise LogMismatch(
-                    f"{self.path} holds a run with a different {', '.join(diff)} "
-                    f"({'; '.join(f'{k}: {old.get(k)!r} here, {settings.get(k)!r} now' for k in diff)}). "
-                    "Write this run elsewhere (--out) or move the old results away; nothing was changed."
-                )
+        _compare(self.path, old, settings)
         if old is None and good:  # lines without a run line: not one of ours
             raise LogMismatch(f"{self.path} has no run record; it is not a result log of this program")
         if self.path.exists() and self.path.stat().st_size != good:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from core.evaluation.log import ResultLog
 from core.evaluation.progress import Progress
-from core.evaluation.scoring import PARSED_STATUSES, predict
+from core.evaluation.scoring import predict
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,23 @@ def run_jobs(
     return summary
 
 
-def parsed_share(records: Iterable[dict]) -> float | None:
-    ok = [r for r in records if r.get("status") == STATUS_OK]
-    return sum(r.get("parse_status") in PARSED_STATUSES for r in ok) / len(ok) if ok else None
+def resolve_instruction(text: str | None, default: str) -> str:
+    """``--instruct`` value → instruction text: a preset name (``evaluation``, ``official``) or the text."""
+    from core.engine import INSTRUCTION_PRESETS
+
+    if text is None:
+        return INSTRUCTION_PRESETS[default]
+    preset = INSTRUCTION_PRESETS.get(text.strip().lower())
+    if preset is not None:
+        return preset
+    if not text.strip():
+        raise ValueError("--instruct is empty: give a question for the model or a preset "
+                         f"({', '.join(INSTRUCTION_PRESETS)})")
+    return text.replace("\\n", "\n")
+
+
+def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> Analyzer:
+    """Load the model for a run (heavy imports happen here, not at module import)."""
+    from core.model import load_model
+
+    return load_model(str(model_dir), device=device, dtype=dtype)

@@ -1,0 +1,112 @@
+"""The evaluate command and folder analysis end to end, with the fake model and decoder in place."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+import main
+from core.evaluation import runner
+from core.evaluation.batch import analyze_folder_cli
+from core.engine import EVALUATION_INSTRUCTION, OFFICIAL_INSTRUCTION
+
+from .fakes import FakeModel, FakeReader
+
+ANSWERS = {0: "<think>t</think><answer>happy</answer>", 1: "<answer>sad</answer>", 2: "no idea", 3: "angry"}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    names = {"a.mp4": 0, "b.mp4": 1, "c.mp4": 2, "d.mp4": 3, "bad.mp4": 0}
+    model = FakeModel(ANSWERS)
+    loaded = []
+    monkeypatch.setattr(runner, "load_analyzer", lambda path, device, dtype: loaded.append((path, device, dtype)) or model)
+    monkeypatch.setattr(runner, "_default_reader", lambda: FakeReader(names, bad=("bad.mp4",)))
+    model.loaded = loaded
+    return model
+
+
+def make_manifest(tmp_path: Path) -> Path:
+    for n in ("a", "b", "c", "d", "bad"):
+        (tmp_path / f"{n}.mp4").write_bytes(b"")
+    m = tmp_path / "set.csv"
+    m.write_text("path,label\na.mp4,happy\nb.mp4,Sadness\nc.mp4,sad\nd.mp4,angry\nbad.mp4,fear\n")
+    return m
+
+
+def test_evaluate_writes_the_report_and_compares_runs(tmp_path, fake, capsys):
+    m = make_manifest(tmp_path)
+    out = tmp_path / "run1"
+    code = main.main(["evaluate", str(m), "--model", "M", "--out", str(out), "--max-new-tokens", "9",
+                      "--device", "cpu"])
+    assert code == 0
+    assert fake.loaded == [("M", "cpu", "auto")]
+    assert fake.kwargs[0]["instruction"] == EVALUATION_INSTRUCTION and fake.kwargs[0]["max_new_tokens"] == 9
+    data = json.loads((out / "metrics.json").read_text())
+    # happy 1/1, sad 1/2 (c unparsed), angry 1/1 (bare label); fear clip undecodable
+    assert data["metrics"]["uar"] == pytest.approx((1 + 0.5 + 1) / 3)
+    assert data["metrics"]["war"] == pytest.approx(3 / 4)
+    assert data["clips"]["decode_errors"] == 1 and data["dataset"]["layout"] == "manifest"
+    for f in ("results.jsonl", "per_class.md", "per_class.csv", "confusion.csv", "confusion.png"):
+        assert (out / f).is_file()
+    printed = capsys.readouterr()
+    assert "UAR 83.33 %" in printed.out and "dataset: 5 clips" in printed.err
+
+    code = main.main(["evaluate", str(m), "--model", "M", "--out", str(tmp_path / "run2"), "--limit", "2",
+                      "--instruct", "official"])
+    assert code == 0 and fake.kwargs[-1]["instruction"] == OFFICIAL_INSTRUCTION
+    capsys.readouterr()
+    assert main.main(["evaluate", "--compare", str(out), str(tmp_path / "run2")]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == ["run1", "run2"]
+    assert "UAR %" in table and "83.33" in table and "100.00" in table
+
+
+def test_rerun_resumes_and_other_settings_are_refused_before_loading(tmp_path, fake, capsys):
+    m = make_manifest(tmp_path)
+    out = tmp_path / "run"
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(out), "--limit", "2"]) == 0
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(out)]) == 0
+    assert fake.seen == [0, 1, 2, 3]  # every clip analysed once; bad.mp4 never reaches the model
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 1 + 5
+    n_loads = len(fake.loaded)
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(out), "--instruct", "official"]) == 2
+    assert len(fake.loaded) == n_loads  # refused before the model was loaded
+    assert "different instruction" in capsys.readouterr().err
+
+
+def test_bad_dataset_is_a_clear_error(tmp_path, fake, capsys):
+    (tmp_path / "x.mp4").write_bytes(b"")
+    assert main.main(["evaluate", str(tmp_path), "--model", "M"]) == 2
+    assert "Accepted dataset layouts" in capsys.readouterr().err
+    assert main.main(["evaluate", "--compare", str(tmp_path / "missing")]) == 2
+    assert main.main(["evaluate", str(tmp_path)]) == 2
+    assert fake.loaded == []
+
+
+def test_folder_analysis(tmp_path, fake, capsys):
+    folder = tmp_path / "videos"
+    (folder / "sub").mkdir(parents=True)
+    for n in ("a.mp4", "sub/b.mp4", "bad.mp4", "notes.txt"):
+        (folder / n).write_bytes(b"")
+    args = argparse.Namespace(video=str(folder), model="M", out=str(tmp_path / "r.jsonl"), instruct=None,
+                              labels=None, modal="video_audio", max_new_tokens=7, device="auto", dtype="auto")
+    assert analyze_folder_cli(args) == 0
+    recs = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert recs[0]["record"] == "run" and recs[0]["instruction"] == OFFICIAL_INSTRUCTION
+    clips = {r["key"]: r for r in recs[1:]}
+    assert set(clips) == {"a.mp4", "bad.mp4", "sub/b.mp4"}
+    assert clips["a.mp4"]["prediction"] == "happy" and clips["sub/b.mp4"]["prediction"] == "sad"
+    assert clips["bad.mp4"]["status"] == "decode_error" and clips["a.mp4"]["truth"] is None
+    err = capsys.readouterr().err
+    assert "2 analysed, 1 failed" in err and "clips/s" in err
+    assert analyze_folder_cli(args) == 0  # resumed: nothing analysed again
+    assert len(fake.seen) == 2
+    args.labels = "free"
+    assert analyze_folder_cli(args) == 2  # other label set: refused, not mixed
+    (tmp_path / "empty").mkdir()
+    assert analyze_folder_cli(args, tmp_path / "empty") == 2
