@@ -1,0 +1,90 @@
+"""Greedy decoding with a preallocated KV cache, as the official greedy call behaves.
+
+- the prompt is given as embeddings, so ``input_ids`` of the official call is empty and the repetition penalty
+  only ever sees generated tokens (never the prompt);
+- stopping: any id of ``stop_ids`` (the eos list of ``generation_config.json`` plus ``<|im_end|>``) ends the
+  generation after it is emitted, as does ``max_new_tokens``;
+- the prefill sends only the last position through the output layer; each decode step runs the 24 Qwen2 layers
+  directly on one position (no per-step mask building, no logits processors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    stop_ids: frozenset[int]
+    repetition_penalty: float = 1.0
+
+    @classmethod
+    def from_configs(cls, generation_config: dict[str, Any] | None, model_config: dict[str, Any],
+                     im_end_id: int | None) -> "GenerationSettings":
+        """``generation_config.json`` (may be None) + ``config.json`` + the tokenizer's ``<|im_end|>`` id."""
+        gc = generation_config or {}
+        eos = gc.get("eos_token_id", model_config.get("eos_token_id"))
+        ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        if im_end_id is not None:
+            ids.add(int(im_end_id))
+        return cls(frozenset(int(i) for i in ids), float(gc.get("repetition_penalty") or 1.0))
+
+
+def apply_repetition_penalty(logits: torch.Tensor, generated: list[int], penalty: float) -> torch.Tensor:
+    """logits [V] float32 (copied) with the usual penalty on the ids generated so far."""
+    if penalty == 1.0 or not generated:
+        return logits
+    out = logits.clone()
+    idx = torch.tensor(sorted(set(generated)), device=logits.device)
+    s = out[idx]
+    out[idx] = torch.where(s < 0, s * penalty, s / penalty)
+    return out
+
+
+class KVCache:
+    """Preallocated per-layer key/value storage ``[B, kv_heads, max_len, head_dim]``.
+
+    Implements the ``update(k, v, layer_idx)`` call of transformers' attention layers. ``length`` is the number of
+    positions written; callers ``advance`` it after each forward.
+    """
+
+    def __init__(self, n_layers: int, kv_heads: int, head_dim: int, max_len: int, dtype: torch.dtype,
+                 device: torch.device) -> None:
+        shape = (1, kv_heads, max_len, head_dim)
+        self.keys = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        self.values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        self.length = 0
+        self.max_len = max_len
+
+    def update(self, k: torch.Tensor, v: torch.Tensor, layer_idx: int, **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        end = self.length + k.shape[2]
+        if end > self.max_len:
+            raise RuntimeError(f"KV cache full ({self.max_len} positions)")
+        self.keys[layer_idx][:, :, self.length:end] = k
+        self.values[layer_idx][:, :, self.length:end] = v
+        return self.keys[layer_idx][:, :, :end], self.values[layer_idx][:, :, :end]
+
+    def advance(self, n: int) -> None:
+        self.length += n
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.length
+
+
+class BranchCache:
+    """Read-only view of the first ``past_len`` positions of a :class:`KVCache`, broadcast to a batch of
+    continuations (label scoring). The shared prefix is never modified."""
+
+    def __init__(self, base: KVCache, past_len: int, batch: int) -> None:
+        self.base, self.past_len, self.batch = base, past_len, batch
+
+    def update(self, k: torch.Tensor, v: torch.Tensor, layer_idx: int, **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        pk = self.base.keys[layer_idx][:, :, :self.past_len].expand(self.batch, -1, -1, -1)
+        pv = self.base.values[layer_idx][:, :, :self.past_len].expand(self.batch, -1, -1, -1)
+        return torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.past_len
