@@ -1,0 +1,147 @@
+"""Listing cameras and microphones. Both return [] when there are none (or no driver), never raise.
+
+Threads: call from the UI thread only for a quick refresh; PortAudio is not asked while a stream is open on another
+thread unless the caller wants it (``rescan_audio_devices``).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from core.capture.base import SourceError
+
+log = logging.getLogger(__name__)
+
+PROBE_CAMERA_INDICES = 4  # non-Linux: how many OpenCV indices to try
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    index: int  # what CameraSource(index) opens
+    name: str
+    path: str = ""  # /dev/videoN on Linux
+
+
+@dataclass(frozen=True)
+class MicrophoneInfo:
+    index: int  # PortAudio device index, what MicrophoneSource(index) opens
+    name: str
+    hostapi: str
+    channels: int
+    default_rate_hz: int
+    is_default: bool
+
+
+def _sounddevice() -> Any | None:
+    try:
+        import sounddevice
+    except (OSError, ImportError) as exc:  # no PortAudio library: same as "no microphone"
+        log.info("sounddevice unavailable: %s", exc)
+        return None
+    return sounddevice
+
+
+def list_cameras() -> list[CameraInfo]:
+    """Video capture devices. Linux: /dev/video* nodes that are capture devices (no device is opened).
+    Elsewhere: OpenCV indices 0..PROBE_CAMERA_INDICES-1 that open."""
+    if sys.platform.startswith("linux"):
+        cams = []
+        for path in sorted(glob.glob("/dev/video*"), key=lambda p: int(re.sub(r"\D", "", p) or 0)):
+            index = int(re.sub(r"\D", "", path) or 0)
+            name_file = f"/sys/class/video4linux/video{index}/name"
+            try:
+                with open(name_file) as f:
+                    name = f.read().strip()
+            except OSError:
+                name = os.path.basename(path)
+            cams.append(CameraInfo(index, name, path))
+        return cams
+    import cv2
+
+    cams = []
+    for index in range(PROBE_CAMERA_INDICES):
+        cap = cv2.VideoCapture(index)
+        try:
+            if cap.isOpened():
+                cams.append(CameraInfo(index, f"camera {index}"))
+        finally:
+            cap.release()
+    return cams
+
+
+def list_microphones() -> list[MicrophoneInfo]:
+    """PortAudio input devices; [] when there are none or PortAudio is missing."""
+    sd = _sounddevice()
+    if sd is None:
+        return []
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_in = sd.default.device[0]
+    except Exception as exc:  # PortAudio errors on broken set-ups: report as none
+        log.warning("listing microphones failed: %s", exc)
+        return []
+    mics = []
+    for dev in devices:
+        if dev["max_input_channels"] <= 0:
+            continue
+        mics.append(
+            MicrophoneInfo(
+                index=int(dev["index"]),
+                name=str(dev["name"]),
+                hostapi=str(hostapis[dev["hostapi"]]["name"]),
+                channels=int(dev["max_input_channels"]),
+                default_rate_hz=int(dev["default_samplerate"]),
+                is_default=int(dev["index"]) == default_in,
+            )
+        )
+    return mics
+
+
+def rescan_audio_devices() -> None:
+    """Make PortAudio look again (it lists devices once, at initialisation). Only call with no stream open."""
+    sd = _sounddevice()
+    if sd is None:
+        return
+    sd._terminate()
+    sd._initialize()
+
+
+def find_microphone(spec: int | str | None) -> MicrophoneInfo:
+    """Resolve a microphone by PortAudio index, by case-insensitive name substring, or the default (None).
+
+    Raises ``SourceError`` naming what is available when nothing (or more than one name) matches.
+    """
+    mics = list_microphones()
+    if not mics:
+        raise SourceError(
+            "no microphone found: the audio system lists no input device. Connect a microphone (or start the "
+            "sound server), or run without audio"
+        )
+    names = ", ".join(f"{m.index}: {m.name}" for m in mics)
+    if spec is None or spec == "":
+        for m in mics:
+            if m.is_default:
+                return m
+        return mics[0]
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
+        index = int(spec)
+        for m in mics:
+            if m.index == index:
+                return m
+        raise SourceError(f"no microphone with index {index}; available: {names}")
+    matches = [m for m in mics if spec.lower() in m.name.lower()]
+    if not matches:
+        raise SourceError(f"no microphone name contains {spec!r}; available: {names}")
+    exact = [m for m in matches if m.name.lower() == spec.lower()]
+    if len(exact) == 1:
+        return exact[0]
+    if len(matches) > 1:
+        raise SourceError(f"{spec!r} matches several microphones ({', '.join(m.name for m in matches)}); be more specific")
+    return matches[0]

@@ -1,0 +1,180 @@
+"""One typed settings object, persisted as JSON under the platform's user config dir.
+
+Loading never fails on content: unknown keys are ignored, missing keys take their defaults, a value of the wrong
+type or outside its choices falls back to the default (logged), and an unreadable file is kept aside as
+``settings.json.bad`` (never overwritten silently) before defaults are used. Saving is atomic (temp file + rename),
+so a crash mid-write leaves the previous file intact.
+
+New fields are added additively with a default. Threads: the UI thread owns the object; ``save`` writes a small file
+and is called on shutdown or after a change (quick, but not from a display timer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import platformdirs
+
+from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S, check_window_hop
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "r1omni-live"
+SETTINGS_FILE = "settings.json"
+CONFIG_DIR_ENV = "R1OMNI_LIVE_CONFIG_DIR"  # overrides the platform config dir (tests, portable installs)
+
+INSTRUCTION_PRESETS = ("official", "evaluation", "custom")
+DEVICES = ("auto", "cuda", "cpu")
+PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+THEMES = ("dark", "light")
+LABEL_SETS = ("DFEW", "MAFW", "RAVDESS", "free")
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "instruction_preset": INSTRUCTION_PRESETS,
+    "device": DEVICES,
+    "precision": PRECISIONS,
+    "theme": THEMES,
+    "label_set": LABEL_SETS,
+}
+
+
+def default_config_dir() -> Path:
+    env = os.environ.get(CONFIG_DIR_ENV)
+    return Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def default_record_dir() -> str:
+    return str(Path(platformdirs.user_data_dir(APP_NAME)) / "sessions")
+
+
+@dataclass
+class Settings:
+    """Everything the user chooses. ``path`` (where it loads from / saves to) is not persisted."""
+
+    camera: int | str | None = 0  # device index, video file path or stream URL; None = no camera
+    microphone: int | str | None = None  # PortAudio index or name substring; None = the default input
+    window_s: float = DEFAULT_WINDOW_S
+    hop_s: float = DEFAULT_HOP_S
+    instruction_preset: str = "official"
+    custom_instruction: str = ""
+    label_set: str = "DFEW"
+    max_new_tokens: int = 256
+    model_dir: str = ""  # "" = not chosen yet
+    device: str = "auto"
+    precision: str = "auto"
+    record_dir: str = field(default_factory=default_record_dir)
+    record_media: bool = True
+    theme: str = "dark"
+    policy_notice_accepted: bool = False
+    window_geometry: str = ""  # opaque (Qt saveGeometry as base64)
+    path: Path | None = field(default=None, repr=False, compare=False, metadata={"persist": False})
+
+    # aliases used by the desktop code
+    @property
+    def dtype(self) -> str:
+        """Alias of ``precision``."""
+        return self.precision
+
+    @dtype.setter
+    def dtype(self, value: str) -> None:
+        self.precision = value
+
+    @property
+    def policy_acknowledged(self) -> bool:
+        """Alias of ``policy_notice_accepted``."""
+        return self.policy_notice_accepted
+
+    @policy_acknowledged.setter
+    def policy_acknowledged(self, value: bool) -> None:
+        self.policy_notice_accepted = value
+
+    # -- persistence --------------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Settings":
+        """Read ``path`` (default: ``<config dir>/settings.json``); defaults for anything missing or invalid."""
+        path = Path(path) if path is not None else default_config_dir() / SETTINGS_FILE
+        settings = cls(path=path)
+        if not path.exists():
+            return settings
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("top level is not an object")
+        except (OSError, ValueError) as exc:
+            backup = path.with_name(path.name + ".bad")
+            log.warning("settings file %s is unreadable (%s); kept as %s, using defaults", path, exc, backup)
+            try:
+                os.replace(path, backup)
+            except OSError:
+                pass
+            return settings
+        settings.update(data)
+        return settings
+
+    def update(self, data: dict[str, Any]) -> list[str]:
+        """Apply known keys from ``data`` with type/choice checks; returns the keys rejected (and logs them)."""
+        rejected = []
+        hints = get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            if not f.metadata.get("persist", True) or f.name not in data:
+                continue
+            value = data[f.name]
+            if _fits(value, hints[f.name]) and value in CHOICES.get(f.name, (value,)):
+                setattr(self, f.name, float(value) if hints[f.name] is float else value)
+            else:
+                rejected.append(f.name)
+                log.warning("settings: ignoring %s=%r (expected %s)", f.name, value, CHOICES.get(f.name, hints[f.name]))
+        try:
+            check_window_hop(self.window_s, self.hop_s)
+        except ValueError as exc:
+            log.warning("settings: %s; using the defaults", exc)
+            self.window_s, self.hop_s = DEFAULT_WINDOW_S, DEFAULT_HOP_S
+            rejected += ["window_s", "hop_s"]
+        return rejected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("persist", True)}
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write atomically to ``path`` (default: where it was loaded from, else the config dir). Returns the path."""
+        target = Path(path) if path is not None else (self.path or default_config_dir() / SETTINGS_FILE)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self.path = target
+        return target
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Does a JSON value fit a field's annotation? (int fits float; bool fits neither int nor float.)"""
+    if get_origin(hint) is Union or type(hint).__name__ == "UnionType":
+        return any(_fits(value, h) for h in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is Path:
+        return isinstance(value, str)
+    return isinstance(value, hint)
