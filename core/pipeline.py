@@ -1,0 +1,247 @@
+"""A live session: sources → LiveBuffer → Scheduler → InferenceWorker (→ SessionWriter), Qt-free.
+
+The desktop window and the headless ``monitor`` command both drive this object. It owns the threads of one
+monitoring run and shuts them down in order (capture → scheduler → worker → writer). Everything it reports goes
+through a ``SessionListener`` on the thread where it happened (source, worker or writer thread); the desktop
+bridge turns those calls into queued Qt signals.
+
+Recording can start and stop while monitoring runs: the buffer's taps forward every full-resolution frame and
+audio block to the current writer, whose queues are bounded, so neither capture nor the model ever waits on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from core.capture.base import Source, SourceEvent
+from core.clock import SessionClock
+from core.engine import AnalysisParams, InferenceWorker, LoadRequest, NullListener, WorkerStats
+from core.results import WindowResult
+from core.ring_buffer import LiveBuffer
+from core.scheduler import Mailbox, Scheduler, SchedulerStats
+from core.window import Window
+
+log = logging.getLogger(__name__)
+
+SOURCE_STOP_TIMEOUT_S = 3.0
+WORKER_STOP_TIMEOUT_S = 10.0
+WRITER_STOP_TIMEOUT_S = 10.0
+
+
+class SessionListener(NullListener):
+    """Worker callbacks (see ``core.engine.WorkerListener``) plus capture and recording events."""
+
+    def source_event(self, event: SourceEvent) -> None: ...
+    def recording_started(self, directory: str) -> None: ...
+    def recording_stopped(self, directory: str, error: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class PipelineStats:
+    """One snapshot for the status bar, read at ~1 Hz on the UI thread."""
+
+    session_t: float
+    video: Any  # SourceStatus | None
+    audio: Any  # SourceStatus | None
+    scheduler: SchedulerStats
+    worker: WorkerStats
+    recording: Any  # WriterStats | None
+    buffer_bytes: int
+
+
+class LiveSession:
+    """One monitoring run. Create, ``start()``, optionally ``load_model``/``start_recording``, then ``stop()``.
+
+    ``video`` and ``audio`` may be the same object (a media file delivers both) or None (no camera / no
+    microphone); a session without video still records audio but cuts no windows (the scheduler counts them).
+    """
+
+    def __init__(
+        self,
+        video: Source | None,
+        audio: Source | None,
+        listener: SessionListener | None = None,
+        window_s: float | None = None,
+        hop_s: float | None = None,
+        params: AnalysisParams | None = None,
+        clock: SessionClock | None = None,
+        loader: Callable[[LoadRequest], Any] | None = None,
+    ) -> None:
+        from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S
+
+        self.listener = listener or SessionListener()
+        self.clock = clock or SessionClock()
+        self.window_s = float(window_s or DEFAULT_WINDOW_S)
+        self.hop_s = float(hop_s or DEFAULT_HOP_S)
+        self.buffer = LiveBuffer(self.clock, window_s=self.window_s)
+        self.mailbox: Mailbox[Window] = Mailbox()
+        self.scheduler = Scheduler(self.buffer, self.mailbox, self.window_s, self.hop_s)
+        worker_kwargs = {"loader": loader} if loader is not None else {}
+        self.worker = InferenceWorker(self.mailbox, _WorkerBridge(self), self.clock.now, params, **worker_kwargs)
+        self._sources: list[Source] = [s for s in dict.fromkeys([video, audio]) if s is not None]
+        self.video, self.audio = video, audio
+        self._writer: Any = None  # core.session.writer.SessionWriter | None
+        self._writer_lock = threading.Lock()
+        self._superseded_seen = 0
+        self._started = self._stopped = False
+        self.buffer.add_listener(on_frame=self._tap_frame, on_audio=self._tap_audio)
+
+    # ---- lifecycle (owning thread) -------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.worker.start()
+        for src in self._sources:
+            src.add_listener(self._on_source_event)
+            src.start(self.buffer)
+        self.scheduler.start()
+
+    def stop(self) -> bool:
+        """Ordered shutdown: capture → scheduler → worker → writer. True when every thread ended."""
+        if self._stopped:
+            return True
+        self._stopped = True
+        for src in self._sources:
+            try:
+                src.stop()
+            except Exception:  # noqa: BLE001 — a broken device must not block shutdown
+                log.exception("stopping %s failed", getattr(src, "name", src))
+        self.scheduler.stop(close_mailbox=True)
+        ok = self.worker.stop(WORKER_STOP_TIMEOUT_S)
+        return self.stop_recording() and ok
+
+    # ---- model (any thread; served by the worker) -------------------------------------------------------
+    def load_model(self, request: LoadRequest) -> None:
+        self.worker.load(request)
+
+    def unload_model(self) -> None:
+        self.worker.unload()
+
+    def set_params(self, params: AnalysisParams) -> None:
+        self.worker.set_params(params)
+
+    # ---- recording -----------------------------------------------------------------------------------
+    def start_recording(self, directory: str, manifest: Any = None, options: Any = None) -> bool:
+        """Start a session bundle in ``directory`` (core.session). False, with ``recording_stopped`` carrying the
+        reason, when it cannot start; monitoring continues either way."""
+        from core.session.manifest import SessionManifest
+        from core.session.writer import SessionWriter
+
+        if manifest is None:
+            params = self.worker.params
+            manifest = SessionManifest(
+                clock_origin_wall=self.clock.wall_at(0.0), window_s=self.window_s, hop_s=self.hop_s,
+                instruction=params.instruction, label_set=params.label_set,
+                generation={"max_new_tokens": params.max_new_tokens, "do_sample": False},
+                devices=self.buffer.source_info(),
+            )
+        writer = SessionWriter(directory, manifest, options, on_error=self._on_writer_error, clock=self.clock.now)
+        if not writer.start():
+            self.listener.recording_stopped(str(directory), writer.error)
+            return False
+        with self._writer_lock:
+            old, self._writer = self._writer, writer
+        if old is not None:
+            old.stop(wait=False)
+        self.listener.recording_started(str(directory))
+        return True
+
+    def stop_recording(self) -> bool:
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is None:
+            return True
+        ok = writer.stop(wait=True, timeout=WRITER_STOP_TIMEOUT_S)
+        self.listener.recording_stopped(str(writer.directory), writer.error)
+        return ok
+
+    @property
+    def writer(self) -> Any:
+        return self._writer
+
+    def add_marker(self, kind: str, text: str = "") -> dict[str, Any] | None:
+        """Log a marker at the current session time; None when not recording."""
+        writer = self._writer
+        return writer.add_marker(kind, text, t=self.clock.now()) if writer is not None else None
+
+    def stats(self) -> PipelineStats:
+        writer = self._writer
+        return PipelineStats(
+            session_t=self.clock.now(),
+            video=self.video.status() if self.video is not None else None,
+            audio=self.audio.status() if self.audio is not None else None,
+            scheduler=self.scheduler.stats(),
+            worker=self.worker.stats,
+            recording=writer.stats if writer is not None else None,
+            buffer_bytes=self.buffer.capacity_bytes,
+        )
+
+    # ---- taps and callbacks (source / worker / writer threads) ---------------------------------------------
+    def _tap_frame(self, frame: Any, t: float) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.write_frame(frame, t)
+
+    def _tap_audio(self, samples: Any, t0: float) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.write_audio(samples, t0)
+
+    def _on_source_event(self, event: SourceEvent) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.write_event("device", t=event.t, source=event.source, state=event.kind, detail=event.message)
+        self.listener.source_event(event)
+
+    def _on_writer_error(self, message: str) -> None:
+        self.listener.error(f"Recording stopped: {message}")
+
+    def _log_superseded(self) -> None:
+        writer = self._writer
+        superseded = self.mailbox.superseded
+        if writer is not None and superseded > self._superseded_seen:
+            writer.write_event("superseded", t=self.clock.now(), count=superseded - self._superseded_seen,
+                               total=superseded)
+        self._superseded_seen = superseded
+
+
+class _WorkerBridge(NullListener):
+    """Forwards worker callbacks to the session listener, and results to the recording first."""
+
+    def __init__(self, session: LiveSession) -> None:
+        self._s = session
+
+    def model_loading(self, message: str) -> None:
+        self._s.listener.model_loading(message)
+
+    def model_loaded(self, info: dict[str, Any]) -> None:
+        self._s.listener.model_loaded(info)
+
+    def model_unloaded(self) -> None:
+        self._s.listener.model_unloaded()
+
+    def window_started(self, window: Window) -> None:
+        self._s._log_superseded()
+        self._s.listener.window_started(window)
+
+    def token_streamed(self, window_id: int, text: str) -> None:
+        self._s.listener.token_streamed(window_id, text)
+
+    def result_ready(self, result: WindowResult, window: Window) -> None:
+        writer = self._s.writer
+        if writer is not None:
+            writer.write_result(result, window)
+        self._s.listener.result_ready(result, window)
+
+    def error(self, message: str) -> None:
+        writer = self._s.writer
+        if writer is not None:
+            writer.write_event("error", t=self._s.clock.now(), message=message)
+        self._s.listener.error(message)
+
+    def warning(self, message: str) -> None:
+        self._s.listener.warning(message)

@@ -1,0 +1,90 @@
+"""LiveSession end to end with a synthetic source and a scripted model: windows, results, recording, shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from core.capture.synthetic import SyntheticSource
+from core.engine import AnalysisParams, LoadRequest
+from core.pipeline import LiveSession, SessionListener
+from core.session.reader import SessionReader
+
+from tests.core.test_engine import ScriptedModel
+
+
+class Collect(SessionListener):
+    def __init__(self):
+        self.results, self.errors, self.events, self.recordings = [], [], [], []
+        self.loaded = threading.Event()
+
+    def model_loaded(self, info):
+        self.loaded.set()
+
+    def result_ready(self, result, window):
+        self.results.append((result, window))
+
+    def error(self, message):
+        self.errors.append(message)
+
+    def source_event(self, event):
+        self.events.append(event.kind)
+
+    def recording_stopped(self, directory, error):
+        self.recordings.append((directory, error))
+
+
+def _wait(cond, timeout=15.0):
+    deadline = time.time() + timeout
+    while not cond() and time.time() < deadline:
+        time.sleep(0.02)
+    return cond()
+
+
+def test_live_session_analyses_windows_and_records_them(tmp_path):
+    before = {t.name for t in threading.enumerate()}
+    src = SyntheticSource(width=160, height=120, fps=15, audio="tone", audio_rate_hz=16_000, channels=1)
+    model = ScriptedModel(token_delay_s=0.01)
+    rec = Collect()
+    s = LiveSession(src, src, rec, window_s=1.0, hop_s=0.5, params=AnalysisParams(max_new_tokens=8),
+                    loader=lambda req: model)
+    s.start()
+    s.load_model(LoadRequest("scripted"))
+    assert rec.loaded.wait(5)
+    assert s.start_recording(str(tmp_path / "bundle"))
+    assert _wait(lambda: len(rec.results) >= 3)
+    t_before = s.clock.now()
+    assert s.add_marker("event", "laughs") is not None
+    t_after = s.clock.now()
+    assert s.stop()
+    assert rec.errors == [] and "started" in rec.events
+
+    results = [r for r, _ in rec.results]
+    for r, w in rec.results:
+        assert abs((r.t1 - r.t0) - 1.0) < 1e-6 and r.finished_at >= r.t1
+        assert w.frames.shape[1:] == (120, 160, 3) and w.audio_status == "ok"
+    # windows are cut on a hop grid and the worker always takes the newest
+    assert [r.window_id for r in results] == sorted({r.window_id for r in results})
+
+    reader = SessionReader(tmp_path / "bundle")
+    logged = reader.windows
+    assert [w["window_id"] for w in logged] == [r.window_id for r in results]
+    assert reader.markers[0]["text"] == "laughs" and t_before <= reader.markers[0]["t"] <= t_after
+    assert rec.recordings and rec.recordings[-1][1] is None
+    leftover = {t.name for t in threading.enumerate()} - before
+    assert not {"inference-worker", "scheduler", "session-log", "session-media"} & leftover, leftover
+
+
+def test_unwritable_recording_folder_keeps_monitoring(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    src = SyntheticSource(width=64, height=48, fps=10, audio=None)
+    rec = Collect()
+    s = LiveSession(src, None, rec, window_s=1.0, hop_s=0.5, loader=lambda req: ScriptedModel())
+    s.start()
+    s.load_model(LoadRequest("scripted"))
+    assert not s.start_recording(str(blocker / "bundle"))
+    assert rec.recordings and rec.recordings[0][1]  # the reason reaches the listener
+    assert _wait(lambda: len(rec.results) >= 1)
+    assert s.stop()
+    assert rec.results[0][0].audio_status == "missing" and rec.results[0][0].analysis.modal == "video"
