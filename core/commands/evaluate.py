@@ -29,8 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model folder (the R1-Omni checkpoint)")
     parser.add_argument("--labels", help="label set: dfew | mafw | ravdess | FILE (one label per line); "
                         "default: the dataset's own (inferred for manifests and folders)")
-    parser.add_argument("--instruct", help="question for the model, or a preset: 'evaluation' (default, the "
-                        "prompt of the official evaluation scripts) or 'official' (the R1-Omni README prompt)")
+    parser.add_argument("--instruct", help="question for the model, or a preset: 'evaluation' (default, "
+                        "the prompt of the official evaluation scripts) or 'official' (the README prompt)")
     parser.add_argument("--out", type=Path, help="run folder (default: out/eval-<dataset name>); "
                         "an existing run there is resumed")
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
@@ -39,7 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--modal", choices=("video_audio", "video"), default="video_audio")
     parser.add_argument("--device", default="auto", help="auto | cuda | cuda:N | cpu")
     parser.add_argument("--dtype", default="auto", help="auto | float32 | float16 | bfloat16")
-    parser.add_argument("--split", choices=("test", "train"), default="test", help="DFEW/MAFW split (default test)")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="DFEW/MAFW split (default test)")
     parser.add_argument("--fold", type=int, default=1, help="DFEW/MAFW fold set_N (default 1)")
     parser.add_argument("--scores", action="store_true",
                         help="also record the model's per-label preference scores (slower)")
@@ -67,14 +68,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     from core.evaluation.dataset import DatasetError, load_dataset
     from core.evaluation.log import LogMismatch, ResultLog, check_resumable, read_log
     from core.evaluation.report import RESULTS_FILE, build_summary, write_report
-    from core.evaluation.runner import Job, RunOptions, load_analyzer, resolve_instruction, run_jobs
+    from core.evaluation.runner import (
+        Job, RunOptions, load_analyzer, model_label_set, resolve_instruction, run_jobs,
+    )
 
     try:
         ds = load_dataset(args.dataset, args.labels, split=args.split, fold=args.fold)
         instruction = resolve_instruction(args.instruct, "evaluation")
-        opts = RunOptions(instruction=instruction, label_set=ds.label_set if ds.label_set != "custom" else "free",
-                          labels=ds.labels, modal=args.modal, max_new_tokens=args.max_new_tokens,
-                          scores=args.scores)
+        opts = RunOptions(instruction=instruction, label_set=model_label_set(ds.label_set), labels=ds.labels,
+                          modal=args.modal, max_new_tokens=args.max_new_tokens, scores=args.scores)
     except (DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

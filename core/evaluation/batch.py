@@ -16,7 +16,9 @@ from pathlib import Path
 from core.evaluation.dataset import VIDEO_EXTENSIONS, DatasetError, resolve_labels
 from core.evaluation.log import LogMismatch, ResultLog, check_resumable
 from core.evaluation import runner
-from core.evaluation.runner import STATUS_OK, Job, RunOptions, resolve_instruction, run_jobs
+from core.evaluation.runner import (
+    STATUS_OK, Job, RunOptions, model_label_set, resolve_instruction, run_jobs,
+)
 
 DEFAULT_OUT_NAME = "results.jsonl"
 EXIT_BAD_INPUT = 2
@@ -50,7 +52,8 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         return EXIT_BAD_INPUT
     jobs = folder_jobs(folder)
     if not jobs:
-        print(f"error: no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) under {folder}", file=sys.stderr)
+        kinds = ", ".join(sorted(VIDEO_EXTENSIONS))
+        print(f"error: no video files ({kinds}) under {folder}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = Path(args.out) if getattr(args, "out", None) else folder / DEFAULT_OUT_NAME
     if out.is_dir():
@@ -58,7 +61,7 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
     try:
         name, labels = _label_choice(getattr(args, "labels", None))
         instruction = resolve_instruction(getattr(args, "instruct", None), "official")
-        opts = RunOptions(instruction=instruction, label_set=name if name != "custom" else "free", labels=labels,
+        opts = RunOptions(instruction=instruction, label_set=model_label_set(name), labels=labels,
                           modal=getattr(args, "modal", None) or "video_audio",
                           max_new_tokens=args.max_new_tokens)
         settings = {"model": str(Path(args.model).resolve()), "instruction": instruction,
@@ -71,14 +74,15 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         return EXIT_BAD_INPUT
     print(f"{len(jobs)} video(s) under {folder} → {out}", file=sys.stderr)
     try:
-        model = runner.load_analyzer(args.model, getattr(args, "device", "auto"), getattr(args, "dtype", "auto"))
+        model = runner.load_analyzer(args.model, settings["device"], settings["dtype"])
     except Exception as exc:  # noqa: BLE001 — the loader's message says what to fix
         print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         summary = run_jobs(jobs, model, opts, ResultLog(out), settings, title="analyze")
     except KeyboardInterrupt:
-        print(f"\ninterrupted: results so far are in {out}; rerun the same command to resume", file=sys.stderr)
+        print(f"\ninterrupted: results so far are in {out}; rerun the same command to resume",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     recs = [summary.records[j.key] for j in jobs if j.key in summary.records]
     ok = [r for r in recs if r.get("status") == STATUS_OK]

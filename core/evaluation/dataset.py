@@ -42,7 +42,9 @@ from typing import Iterable
 
 from core import labels as _labels
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".flv", ".mpg", ".mpeg", ".wmv"})
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".flv", ".mpg", ".mpeg", ".wmv"}
+)
 CUSTOM = "custom"
 
 RAVDESS_EMOTIONS = {

@@ -87,8 +87,8 @@ def build_summary(
 
 
 def per_class_rows(m: Metrics) -> list[list[str]]:
-    rows = [[lab, str(s), str(p), _pct(r)] for lab, s, p, r in zip(m.labels, m.support, m.predicted, m.recall)]
-    return rows
+    return [[lab, str(s), str(p), _pct(r)]
+            for lab, s, p, r in zip(m.labels, m.support, m.predicted, m.recall)]
 
 
 def write_report(out_dir: Path, summary: dict[str, Any], labels: Sequence[str],
@@ -166,7 +166,8 @@ def draw_confusion(m: Metrics):
         draw.rectangle([MARGIN_PX, cy - SWATCH_PX // 2, MARGIN_PX + SWATCH_PX, cy + SWATCH_PX // 2],
                        fill=_labels.colour(name))
         support = m.support[i]
-        draw.text((MARGIN_PX + SWATCH_PX + 6, cy), f"{name} ({support})", fill="black", font=font, anchor="lm")
+        draw.text((MARGIN_PX + SWATCH_PX + 6, cy), f"{name} ({support})", fill="black", font=font,
+                  anchor="lm")
 
     for i in range(k):
         row_total = m.confusion[i].sum()
@@ -212,8 +213,8 @@ def compare_table(runs: Sequence[dict[str, Any]]) -> str:
     add("unparsed %", (_pct(r["metrics"]["unparsed_share"]) for r in runs))
     add("clips scored", (str(r["metrics"]["n"]) for r in runs))
     add("clips failed", (str(r["clips"]["decode_errors"] + r["clips"]["model_errors"]) for r in runs))
-    add("clips/s", ("—" if r["throughput"]["clips_per_s"] is None else f"{r['throughput']['clips_per_s']:.3f}"
-                    for r in runs))
+    rates = [r["throughput"]["clips_per_s"] for r in runs]
+    add("clips/s", ("—" if x is None else f"{x:.3f}" for x in rates))
     all_labels: list[str] = []
     for r in runs:
         all_labels += [lab for lab in r["metrics"]["labels"] if lab not in all_labels]
@@ -226,7 +227,8 @@ def compare_table(runs: Sequence[dict[str, Any]]) -> str:
     widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
     out = []
     for n, row in enumerate(table):
-        out.append("  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(row, widths))))
+        cells = (cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(row, widths)))
+        out.append("  ".join(cells))
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
+from core import labels as _labels
 from core.evaluation.log import ResultLog
 from core.evaluation.progress import Progress
 from core.evaluation.scoring import predict
@@ -211,11 +212,13 @@ def run_jobs(
                 t0 = time.perf_counter()
                 audio = clip.audio if opts.modal == "video_audio" else None
                 try:
-                    kwargs: dict[str, Any] = {"max_new_tokens": opts.max_new_tokens, "label_set": opts.label_set}
+                    kwargs: dict[str, Any] = {"max_new_tokens": opts.max_new_tokens,
+                                              "label_set": opts.label_set}
                     if opts.scores:
                         kwargs["scores"] = True
                     result = model.analyze(clip.frames, audio, opts.instruction, **kwargs)
-                    record = _clip_record(job, clip, result, opts, decode_s, decode_s + time.perf_counter() - t0)
+                    total_s = decode_s + time.perf_counter() - t0
+                    record = _clip_record(job, clip, result, opts, decode_s, total_s)
                     consecutive_errors, any_ok = 0, True
                 except Exception as exc:  # noqa: BLE001 — recorded; retried when the run is resumed
                     consecutive_errors += 1
@@ -240,6 +243,12 @@ def run_jobs(
         progress.finish()
         decoder.join(timeout=5)
     return summary
+
+
+def model_label_set(set_name: str) -> str:
+    """Label-set name to ask the model with: a custom set (``--labels FILE``) is parsed here, so the
+    model runs in free mode for it (and gives no per-label scores)."""
+    return set_name if set_name in _labels.LABEL_SETS else _labels.FREE
 
 
 def resolve_instruction(text: str | None, default: str) -> str:

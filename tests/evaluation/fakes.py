@@ -41,5 +41,6 @@ class FakeModel:
             raise RuntimeError(f"boom {v}")
         text = self.answers[v]
         return AnalysisResult(token_ids=(1, 2), text=text, think=None, answer=None, label=None,
-                              parse_status="ok", label_set=kwargs.get("label_set", "dfew"), modal="video_audio",
+                              parse_status="ok", label_set=kwargs.get("label_set", "dfew"),
+                              modal="video_audio",
                               timings={"generate_s": 0.01})

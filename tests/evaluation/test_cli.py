@@ -23,7 +23,11 @@ def fake(monkeypatch):
     names = {"a.mp4": 0, "b.mp4": 1, "c.mp4": 2, "d.mp4": 3, "bad.mp4": 0}
     model = FakeModel(ANSWERS)
     loaded = []
-    monkeypatch.setattr(runner, "load_analyzer", lambda path, device, dtype: loaded.append((path, device, dtype)) or model)
+    def load(path, device, dtype):
+        loaded.append((path, device, dtype))
+        return model
+
+    monkeypatch.setattr(runner, "load_analyzer", load)
     monkeypatch.setattr(runner, "_default_reader", lambda: FakeReader(names, bad=("bad.mp4",)))
     model.loaded = loaded
     return model

@@ -41,7 +41,9 @@ def test_torn_last_line_is_cut_on_reopen(tmp_path, tail):
 
 def test_damage_in_the_middle_is_an_error(tmp_path):
     p = tmp_path / "r.jsonl"
-    p.write_text(json.dumps({"record": "run", **SETTINGS}) + "\nGARBAGE\n" + json.dumps({"record": "clip", "key": "a"}) + "\n")
+    run_line = json.dumps({"record": "run", **SETTINGS})
+    clip_line = json.dumps({"record": "clip", "key": "a"})
+    p.write_text(f"{run_line}\nGARBAGE\n{clip_line}\n")
     with pytest.raises(ValueError, match=r"r.jsonl:2"):
         ResultLog(p).open(SETTINGS)
 

@@ -32,7 +32,8 @@ ANSWERS = {
 def make_jobs(n=6):
     names = [f"c{i}.mp4" for i in range(n)]
     truths = ["happy", "sad", "angry", "happy", "sad", "fear"][:n]
-    return [Job(name, Path("/data") / name, t) for name, t in zip(names, truths)], {nm: i for i, nm in enumerate(names)}
+    jobs = [Job(name, Path("/data") / name, t) for name, t in zip(names, truths)]
+    return jobs, {nm: i for i, nm in enumerate(names)}
 
 
 def run(tmp_path, model, reader, jobs, **kw):
