@@ -111,9 +111,10 @@ class TensorSource:
                 h = safe_open(str(f), framework="pt", device="cpu")
                 keys = list(h.keys())
             except (SafetensorError, OSError, ValueError) as e:
-                kind = "HeaderTooLarge: " if "HeaderTooLarge" in str(e) else ""
+                msg = str(e)
+                kind = "HeaderTooLarge: " if "header too large" in msg.lower().replace("headertoolarge", "header too large") else ""
                 raise ModelLoadError(
-                    f"{what}: {f} is not a readable safetensors file ({kind}{e}); it is corrupt, truncated or not "
+                    f"{what}: {f} is not a readable safetensors file ({kind}{msg}); it is corrupt, truncated or not "
                     "a weights file",
                     f"delete it and download it again ({DOWNLOAD_HINT})") from None
             self._handles[str(f)] = h
