@@ -78,7 +78,7 @@ def test_disk_full_stops_recording_cleanly_and_keeps_what_was_written(tmp_path, 
         w.add_marker("event", f"m{i}", t=t + 0.5)
         wait_for(lambda: w.stats.queued_log == 0 and w.stats.queued_media == 0 or w.error is not None, 5)
         if w.error is None:
-            written_before_full.append(i)
+            written_before_full.append(w.stats.windows_written)
         t += 1.0
     # the caller kept running through the failure: every call above returned
     assert disk.full and len(errors) == 1, errors
@@ -91,8 +91,10 @@ def test_disk_full_stops_recording_cleanly_and_keeps_what_was_written(tmp_path, 
     assert (tmp_path / "s" / layout.EVENTS).read_bytes().endswith(b"\n")
     got = [x["window_id"] for x in r.windows]
     assert got == list(range(len(got)))  # a prefix, in order, none skipped
-    assert set(written_before_full[:-1]) <= set(got)
-    assert len(got) >= 1
+    confirmed = max(written_before_full, default=0)  # windows the writer had reported as written
+    assert len(got) >= confirmed
+    if budget >= 400_000:
+        assert confirmed >= 1
     for x in r.windows:  # every logged window's frames were written before its line
         if options.window_frames:
             times, frames = r.window_frames(x)
