@@ -39,6 +39,7 @@ class Progress:
         self._failed = 0
         self._last_draw = -float("inf")
         self._note = ""
+        self._drawn = None  # (done, failed) of the last line drawn
 
     @property
     def rate(self) -> float | None:
@@ -72,6 +73,7 @@ class Progress:
             self._last_draw = now
 
     def _draw(self) -> None:
+        self._drawn = (self.done, self._failed)
         text = self.line()
         if self._tty:
             self.stream.write("\r\x1b[2K" + text)
@@ -80,7 +82,8 @@ class Progress:
         self.stream.flush()
 
     def finish(self) -> None:
-        self._draw()
+        if self._drawn != (self.done, self._failed):
+            self._draw()
         if self._tty:
             self.stream.write("\n")
         self.stream.flush()

@@ -162,7 +162,7 @@ def _interrupt_after(proc: subprocess.Popen, log: Path, n: int, sig: int, timeou
 @pytest.mark.slow
 def test_killed_run_resumes_without_repeating_clips(tmp_path):
     """A real process: stopped with Ctrl-C, then killed hard, then run to the end."""
-    n = 14
+    n = 10
     d = tmp_path / "data"
     lines = ["path,label"]
     for i in range(n):
