@@ -44,7 +44,7 @@ from core.session.media import (
     VIDEO_SEGMENT_S, AudioSegmentWriter, FaceBlur, FaceBlurUnavailable, Opener, VideoSegmentWriter,
     default_opener, encode_image, fsync_file,
 )
-from core.session.sampling import sample_frame_indices
+from core.model.preprocess import frame_indices  # the model's own sampling: keep exactly its frames
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
 
 log = logging.getLogger(__name__)
@@ -432,7 +432,7 @@ class SessionWriter:
     def _write_window_frames(self, window_id: int, window: Window) -> list[dict[str, Any]]:
         out = []
         ext = self.options.frame_format
-        for k, i in enumerate(sample_frame_indices(len(window.frames))):
+        for k, i in enumerate(frame_indices(len(window.frames))):
             rgb = window.frames[i]
             if self._blur is not None:
                 rgb = self._blur(rgb)

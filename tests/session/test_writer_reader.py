@@ -9,16 +9,8 @@ import numpy as np
 import pytest
 
 from core.session import RecordOptions, SessionReader, SessionWriter, events as ev, layout
-from core.session.sampling import sample_frame_indices
+from core.model.preprocess import frame_indices
 from tests.session import synth
-
-
-def test_frame_sampling_matches_the_documented_formula():
-    assert sample_frame_indices(100).tolist() == [6, 19, 31, 43, 56, 68, 80, 93]
-    assert sample_frame_indices(8).tolist() == list(range(8))
-    assert sample_frame_indices(1).tolist() == [0] * 8
-    with pytest.raises(ValueError, match="empty window"):
-        sample_frame_indices(0)
 
 
 def record(tmp_path, options=None, n_windows=3, **kw):
@@ -55,7 +47,7 @@ def test_round_trip_of_results_markers_media_and_frames(tmp_path):
 
     # the 8 frames the model saw: window 1 spans 1..3 s at 15 fps = 30 frames
     times, frames = r.window_frames(1)
-    expect = 1.0 + sample_frame_indices(30) / synth.FPS
+    expect = 1.0 + frame_indices(30) / synth.FPS
     np.testing.assert_allclose(times, expect, atol=1e-6)
     assert frames.shape == (8, synth.H, synth.W, 3)
     for t, f in zip(times, frames):
@@ -198,3 +190,24 @@ def test_a_folder_that_holds_a_session_is_never_overwritten(tmp_path):
     assert "already holds a session" in errors[0]
     assert (tmp_path / "s" / layout.EVENTS).read_bytes() == before
     assert json.loads((tmp_path / "s" / layout.MANIFEST).read_text())["instruction"] == "What emotion?"
+
+
+def test_weights_fingerprint_names_the_weights(tmp_path):
+    from tests.conftest import PARITY_DIR
+    from core.session import SessionManifest, weights_fingerprint
+
+    ckpt = PARITY_DIR / "checkpoint"
+    a = weights_fingerprint(ckpt)
+    assert a == weights_fingerprint(ckpt) and len(a) == 64
+    assert weights_fingerprint(tmp_path) is None  # no weights: no fingerprint, no crash
+    copy = tmp_path / "m"
+    copy.mkdir()
+    src = (ckpt / "bert" / "model.safetensors").read_bytes()
+    (copy / "model.safetensors").write_bytes(src)
+    b = weights_fingerprint(copy)
+    changed = bytearray(src)
+    changed[-10] ^= 0xFF  # one byte of tensor data in the last sampled MiB
+    (copy / "model.safetensors").write_bytes(bytes(changed))
+    assert weights_fingerprint(copy) != b
+    m = SessionManifest.for_model(ckpt, clock_origin_wall=0.0, window_s=4.0, hop_s=2.0)
+    assert m.weights_hash == a and m.model_dir == str(ckpt.resolve()) and "safetensors" in m.weights_hash_method
