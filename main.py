@@ -23,6 +23,7 @@ COMMANDS = {
     "export": "core.commands.export",
     "download": "core.commands.download",
     "bench": "core.commands.bench",
+    "monitor": "core.commands.monitor",
 }
 
 

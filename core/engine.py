@@ -21,17 +21,14 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from core import labels as _labels
+from core.model.preprocess import DEFAULT_INSTRUCTION
 from core.results import WindowResult
 from core.window import AUDIO_MISSING, Window
 
 log = logging.getLogger(__name__)
 
 # The README instruction of the official release (two spaces before "Output" are part of it).
-OFFICIAL_INSTRUCTION = (
-    "As an emotional recognition expert; throughout the video, which emotion conveyed by the characters is "
-    "the most obvious to you?  Output the thinking process in <think> </think> and final emotion in "
-    "<answer> </answer> tags."
-)
+OFFICIAL_INSTRUCTION = DEFAULT_INSTRUCTION
 # The prompt of the official DFEW/MAFW evaluation scripts.
 EVALUATION_INSTRUCTION = (
     "As an emotional recognition expert, in the video, when the characters display their emotions, which "
@@ -283,6 +280,8 @@ class InferenceWorker:
                 should_stop=self._cancel.is_set,
             )
         except Exception as exc:  # noqa: BLE001 — a failed window never kills the worker
+            if self._cancel.is_set():
+                return  # cancelled mid-generation (AnalysisCancelled): the partial text is not a result
             self.stats.failed += 1
             if _is_out_of_memory(exc):
                 _free_accelerator_memory()
