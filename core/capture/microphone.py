@@ -178,7 +178,7 @@ class MicrophoneSource(SourceBase):
     def _lost(self, why: str) -> None:
         self._close()
         retry = f"; retrying every {RECONNECT_PERIOD_S:g} s" if self.reconnect else ""
-        self._fail(f"{self.name}: {why}{retry}")
+        self._fail(f"{why}{retry}")
 
     def _reopen_loop(self) -> bool:
         """Try to reopen until it works or we are stopped; True once running again."""
