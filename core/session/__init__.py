@@ -6,7 +6,7 @@ Public API::
     SessionWriter, RecordOptions, WriterStats  writer.py
     SessionReader                              reader.py
     export functions                           export.py (to_csv, to_json, to_eaf, to_vtt, to_html)
-    reanalyse, compare                         reanalysis.py
+    reanalyse, compare                         reanalysis.py (import core.session.reanalysis)
 """
 
 from core.session.manifest import SessionFormatError, SessionManifest, weights_fingerprint
