@@ -50,7 +50,7 @@ class PreparedInputs:
 
 class _Trace(dict):
     def put(self, name: str, value: torch.Tensor | np.ndarray) -> None:
-        t = torch.as_tensor(value).detach().to("cpu")
+        t = torch.from_numpy(np.array(value)) if isinstance(value, np.ndarray) else value.detach().to("cpu")
         self[name] = t.float() if t.is_floating_point() else t
 
 
