@@ -18,6 +18,7 @@ METER_YELLOW_DB = -12.0
 METER_RED_DB = -3.0
 PEAK_HOLD_DECAY_DB_PER_S = 12.0
 WAVEFORM_BINS = 800  # min/max pairs drawn, whatever the sample rate
+METER_PAD_PX = 6  # room above and below the bar for the scale labels
 
 
 def dbfs(x: np.ndarray) -> tuple[float, float]:
@@ -67,8 +68,9 @@ class LevelMeter(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
         t = theme.current()
         p = QPainter(self)
-        w, h = self.width(), self.height() - 2
-        bar = QRectF(14, 1, w - 16, h)
+        w, h = self.width(), self.height() - 2 * METER_PAD_PX
+        p.translate(0, METER_PAD_PX)
+        bar = QRectF(14, 0, w - 16, h)
         p.fillRect(bar, QColor(t.base))
         for lo, hi, colour in ((METER_FLOOR_DB, METER_YELLOW_DB, "#2ca25f"),
                                (METER_YELLOW_DB, METER_RED_DB, "#e6c229"), (METER_RED_DB, 0.0, "#d7301f")):

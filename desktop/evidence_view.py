@@ -20,13 +20,15 @@ from PySide6.QtWidgets import (
 
 from core import labels as core_labels
 from core.results import WindowResult
-from core.session.sampling import MODEL_FRAME_COUNT, sample_frame_indices
+from core.model.preprocess import frame_indices
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
 from desktop import formatting, theme
 from desktop.audio_view import min_max_envelope
+from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
 from desktop.reasoning_panel import PARSE_STATUS_TEXT, label_chip
 
 THUMB_HEIGHT_PX = 84
+MODEL_FRAME_COUNT = len(frame_indices(2))  # frames the model samples per window (its own default)
 AUDIO_BINS = 600
 
 
@@ -119,9 +121,10 @@ class EvidenceView(QWidget):
                 caption.setText("")
             self._frames_title.setText("Frames of this window are no longer in memory (see the session recording)")
             return
+        n_total = int(window.source.get(FRAMES_IN_WINDOW_KEY, len(window.frames)))
         self._frames_title.setText(f"The {MODEL_FRAME_COUNT} frames the model saw "
-                                   f"(sampled uniformly from {len(window.frames)})")
-        for thumb, caption, idx in zip(self.thumbs, self._thumb_times, sample_frame_indices(len(window.frames))):
+                                   f"(sampled uniformly from the {n_total} frames of the window)")
+        for thumb, caption, idx in zip(self.thumbs, self._thumb_times, frame_indices(len(window.frames))):
             thumb.setPixmap(to_pixmap(window.frames[idx]))
             caption.setText(formatting.clock(float(window.frame_times[idx])))
 

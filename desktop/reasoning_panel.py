@@ -6,6 +6,8 @@ fast token stream costs one text update per frame, not one per token.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QTextCursor
 from PySide6.QtWidgets import (
@@ -40,7 +42,7 @@ def label_chip(label: str | None, answer: str | None = None) -> str:
     """Rich-text chip for a label in its colour; out-of-set answers show the raw text in grey."""
     colour = QColor(core_labels.colour(label))
     fg = "#000000" if colour.lightnessF() > 0.55 else "#ffffff"
-    text = label or (f"“{answer}”" if answer else "no answer")
+    text = html.escape(label or (f"“{answer}”" if answer else "no answer"))
     return (f"<span style='background:{colour.name()}; color:{fg}; font-weight:bold;'>"
             f"&nbsp;{text}&nbsp;</span>")
 
@@ -164,7 +166,7 @@ class ReasoningPanel(QWidget):
     @staticmethod
     def answer_html(result: WindowResult) -> str:
         a = result.analysis
-        status = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
+        status = html.escape(PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status))
         audio = "" if result.audio_status == "ok" else f" · audio {result.audio_status}"
         return (f"answer: {label_chip(a.label, a.answer)} &nbsp; {status}"
                 f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>")

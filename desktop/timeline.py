@@ -22,6 +22,7 @@ from desktop import theme
 from desktop.timeline_axis import ClockAxis
 
 DEFAULT_VISIBLE_S = 60.0  # seconds of history on screen while following
+MIN_VISIBLE_S = 20.0  # the shortest span shown at the start of a session
 NOW_MARGIN_S = 1.0  # room right of "now"
 MAX_LANES = 3  # overlapping windows (hop < window) stack on up to this many rows
 LANE_HEIGHT = 0.9  # fraction of a row a span fills
@@ -101,7 +102,6 @@ class EmotionTimeline(QWidget):
         self._visible_s = DEFAULT_VISIBLE_S
         self._dirty = True
         self._selected: int | None = None
-        self._setting_range = False
 
         self.legend = LabelLegend()
         self._follow_button = QPushButton("Follow now (F)")
@@ -360,12 +360,10 @@ class EmotionTimeline(QWidget):
             curve.setData(centres, values, connect="finite")
 
     def _apply_range(self) -> None:
-        right = max(self._now, self._visible_s - NOW_MARGIN_S) + NOW_MARGIN_S
-        self._setting_range = True
-        try:
-            self.lane_plot.setXRange(right - self._visible_s, right, padding=0)
-        finally:
-            self._setting_range = False
+        # "now" sits at the right edge; early in a session the view grows from MIN_VISIBLE_S to the full span
+        right = self._now + NOW_MARGIN_S
+        left = max(0.0, right - self._visible_s)
+        self.lane_plot.setXRange(left, max(right, left + MIN_VISIBLE_S), padding=0)
         (xa, _), _ = self.score_plot.getViewBox().viewRange()
         self._no_scores.setPos(xa, 1.0)
 

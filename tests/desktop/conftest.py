@@ -10,6 +10,14 @@ from core import labels as core_labels
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _refcount_guard(qapp):
+    from desktop.qt_compat import install_guard
+
+    guard = install_guard(qapp)
+    yield guard
+
+
 @pytest.fixture(autouse=True)
 def _themed(qapp):
     from desktop import theme

@@ -1,0 +1,122 @@
+"""Start the desktop app: parse the automation flags, build the QApplication, theme and main window.
+
+    python main.py [--source camera|demo|FILE|URL] [--mic ID|none] [--model DIR] [--device auto|cuda|cpu]
+                   [--dtype auto|float32|float16|bfloat16] [--labels dfew|mafw|free] [--record DIR]
+                   [--quit-after SECONDS] [--screenshot PNG] [--theme dark|light] [--settings FILE]
+
+``--quit-after`` and ``--screenshot`` make scripted runs possible (tests, CI, documentation): the window
+starts monitoring at once, a screenshot is saved just before the ordered shutdown, and the exit code says
+whether it all went well (0), the arguments were wrong (2), or the screenshot could not be written (1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "R1-Omni Live"
+ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icon.png"
+URL_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "tcp://", "udp://", "srt://")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="main.py", description="R1-Omni Live: watch, listen, explain.")
+    p.add_argument("--source", help="camera (default camera), demo (the bundled clip), a media FILE or a stream URL")
+    p.add_argument("--mic", help="microphone index or name to use with a camera; 'default'; 'none' for video only")
+    p.add_argument("--model", metavar="DIR", help="R1-Omni model folder to load at start")
+    p.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs")
+    p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="model precision")
+    p.add_argument("--labels", choices=("dfew", "mafw", "free"), help="label set of the answers")
+    p.add_argument("--record", metavar="DIR", help="record the session into a new folder under DIR")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="start monitoring, quit after SECONDS")
+    p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
+    p.add_argument("--theme", choices=("dark", "light"), help="colour theme (default: remembered, else dark)")
+    p.add_argument("--settings", metavar="FILE", help="settings file to use instead of the per-user one")
+    return p
+
+
+def check_source(source: str | None) -> str | None:
+    """A readable problem with ``--source``, or None when it can be tried."""
+    if source in (None, "camera", "demo") or source.startswith(URL_PREFIXES):
+        return None
+    if not Path(source).exists():
+        return (f"--source {source!r}: no such file. Use 'camera', 'demo', an existing media file, or a stream URL "
+                f"({', '.join(URL_PREFIXES)}).")
+    if Path(source).is_dir():
+        return f"--source {source!r} is a folder; give one media file (to analyse a folder use: main.py analyze)"
+    return None
+
+
+def run_app(argv: list[str]) -> int:
+    """Run the GUI until its window closes; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    problem = check_source(args.source)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if args.model and not Path(args.model).is_dir():
+        print(f"error: --model {args.model!r} is not a folder. Point it at the R1-Omni folder "
+              "(config.json, model.safetensors, siglip/, whisper/, bert/) or run: python main.py download",
+              file=sys.stderr)
+        return 2
+    if args.quit_after is not None and args.quit_after <= 0:
+        print("error: --quit-after needs a positive number of seconds", file=sys.stderr)
+        return 2
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from desktop import theme
+    from desktop.startup import apply_args, load_settings
+
+    from desktop.qt_compat import install_guard
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "r1omni-live"])
+    guard = install_guard(app)  # noqa: F841 - lives as long as the app (parented)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName("r1omni-live")
+    app.setDesktopFileName("r1omni-live")
+    if ICON_PATH.exists():
+        app.setWindowIcon(QIcon(str(ICON_PATH)))
+    settings = load_settings(args.settings)
+    theme.apply(app, args.theme or settings.theme)
+
+    from desktop.live_controller import LiveController
+    from desktop.main_window import MainWindow
+
+    controller = LiveController(settings)
+    window = MainWindow(settings, controller)
+    apply_args(window, args)
+    window.show()
+
+    outcome = {"code": 0}
+    if args.quit_after is not None:
+        def finish() -> None:
+            if args.screenshot:
+                outcome["code"] = 0 if save_screenshot(window, args.screenshot) else 1
+            window.close()
+
+        QTimer.singleShot(int(args.quit_after * 1000), finish)
+    app.exec()
+    window.shutdown()  # no-op when closeEvent already ran
+    return outcome["code"]
+
+
+def save_screenshot(window, path: str) -> bool:
+    """Grab the window as drawn (works under xcb and offscreen) and save a PNG; False with a log line if not."""
+    pixmap = window.grab()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ok = pixmap.save(str(target), "PNG")
+    if ok:
+        log.info("screenshot saved to %s (%dx%d, platform %s)", target, pixmap.width(), pixmap.height(),
+                 os.environ.get("QT_QPA_PLATFORM", "default"))
+    else:
+        log.error("could not write the screenshot to %s", target)
+    return ok

@@ -1,0 +1,57 @@
+"""The evidence kept per analysed window: the 8 frames the model saw (reduced) and the window's audio.
+
+Whole windows are large (32 kept frames of up to 448 px each), so only what the evidence view shows is
+kept, for the newest ``EVIDENCE_KEPT_WINDOWS`` windows; older ones are read back from a session recording.
+Memory: 8 frames × 168 px high (≈ 0.7 MB for 4:3) + 4 s of 16 kHz float32 audio (256 KB) per window,
+≈ 95 MB for 100 windows at the default window length.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import cv2
+import numpy as np
+
+from core.model.preprocess import frame_indices
+from core.window import Window
+
+EVIDENCE_KEPT_WINDOWS = 100
+EVIDENCE_FRAME_HEIGHT_PX = 168  # twice the thumbnail height, for high-DPI screens
+FRAMES_IN_WINDOW_KEY = "evidence_frames_in_window"  # how many frames the full window had
+
+
+def evidence_copy(window: Window, height_px: int = EVIDENCE_FRAME_HEIGHT_PX) -> Window:
+    """A ``Window`` with only the model's 8 sampled frames, resized to ``height_px`` high (aspect kept)."""
+    idx = frame_indices(len(window.frames))
+    frames = window.frames[idx]
+    h, w = frames.shape[1:3]
+    if h > height_px:
+        size = (max(1, int(round(w * height_px / h))), height_px)
+        frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    source = {**window.source, FRAMES_IN_WINDOW_KEY: len(window.frames)}
+    return Window(window.id, window.t0, window.t1, frames, window.frame_times[idx], window.audio,
+                  window.audio_status, window.wall_t0, source)
+
+
+class EvidenceStore:
+    """Newest-first bounded map window_id → reduced Window (UI thread only)."""
+
+    def __init__(self, capacity: int = EVIDENCE_KEPT_WINDOWS) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[int, Window] = OrderedDict()
+
+    def add(self, window: Window) -> None:
+        self._items[window.id] = evidence_copy(window)
+        self._items.move_to_end(window.id)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+    def get(self, window_id: int) -> Window | None:
+        return self._items.get(window_id)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,486 @@
+"""The desktop's owner of ``core.pipeline.LiveSession``: sources, monitoring runs, model, recording.
+
+One ``LiveSession`` is always running. While the user is not monitoring it has no sources (its worker still
+serves model load/unload, so a model can be loaded before monitoring starts); "start monitoring" swaps it for
+a session with the chosen camera/microphone/file. A swap keeps the loaded model: the worker is handed a
+``KeptModel`` that ignores ``close()`` while a session is being retired, and the next session's loader gets
+the same object back at once. Only one worker uses the model at a time, because the old session is stopped
+(its worker joined) before the new one starts.
+
+Stopping a session joins capture, scheduler and worker threads, which can take seconds (a model step is not
+interruptible), so it runs on a short-lived "session-retire" thread; the UI thread never waits on it.
+Thread of every public method: the UI thread.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from core import engine as core_engine
+from core.capture import base as cap
+from core.engine import AnalysisParams, LoadRequest
+from core.pipeline import LiveSession
+from core.ring_buffer import LatestFrame
+from core.window import MODEL_SAMPLE_RATE_HZ
+from desktop import banner as levels
+from desktop.controls import DEFAULT_MIC, NO_MIC, SOURCE_CAMERA, SOURCE_DEMO, SOURCE_FILE, SourceChoice
+from desktop.engine_bridge import SessionBridge
+from desktop.status_bar import StatusSnapshot
+
+log = logging.getLogger(__name__)
+
+DEMO_CLIP = Path(__file__).resolve().parent.parent / "resources" / "demo.mp4"
+RETIRE_JOIN_S = 120.0  # longest wait for a retiring session's worker (a full-size model load on a CPU)
+RETIRE_POLL_S = 1.0
+
+
+class KeptModel:
+    """Wraps a loaded model so that it survives the end of one session and serves the next.
+
+    ``close()`` frees the weights unless ``keep`` is set (a session swap). Attribute access is forwarded,
+    so the worker sees the model's own ``analyze``/``info``/``memory_bytes``. Used by one worker thread at a
+    time; ``keep`` is set by the UI thread only while no worker runs the model.
+    """
+
+    def __init__(self, model: Any, request: LoadRequest, on_closed: Callable[["KeptModel"], None]) -> None:
+        self.model = model
+        self.request = request
+        self.keep = False
+        self.memory = model.memory_bytes() if hasattr(model, "memory_bytes") else None
+        self._on_closed = on_closed
+
+    def matches(self, request: LoadRequest) -> bool:
+        r = self.request
+        return (r.model_dir, r.device, r.dtype) == (request.model_dir, request.device, request.dtype)
+
+    def close(self) -> None:
+        if self.keep or self.model is None:
+            return
+        model, self.model = self.model, None
+        try:
+            if hasattr(model, "close"):
+                model.close()
+        finally:
+            self._on_closed(self)
+
+    def __getattr__(self, name: str) -> Any:
+        model = self.__dict__.get("model")
+        if model is None:
+            raise AttributeError(f"the model was unloaded ({name})")
+        return getattr(model, name)
+
+
+def _default_loader(request: LoadRequest) -> Any:
+    from core.model import load_model  # heavy (torch, transformers): runs on the worker thread
+
+    return load_model(request.model_dir, device=request.device, dtype=request.dtype)
+
+
+def new_session_dir(root: str | Path) -> Path:
+    """``root/session-YYYYmmdd-HHMMSS`` (a suffix when that exists); not created here."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root).expanduser() / f"session-{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+class LiveController(QObject):
+    """Monitoring runs, model and recording for the main window (UI thread)."""
+
+    monitoring_changed = Signal(bool)
+    recording_changed = Signal(bool)
+    message_posted = Signal(str, str)  # level, text
+    _retired = Signal(object)  # continuation to run on the UI thread once a session has stopped
+
+    def __init__(self, settings: Any, loader: Callable[[LoadRequest], Any] = _default_loader,
+                 source_factory: Callable[[SourceChoice, Any], tuple[Any, Any]] | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.bridge = SessionBridge()
+        self._loader_impl = loader
+        self._source_factory = source_factory or self.make_sources
+        self._kept: KeptModel | None = None
+        self._load_request: LoadRequest | None = None  # what the user last asked to load (None: unloaded)
+        self._model_info: dict[str, Any] | None = None
+        self._monitoring = False
+        self._record_wanted = False
+        self._recording_dir: str | None = None
+        self._retiring: list[threading.Thread] = []
+        self._closed = False
+        self._swapping = False  # a session is being retired and the next one not started yet
+        self.source_choice: SourceChoice | None = self._initial_source()
+        self._retired.connect(lambda then: then())
+        self.bridge.model_loaded.connect(self._on_model_loaded)
+        self.bridge.model_unloaded.connect(self._on_model_unloaded)
+        self.bridge.recording_started.connect(self._on_recording_started)
+        self.bridge.recording_stopped.connect(self._on_recording_stopped)
+        self.session = self._new_session(video=None, audio=None)
+        self.session.start()
+
+    # ---- sources -----------------------------------------------------------------------------------------
+    def _initial_source(self) -> SourceChoice | None:
+        cam = self.settings.camera
+        if cam is None:
+            return None
+        if isinstance(cam, str) and Path(cam).resolve() == DEMO_CLIP:
+            return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip")
+        if isinstance(cam, str) and not cam.strip().isdigit():
+            return SourceChoice(SOURCE_FILE, cam, Path(cam).name or cam)
+        return SourceChoice(SOURCE_CAMERA, int(cam), f"camera {cam}")
+
+    def list_devices(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """([(camera index, name)], [(microphone index, name)]) — quick: no device is opened on Linux."""
+        from core.capture.devices import list_cameras, list_microphones
+
+        cams = [(c.index, f"{c.name} ({c.path})" if c.path else c.name) for c in list_cameras()]
+        mics = [(m.index, m.name + (" (default)" if m.is_default else "")) for m in list_microphones()]
+        return cams, mics
+
+    def make_sources(self, choice: SourceChoice | None, microphone: Any) -> tuple[Any, Any]:
+        """(video source, audio source) for a choice; either may be None. A media file is both."""
+        if choice is None:
+            return None, None
+        if choice.kind in (SOURCE_DEMO, SOURCE_FILE) and "://" not in str(choice.ref):
+            from core.capture.media_file import MediaFileSource
+
+            src = MediaFileSource(choice.ref, realtime=True, loop=choice.kind == SOURCE_DEMO,
+                                  name="demo clip" if choice.kind == SOURCE_DEMO else None)
+            return src, src
+        from core.capture.camera import CameraSource
+
+        video = CameraSource(choice.ref)
+        audio = None
+        if self.settings_use_microphone():
+            from core.capture.devices import list_microphones
+            from core.capture.microphone import MicrophoneSource
+
+            if list_microphones():
+                audio = MicrophoneSource(microphone)
+        return video, audio
+
+    def settings_use_microphone(self) -> bool:
+        return bool(getattr(self.settings, "use_microphone", True))
+
+    def set_source(self, choice: SourceChoice) -> None:
+        self.source_choice = choice
+        self.settings.camera = choice.ref if choice.kind != SOURCE_DEMO else str(DEMO_CLIP)
+        if self._monitoring:
+            self._swap_session(monitoring=True)
+
+    def microphone_choice(self) -> Any:
+        """What the picker shows: ``NO_MIC``, ``DEFAULT_MIC`` or a device index/name."""
+        if not self.settings_use_microphone():
+            return NO_MIC
+        return DEFAULT_MIC if self.settings.microphone is None else self.settings.microphone
+
+    def set_microphone(self, choice: Any) -> None:
+        """``NO_MIC`` (video-only analysis), ``DEFAULT_MIC`` or a device index / name substring."""
+        self.settings.use_microphone = choice != NO_MIC
+        if choice != NO_MIC:
+            self.settings.microphone = None if choice == DEFAULT_MIC else choice
+        if self._monitoring and self.source_choice is not None and self.source_choice.kind == SOURCE_CAMERA:
+            self._swap_session(monitoring=True)
+
+    # ---- monitoring --------------------------------------------------------------------------------------
+    @property
+    def monitoring(self) -> bool:
+        return self._monitoring
+
+    def start_monitoring(self) -> None:
+        if self._monitoring or self._closed:
+            return
+        self._swap_session(monitoring=True)
+
+    def stop_monitoring(self) -> None:
+        if not self._monitoring:
+            return
+        self._swap_session(monitoring=False)
+
+    def set_window_hop(self, window_s: float, hop_s: float) -> None:
+        from core.scheduler import check_window_hop
+
+        check_window_hop(window_s, hop_s)
+        self.settings.window_s, self.settings.hop_s = window_s, hop_s
+        if self._monitoring:
+            self._swap_session(monitoring=True)
+
+    def _new_session(self, video: Any, audio: Any) -> LiveSession:
+        return LiveSession(video, audio, self.bridge.listener(), window_s=self.settings.window_s,
+                           hop_s=self.settings.hop_s, params=self.params(), loader=self._load)
+
+    def _swap_session(self, monitoring: bool) -> None:
+        """Retire the current session (off the UI thread) and start the next one when it has stopped."""
+        old = self.session
+        try:
+            video, audio = self._source_factory(self.source_choice, self.settings.microphone) if monitoring \
+                else (None, None)
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.message_posted.emit(levels.ERROR, f"Cannot open the source: {exc}")
+            video, audio, monitoring = None, None, False
+        self._monitoring = monitoring
+        self.monitoring_changed.emit(monitoring)
+        if self._recording_dir is not None:
+            self.recording_changed.emit(False)
+
+        self._swapping = True
+
+        def start_next() -> None:
+            self._swapping = False
+            if self._closed:
+                return
+            self.session = self._new_session(video, audio)
+            self.session.start()
+            if self._load_request is not None:
+                # the kept model comes back at once; a load interrupted by the swap starts again
+                kept = self._kept is not None and self._kept.model is not None
+                self.session.load_model(replace(self._load_request, warm_up=not kept))
+            if monitoring and video is None:
+                self.message_posted.emit(levels.WARNING, "No video source: pick a camera, the demo clip or a "
+                                                         "media file in the Source list.")
+            if monitoring and audio is None and video is not None:
+                self.message_posted.emit(levels.INFO, "No microphone: analysis is video-only (the model hears "
+                                                      "nothing).")
+            if monitoring and self._record_wanted:
+                self._start_recording()
+
+        self._retire(old, then=start_next)
+
+    def _retire(self, session: LiveSession, then: Callable[[], None] | None) -> None:
+        kept = self._kept
+        if kept is not None:
+            kept.keep = True
+
+        def stop() -> None:
+            try:
+                stop_fully(session)
+            finally:
+                if kept is not None:
+                    kept.keep = False
+                if then is not None:
+                    self._retired.emit(then)
+
+        thread = threading.Thread(target=stop, name="session-retire", daemon=True)
+        self._retiring = [t for t in self._retiring if t.is_alive()] + [thread]
+        thread.start()
+
+    # ---- model -------------------------------------------------------------------------------------------
+    def params(self) -> AnalysisParams:
+        s = self.settings
+        instruction = core_engine.resolve_instruction(s.instruction_preset, s.custom_instruction)
+        return AnalysisParams(instruction=instruction, label_set=s.label_set.lower(),
+                              max_new_tokens=int(s.max_new_tokens))
+
+    def set_analysis(self, preset: str, custom: str, label_set: str) -> None:
+        """New instruction / label set for the next windows (raises ValueError with the fix)."""
+        self.settings.instruction_preset, self.settings.custom_instruction = preset, custom
+        self.settings.label_set = label_set
+        self.session.set_params(self.params())
+
+    def _load(self, request: LoadRequest) -> Any:
+        """Loader given to every session's worker (worker thread): reuses the kept model when it matches."""
+        kept = self._kept
+        if kept is not None and kept.model is not None and kept.matches(request):
+            return kept
+        if kept is not None:
+            kept.keep = False
+            kept.close()
+        model = self._loader_impl(request)
+        self._kept = KeptModel(model, request, self._forget_model)
+        return self._kept
+
+    def _forget_model(self, kept: KeptModel) -> None:
+        if self._kept is kept:
+            self._kept = None
+
+    def load_model(self, model_dir: str, device: str, dtype: str) -> None:
+        """Load into the running session's worker; during a session swap the next session loads it."""
+        self._load_request = LoadRequest(str(model_dir), device, dtype)
+        if not self._swapping:
+            self.session.load_model(self._load_request)
+
+    def unload_model(self) -> None:
+        self._load_request = None
+        self.session.unload_model()
+
+    @property
+    def has_model(self) -> bool:
+        return self._model_info is not None
+
+    def default_model_dir(self) -> Path:
+        return core_engine.default_model_dir()
+
+    def _on_model_loaded(self, info: dict) -> None:
+        self._model_info = info
+        self.settings.model_dir = info.get("model_dir", self.settings.model_dir)
+
+    def _on_model_unloaded(self) -> None:
+        if self._kept is None or self._kept.model is None:
+            self._model_info = None
+
+    def model_description(self) -> str:
+        info = self._model_info
+        if not info:
+            return "none"
+        name = Path(str(info.get("model_dir", ""))).name or "R1-Omni"
+        return f"{name} · {info.get('device', '?')} {info.get('dtype', '')}".strip()
+
+    def model_memory_bytes(self) -> int | None:
+        kept = self._kept
+        if kept is None or self._model_info is None:
+            return None
+        if str(self._model_info.get("device", "")).startswith("cuda"):
+            import torch  # already imported by the loaded model
+
+            return int(torch.cuda.memory_allocated())
+        return kept.memory
+
+    # ---- recording and markers -----------------------------------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        return self._recording_dir is not None
+
+    def set_recording(self, on: bool, root: str | None = None) -> None:
+        if root:
+            self.settings.record_dir = root
+        self._record_wanted = on
+        if on and self._monitoring and self._recording_dir is None:
+            self._start_recording()
+        elif not on and self._recording_dir is not None:
+            session = self.session
+            threading.Thread(target=session.stop_recording, name="recording-stop", daemon=True).start()
+        elif on and not self._monitoring:
+            self.message_posted.emit(levels.INFO, "Recording starts with monitoring (Space).")
+
+    def _start_recording(self) -> None:
+        from core.session.manifest import SessionManifest
+
+        s = self.session
+        p = s.worker.params
+        info = self._model_info or {}
+        manifest = SessionManifest(
+            clock_origin_wall=s.clock.wall_at(0.0), window_s=s.window_s, hop_s=s.hop_s,
+            instruction=p.instruction, label_set=p.label_set, model_dir=info.get("model_dir"),
+            weights_hash=info.get("weights_hash"),
+            generation={"max_new_tokens": p.max_new_tokens, "do_sample": False, "device": info.get("device"),
+                        "dtype": info.get("dtype")},
+            devices=s.buffer.source_info(), usage_notice_accepted=bool(self.settings.policy_acknowledged),
+        )
+        directory = new_session_dir(self.settings.record_dir)
+        s.start_recording(str(directory), manifest)
+
+    def _on_recording_started(self, directory: str) -> None:
+        self._recording_dir = directory
+        self.recording_changed.emit(True)
+        self.message_posted.emit(levels.INFO, f"Recording to {directory}")
+
+    def _on_recording_stopped(self, directory: str, error: Any) -> None:
+        self._recording_dir = None
+        self.recording_changed.emit(False)
+        if error:
+            self._record_wanted = False
+            self.message_posted.emit(levels.ERROR, f"Recording stopped: {error}")
+
+    def add_marker(self, kind: str, text: str = "") -> float | None:
+        """Put a marker at the current session time (logged when recording); None when not monitoring."""
+        if not self._monitoring:
+            self.message_posted.emit(levels.INFO, "Markers are placed while monitoring (Space starts it).")
+            return None
+        t = self.session.clock.now()
+        self.session.add_marker(kind, text)
+        return t
+
+    # ---- what the display timers pull ----------------------------------------------------------------------
+    def now(self) -> float:
+        return self.session.clock.now()
+
+    def latest_frame(self) -> LatestFrame | None:
+        return self.session.buffer.latest_frame() if self._monitoring else None
+
+    def recent_audio(self, seconds: float):
+        """(float32 [S] samples, rate Hz, session time of the last sample) or None without audio."""
+        audio = self.session.audio
+        if audio is None or not audio.status().has_audio:
+            return None
+        _, horizon = self.session.buffer.horizons()
+        if horizon is None:
+            return None
+        return self.session.buffer.recent_audio(seconds), MODEL_SAMPLE_RATE_HZ, horizon
+
+    def audio_state(self) -> str:
+        """A plain sentence when there is no usable audio while monitoring, else ""."""
+        if not self._monitoring:
+            return ""
+        audio = self.session.audio
+        if audio is None:
+            return "No microphone — analysis is video-only (the model hears nothing)."
+        status = audio.status()
+        if status.state == cap.ERROR:
+            return f"Audio lost: {status.message} — windows are analysed video-only until it is back."
+        if status.state in (cap.RUNNING, cap.ENDED) and not status.has_audio:
+            return "This source has no audio track — analysis is video-only."
+        return ""
+
+    def audio_caption(self) -> str:
+        audio = self.session.audio
+        if audio is None:
+            return "Microphone — none"
+        return f"Audio — {audio.name}: level and the last 5 s"
+
+    def snapshot(self, preview_fps: float | None = None) -> StatusSnapshot:
+        st = self.session.stats()
+        video, audio = st.video, st.audio
+        return StatusSnapshot(
+            capture_fps=video.fps if video is not None and video.has_video else None,
+            preview_fps=preview_fps,
+            audio_rate_hz=audio.audio_rate_hz or MODEL_SAMPLE_RATE_HZ if audio is not None and audio.has_audio
+            else None,
+            audio_overflows=audio.audio_overflows if audio is not None else 0,
+            last_latency_s=st.worker.last_latency_s,
+            last_compute_s=st.worker.last_compute_s,
+            superseded=st.scheduler.superseded,
+            model=f"model {self.model_description()}" if self.has_model else "no model",
+            model_memory_bytes=self.model_memory_bytes(),
+        )
+
+    # ---- shutdown ------------------------------------------------------------------------------------------
+    def shutdown(self) -> bool:
+        """Ordered stop of everything (capture → scheduler → worker → writer), after any session still being
+        retired; then the kept model is freed. True when every thread ended. Blocks: call it on close."""
+        if self._closed:
+            return True
+        self._closed = True
+        self._monitoring = False
+        ok = True
+        for thread in self._retiring:
+            thread.join(RETIRE_JOIN_S)
+            ok = ok and not thread.is_alive()
+        kept = self._kept
+        if kept is not None:
+            kept.keep = False
+        ok = stop_fully(self.session) and ok
+        if kept is not None:
+            kept.close()  # no worker runs any more; a no-op when the worker already closed it
+        return ok
+
+
+def stop_fully(session: LiveSession) -> bool:
+    """``session.stop()``, then keep waiting (up to ``RETIRE_JOIN_S``) for a worker that is finishing a model
+    load or step, so that two workers never hold the model at once. True when every thread ended."""
+    ok = session.stop()
+    waited = 0.0
+    while not ok and waited < RETIRE_JOIN_S:
+        ok = session.worker.stop(RETIRE_POLL_S)
+        waited += RETIRE_POLL_S
+    if not ok:
+        log.warning("a session's worker did not stop within %.0f s", RETIRE_JOIN_S)
+    return ok

@@ -1,0 +1,74 @@
+"""What the reasoning area shows while no model is loaded: what still works and how to get the weights."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from desktop import theme
+
+DOWNLOAD_COMMAND = "python main.py download"
+EXPECTED_LAYOUT = """R1-Omni-0.5B/
+  config.json               model_type HumanOmni_qwen2
+  generation_config.json
+  model.safetensors         all weights (safetensors only)
+  tokenizer.json, vocab.json, merges.txt, tokenizer_config.json, ...
+  siglip/   config.json, preprocessor_config.json, model.safetensors
+  whisper/  config.json, preprocessor_config.json, model.safetensors
+  bert/     config.json, vocab.txt, tokenizer_config.json, model.safetensors"""
+
+
+class ModelSetupPanel(QWidget):
+    """Empty state for "no model": buttons to pick a folder or download, and the folder layout expected."""
+
+    choose_folder_requested = Signal()
+    download_requested = Signal()
+
+    def __init__(self, default_dir: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        t = theme.current()
+        self.title = QLabel("No model loaded")
+        self.title.setStyleSheet("font-size: 14pt; font-weight: bold;")
+        self.body = QLabel()
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.set_default_dir(default_dir)
+        self.reason = QLabel("")
+        self.reason.setWordWrap(True)
+        self.reason.setStyleSheet(f"color: {t.record};")
+        self.reason.hide()
+        choose = QPushButton("Choose model folder…")
+        choose.clicked.connect(self.choose_folder_requested)
+        download = QPushButton("Download weights…")
+        download.clicked.connect(self.download_requested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(choose)
+        buttons.addWidget(download)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.addWidget(self.title)
+        layout.addWidget(self.reason)
+        layout.addWidget(self.body)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+    def set_default_dir(self, default_dir: str) -> None:
+        muted = theme.current().muted
+        self.body.setText(
+            "Capture, the timeline, markers and recording work without it; analysis needs the R1-Omni weights "
+            "(about 2 GB).<br><br>"
+            f"<b>Download</b> (needs the Hugging Face hub once, then works offline):<br>"
+            f"<code>&nbsp;&nbsp;{DOWNLOAD_COMMAND}</code> &nbsp; or the button below<br>"
+            f"<span style='color:{muted}'>into {html.escape(default_dir)}</span><br><br>"
+            "<b>Or point to a local copy</b> with <i>Choose model folder…</i> (Ctrl+O). Expected layout:"
+            f"<pre style='color:{muted}'>{html.escape(EXPECTED_LAYOUT)}</pre>"
+        )
+
+    def set_reason(self, text: str) -> None:
+        """Why the last load failed (shown above the instructions); empty hides it."""
+        self.reason.setText(text)
+        self.reason.setVisible(bool(text))
