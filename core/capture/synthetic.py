@@ -24,7 +24,7 @@ AUDIO_MODES = ("tone", "chirp", "silence", None)
 TONE_HZ = 440  # integer, so a 1 s table is exactly periodic
 CHIRP_LOW_HZ, CHIRP_HIGH_HZ, CHIRP_PERIOD_S = 200.0, 2000.0, 2.0
 LEVEL = 0.3  # amplitude of the synthetic sound (about -10 dBFS)
-PACE_PERIOD_S = 0.005  # how often the paced thread wakes at most
+MIN_SLEEP_S = 0.001  # the paced thread never spins
 
 
 def _audio_table(mode: str, rate_hz: int, channels: int) -> np.ndarray:
@@ -45,6 +45,8 @@ class SyntheticSource(SourceBase):
     """Moving shapes at ``width``x``height`` @ ``fps`` and a tone/chirp at ``audio_rate_hz`` x ``channels``.
 
     ``video=False`` or ``audio=None`` leaves a stream out; ``duration_s`` makes it end (state ``ended``).
+    ``frame_pool=N`` renders N frames once and cycles through them (read-only, shared), so long accelerated runs
+    measure the capture path rather than the drawing.
     """
 
     kind = "synthetic"
@@ -57,9 +59,10 @@ class SyntheticSource(SourceBase):
         audio: str | None = "tone",
         audio_rate_hz: int = 48_000,
         channels: int = 2,
-        block_s: float = 0.01,
+        block_s: float = 0.02,
         video: bool = True,
         duration_s: float | None = None,
+        frame_pool: int = 0,
         name: str = "synthetic",
     ) -> None:
         super().__init__(name)
@@ -76,6 +79,9 @@ class SyntheticSource(SourceBase):
         self.has_audio = audio is not None
         self.duration_s = duration_s
         self._background = self._make_background()
+        self._pool = [self._render(i) for i in range(frame_pool)]
+        for f in self._pool:
+            f.setflags(write=False)
         self._table = _audio_table(audio, self.audio_rate_hz, self.channels) if audio else None
         self._ring: BlockRing | None = None
         self._converter: AudioConverter | None = None
@@ -93,7 +99,13 @@ class SyntheticSource(SourceBase):
         return bg
 
     def frame_at(self, i: int) -> np.ndarray:
-        """Frame ``i``: uint8 [H, W, 3] RGB with a circle and a square moving on a gradient (new array)."""
+        """Frame ``i``: uint8 [H, W, 3] RGB with a circle and a square moving on a gradient (a new array, or a
+        shared read-only one from the pool)."""
+        if self._pool:
+            return self._pool[i % len(self._pool)]
+        return self._render(i)
+
+    def _render(self, i: int) -> np.ndarray:
         frame = self._background.copy()
         phase = 2 * math.pi * i / (self.fps * 4.0)
         r = max(4, min(self.width, self.height) // 8)
@@ -158,9 +170,17 @@ class SyntheticSource(SourceBase):
         assert self._sink is not None
         self.open(self._sink)
         clock = self._sink.clock
-        period = min(PACE_PERIOD_S, 1.0 / self.fps)
         while not self._stop.is_set():
             if not self.pump(clock.now()):
                 return
-            if not clock.sleep_until(clock.now() + period, self._stop):
+            if not clock.sleep_until(max(self.next_due(), clock.now() + MIN_SLEEP_S), self._stop):
                 return
+
+    def next_due(self) -> float:
+        """Session time of the next frame or audio block (what a paced thread sleeps until)."""
+        due = []
+        if self.has_video:
+            due.append(self._t_base + self._frame_i / self.fps)
+        if self._table is not None:
+            due.append(self._t_base + (self._audio_i + self.block_frames) / self.audio_rate_hz)
+        return min(due) if due else self._t_base + (self.duration_s or 0.0)
