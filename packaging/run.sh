@@ -42,9 +42,17 @@ system_packages() {
   fi
 }
 
+quiet_pip() {
+  # pip -q still prints one warning per unreachable local index folder on some machines; keep real errors.
+  local rc
+  "$VENV/bin/python" -m pip -q --disable-pip-version-check "$@" 2>&1 | { grep -v "^WARNING: Location " || true; }
+  rc=${PIPESTATUS[0]}
+  return "$rc"
+}
+
 python_env() {
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  local pip=("$VENV/bin/python" -m pip -q --disable-pip-version-check)
+  local pip=(quiet_pip)
   # Install torch explicitly first: an unpinned torch pulls a multi-GB CUDA build on a CPU machine.
   if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     if [ "$TORCH_KIND" = cuda ]; then
