@@ -1,0 +1,93 @@
+"""The analyze and download commands (in-process through main.main)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import main
+from tests.conftest import PARITY_DIR
+from tests.support.media import make_video
+
+CHECKPOINT = PARITY_DIR / "checkpoint"
+MP4 = PARITY_DIR / "clips" / "clip_a.mp4"
+
+
+def test_analyze_json_reproduces_the_official_tokens(capsys):
+    rc = main.main(["analyze", str(MP4), "--model", str(CHECKPOINT), "--max-new-tokens", "24", "--json",
+                    "--device", "cpu"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    record = json.loads(out.out.strip().splitlines()[-1])
+    with np.load(PARITY_DIR / "cases" / "va_mp4.npz") as z:
+        assert record["token_ids"] == z["gen_ids"].tolist()
+    assert record["modal"] == "video_audio" and record["frame_indices"] == [3, 8, 14, 19, 25, 30, 36, 41]
+    assert record["parse_status"] == "no_answer" and record["label"] is None
+    assert set(record["timings"]) >= {"preprocess", "vision", "audio", "prefill", "decode", "total"}
+
+
+def test_analyze_streams_text_and_warns_about_missing_audio(tmp_path, capsys):
+    video = make_video(tmp_path / "silent.mp4", seconds=1.0, audio=None)
+    rc = main.main(["analyze", str(video), "--model", str(CHECKPOINT), "--max-new-tokens", "5", "--scores",
+                    "--labels", "mafw"])
+    out = capsys.readouterr()
+    assert rc == 0
+    assert "no audio track" in out.err
+    assert "label:" in out.out and "scores (model preference, not calibrated)" in out.out
+    assert "contemptuous" in out.out  # MAFW labels scored
+
+
+def test_analyze_bad_inputs(tmp_path, capsys):
+    assert main.main(["analyze", str(tmp_path / "nope.mp4"), "--model", str(CHECKPOINT)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main.main(["analyze", str(MP4), "--model", str(tmp_path / "no-model")]) == 3
+    assert "Fix:" in capsys.readouterr().err
+    assert main.main(["analyze", str(MP4), "--model", str(CHECKPOINT), "--labels", "colours"]) == 2
+    assert "unknown label set" in capsys.readouterr().err
+
+
+def test_analyze_folder_goes_to_batch(monkeypatch, tmp_path):
+    import core.evaluation.batch as batch
+
+    seen = {}
+    monkeypatch.setattr(batch, "analyze_folder_cli", lambda args: seen.setdefault("args", args) and 0)
+    rc = main.main(["analyze", str(tmp_path), "--model", "m", "--out", str(tmp_path / "r.jsonl")])
+    assert rc == 0 and seen["args"].out == tmp_path / "r.jsonl" and seen["args"].video == str(tmp_path)
+
+
+def test_download_offline_gives_a_clear_message(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rc = main.main(["download", "--dir", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "cannot be reached" in err and "Fix:" in err
+
+
+def test_download_writes_a_loadable_model_folder(tmp_path):
+    """With the hub replaced by copies of the parity fixture, the written folder loads as is."""
+    from core.model import load_model
+    from core.model.download import download_model
+
+    sources = {"StarJiaxing/R1-Omni-0.5B": CHECKPOINT, "openai/whisper-large-v3": CHECKPOINT / "whisper",
+               "google/siglip-base-patch16-224": CHECKPOINT / "siglip", "google-bert/bert-base-uncased": CHECKPOINT / "bert"}
+    fetched = []
+
+    def fake_fetch(repo, dest: Path) -> None:
+        fetched.append(repo.repo_id)
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in sources[repo.repo_id].iterdir():
+            if f.is_file() and any(f.match(p) for p in repo.patterns):
+                shutil.copy(f, dest / f.name)
+
+    folder = download_model(tmp_path / "model", fetch=fake_fetch, log=lambda s: None)
+    assert fetched == list(sources)
+    assert not (folder / "bert" / "model.safetensors").exists()  # BERT weights are never fetched
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["mm_audio_tower"] == "towers/whisper-large-v3" and (folder / "config.hub.json").exists()
+    m = load_model(folder, device="cpu")
+    assert m.info()["audio_tower"].endswith("towers/whisper-large-v3")
+    m.close()
