@@ -6,6 +6,7 @@
     python main.py export SESSION --format csv|json|eaf|vtt|html
     python main.py download [--dir DIR]                    fetch the model weights
     python main.py bench [...]                             full-size speed benchmark
+    python main.py monitor --source camera --model DIR     headless live mode, JSON lines on stdout
 """
 
 from __future__ import annotations
