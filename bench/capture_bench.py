@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from core.capture import SyntheticSource  # noqa: E402
-from core.clock import FakeClock, SessionClock  # noqa: E402
-from core.ring_buffer import LiveBuffer  # noqa: E402
-from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S, Mailbox, Scheduler  # noqa: E402
+from core.capture import SyntheticSource
+from core.clock import FakeClock, SessionClock
+from core.ring_buffer import LiveBuffer
+from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S, Mailbox, Scheduler
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30.0
 AUDIO_RATE_HZ, CHANNELS = 48_000, 2
@@ -182,7 +182,9 @@ def bench_memory(hours: float) -> dict:
         "simulated_s": total,
         "wall_s": round(wall, 1),
         "speedup": round(total / wall, 1),
-        "cpu_ms_per_simulated_s": round(1e3 * cpu / total, 2),  # whole path incl. scheduler, no pacing overhead
+        "cpu_ms_per_simulated_s": round(
+            1e3 * cpu / total, 2
+        ),  # whole path incl. scheduler, no pacing overhead
         "frames": src.status().frames,
         "windows_cut": st.windows_cut,
         "superseded": st.superseded,
@@ -206,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     print(f"machine: {os.cpu_count()} CPUs (shared: timings are noisy)")
     results = {}
-    print(f"\n[1] capture -> window latency, {WIDTH}x{HEIGHT}@{FPS:g} + {AUDIO_RATE_HZ} Hz x{CHANNELS}, "
-          f"window {DEFAULT_WINDOW_S:g} s hop {DEFAULT_HOP_S:g} s, {args.latency_s:g} s real time")
+    print(
+        f"\n[1] capture -> window latency, {WIDTH}x{HEIGHT}@{FPS:g} + {AUDIO_RATE_HZ} Hz x{CHANNELS}, "
+        f"window {DEFAULT_WINDOW_S:g} s hop {DEFAULT_HOP_S:g} s, {args.latency_s:g} s real time"
+    )
     results["latency"] = r = bench_latency(args.latency_s)
     for k, v in r.items():
         print(f"  {k:32s} {v if not isinstance(v, float) else round(v, 2)}")

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -69,7 +69,7 @@ class AudioRing:
 
     def __init__(self, capacity_s: float, rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> None:
         self.rate_hz = rate_hz
-        self.capacity = int(math.ceil(capacity_s * rate_hz))
+        self.capacity = math.ceil(capacity_s * rate_hz)
         # mirrored: every sample is written at i and i + capacity so any span <= capacity is one slice
         self._data = np.zeros(2 * self.capacity, np.float32)
         self._valid = np.zeros(2 * self.capacity, np.uint8)
@@ -93,7 +93,7 @@ class AudioRing:
 
     def index_of(self, t: float) -> int:
         assert self.t_origin is not None
-        return int(round((t - self.t_origin) * self.rate_hz))
+        return round((t - self.t_origin) * self.rate_hz)
 
     def write(self, samples: np.ndarray, t0: float) -> None:
         """samples: float32 [S] mono; t0: session seconds of samples[0]."""
@@ -156,7 +156,7 @@ class AudioRing:
 
     def read(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
         """Samples and validity covering session span [t0, t1): exactly round((t1 - t0) * rate) samples."""
-        n = int(round((t1 - t0) * self.rate_hz))
+        n = round((t1 - t0) * self.rate_hz)
         if self.t_origin is None:
             return np.zeros(n, np.float32), np.zeros(n, np.uint8)
         k0 = self.index_of(t0)
@@ -164,7 +164,7 @@ class AudioRing:
 
     def latest(self, seconds: float) -> np.ndarray:
         """The newest ``seconds`` of audio (zeros where there is none), float32 copy."""
-        n = int(round(seconds * self.rate_hz))
+        n = round(seconds * self.rate_hz)
         samples, _ = self.read_range(self.written - n, self.written)
         return samples
 
@@ -206,7 +206,7 @@ class FrameRing:
 
     def reduced_shape(self, height: int, width: int) -> tuple[int, int]:
         scale = min(1.0, self.max_side / max(height, width))
-        return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
+        return max(1, round(height * scale)), max(1, round(width * scale))
 
     def reduce(self, frame: np.ndarray) -> np.ndarray:
         """Resize uint8 [H, W, 3] so its long side is <= max_side. Called outside the lock, on a source thread.
@@ -297,9 +297,11 @@ class LiveBuffer:
         self.clock = clock or SessionClock()
         self.window_s = float(window_s)
         fps = keep_fps if keep_fps is not None else keep_fps_for_window(window_s)
-        self.frames = FrameRing(int(math.ceil(fps * (window_s + FRAME_SLACK_S))), fps, max_side)
+        self.frames = FrameRing(math.ceil(fps * (window_s + FRAME_SLACK_S)), fps, max_side)
         self.audio = AudioRing(
-            audio_capacity_s if audio_capacity_s is not None else max(AUDIO_MIN_CAPACITY_S, window_s + AUDIO_SLACK_S)
+            audio_capacity_s
+            if audio_capacity_s is not None
+            else max(AUDIO_MIN_CAPACITY_S, window_s + AUDIO_SLACK_S)
         )
         self._lock = threading.Lock()
         self._latest: LatestFrame | None = None
@@ -334,7 +336,9 @@ class LiveBuffer:
         """role 'video' or 'audio'; shown in status lines and copied into every Window's ``source``."""
         self._source_info[role] = description
 
-    def add_listener(self, on_frame: FrameListener | None = None, on_audio: AudioListener | None = None) -> None:
+    def add_listener(
+        self, on_frame: FrameListener | None = None, on_audio: AudioListener | None = None
+    ) -> None:
         """Taps for a recorder: called on the source thread with every full-resolution frame (read-only) and every
         16 kHz audio block. They must only hand the data to a bounded queue. Register before sources start."""
         if on_frame is not None:

@@ -101,7 +101,7 @@ class Settings:
     # -- persistence --------------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Settings":
+    def load(cls, path: str | Path | None = None) -> Settings:
         """Read ``path`` (default: ``<config dir>/settings.json``); defaults for anything missing or invalid."""
         path = Path(path) if path is not None else default_config_dir() / SETTINGS_FILE
         settings = cls(path=path)
@@ -134,7 +134,12 @@ class Settings:
                 setattr(self, f.name, float(value) if hints[f.name] is float else value)
             else:
                 rejected.append(f.name)
-                log.warning("settings: ignoring %s=%r (expected %s)", f.name, value, CHOICES.get(f.name, hints[f.name]))
+                log.warning(
+                    "settings: ignoring %s=%r (expected %s)",
+                    f.name,
+                    value,
+                    CHOICES.get(f.name, hints[f.name]),
+                )
         try:
             check_window_hop(self.window_s, self.hop_s)
         except ValueError as exc:
@@ -144,7 +149,9 @@ class Settings:
         return rejected
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("persist", True)}
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("persist", True)
+        }
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write atomically to ``path`` (default: where it was loaded from, else the config dir). Returns the path."""

@@ -100,7 +100,9 @@ class AudioConverter:
         self.rate_hz = int(rate_hz)
         self.out_rate_hz = int(out_rate_hz)
         self._resampler = (
-            av.AudioResampler(format="flt", layout="mono", rate=out_rate_hz) if rate_hz != out_rate_hz else None
+            av.AudioResampler(format="flt", layout="mono", rate=out_rate_hz)
+            if rate_hz != out_rate_hz
+            else None
         )
         self._pts = 0
         self._time_base = fractions.Fraction(1, self.rate_hz)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -254,7 +255,7 @@ class SourceBase:
         if nominal_fps > 0 and self._last_frame_t is not None:
             gap_periods = (t - self._last_frame_t) * nominal_fps
             if gap_periods > 1.5:
-                self._dropped += int(round(gap_periods)) - 1
+                self._dropped += round(gap_periods) - 1
         self._last_frame_t = t
         self._frames += 1
         self._fps.tick(t)

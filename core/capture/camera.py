@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 
@@ -66,7 +67,9 @@ class CameraSource(SourceBase):
             target = int(target)
         self.target = target
         self.is_file = isinstance(target, str) and "://" not in target
-        super().__init__(name or (f"camera {target}" if isinstance(target, int) else os.path.basename(str(target))))
+        super().__init__(
+            name or (f"camera {target}" if isinstance(target, int) else os.path.basename(str(target)))
+        )
         self.req_width, self.req_height, self.req_fps = width, height, fps
         self.loop = loop
         self.reconnect = reconnect and not self.is_file
@@ -93,7 +96,9 @@ class CameraSource(SourceBase):
                     "or access is denied. Connect a camera or choose a video file as the source"
                 )
             what = "video file" if self.is_file else "stream"
-            raise SourceError(f"cannot open {what} {self.target!r}: not reachable or not a video OpenCV can read")
+            raise SourceError(
+                f"cannot open {what} {self.target!r}: not reachable or not a video OpenCV can read"
+            )
         if self.req_width:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.req_width)
         if self.req_height:
@@ -120,7 +125,9 @@ class CameraSource(SourceBase):
         self._release()
 
     def _started(self) -> None:
-        self._set_state(RUNNING, f"{self._describe_target()} at {self.nominal_fps:g} fps" if self.nominal_fps else "")
+        self._set_state(
+            RUNNING, f"{self._describe_target()} at {self.nominal_fps:g} fps" if self.nominal_fps else ""
+        )
 
     def _grab_loop(self) -> None:
         assert self._sink is not None
@@ -155,7 +162,9 @@ class CameraSource(SourceBase):
             if self.frame_size is None:
                 self.frame_size = (frame.shape[1], frame.shape[0])
                 desc = f"{self._describe_target()} {frame.shape[1]}x{frame.shape[0]}"
-                sink.set_source_info("video", desc + (f" @ {self.nominal_fps:g} fps" if self.nominal_fps else ""))
+                sink.set_source_info(
+                    "video", desc + (f" @ {self.nominal_fps:g} fps" if self.nominal_fps else "")
+                )
             sink.push_frame(frame, t)
             self._count_frame(t, self.nominal_fps if not self.is_file else 0.0)
             file_i += 1

@@ -143,5 +143,7 @@ def find_microphone(spec: int | str | None) -> MicrophoneInfo:
     if len(exact) == 1:
         return exact[0]
     if len(matches) > 1:
-        raise SourceError(f"{spec!r} matches several microphones ({', '.join(m.name for m in matches)}); be more specific")
+        raise SourceError(
+            f"{spec!r} matches several microphones ({', '.join(m.name for m in matches)}); be more specific"
+        )
     return matches[0]

@@ -98,7 +98,9 @@ class MediaFileSource(SourceBase):
 
     kind = "media"
 
-    def __init__(self, path: str | Path, realtime: bool = True, loop: bool = False, name: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, realtime: bool = True, loop: bool = False, name: str | None = None
+    ) -> None:
         super().__init__(name or os.path.basename(str(path)))
         self.path = str(path)
         self.realtime = realtime
@@ -115,10 +117,14 @@ class MediaFileSource(SourceBase):
             self.has_video, self.has_audio = info.has_video, info.has_audio
             self._audio_rate = info.audio_rate_hz
             self._describe(info)
-            self._set_state(RUNNING, "playing" + (" in real time" if self.realtime else " as fast as possible"))
+            self._set_state(
+                RUNNING, "playing" + (" in real time" if self.realtime else " as fast as possible")
+            )
             self._emit(EV_STARTED, "started", **info.__dict__)
             if not info.has_audio:
-                self._emit(EV_WARNING, f"{self.name} has no audio track: windows will be marked 'audio missing'")
+                self._emit(
+                    EV_WARNING, f"{self.name} has no audio track: windows will be marked 'audio missing'"
+                )
             t_base = self._sink.clock.now()
             while not self._stop.is_set():
                 played = self._play_once(container, t_base)
@@ -178,7 +184,9 @@ class MediaFileSource(SourceBase):
                 f"{self.path!r} is damaged: decoding stopped at {end:.2f} s ({exc}); re-encode or replace the file"
             ) from None
         if end == 0.0:
-            raise MediaFileError(f"{self.path!r} holds no decodable frames or samples (damaged or empty stream)")
+            raise MediaFileError(
+                f"{self.path!r} holds no decodable frames or samples (damaged or empty stream)"
+            )
         return end
 
     def _push_audio(self, frame: av.AudioFrame, t_base: float, clock) -> None:

@@ -9,7 +9,8 @@ the device comes back.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from core.capture.audio_path import AudioConverter, BlockRing, drain
 from core.capture.base import (
@@ -100,8 +101,10 @@ class MicrophoneSource(SourceBase):
             raise SourceError("no microphone: the PortAudio library is missing (install libportaudio2)")
         info = find_microphone(self.device) if self._stream_factory is None else self._fake_info()
         channels = min(self.requested_channels or min(2, info.channels), info.channels)
-        rate = self._choose_rate(sd, info, channels) if self._stream_factory is None else (
-            self.requested_rate or info.default_rate_hz
+        rate = (
+            self._choose_rate(sd, info, channels)
+            if self._stream_factory is None
+            else (self.requested_rate or info.default_rate_hz)
         )
         self.info, self.rate_hz, self._audio_rate = info, rate, rate
         self._ring = BlockRing(rate, channels)
@@ -131,7 +134,9 @@ class MicrophoneSource(SourceBase):
 
     def _fake_info(self) -> MicrophoneInfo:
         index = self.device if isinstance(self.device, int) else 0
-        return MicrophoneInfo(index, str(self.device or "injected"), "test", 1, self.requested_rate or 16_000, True)
+        return MicrophoneInfo(
+            index, str(self.device or "injected"), "test", 1, self.requested_rate or 16_000, True
+        )
 
     def _close(self) -> None:
         stream, self._stream = self._stream, None

@@ -74,7 +74,7 @@ class SyntheticSource(SourceBase):
         self.audio_mode = audio
         self.audio_rate_hz = int(audio_rate_hz)
         self.channels = int(channels)
-        self.block_frames = max(1, int(round(block_s * audio_rate_hz)))
+        self.block_frames = max(1, round(block_s * audio_rate_hz))
         self.has_video = bool(video)
         self.has_audio = audio is not None
         self.duration_s = duration_s
@@ -129,7 +129,8 @@ class SyntheticSource(SourceBase):
             self._converter = AudioConverter(self.audio_rate_hz)
             self._audio_rate = self.audio_rate_hz
             sink.set_source_info(
-                "audio", f"{self.name} {self.audio_mode} {self.audio_rate_hz} Hz x{self.channels} -> 16 kHz mono"
+                "audio",
+                f"{self.name} {self.audio_mode} {self.audio_rate_hz} Hz x{self.channels} -> 16 kHz mono",
             )
         if self.has_video:
             sink.set_source_info("video", f"{self.name} {self.width}x{self.height} @ {self.fps:g} fps")

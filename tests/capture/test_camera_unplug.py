@@ -87,7 +87,8 @@ def test_stream_camera_goes_away_and_comes_back(ffmpeg_stream):
     assert "stopped delivering frames" in src.status().message
     frames_at_loss = src.status().frames
     stream.start()  # ... and comes back on the same address
-    assert wait_for(lambda: src.status().state == RUNNING and src.status().frames > frames_at_loss + 10,
-                    timeout=15), (src.status(), events.kinds)
+    assert wait_for(
+        lambda: src.status().state == RUNNING and src.status().frames > frames_at_loss + 10, timeout=15
+    ), (src.status(), events.kinds)
     src.stop()
     assert events.kinds[:3] == ["started", "error", "reconnected"]

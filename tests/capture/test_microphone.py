@@ -4,6 +4,7 @@ rate and unplug handling."""
 
 import threading
 import time
+import typing
 
 import numpy as np
 import pytest
@@ -46,7 +47,7 @@ def capture_chirp(pulse_server, samplerate, channels=None, seconds=1.5):
 def test_capture_from_virtual_microphone_is_exact_and_on_the_session_clock(pulse_server):
     mics = list_microphones()
     assert any(m.name == "pulse" for m in mics), mics
-    buf, mic, status, events, sent = capture_chirp(pulse_server, samplerate=16_000, channels=1)
+    buf, _, status, events, sent = capture_chirp(pulse_server, samplerate=16_000, channels=1)
     assert events.kinds[0] == "started" and status.audio_rate_hz == 16_000
     audio_start = buf.audio.t_origin
     captured = buf.recent_audio(buf.audio.horizon - audio_start)
@@ -65,11 +66,11 @@ def test_capture_from_virtual_microphone_is_exact_and_on_the_session_clock(pulse
 
 
 def test_capture_at_48k_stereo_is_resampled_to_16k_mono(pulse_server):
-    buf, mic, status, events, sent = capture_chirp(pulse_server, samplerate=48_000, channels=2)
+    buf, _, status, _, sent = capture_chirp(pulse_server, samplerate=48_000, channels=2)
     assert status.audio_rate_hz == 48_000
     assert "48000 Hz x2 -> 16 kHz mono" in buf.source_info()["audio"]
     captured = buf.recent_audio(buf.audio.horizon - buf.audio.t_origin)
-    k, r = locate(captured, sent)
+    _, r = locate(captured, sent)
     assert r > 0.995  # two resamplings (16k -> 48k in the server, 48k -> 16k here)
     # the pipe source sends nothing while nobody writes: what arrived is the chirp, at the right length
     assert len(captured) == pytest.approx(len(sent), rel=0.05)
@@ -104,7 +105,9 @@ def test_unknown_microphone_name_lists_what_exists(pulse_server):
 
 
 def test_no_microphone_is_a_clear_error_and_listing_is_empty(monkeypatch):
-    monkeypatch.setattr(devices_mod, "_sounddevice", lambda: None)  # as on a machine without PortAudio devices
+    monkeypatch.setattr(
+        devices_mod, "_sounddevice", lambda: None
+    )  # as on a machine without PortAudio devices
     assert list_microphones() == []
     mic = MicrophoneSource()
     events = Events(mic)
@@ -117,7 +120,7 @@ def test_no_microphone_is_a_clear_error_and_listing_is_empty(monkeypatch):
 class FakeStream:
     """Stands in for sounddevice.InputStream: calls back with 20 ms blocks until 'unplugged'."""
 
-    instances: list = []
+    instances: typing.ClassVar[list] = []
     fail_opens = 0
 
     def __init__(self, *, samplerate, channels, blocksize, callback, **_):

@@ -137,13 +137,17 @@ def test_frame_size_change_restarts_frame_ring():
 def test_listeners_see_every_full_resolution_frame_and_audio_block():
     buf = LiveBuffer(FakeClock())
     seen_frames, seen_audio = [], []
-    buf.add_listener(lambda f, t: seen_frames.append((f.shape, t)), lambda a, t0: seen_audio.append((len(a), t0)))
+    buf.add_listener(
+        lambda f, t: seen_frames.append((f.shape, t)), lambda a, t0: seen_audio.append((len(a), t0))
+    )
     feed(buf, 1.0)
     assert len(seen_frames) == 30 and seen_frames[0] == ((120, 160, 3), 0.0)
     assert seen_audio == [(SR, 0.0)]
 
 
-@pytest.mark.parametrize("shape", [(720, 1280), (1080, 1920), (480, 640), (481, 641), (300, 200), (2160, 3840)])
+@pytest.mark.parametrize(
+    "shape", [(720, 1280), (1080, 1920), (480, 640), (481, 641), (300, 200), (2160, 3840)]
+)
 def test_frame_reduction_keeps_aspect_and_content(shape):
     ring = FrameRing(capacity=4, keep_fps=8.0)
     h, w = shape
@@ -155,4 +159,8 @@ def test_frame_reduction_keeps_aspect_and_content(shape):
     assert max(small.shape[:2]) == min(MAX_SIDE_PX, max(h, w))
     sh, sw = small.shape[:2]
     assert abs(sw / sh - w / h) < 0.02
-    assert tuple(small[sh // 2, sw // 8]) == (200, 10, 10) and tuple(small[sh // 2, -sw // 8]) == (10, 10, 200)
+    assert tuple(small[sh // 2, sw // 8]) == (200, 10, 10) and tuple(small[sh // 2, -sw // 8]) == (
+        10,
+        10,
+        200,
+    )

@@ -22,10 +22,19 @@ def test_defaults_round_trip(tmp_path):
 
 def test_unknown_missing_and_invalid_values(tmp_path, caplog):
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({
-        "from_a_future_version": 1, "theme": "light", "device": "tpu", "max_new_tokens": "many",
-        "camera": 2, "window_s": 8, "record_media": False,
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "from_a_future_version": 1,
+                "theme": "light",
+                "device": "tpu",
+                "max_new_tokens": "many",
+                "camera": 2,
+                "window_s": 8,
+                "record_media": False,
+            }
+        )
+    )
     s = Settings.load(path)
     assert s.theme == "light" and s.camera == 2 and s.window_s == 8.0 and isinstance(s.window_s, float)
     assert s.record_media is False

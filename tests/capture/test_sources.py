@@ -98,7 +98,7 @@ def test_media_file_as_fast_as_possible_keeps_file_times_and_content(tmp_path):
     steps = np.diff(w.frame_times)
     assert np.allclose(steps[steps > 0], steps[0], atol=1e-3)  # evenly spaced pts, not arrival times
     t_file = w.frame_times - w.frame_times[0]
-    assert frame_idx == [int(round(t * 15)) % 28 for t in t_file]  # the frame decoded at each pts
+    assert frame_idx == [round(t * 15) % 28 for t in t_file]  # the frame decoded at each pts
     assert is_red(w.frames[0, 2, 2])  # RGB order
     assert dominant_hz(w.audio[: 2 * SR]) == pytest.approx(440, abs=2)
 
@@ -154,8 +154,13 @@ def test_bad_media_files_are_clear_errors_not_crashes(tmp_path, kind):
         assert status.frames > 0
         return
     assert status.state == ERROR, status
-    expected = {"missing": "does not exist", "empty": "empty", "garbage": "damaged", "truncated": "damaged",
-                "folder": "folder"}[kind]
+    expected = {
+        "missing": "does not exist",
+        "empty": "empty",
+        "garbage": "damaged",
+        "truncated": "damaged",
+        "folder": "folder",
+    }[kind]
     assert expected in status.message and str(path.name) in status.message
     assert events.kinds == ["error"] or events.kinds[-1] == "error"
     with pytest.raises(MediaFileError, match=expected) if kind != "truncated" else _maybe_raises():
@@ -220,8 +225,10 @@ def test_no_camera_is_a_clear_error():
 def test_unreachable_stream_and_missing_file_are_clear_errors(tmp_path):
     from tests.support.streams import free_port
 
-    for target, text in ((f"tcp://127.0.0.1:{free_port()}", "cannot open stream"),
-                         (str(tmp_path / "none.mp4"), "does not exist")):
+    for target, text in (
+        (f"tcp://127.0.0.1:{free_port()}", "cannot open stream"),
+        (str(tmp_path / "none.mp4"), "does not exist"),
+    ):
         src = CameraSource(target, reconnect=False)
         src.start(LiveBuffer())
         assert src.join(15)

@@ -1,6 +1,6 @@
 """pytest fixtures over the shared test helpers. Import the ones you need in your conftest.py::
 
-    from tests.support.fixtures import pulse_server, xvfb_display, ffmpeg_stream  # noqa: F401
+from tests.support.fixtures import pulse_server, xvfb_display, ffmpeg_stream  # noqa: F401
 """
 
 from __future__ import annotations

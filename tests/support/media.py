@@ -18,13 +18,15 @@ SR = 16_000
 
 def tone(seconds: float, freq_hz: float = 440.0, rate_hz: int = SR, level: float = 0.3) -> np.ndarray:
     """float32 [n] sine."""
-    t = np.arange(int(round(seconds * rate_hz))) / rate_hz
+    t = np.arange(round(seconds * rate_hz)) / rate_hz
     return (level * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
 
 
-def chirp(seconds: float, f0: float = 200.0, f1: float = 2000.0, rate_hz: int = SR, level: float = 0.3) -> np.ndarray:
+def chirp(
+    seconds: float, f0: float = 200.0, f1: float = 2000.0, rate_hz: int = SR, level: float = 0.3
+) -> np.ndarray:
     """float32 [n] linear sweep from f0 to f1: every offset is unique, so cross-correlation finds timing exactly."""
-    t = np.arange(int(round(seconds * rate_hz))) / rate_hz
+    t = np.arange(round(seconds * rate_hz)) / rate_hz
     k = (f1 - f0) / seconds
     return (level * np.sin(2 * np.pi * (f0 * t + 0.5 * k * t * t))).astype(np.float32)
 
@@ -40,7 +42,7 @@ def frame_with_index(i: int, width: int, height: int) -> np.ndarray:
 def index_of_frame(frame: np.ndarray) -> int:
     """Inverse of ``frame_with_index`` (modulo 28), read from the bottom-right quarter."""
     h, w = frame.shape[:2]
-    return int(round((float(frame[h // 2 :, w // 2 :].mean()) - 20) / 8)) % 28
+    return round((float(frame[h // 2 :, w // 2 :].mean()) - 20) / 8) % 28
 
 
 def make_video(
@@ -67,7 +69,7 @@ def make_video(
         if audio is not None and audio is not False:
             as_ = out.add_stream("aac", rate=audio_rate_hz)
             as_.layout = "stereo" if audio_channels == 2 else "mono"
-        for i in range(int(round(seconds * fps))):
+        for i in range(round(seconds * fps)):
             frame = av.VideoFrame.from_ndarray(frame_with_index(i, width, height), format="rgb24")
             for packet in vs.encode(frame):
                 out.mux(packet)

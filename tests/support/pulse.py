@@ -47,14 +47,18 @@ class PulseServer:
         self._fifo_fd: int | None = None
         self.fed_at: list[tuple[float, int]] = []  # (time.monotonic() when written, sample index) per chunk
 
-    def start(self) -> "PulseServer":
+    def start(self) -> PulseServer:
         cmd = [
-            "pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "-n", "--use-pid-file=yes",
-            "--disable-shm=yes", f"--log-target=file:{self.dir / 'pulse.log'}",
+            "pulseaudio",
+            "--daemonize=yes",
+            "--exit-idle-time=-1",
+            "-n",
+            "--use-pid-file=yes",
+            "--disable-shm=yes",
+            f"--log-target=file:{self.dir / 'pulse.log'}",
             "--load=module-native-protocol-unix auth-anonymous=1",
             "--load=module-null-sink sink_name=vspeaker",
-            f"--load=module-pipe-source source_name={VMIC} file={self.fifo} format=s16le rate={self.rate_hz} "
-            "channels=1",
+            f"--load=module-pipe-source source_name={VMIC} file={self.fifo} format=s16le rate={self.rate_hz} channels=1",
             "--load=module-always-sink",
         ]
         subprocess.run(cmd, env=self._env, check=True, capture_output=True, timeout=START_TIMEOUT_S)
@@ -66,8 +70,11 @@ class PulseServer:
         self.pactl("set-default-source", VMIC)
         # the writer end of the FIFO, opened non-blocking-safe: the daemon holds the reader end
         self._fifo_fd = os.open(self.fifo, os.O_WRONLY)
-        for key, value in (("PULSE_SERVER", f"unix:{self.socket}"), ("PULSE_SINK", "vspeaker"),
-                           ("PULSE_SOURCE", VMIC)):
+        for key, value in (
+            ("PULSE_SERVER", f"unix:{self.socket}"),
+            ("PULSE_SINK", "vspeaker"),
+            ("PULSE_SOURCE", VMIC),
+        ):
             self._saved_env[key] = os.environ.get(key)
             os.environ[key] = value
         from core.capture.devices import rescan_audio_devices
@@ -130,7 +137,7 @@ class PulseServer:
         rescan_audio_devices()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "PulseServer":
+    def __enter__(self) -> PulseServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -29,15 +29,29 @@ class FfmpegTestStream:
         self.url = f"tcp://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10.0) -> "FfmpegTestStream":
+    def start(self, timeout: float = 10.0) -> FfmpegTestStream:
         w, h = self.size
         cmd = [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi",
-            "-i", f"testsrc2=size={w}x{h}:rate={self.fps}", "-c:v", "mpeg4", "-q:v", "5", "-f", "mpegts",
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={w}x{h}:rate={self.fps}",
+            "-c:v",
+            "mpeg4",
+            "-q:v",
+            "5",
+            "-f",
+            "mpegts",
             f"{self.url}?listen=1",
         ]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + timeout
         while not self._listening():  # wait until ffmpeg listens (without connecting: one client only)
             if self._proc.poll() is not None:
@@ -52,7 +66,8 @@ class FfmpegTestStream:
             with open("/proc/net/tcp") as f:
                 hex_port = f"{self.port:04X}"
                 return any(
-                    line.split()[1].endswith(":" + hex_port) and line.split()[3] == "0A" for line in f.readlines()[1:]
+                    line.split()[1].endswith(":" + hex_port) and line.split()[3] == "0A"
+                    for line in f.readlines()[1:]
                 )
         except OSError:  # not Linux: fall back to a short sleep
             time.sleep(0.5)

@@ -30,7 +30,8 @@ class XvfbDisplay:
                 continue
             proc = subprocess.Popen(
                 ["Xvfb", f":{number}", "-screen", "0", self.screen, "-nolisten", "tcp", "-noreset"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             deadline = time.monotonic() + timeout
             while proc.poll() is None and not Path(f"/tmp/.X11-unix/X{number}").exists():
