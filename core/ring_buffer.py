@@ -187,6 +187,11 @@ class FrameRing:
         self.resets = 0
 
     @property
+    def storage(self) -> np.ndarray | None:
+        """The current frame storage (replaced when the frame size changes)."""
+        return self._frames
+
+    @property
     def worst_case_bytes(self) -> int:
         """Bound for any input aspect ratio (square frames at ``max_side``)."""
         return self.capacity * self.max_side * self.max_side * 3 + self._times.nbytes
@@ -239,16 +244,31 @@ class FrameRing:
         self.written += 1
         self.last_kept_t = t
 
+    def locate(self, t0: float, t1: float) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """Where the kept frames with t0 <= t <= t1 are, oldest first: (storage, absolute indices, times).
+
+        Cheap (no frame is copied): called under the lock; the caller copies the frames outside it with
+        ``storage[abs % capacity]`` and then keeps only those ``still_intact``.
+        """
+        if self._frames is None:
+            return None, np.zeros(0, np.int64), np.zeros(0, np.float64)
+        held = min(self.written, self.capacity)
+        absolute = np.arange(self.written - held, self.written, dtype=np.int64)
+        times = self._times[absolute % self.capacity]
+        mask = (times >= t0) & (times <= t1)
+        return self._frames, absolute[mask], times[mask].copy()
+
+    def still_intact(self, absolute: np.ndarray) -> np.ndarray:
+        """Mask of absolute indices whose slot has not been overwritten since ``locate``. Called under the lock;
+        writes happen under it too, so a write that overlapped the caller's copy has completed and counted."""
+        return absolute >= self.written - self.capacity
+
     def select(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the kept frames with t0 <= t <= t1, oldest first: uint8 [N, h, w, 3], float64 [N]."""
-        if self._frames is None:
-            return np.zeros((0, 1, 1, 3), np.uint8), np.zeros(0, np.float64)
-        held = min(self.written, self.capacity)
-        idx = (np.arange(self.written - held, self.written)) % self.capacity
-        times = self._times[idx]
-        mask = (times >= t0) & (times <= t1)
-        idx = idx[mask]
-        return self._frames[idx], times[mask].copy()
+        storage, absolute, times = self.locate(t0, t1)
+        if storage is None:
+            return np.zeros((0, 1, 1, 3), np.uint8), times
+        return storage[absolute % self.capacity], times
 
 
 @dataclass(frozen=True)
@@ -400,11 +420,18 @@ class LiveBuffer:
         ``silent`` (peak under SILENCE_PEAK_DBFS), ``partial`` (coverage under AUDIO_PARTIAL_BELOW; holes are zeros),
         else ``ok``. ``source`` carries the coverage, the peak level and the source descriptions.
         """
-        with self._lock:
-            frames, times = self.frames.select(t0, t1)
-            if len(frames) == 0:
+        with self._lock:  # only find the frames here: the camera thread must not wait for a 10 MB copy
+            storage, absolute, times = self.frames.locate(t0, t1)
+            if storage is None or len(absolute) == 0:
                 return None
             samples, valid = self.audio.read(t0, t1)
+        frames = storage[absolute % self.frames.capacity]
+        with self._lock:
+            intact = self.frames.still_intact(absolute) if storage is self.frames.storage else None
+        if intact is not None and not intact.all():  # lapped while copying (the scheduler fell far behind)
+            frames, times = frames[intact], times[intact]
+            if len(frames) == 0:
+                return None
         n = len(samples)
         n_valid = int(valid.sum()) if n else 0
         coverage = n_valid / n if n else 0.0

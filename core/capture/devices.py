@@ -47,6 +47,14 @@ def _sounddevice() -> Any | None:
     return sounddevice
 
 
+def _sysfs(index: int, attribute: str) -> str:
+    try:
+        with open(f"/sys/class/video4linux/video{index}/{attribute}") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def list_cameras() -> list[CameraInfo]:
     """Video capture devices. Linux: /dev/video* nodes that are capture devices (no device is opened).
     Elsewhere: OpenCV indices 0..PROBE_CAMERA_INDICES-1 that open."""
@@ -54,6 +62,8 @@ def list_cameras() -> list[CameraInfo]:
         cams = []
         for path in sorted(glob.glob("/dev/video*"), key=lambda p: int(re.sub(r"\D", "", p) or 0)):
             index = int(re.sub(r"\D", "", path) or 0)
+            if _sysfs(index, "index") not in ("", "0"):
+                continue  # a second node of the same camera (UVC metadata), not a picture source
             name_file = f"/sys/class/video4linux/video{index}/name"
             try:
                 with open(name_file) as f:

@@ -22,7 +22,7 @@ from core.capture.base import (
     SourceBase,
     SourceError,
 )
-from core.capture.devices import MicrophoneInfo, _sounddevice, find_microphone
+from core.capture.devices import MicrophoneInfo, _sounddevice, find_microphone, rescan_audio_devices
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +190,10 @@ class MicrophoneSource(SourceBase):
         if not self.reconnect:
             return False
         while not self._stop.wait(RECONNECT_PERIOD_S):
+            if self._stream_factory is None:
+                # PortAudio lists devices once; look again so a re-plugged device is found. Our stream is
+                # closed here, and the app opens one microphone stream at a time.
+                rescan_audio_devices()
             try:
                 self._open()
             except SourceError as exc:

@@ -164,3 +164,18 @@ def test_frame_reduction_keeps_aspect_and_content(shape):
         10,
         200,
     )
+
+
+def test_frames_overwritten_while_a_window_is_copied_are_left_out():
+    buf = LiveBuffer(FakeClock(), window_s=1.0, keep_fps=8.0)  # capacity ceil(8 * 5) = 40 frames
+    cap = buf.frames.capacity
+    for i in range(cap):
+        buf.push_frame(np.full((8, 8, 3), i, np.uint8), i / 8)
+    storage, absolute, times = buf.frames.locate(0.0, 1.0)
+    assert list(absolute) == list(range(9)) and buf.frames.still_intact(absolute).all()
+    for i in range(cap, cap + 3):  # the writer laps the three oldest slots
+        buf.push_frame(np.full((8, 8, 3), i, np.uint8), i / 8)
+    intact = buf.frames.still_intact(absolute)
+    assert list(intact) == [False] * 3 + [True] * 6
+    frames, kept_times = buf.frames.select(0.0, 1.0)
+    assert len(frames) == 6 and kept_times[0] == 3 / 8 and frames[0, 0, 0, 0] == 3

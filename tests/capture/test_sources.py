@@ -233,3 +233,14 @@ def test_unreachable_stream_and_missing_file_are_clear_errors(tmp_path):
         src.start(LiveBuffer())
         assert src.join(15)
         assert src.status().state == ERROR and text in src.status().message
+
+
+def test_listing_cameras_returns_a_list_and_never_raises():
+    from core.capture import list_cameras
+
+    cams = list_cameras()
+    assert isinstance(cams, list)
+    import glob
+
+    if not glob.glob("/dev/video*"):
+        assert cams == []  # no camera: empty, no exception
