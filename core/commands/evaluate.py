@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 DEFAULT_OUT_ROOT = Path("out")
 DEFAULT_MAX_NEW_TOKENS = 512  # the GRPO completion budget: reasoning + answer fit; fewer cut answers off
 EXIT_BAD_INPUT = 2
+EXIT_MODEL = 3  # as the analyze command
 EXIT_INTERRUPTED = 130
 
 
@@ -112,7 +113,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         model = load_analyzer(args.model, args.device, args.dtype)
     except Exception as exc:  # noqa: BLE001 — ModelLoadError and friends already say what to fix
         print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_MODEL
     jobs = [Job(c.key, c.path, c.label) for c in clips]
     summary = None
     code = 0

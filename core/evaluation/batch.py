@@ -22,6 +22,7 @@ from core.evaluation.runner import (
 
 DEFAULT_OUT_NAME = "results.jsonl"
 EXIT_BAD_INPUT = 2
+EXIT_MODEL = 3  # as the single-file analyze command
 EXIT_INTERRUPTED = 130
 
 
@@ -63,7 +64,7 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         instruction = resolve_instruction(getattr(args, "instruct", None), "official")
         opts = RunOptions(instruction=instruction, label_set=model_label_set(name), labels=labels,
                           modal=getattr(args, "modal", None) or "video_audio",
-                          max_new_tokens=args.max_new_tokens)
+                          max_new_tokens=args.max_new_tokens, scores=bool(getattr(args, "scores", False)))
         settings = {"model": str(Path(args.model).resolve()), "instruction": instruction,
                     "labels": list(labels) if labels else "free", "max_new_tokens": opts.max_new_tokens,
                     "modal": opts.modal, "folder": str(folder.resolve()),
@@ -77,7 +78,7 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         model = runner.load_analyzer(args.model, settings["device"], settings["dtype"])
     except Exception as exc:  # noqa: BLE001 — the loader's message says what to fix
         print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_MODEL
     try:
         summary = run_jobs(jobs, model, opts, ResultLog(out), settings, title="analyze")
     except KeyboardInterrupt:

@@ -89,7 +89,8 @@ class RunSummary:
 def _default_reader() -> ClipReader:
     from core.media import read_clip  # PyAV; imported only when a run starts
 
-    return read_clip
+    # keep only the 8 frames the model samples: the same answer, and a queued clip stays small
+    return lambda path: read_clip(path, frames="sampled")
 
 
 def _decode_ahead(
@@ -134,9 +135,10 @@ def _clip_record(job: Job, clip: Any, result: Any, opts: RunOptions, decode_s: f
         "think": parsed.think,
         "text": result.text,
         "scores": dict(result.scores) if getattr(result, "scores", None) is not None else None,
-        "n_frames": int(len(clip.frames)),
+        "n_frames": int(getattr(clip, "n_frames", len(clip.frames))),  # frames in the file
         "fps": float(clip.fps) if clip.fps else None,
         "has_audio": clip.audio is not None and opts.modal == "video_audio",
+        "modal": getattr(result, "modal", opts.modal),  # video when the file has no sound
         "warnings": list(getattr(clip, "warnings", ()) or ()),
         "timings": timings,
         "error": None,

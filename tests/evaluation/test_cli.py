@@ -83,6 +83,19 @@ def test_rerun_resumes_and_other_settings_are_refused_before_loading(tmp_path, f
     assert "different instruction" in capsys.readouterr().err
 
 
+def test_ctrl_c_writes_a_partial_report_and_the_rerun_finishes(tmp_path, fake, capsys):
+    m = make_manifest(tmp_path)
+    out = tmp_path / "run"
+    fake.interrupt_at = 2
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(out)]) == 130
+    data = json.loads((out / "metrics.json").read_text())
+    assert data["clips"]["scored"] == 2 and data["clips"]["pending"] == 3
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(out)]) == 0
+    data = json.loads((out / "metrics.json").read_text())
+    assert data["clips"]["scored"] == 4 and data["clips"]["pending"] == 0 and fake.seen == [0, 1, 2, 3]
+
+
 def test_bad_dataset_is_a_clear_error(tmp_path, fake, capsys):
     (tmp_path / "x.mp4").write_bytes(b"")
     assert main.main(["evaluate", str(tmp_path), "--model", "M"]) == 2

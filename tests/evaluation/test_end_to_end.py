@@ -20,14 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("core.media", reason="core.media (clip decoding) is not in this checkout")
-
-import main  # noqa: E402
-from core.evaluation import runner  # noqa: E402
-from core.evaluation.log import read_log  # noqa: E402
-from core.evaluation.metrics import UNPARSED_COLUMN  # noqa: E402
-from tests.conftest import PARITY_DIR, ROOT  # noqa: E402
-from tests.support.media import make_corrupt, make_video, tone  # noqa: E402
+import main
+from core.evaluation import runner
+from core.evaluation.log import read_log
+from core.evaluation.metrics import UNPARSED_COLUMN
+from tests.conftest import PARITY_DIR, ROOT
+from tests.support.media import make_corrupt, make_video, tone
 
 CHECKPOINT = PARITY_DIR / "checkpoint"
 MAX_NEW_TOKENS = "6"
@@ -52,32 +50,28 @@ def build_layouts(root: Path) -> dict[str, tuple[Path, dict[str, str]]]:
     (d / "set.csv").write_text("path,label\nv/a.mp4,Happy\nv/b.mp4,fearful\nv/broken.mp4,sad\n")
     out["manifest"] = d / "set.csv", {"v/a.mp4": "happy", "v/b.mp4": "fear", "v/broken.mp4": "sad"}
 
+    # one real clip per native layout keeps the test fast; the layout rules are covered in test_dataset
     d = root / "folders"
     clip(d / "Angry" / "x.mp4", 2)
-    clip(d / "sadness" / "y.mp4", 3)
-    out["folders"] = d, {"Angry/x.mp4": "angry", "sadness/y.mp4": "sad"}
+    out["folders"] = d, {"Angry/x.mp4": "angry"}
 
     d = root / "ravdess"
-    clip(d / "Actor_01" / "01-01-02-01-01-01-01.mp4", 4)
     clip(d / "Actor_02" / "01-01-08-02-01-01-02.mp4", 5)
-    out["ravdess"] = d, {"Actor_01/01-01-02-01-01-01-01.mp4": "calm",
-                         "Actor_02/01-01-08-02-01-01-02.mp4": "surprise"}
+    out["ravdess"] = d, {"Actor_02/01-01-08-02-01-01-02.mp4": "surprise"}
 
     d = root / "dfew"
     clip(d / "Clip" / "original" / "00007.mp4", 6)
-    clip(d / "Clip" / "original" / "00009.mp4", 7)
     split = d / "EmoLabel_DataSplit" / "test(single-labeled)"
     split.mkdir(parents=True)
-    (split / "set_1.csv").write_text("video_name,label\n7,6\n9,2\n")
-    out["dfew"] = d, {"Clip/original/00007.mp4": "disgust", "Clip/original/00009.mp4": "sad"}
+    (split / "set_1.csv").write_text("video_name,label\n7,6\n")
+    out["dfew"] = d, {"Clip/original/00007.mp4": "disgust"}
 
     d = root / "mafw"
-    clip(d / "data" / "clips" / "00011.mp4", 8)
     clip(d / "data" / "clips" / "00012.mp4", 9)
     split = d / "Train & Test Set" / "single" / "no_caption" / "set_1"
     split.mkdir(parents=True)
-    (split / "test.txt").write_text("00011.mp4 helplessness\n00012.mp4 contempt\n")
-    out["mafw"] = d, {"data/clips/00011.mp4": "helpless", "data/clips/00012.mp4": "contemptuous"}
+    (split / "test.txt").write_text("00012.mp4 contempt\n")
+    out["mafw"] = d, {"data/clips/00012.mp4": "contemptuous"}
     return out
 
 
@@ -118,6 +112,7 @@ def check_report(out: Path, expected: dict[str, str]) -> dict:
     return data
 
 
+@pytest.mark.slow
 def test_every_layout_evaluates_with_the_parity_model(tmp_path, parity_model, monkeypatch, capsys):
     monkeypatch.setattr(runner, "load_analyzer", lambda *a, **k: parity_model)
     for layout, (dataset, expected) in build_layouts(tmp_path / "data").items():
@@ -136,6 +131,17 @@ def test_every_layout_evaluates_with_the_parity_model(tmp_path, parity_model, mo
     runs = [str(tmp_path / "runs" / x) for x in ("dfew", "mafw")]
     assert main.main(["evaluate", "--compare", *runs]) == 0
     assert "recall contemptuous %" in capsys.readouterr().out
+
+    # the same machinery without labels: python main.py analyze FOLDER
+    folder = tmp_path / "data" / "manifest" / "v"
+    out = tmp_path / "batch.jsonl"
+    assert main.main(["analyze", str(folder), "--model", str(CHECKPOINT), "--out", str(out),
+                      "--max-new-tokens", MAX_NEW_TOKENS]) == 0
+    settings, records, _ = read_log(out)
+    assert {k: r["status"] for k, r in records.items()} == {
+        "a.mp4": "ok", "b.mp4": "ok", "broken.mp4": "decode_error"}
+    assert all(r["truth"] is None for r in records.values())
+    assert "clips/s" in capsys.readouterr().err
 
 
 def _clip_lines(path: Path) -> int:
@@ -161,38 +167,30 @@ def _interrupt_after(proc: subprocess.Popen, log: Path, n: int, sig: int, timeou
 
 @pytest.mark.slow
 def test_killed_run_resumes_without_repeating_clips(tmp_path):
-    """A real process: stopped with Ctrl-C, then killed hard, then run to the end."""
-    n = 10
+    """A real process killed hard (SIGKILL, no clean-up) mid-run, then the same command run to the end."""
+    n = 8
+    truths = [["happy", "sad", "angry", "neutral"][i % 4] for i in range(n)]
     d = tmp_path / "data"
-    lines = ["path,label"]
     for i in range(n):
         clip(d / f"c{i:02d}.mp4", i)
-        lines.append(f"c{i:02d}.mp4,{['happy', 'sad', 'angry', 'neutral'][i % 4]}")
-    (d / "set.csv").write_text("\n".join(lines) + "\n")
+    (d / "set.csv").write_text("path,label\n" + "".join(f"c{i:02d}.mp4,{t}\n" for i, t in enumerate(truths)))
     out = tmp_path / "run"
     log = out / "results.jsonl"
     args = ["evaluate", str(d / "set.csv"), "--model", str(CHECKPOINT), "--out", str(out),
             "--max-new-tokens", "12", "--device", "cpu", "--dtype", "float32"]
 
     p = _start(args)
-    _interrupt_after(p, log, 2, signal.SIGINT)
-    assert p.returncode == 130
-    done_1 = _clip_lines(log)
-    assert 2 <= done_1 < n
-    assert json.loads((out / "metrics.json").read_text())["clips"]["pending"] == n - done_1
-
-    p = _start(args)
-    _interrupt_after(p, log, done_1 + 2, signal.SIGKILL)
+    _interrupt_after(p, log, 2, signal.SIGKILL)
     assert p.returncode == -signal.SIGKILL
-    done_2 = _clip_lines(log)
-    assert done_1 + 2 <= done_2 < n
+    done = _clip_lines(log)
+    assert 2 <= done < n
+    assert not (out / "metrics.json").exists()  # killed before any report: only the log survives
 
     p = _start(args)
-    stdout, stderr = p.communicate(timeout=180)
+    stdout, stderr = p.communicate(timeout=300)
     assert p.returncode == 0, stderr
-    assert f"{done_2} resumed" in stderr and "clips/s" in stderr
+    assert f"{done} resumed" in stderr and "clips/s" in stderr
     assert "UAR" in stdout
-    lines = log.read_text().splitlines()
-    keys = [json.loads(x)["key"] for x in lines if '"record": "clip"' in x]
+    keys = [json.loads(x)["key"] for x in log.read_text().splitlines() if '"record": "clip"' in x]
     assert sorted(keys) == [f"c{i:02d}.mp4" for i in range(n)]  # each clip exactly once
-    check_report(out, {f"c{i:02d}.mp4": ["happy", "sad", "angry", "neutral"][i % 4] for i in range(n)})
+    check_report(out, {f"c{i:02d}.mp4": t for i, t in enumerate(truths)})
