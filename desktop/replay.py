@@ -25,6 +25,7 @@ from core.session.playback import AudioFeeder, FramePump, output_device_availabl
 from core.session.reader import window_result
 from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL, Window
 from desktop import formatting, theme
+from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
 from desktop.evidence_view import EvidenceView
 from desktop.timeline import EmotionTimeline, Marker
 from desktop.video_view import VideoView
@@ -97,6 +98,7 @@ class ReplayWindow(QWidget):
         for m in self._markers:
             self.timeline.add_marker(Marker(m["kind"], m["t"], m.get("text", "")))
         self.timeline.window_selected.connect(self._on_window_selected)
+        self.timeline.refresh()
 
         self.play_button = QPushButton("▶ Play")
         self.play_button.clicked.connect(self.toggle_play)
@@ -274,7 +276,8 @@ class ReplayWindow(QWidget):
         if len(ev.frames):
             status = (AUDIO_MISSING if ev.audio is None else AUDIO_OK if ev.audio_covered >= 0.99 else AUDIO_PARTIAL)
             window = Window(id=w["window_id"], t0=w["t0"], t1=w["t1"], frames=ev.frames, frame_times=ev.frame_times,
-                            audio=None if ev.audio is None else np.asarray(ev.audio, np.float32), audio_status=status)
+                            audio=None if ev.audio is None else np.asarray(ev.audio, np.float32), audio_status=status,
+                            source={FRAMES_IN_WINDOW_KEY: int(w.get("n_frames") or len(ev.frames))})
         self.evidence.show_window(window_result(w), window)
 
     def _on_window_selected(self, window_id: int) -> None:

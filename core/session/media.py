@@ -344,8 +344,11 @@ def _decode(path: Path) -> Iterator[tuple[float, np.ndarray]]:
         container.close()
 
 
-def segment_span(path: Path) -> SegmentSpan | None:
-    """First/last frame times from packet timestamps (no decoding); None if it holds no frame."""
+def segment_span(path: Path, first_only: bool = False) -> SegmentSpan | None:
+    """First/last frame times from packet timestamps (no decoding); None if it holds no frame.
+
+    ``first_only`` stops at the first packet (``t1`` is then that packet's time too).
+    """
     import av
 
     first = last = None
@@ -358,9 +361,19 @@ def segment_span(path: Path) -> SegmentSpan | None:
                 t = float(p.pts * s.time_base)
                 first = t if first is None else min(first, t)
                 last = t if last is None else max(last, t)
+                if first_only:
+                    break
     except (av.FFmpegError, OSError, IndexError, EOFError):
         pass
     return None if first is None else SegmentSpan(path, first, last)  # type: ignore[arg-type]
+
+
+def _segment_spans(paths: list[Path]) -> list[SegmentSpan]:
+    """Spans of consecutive segments: each ends where the next begins; only the last is read in full."""
+    heads = [s for s in (segment_span(p, first_only=True) for p in paths[:-1]) if s is not None]
+    last = segment_span(paths[-1]) if paths else None
+    spans = heads + ([last] if last is not None else [])
+    return [SegmentSpan(s.path, s.t0, spans[i + 1].t0 if i + 1 < len(spans) else s.t1) for i, s in enumerate(spans)]
 
 
 class VideoCursor:
@@ -368,10 +381,11 @@ class VideoCursor:
 
     ``frame_at(t)`` returns the last frame at or before ``t`` (or the first one after it when ``t``
     precedes the recording). Moving forward keeps the decoder; moving back reopens one segment.
+    Opening reads one packet per segment (plus the whole last one), so an hour opens quickly.
     """
 
     def __init__(self, root: Path) -> None:
-        self.spans = [s for s in (segment_span(p) for p in video_segments(root)) if s is not None]
+        self.spans = _segment_spans(video_segments(root))
         self._seg = -1
         self._it: Iterator[tuple[float, np.ndarray]] | None = None
         self._cur: tuple[float, np.ndarray] | None = None
@@ -435,8 +449,7 @@ def consolidate(root: Path, out: Path | None = None) -> Path | None:
     import av
 
     root = Path(root)
-    segs = video_segments(root)
-    spans = [s for s in (segment_span(p) for p in segs) if s is not None]
+    spans = _segment_spans(video_segments(root))
     if not spans:
         return None
     out = Path(out) if out else root / layout.RECORDING

@@ -420,6 +420,7 @@ class SessionWriter:
     def _write_event(self, event: dict[str, Any], window: Window | None) -> None:
         if window is not None and len(window.frames):
             event["frames"] = self._write_window_frames(event["window_id"], window)
+            event["n_frames"] = len(window.frames)  # frames in the window the 8 were sampled from
         event = {"seq": self._seq, "type": event.pop("type"), "t": event.pop("t"), "wall": time.time(), **event}
         line = ev.encode_line(event)
         self._log_file.write(line)

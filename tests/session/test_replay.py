@@ -1,0 +1,117 @@
+"""The replay window (pytest-qt, offscreen): video, timeline and reasoning follow the position; markers jump."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from core.session import RecordOptions, SessionWriter  # noqa: E402
+from core.session.playback import output_device_available  # noqa: E402
+from tests.session import synth  # noqa: E402
+
+N = 6
+
+
+@pytest.fixture(autouse=True)
+def _themed(qapp):
+    from desktop import theme
+    from desktop.qt_compat import install_guard
+
+    guard = install_guard(qapp)
+    theme.apply(qapp, theme.DARK)
+    yield guard
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("replay") / "s"
+    w = SessionWriter(d, synth.manifest(), RecordOptions())
+    w.start()
+    synth.feed(w, 0.0, N + 1.0)
+    for i in range(N):
+        w.write_result(synth.result(i, float(i), i + 2.0), synth.window(i, float(i), i + 2.0))
+    w.add_marker("event", "door", t=2.5)
+    w.add_marker("exclude", "cough", t=4.75)
+    w.stop()
+    return d
+
+
+def _open(qtbot, path):
+    from desktop.replay import ReplayWindow
+
+    win = ReplayWindow(path)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def test_seek_shows_the_frame_and_the_window_of_that_time(qtbot, session, tmp_path):
+    win = _open(qtbot, session)
+    assert win.error is None and (win.start_s, win.end_s) == (0.0, pytest.approx(N + 1.0))
+    assert win.timeline.span_count() == N and len(win.timeline.markers) == 2
+    win.seek(3.4)
+    qtbot.waitUntil(lambda: win.shown_frame_time() is not None and abs(win.shown_frame_time() - 3.4) < 0.1,
+                    timeout=5000)
+    assert win.current_window_id == 3  # windows 2 (2..4) and 3 (3..5) hold 3.4 s: the later one is shown
+    qtbot.waitUntil(lambda: win.evidence.window_id == 3, timeout=5000)
+    assert "window #3" in win.evidence.header.text() and "angry" in win.evidence.header.text()
+    assert win.evidence.thumbs[0].pixmap() is not None and not win.evidence.thumbs[0].pixmap().isNull()
+    assert "03.4" in win.time_label.text()
+    win.grab().save(str(tmp_path / "replay.png"))
+    assert (tmp_path / "replay.png").stat().st_size > 10_000
+
+
+def test_markers_jump_and_playback_advances(qtbot, session):
+    win = _open(qtbot, session)
+    win.seek(0.0)
+    win.next_marker()
+    assert win.position == 2.5
+    win.next_marker()
+    assert win.position == 4.75
+    win.next_marker()
+    assert win.position == 4.75  # no marker later
+    win.previous_marker()
+    assert win.position == 2.5
+    win.marker_box.activated.emit(2)
+    assert win.position == 4.75
+
+    win.seek(1.0)
+    win.play()
+    qtbot.waitUntil(lambda: win.position > 1.5, timeout=5000)
+    assert win.playing and win.slider.value() >= 15
+    qtbot.waitUntil(lambda: win.shown_frame_time() is not None and win.shown_frame_time() > 1.4, timeout=5000)
+    win.pause()
+    p = win.position
+    qtbot.wait(150)
+    assert win.position == p and not win.playing
+    if not output_device_available():
+        assert "video only" in win.note.text()
+
+
+def test_clicking_a_span_seeks_to_its_window(qtbot, session):
+    win = _open(qtbot, session)
+    win.timeline.window_selected.emit(4)
+    assert win.position == 4.0 and win.current_window_id == 4
+
+
+def test_a_folder_that_is_not_a_session_shows_why_without_raising(qtbot, tmp_path):
+    win = _open(qtbot, tmp_path)
+    assert win.error and "is not a session" in win.error_label.text()
+    win.close()
+
+
+def test_a_crashed_session_replays_and_says_so(qtbot, tmp_path):
+    w = SessionWriter(tmp_path / "c", synth.manifest(), RecordOptions())
+    w.start()
+    synth.feed(w, 0.0, 3.0)
+    w.write_result(synth.result(0, 0.0, 2.0), synth.window(0, 0.0, 2.0))
+    qtbot.waitUntil(lambda: w.stats.windows_written == 1 and w.stats.queued_media == 0, timeout=5000)
+    # no stop(): the bundle looks like one left by a killed process (the threads are daemons)
+    win = _open(qtbot, tmp_path / "c")
+    assert "did not end cleanly" in win.note.text()
+    win.seek(1.0)
+    qtbot.waitUntil(lambda: win.shown_frame_time() is not None, timeout=5000)
+    w.stop()
