@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,10 +167,12 @@ def _index_by_stem(root: Path) -> dict[str, Path]:
 
 
 def _key(path: Path, root: Path) -> str:
+    """Relative path from the dataset root; symlinks are not followed (two links to one file are two clips)."""
+    absolute = Path(os.path.abspath(path))
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return absolute.relative_to(os.path.abspath(root)).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return absolute.as_posix()
 
 
 def _finish(

@@ -171,3 +171,15 @@ def test_unknown_layout_shows_the_accepted_ones(tmp_path):
     (tmp_path / "Train_Test_Set").mkdir()
     with pytest.raises(DatasetError, match="looks like MAFW"):
         load_dataset(tmp_path)
+
+
+def test_symlinked_clips_keep_their_own_names(tmp_path):
+    real = touch(tmp_path / "store" / "real.mp4")
+    (tmp_path / "set").mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / "set" / name).symlink_to(real)
+    (tmp_path / "set" / "m.csv").write_text("path,label\na.mp4,sad\nb.mp4,happy\n../set/a.mp4,sad\n")
+    with pytest.raises(DatasetError, match="listed twice"):  # ../set/a.mp4 is a.mp4 again
+        load_dataset(tmp_path / "set" / "m.csv")
+    (tmp_path / "set" / "m.csv").write_text("path,label\na.mp4,sad\nb.mp4,happy\n")
+    assert by_key(load_dataset(tmp_path / "set" / "m.csv")) == {"a.mp4": "sad", "b.mp4": "happy"}
