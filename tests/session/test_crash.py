@@ -104,3 +104,38 @@ def test_sigkill_mid_session_leaves_a_readable_bundle(tmp_path):
     # a crashed bundle still exports and joins into one file
     assert len(ex.to_csv(r).splitlines()) == len(r.windows) + 1
     assert consolidate(bundle).is_file()
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_paced_writer_loses_under_half_a_second(tmp_path, run_s=3.3):
+    """The writer alone (no model, no file source): what a kill costs is what sat in its queues."""
+    bundle = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "tests.session.paced_recorder", str(bundle)], cwd=ROOT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    printed: list[tuple[float, dict]] = []
+    t = threading.Thread(target=_read_stdout, args=(proc, printed), daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while (not printed or printed[-1][1]["t"] < run_s) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            time.sleep(0.02)
+        time.sleep(0.37)  # off the 1 s reporting beat
+        kill_wall = time.time()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    t.join(5)
+    r = SessionReader(bundle)
+    t_kill = kill_wall - r.manifest.clock_origin_wall
+    assert r.bad_lines == () and not r.complete
+    reported = max(d["windows_written"] for _, d in printed)
+    assert len(r.windows) >= reported >= 1  # every window the writer had reported written is in the log
+    assert [w["window_id"] for w in r.windows] == list(range(len(r.windows)))
+    video_loss = t_kill - r.video.t1
+    audio_loss = t_kill - max(s.t1 for s in audio_segments(bundle))
+    print(f"\nwriter-only kill at {t_kill:.2f} s: video loss {video_loss:.3f} s, audio loss {audio_loss:.3f} s")
+    assert video_loss < 0.5 and audio_loss < 0.5

@@ -211,3 +211,48 @@ def test_weights_fingerprint_names_the_weights(tmp_path):
     assert weights_fingerprint(copy) != b
     m = SessionManifest.for_model(ckpt, clock_origin_wall=0.0, window_s=4.0, hop_s=2.0)
     assert m.weights_hash == a and m.model_dir == str(ckpt.resolve()) and "safetensors" in m.weights_hash_method
+
+
+def test_blur_faces_blurs_the_detected_region_in_video_and_kept_frames(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(1)
+    textured = rng.integers(0, 255, (synth.H, synth.W, 3), dtype=np.uint8)
+    box = (40, 20, 40, 40)  # x, y, w, h of the "face"
+
+    def detector(gray):
+        scale = gray.shape[0] / synth.H
+        return np.array([[int(v * scale) for v in box]])
+
+    w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions(blur_faces=True, frame_format="png"),
+                      face_detector=detector)
+    assert w.start()
+    for k in range(15):
+        w.write_frame(textured, k / 15)
+    win = synth.window(0, 0.0, 1.0)
+    win = type(win)(id=0, t0=0.0, t1=1.0, frames=np.stack([textured] * 15), frame_times=win.frame_times,
+                    audio=None, audio_status="missing")
+    w.write_result(synth.result(0, 0.0, 1.0), win)
+    w.stop()
+    r = SessionReader(tmp_path / "s")
+    x, y, bw, bh = box
+    inner = (slice(y + 8, y + bh - 8), slice(x + 8, x + bw - 8))
+    for rgb in (r.window_frames(0)[1][0], r.frame_at(0.5)[1]):
+        detail_inside = cv2.Laplacian(cv2.cvtColor(rgb[inner], cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+        detail_outside = cv2.Laplacian(cv2.cvtColor(rgb[:, 90:], cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+        assert detail_inside < detail_outside / 20, (detail_inside, detail_outside)
+    assert r.manifest.recording["blur_faces"] is True
+
+
+def test_blur_faces_without_a_detector_file_refuses_to_record_unblurred(tmp_path, monkeypatch):
+    from core.session import media
+
+    monkeypatch.setattr(media, "find_face_cascade", lambda: None)
+    errors = []
+    w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions(blur_faces=True), errors.append)
+    assert not w.start()
+    assert "face blurring is not available" in errors[0] and "opencv-data" in errors[0]
+    assert not (tmp_path / "s").exists()
+    # analysis-only needs no blurring: it records no pictures at all
+    a = SessionWriter(tmp_path / "a", synth.manifest(), RecordOptions.analysis_only(blur_faces=True))
+    assert a.start() and a.stop()
