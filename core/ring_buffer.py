@@ -206,8 +206,13 @@ class FrameRing:
         return None if self.written == 0 else float(self._times[(self.written - 1) % self.capacity])
 
     def wants(self, t: float) -> bool:
-        """True if a frame at ``t`` should be kept (decimation to ``keep_fps``, 10% tolerance for jitter)."""
-        return t - self.last_kept_t >= 0.9 / self.keep_fps
+        """True if a frame at ``t`` should be kept: the first frame in each 1/keep_fps bin of session time.
+
+        Bins (rather than "at least a period since the last one") give exactly keep_fps from any faster source
+        (10 fps -> 8, not 5) and never more, whatever the arrival jitter."""
+        return self.last_kept_t == -math.inf or math.floor(t * self.keep_fps) > math.floor(
+            self.last_kept_t * self.keep_fps
+        )
 
     def reduced_shape(self, height: int, width: int) -> tuple[int, int]:
         scale = min(1.0, self.max_side / max(height, width))
@@ -409,9 +414,12 @@ class LiveBuffer:
     # -- scheduler thread ---------------------------------------------------------------------------------------
 
     def horizons(self) -> tuple[float | None, float | None]:
-        """(newest kept frame time, end of newest audio) in session seconds; None where nothing arrived."""
+        """(newest frame time, end of newest audio) in session seconds; None where nothing arrived.
+
+        The video horizon is the newest frame pushed (kept or not): it says how far the video has arrived."""
+        latest = self._latest
         with self._lock:
-            return self.frames.horizon, self.audio.horizon
+            return (latest.t if latest is not None else None), self.audio.horizon
 
     def cut_window(self, window_id: int, t0: float, t1: float) -> Window | None:
         """The ``Window`` for session span [t0, t1], or None when no frame falls in it.

@@ -33,11 +33,23 @@ READ_FAILURES_TO_DISCONNECT = 3  # consecutive failed reads that mean "unplugged
 RECONNECT_PERIOD_S = 1.0
 MAX_NOMINAL_FPS = 240.0  # above this a reported rate is nonsense (some drivers say 1000)
 FILE_FALLBACK_FPS = 25.0  # a file that does not say its rate
+STREAM_TIMEOUT_MS = 5000  # open/read timeout for stream URLs
 
 
 def _default_opener(target: int | str) -> Any:
-    if isinstance(target, int):
-        return cv2.VideoCapture(target)
+    if isinstance(target, int) or str(target).startswith("/dev/"):
+        cap = cv2.VideoCapture(target)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver keeps one frame: what we read is the newest
+        return cap
+    if "://" in str(target):
+        # a stalled network camera must not hold the grab thread for FFmpeg's default 30 s
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            STREAM_TIMEOUT_MS,
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            STREAM_TIMEOUT_MS,
+        ]
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
     return cv2.VideoCapture(target, cv2.CAP_FFMPEG)
 
 
@@ -66,7 +78,7 @@ class CameraSource(SourceBase):
         if isinstance(target, str) and target.strip().isdigit():
             target = int(target)
         self.target = target
-        self.is_file = isinstance(target, str) and "://" not in target
+        self.is_file = isinstance(target, str) and "://" not in target and not target.startswith("/dev/")
         super().__init__(
             name or (f"camera {target}" if isinstance(target, int) else os.path.basename(str(target)))
         )

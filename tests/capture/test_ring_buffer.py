@@ -179,3 +179,25 @@ def test_frames_overwritten_while_a_window_is_copied_are_left_out():
     assert list(intact) == [False] * 3 + [True] * 6
     frames, kept_times = buf.frames.select(0.0, 1.0)
     assert len(frames) == 6 and kept_times[0] == 3 / 8 and frames[0, 0, 0, 0] == 3
+
+
+@pytest.mark.parametrize("source_fps", [10.0, 15.0, 24.0, 30.0, 60.0])
+def test_decimation_keeps_keep_fps_from_any_faster_source_with_jitter(source_fps):
+    ring = FrameRing(capacity=200, keep_fps=8.0)
+    rng = np.random.default_rng(1)
+    kept = []
+    for i in range(int(10 * source_fps)):  # 10 s with +-3 ms arrival jitter
+        t = i / source_fps + rng.uniform(-0.003, 0.003)
+        if ring.wants(t):
+            ring.write(np.zeros((2, 2, 3), np.uint8), t)
+            kept.append(t)
+    assert 79 <= len(kept) <= 81
+    assert np.diff(kept).max() < 2 / 8 + 0.01  # never a hole of two periods
+
+
+def test_decimation_passes_slower_sources_whole():
+    ring = FrameRing(capacity=100, keep_fps=8.0)
+    kept = sum(
+        ring.wants(i / 5) and (ring.write(np.zeros((2, 2, 3), np.uint8), i / 5) or True) for i in range(50)
+    )
+    assert kept == 50

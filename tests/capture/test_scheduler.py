@@ -157,3 +157,21 @@ def test_bad_window_hop_is_a_clear_error():
         check_window_hop(60.0, 2.0)
     with pytest.raises(ValueError, match="hop_s"):
         check_window_hop(4.0, 0.0)
+
+
+def test_file_read_faster_than_real_time_gives_the_newest_complete_window(tmp_path):
+    from core.capture import MediaFileSource
+    from tests.support.media import make_video
+
+    path = make_video(tmp_path / "talk.mp4", seconds=5.0, fps=10, audio=True)
+    buf = LiveBuffer(window_s=2.0)
+    box = Mailbox()
+    sched = Scheduler(buf, box, window_s=2.0, hop_s=1.0, start_t=buf.clock.now())
+    src = MediaFileSource(path, realtime=False)
+    src.start(buf)
+    assert src.join(10)
+    w = sched.tick()  # data is far ahead of the clock: cut the newest window it fully covers
+    assert w is not None and w.t1 - sched.boundary(0) == pytest.approx(3.0, abs=1e-6)
+    assert w.audio_status == AUDIO_OK and len(w.audio) == 2 * SR
+    assert 14 <= len(w.frames) <= 21
+    assert sched.stats().skipped_behind == 3
