@@ -353,6 +353,8 @@ class LiveController(QObject):
         if root:
             self.settings.record_dir = root
         self._record_wanted = on
+        if on and self._monitoring and self._swapping:
+            return  # the session being started records from its first frame
         if on and self._monitoring and self._recording_dir is None:
             self._start_recording()
         elif not on and self._recording_dir is not None:

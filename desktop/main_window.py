@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 
 VIEW_PERIOD_MS = 33  # preview, meter, waveform, timeline, token flush (~30 Hz)
 STATS_PERIOD_MS = 1000  # status bar, overlay age (~1 Hz)
+WAVEFORM_EVERY_N_TICKS = 2  # meter + waveform at 15 Hz: smooth to the eye, half the axis work
+TIMELINE_EVERY_N_TICKS = 3  # timeline scroll at 10 Hz: it moves a pixel or two per update
+LOOP_SAMPLES = 10_000  # view-timer lateness samples kept (about 5 minutes)
 MEDIA_FILTER = "Media (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mp3 *.wav *.flac);;All files (*)"
 
 NO_CAMERA_TEXT = ("No camera found.\nPick the demo clip or open a media file or stream URL from the Source list "
@@ -63,17 +67,21 @@ NO_MIC_TEXT = "No microphone — analysis is video-only (the model hears nothing
 
 
 class LoopWatch:
-    """Measures how late the view timer fires: the event loop's longest stall, in ms (UI thread)."""
+    """How late the view timer fires, i.e. how long the event loop was busy elsewhere (UI thread).
+
+    ``lateness_ms`` keeps the newest ``LOOP_SAMPLES`` values of (interval - period) in ms."""
 
     def __init__(self, period_ms: int) -> None:
         self.period_ms = period_ms
         self._timer = QElapsedTimer()
+        self.lateness_ms: deque[float] = deque(maxlen=LOOP_SAMPLES)
         self.max_stall_ms = 0.0
         self.ticks = 0
 
     def tick(self) -> None:
         if self._timer.isValid():
             late = self._timer.nsecsElapsed() / 1e6 - self.period_ms
+            self.lateness_ms.append(late)
             self.max_stall_ms = max(self.max_stall_ms, late)
         self._timer.restart()
         self.ticks += 1
@@ -81,6 +89,7 @@ class LoopWatch:
     def reset(self) -> None:
         self.max_stall_ms = 0.0
         self.ticks = 0
+        self.lateness_ms.clear()
         self._timer.invalidate()
 
 
@@ -100,6 +109,7 @@ class MainWindow(QMainWindow):
         self._newest: WindowResult | None = None
         self._selected: int | None = None
         self._shut_down = False
+        self._loading = False  # a model load is in progress
         self._preview_index = -1
         self._preview_count = 0
         self._preview_fps_at = time.monotonic()
@@ -270,7 +280,7 @@ class MainWindow(QMainWindow):
         w.window_started.connect(self._on_window_started)
         w.token_streamed.connect(self.reasoning.token_streamed)
         w.result_ready.connect(self._on_result)
-        w.error_raised.connect(lambda m: self.banner.show_message(banner_levels.ERROR, m))
+        w.error_raised.connect(self._on_error)
         w.warning_raised.connect(lambda m: self.banner.show_message(banner_levels.WARNING, m))
         w.source_event.connect(self._on_source_event)
         self.controller.message_posted.connect(self.banner.show_message)
@@ -396,12 +406,21 @@ class MainWindow(QMainWindow):
         self.banner.show_message(banner_levels.INFO, f"Weights downloaded to {folder}; loading…")
         self.load_model()
 
+    def _on_error(self, message: str) -> None:
+        self.banner.show_message(banner_levels.ERROR, message)
+        if self._loading:  # the load failed: say why where the weights are explained
+            self._loading = False
+            self._show_model_state(loaded=self.controller.has_model)
+            self.model_panel.set_reason(message)
+
     def _on_model_loading(self, message: str) -> None:
+        self._loading = True
         self.analysis_bar.set_model_text("loading…")
         self.model_panel.title.setText(message)
         self.model_panel.set_reason("")
 
     def _on_model_loaded(self, info: dict) -> None:
+        self._loading = False
         self._show_model_state(loaded=True, info=info)
 
     def _on_model_unloaded(self) -> None:
@@ -514,13 +533,16 @@ class MainWindow(QMainWindow):
             self._preview_index = latest.index
             self.video.set_frame(latest.frame)
             self._preview_count += 1
-        if self.controller.monitoring:
+        tick = self.loop_watch.ticks
+        if self.controller.monitoring and tick % WAVEFORM_EVERY_N_TICKS == 0:
             audio = self.controller.recent_audio(WAVEFORM_SPAN_S)
             if audio is not None:
                 samples, rate, t_end = audio
-                self.audio.set_audio(samples, rate, t_end, dt)
-            self.timeline.set_now(self.controller.now())
-        self.timeline.refresh()
+                self.audio.set_audio(samples, rate, t_end, dt * WAVEFORM_EVERY_N_TICKS)
+        if tick % TIMELINE_EVERY_N_TICKS == 0:
+            if self.controller.monitoring:
+                self.timeline.set_now(self.controller.now())
+            self.timeline.refresh()
         self.reasoning.refresh()
 
     def _on_stats_tick(self) -> None:

@@ -10,14 +10,20 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from desktop import theme
 
 DOWNLOAD_COMMAND = "python main.py download"
-EXPECTED_LAYOUT = """R1-Omni-0.5B/
-  config.json               model_type HumanOmni_qwen2
-  generation_config.json
-  model.safetensors         all weights (safetensors only)
-  tokenizer.json, vocab.json, merges.txt, tokenizer_config.json, ...
-  siglip/   config.json, preprocessor_config.json, model.safetensors
-  whisper/  config.json, preprocessor_config.json, model.safetensors
-  bert/     config.json, vocab.txt, tokenizer_config.json, model.safetensors"""
+
+
+def expected_layout() -> str:
+    """The folder ``python main.py download`` writes, from the download's own list of repositories."""
+    from core.model.download import REPOS  # light: no torch, no hub client
+
+    lines = ["R1-Omni-0.5B/"]
+    for repo in REPOS:
+        files = ", ".join(p for p in repo.patterns if not p.startswith("model.safetensors.index"))
+        if len(files) > 58:
+            files = files[:57] + "…"
+        lines.append(f"  {(repo.subdir + '/') if repo.subdir else '.':<34}{repo.repo_id}")
+        lines.append(f"  {'':<36}{files}")
+    return "\n".join(lines)
 
 
 class ModelSetupPanel(QWidget):
@@ -60,12 +66,12 @@ class ModelSetupPanel(QWidget):
         muted = theme.current().muted
         self.body.setText(
             "Capture, the timeline, markers and recording work without it; analysis needs the R1-Omni weights "
-            "(about 2 GB).<br><br>"
+            "(about 7 GB to download, safetensors only).<br><br>"
             f"<b>Download</b> (needs the Hugging Face hub once, then works offline):<br>"
             f"<code>&nbsp;&nbsp;{DOWNLOAD_COMMAND}</code> &nbsp; or the button below<br>"
             f"<span style='color:{muted}'>into {html.escape(default_dir)}</span><br><br>"
             "<b>Or point to a local copy</b> with <i>Choose model folder…</i> (Ctrl+O). Expected layout:"
-            f"<pre style='color:{muted}'>{html.escape(EXPECTED_LAYOUT)}</pre>"
+            f"<pre style='color:{muted}'>{html.escape(expected_layout())}</pre>"
         )
 
     def set_reason(self, text: str) -> None:

@@ -1,4 +1,4 @@
-"""Replay of a recorded session: the recorded video and audio with the emotion timeline and the reasoning in sync.
+"""Replay of a recorded session: recorded video and audio with the emotion timeline and reasoning in sync.
 
 ``ReplayWindow(session_dir, parent=None)`` is a top-level window. Playback is pulled by a display timer:
 the position follows a monotonic clock while playing; frames are decoded and evidence is loaded on a
@@ -17,7 +17,14 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter, QVBoxLayout, QWidget,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from core.session import SessionFormatError, SessionReader
@@ -65,8 +72,11 @@ class ReplayWindow(QWidget):
         self._shown_evidence: int | None = None
         self._last_request: float | None = None
         self._build()
-        self._pump = FramePump(self.session_dir) if r.has_video or any(w.get("frames") for w in self._windows) \
+        self._pump = (
+            FramePump(self.session_dir)
+            if r.has_video or any(w.get("frames") for w in self._windows)
             else None
+        )
         if not r.has_video:
             self.video_view.clear("This session was recorded without video.")
         self.seek(self.start_s)
@@ -147,20 +157,25 @@ class ReplayWindow(QWidget):
         body.addWidget(self.timeline)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
-        header = QLabel(f"<b>{html.escape(self.session_dir.name)}</b> &nbsp; {len(self._windows)} windows · "
-                        f"{len(self._markers)} markers · {formatting.span(self.start_s, self.end_s)} · "
-                        f"labels {html.escape(r.manifest.label_set)} · model "
-                        f"{html.escape(Path(r.manifest.model_dir).name if r.manifest.model_dir else '—')}")
+        header = QLabel(
+            f"<b>{html.escape(self.session_dir.name)}</b> &nbsp; {len(self._windows)} windows · "
+            f"{len(self._markers)} markers · {formatting.span(self.start_s, self.end_s)} · "
+            f"labels {html.escape(r.manifest.label_set)} · model "
+            f"{html.escape(Path(r.manifest.model_dir).name if r.manifest.model_dir else '—')}"
+        )
         header.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
         layout.addWidget(header)
         layout.addWidget(body, 1)
         layout.addLayout(controls)
         layout.addWidget(self.note)
-        for key, slot in ((Qt.Key.Key_Space, self.toggle_play), (Qt.Key.Key_BracketRight, self.next_marker),
-                          (Qt.Key.Key_BracketLeft, self.previous_marker),
-                          (Qt.Key.Key_Right, lambda: self.seek(self._position + SEEK_STEP_S)),
-                          (Qt.Key.Key_Left, lambda: self.seek(self._position - SEEK_STEP_S))):
+        for key, slot in (
+            (Qt.Key.Key_Space, self.toggle_play),
+            (Qt.Key.Key_BracketRight, self.next_marker),
+            (Qt.Key.Key_BracketLeft, self.previous_marker),
+            (Qt.Key.Key_Right, lambda: self.seek(self._position + SEEK_STEP_S)),
+            (Qt.Key.Key_Left, lambda: self.seek(self._position - SEEK_STEP_S)),
+        ):
             QShortcut(QKeySequence(key), self, activated=slot)
 
     # ---- control -------------------------------------------------------------------------------------
@@ -217,7 +232,9 @@ class ReplayWindow(QWidget):
             self.seek(later[0])
 
     def previous_marker(self) -> None:
-        earlier = [m["t"] for m in self._markers if m["t"] < self._position - 0.5]  # 0.5 s: not the one just hit
+        earlier = [
+            m["t"] for m in self._markers if m["t"] < self._position - 0.5
+        ]  # 0.5 s: not the one just hit
         if earlier:
             self.seek(earlier[-1])
 
@@ -255,7 +272,12 @@ class ReplayWindow(QWidget):
         pos = self._position
         self.time_label.setText(f"{formatting.clock(pos)} / {formatting.clock(self.end_s)}")
         self.timeline.set_now(pos)
-        if self._pump is not None and self.reader is not None and self.reader.has_video and pos != self._last_request:
+        if (
+            self._pump is not None
+            and self.reader is not None
+            and self.reader.has_video
+            and pos != self._last_request
+        ):
             self._pump.request(pos)
             self._last_request = pos
         hits = [w for w in self._windows if w["t0"] <= pos < w["t1"]]
@@ -274,10 +296,19 @@ class ReplayWindow(QWidget):
         w = ev.window
         window = None
         if len(ev.frames):
-            status = (AUDIO_MISSING if ev.audio is None else AUDIO_OK if ev.audio_covered >= 0.99 else AUDIO_PARTIAL)
-            window = Window(id=w["window_id"], t0=w["t0"], t1=w["t1"], frames=ev.frames, frame_times=ev.frame_times,
-                            audio=None if ev.audio is None else np.asarray(ev.audio, np.float32), audio_status=status,
-                            source={FRAMES_IN_WINDOW_KEY: int(w.get("n_frames") or len(ev.frames))})
+            status = (
+                AUDIO_MISSING if ev.audio is None else AUDIO_OK if ev.audio_covered >= 0.99 else AUDIO_PARTIAL
+            )
+            window = Window(
+                id=w["window_id"],
+                t0=w["t0"],
+                t1=w["t1"],
+                frames=ev.frames,
+                frame_times=ev.frame_times,
+                audio=None if ev.audio is None else np.asarray(ev.audio, np.float32),
+                audio_status=status,
+                source={FRAMES_IN_WINDOW_KEY: int(w.get("n_frames") or len(ev.frames))},
+            )
         self.evidence.show_window(window_result(w), window)
 
     def _on_window_selected(self, window_id: int) -> None:

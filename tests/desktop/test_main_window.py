@@ -1,0 +1,208 @@
+"""The real main window driven offscreen: media-file source, the tiny parity model, no-model and no-device
+states, unplugged devices, markers, recording and the ordered shutdown."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+
+from core.capture import camera as camera_mod
+from core.capture import microphone as microphone_mod
+from core.capture.camera import CameraSource
+from core.capture.microphone import MicrophoneSource
+from core.settings import Settings
+from desktop.controls import SOURCE_CAMERA, SourceChoice
+from desktop.live_controller import LiveController
+from desktop.main_window import MainWindow
+from desktop.startup import source_choice
+from tests.conftest import PARITY_DIR
+from tests.desktop.fakes import FakeStream, UnpluggableCamera
+
+PARITY_CKPT = PARITY_DIR / "checkpoint"
+CORE_THREAD_PREFIXES = ("capture-", "scheduler", "inference-worker", "session-retire", "session-writer",
+                        "recording-stop", "fake-mic")
+
+
+def core_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(CORE_THREAD_PREFIXES)]
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("R1OMNI_LIVE_CONFIG_DIR", str(tmp_path / "config"))
+    s = Settings.load(tmp_path / "config" / "settings.json")
+    s.max_new_tokens = 12  # keeps the parity model's windows short
+    s.record_dir = str(tmp_path / "sessions")
+    s.camera = None
+    return s
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    windows: list[MainWindow] = []
+
+    def make(**controller_kwargs) -> MainWindow:
+        controller = LiveController(settings, **controller_kwargs)
+        window = MainWindow(settings, controller)
+        qtbot.addWidget(window)
+        window.resize(1280, 820)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+    assert not core_threads(), f"threads left behind: {core_threads()}"
+
+
+def test_no_model_no_camera_still_captures_marks_and_records(qtbot, make_window, settings, tmp_path):
+    win = make_window()
+    # nothing chosen yet: the reasoning area explains how to get the weights
+    assert win.reasoning_stack.currentWidget() is win.model_panel
+    assert "python main.py download" in win.model_panel.body.text()
+    assert "config.json" in win.model_panel.body.text()
+    win.use_source(source_choice("demo"))
+    win.start_monitoring()
+    qtbot.waitUntil(lambda: win.video.frames_shown > 15, timeout=15000)
+    qtbot.waitUntil(lambda: "video 2" in win.status_text() or "video 3" in win.status_text(), timeout=5000)
+    assert "no model" in win.status_text()
+    win.add_marker("event")
+    assert [m.kind for m in win.timeline.markers] == ["event"]
+    # recording works without a model
+    win.monitor_bar.record_action.trigger()
+    qtbot.waitUntil(lambda: win.controller.recording, timeout=5000)
+    assert not win.video._rec.isHidden()
+    win.add_marker("exclude", "cough")
+    qtbot.wait(600)
+    win.monitor_bar.record_action.trigger()
+    qtbot.waitUntil(lambda: not win.controller.recording, timeout=10000)
+    [session] = list(Path(settings.record_dir).iterdir())
+    manifest = json.loads((session / "manifest.json").read_text())
+    assert manifest["window_s"] == settings.window_s
+    events = (session / "events.jsonl").read_text()
+    assert '"exclude"' in events and "cough" in events
+
+
+@pytest.mark.slow
+def test_media_file_and_parity_model_stream_spans_and_evidence(qtbot, make_window):
+    win = make_window()
+    deltas: dict[int, list[str]] = {}
+    win.controller.bridge.token_streamed.connect(lambda wid, text: deltas.setdefault(wid, []).append(text))
+    # load first (torch's import alone takes seconds here); the model is kept when monitoring starts
+    win.controller.load_model(str(PARITY_CKPT), "cpu", "float32")
+    qtbot.waitUntil(lambda: win.reasoning_stack.currentWidget() is win.reasoning, timeout=60000)
+    assert win.controller.has_model and "float32" in win.analysis_bar.model_button.text()
+    win.use_source(source_choice(str(Path("resources/demo.mp4").resolve())))
+    win.start_monitoring()
+    qtbot.waitUntil(lambda: len(win._results) >= 2, timeout=60000)
+    qtbot.wait(100)  # one display tick
+
+    results = dict(win._results)
+    assert win.timeline.span_count() >= 2
+    assert set(win.reasoning.history_ids()) >= set(results)
+    # the streamed deltas of a window add up to the text of its result
+    wid, result = next((w, r) for w, r in results.items() if w in deltas)
+    assert "".join(deltas[wid]).strip() == result.analysis.text.strip()
+    assert result.t1 - result.t0 == pytest.approx(win.settings.window_s)
+
+    # click the middle of that window's span on the timeline
+    win.timeline.set_follow(False)
+    win.timeline.lane_plot.setXRange(result.t0 - 2, result.t1 + 6, padding=0)
+    qtbot.wait(50)
+    geometry = {r.window_id: (a, b) for r, a, b in win.timeline._span_geometry}
+    a, b = geometry[wid]
+    mid_t = (result.t0 + result.t1) / 2  # overlapping windows sit on different rows: y picks this one
+    pos = win.timeline.graphics.mapFromScene(win.timeline.scene_pos_of(mid_t, (a + b) / 2))
+    qtbot.mouseClick(win.timeline.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: win.evidence.window_id == wid, timeout=2000)
+    assert win.tabs.currentWidget() is win.evidence
+    assert all(not t.pixmap().isNull() for t in win.evidence.thumbs)
+    assert "frames the model saw" in win.evidence._frames_title.text()
+    assert f"window #{wid}" in win.evidence.header.text()
+
+
+def test_unplugging_camera_and_microphone_shows_messages_and_keeps_running(qtbot, make_window, monkeypatch):
+    monkeypatch.setattr(camera_mod, "RECONNECT_PERIOD_S", 0.2)
+    monkeypatch.setattr(microphone_mod, "RECONNECT_PERIOD_S", 0.2)
+    camera = UnpluggableCamera()
+    FakeStream.plugged = True
+
+    def sources(choice, microphone):
+        return (CameraSource(0, opener=camera),
+                MicrophoneSource(0, samplerate=16_000, stream_factory=FakeStream))
+
+    win = make_window(source_factory=sources)
+    win.use_source(SourceChoice(SOURCE_CAMERA, 0, "camera 0"))
+    win.start_monitoring()
+    qtbot.waitUntil(lambda: win.video.frames_shown > 10, timeout=10000)
+    qtbot.waitUntil(lambda: win.audio.meter.peak_db > -20, timeout=5000)
+
+    camera.unplug()
+    qtbot.waitUntil(lambda: "stopped delivering" in win.banner.message, timeout=5000)
+    FakeStream.plugged = False
+    qtbot.waitUntil(lambda: "unplugged" in win.banner.message, timeout=5000)
+    qtbot.waitUntil(lambda: "Audio lost" in win.audio.unavailable_text, timeout=5000)
+    ticks = win.loop_watch.ticks
+    qtbot.wait(300)
+    assert win.loop_watch.ticks > ticks and win.isVisible()  # still running, no modal
+    assert win.controller.monitoring
+
+    FakeStream.plugged = True  # the microphone comes back
+    qtbot.waitUntil(lambda: "microphone is back" in win.banner.message, timeout=5000)
+    FakeStream.plugged = True
+
+
+def test_closing_shuts_down_in_order_without_leftover_threads(qtbot, make_window, settings):
+    win = make_window()
+    win.use_source(source_choice("demo"))
+    win.start_monitoring()
+    win.controller.set_recording(True)
+    qtbot.waitUntil(lambda: win.controller.recording, timeout=10000)
+    order: list[str] = []
+    session = win.controller.session
+
+    def spy(name, fn):
+        def wrapped(*a, **kw):
+            order.append(name)
+            return fn(*a, **kw)
+        return wrapped
+
+    session.video.stop = spy("capture", session.video.stop)
+    session.scheduler.stop = spy("scheduler", session.scheduler.stop)
+    session.worker.stop = spy("worker", session.worker.stop)
+    session.writer.stop = spy("writer", session.writer.stop)
+    settings.save = spy("settings", settings.save)
+    win.close()
+    assert order[:5] == ["capture", "scheduler", "worker", "writer", "settings"]
+    assert not core_threads(), core_threads()
+    assert Path(settings.path).exists()
+
+
+def test_model_load_failure_is_shown_and_the_app_recovers(qtbot, make_window, tmp_path):
+    win = make_window()
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    win.controller.load_model(str(broken), "cpu", "float32")
+    qtbot.waitUntil(lambda: win.banner.level == "error", timeout=60000)
+    assert "load" in win.banner.message.lower()
+    assert win.reasoning_stack.currentWidget() is win.model_panel
+    assert win.model_panel.reason.text() == win.banner.message  # the reason sits next to the instructions
+    win.use_source(source_choice("demo"))
+    win.start_monitoring()
+    qtbot.waitUntil(lambda: win.video.frames_shown > 5, timeout=10000)
+
+
+def test_policy_notice_shows_once(qtbot, make_window, settings):
+    win = make_window()
+    assert not win.policy.isHidden()
+    qtbot.mouseClick(win.policy.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    assert win.policy.isHidden()
+    assert Settings.load(settings.path).policy_notice_accepted
+    again = make_window()
+    assert again.policy.isHidden()
