@@ -60,6 +60,7 @@ class Settings:
 
     camera: int | str | None = 0  # device index, video file path or stream URL; None = no camera
     microphone: int | str | None = None  # PortAudio index or name substring; None = the default input
+    use_microphone: bool = True  # False: video only, windows marked 'audio missing'
     window_s: float = DEFAULT_WINDOW_S
     hop_s: float = DEFAULT_HOP_S
     instruction_preset: str = "official"

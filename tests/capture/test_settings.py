@@ -14,10 +14,11 @@ def test_defaults_round_trip(tmp_path):
     s.microphone = "USB"
     s.precision = "bfloat16"
     s.policy_notice_accepted = True
+    s.use_microphone = False
     assert s.save() == path
     again = Settings.load(path)
     assert again == s
-    assert again.dtype == "bfloat16" and again.policy_acknowledged is True
+    assert again.dtype == "bfloat16" and again.policy_acknowledged is True and again.use_microphone is False
 
 
 def test_unknown_missing_and_invalid_values(tmp_path, caplog):
