@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
-    QScrollArea,
+    QSizePolicy,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -25,6 +25,7 @@ from core.window import MODEL_SAMPLE_RATE_HZ, Window
 from desktop import formatting, theme
 from desktop.audio_view import min_max_envelope
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
+from desktop.timeline_axis import ClockAxis
 from desktop.reasoning_panel import PARSE_STATUS_TEXT, label_chip
 
 THUMB_HEIGHT_PX = 84
@@ -52,6 +53,7 @@ class EvidenceView(QWidget):
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self._frames_title = QLabel(f"The {MODEL_FRAME_COUNT} frames the model saw")
         self._frames_title.setStyleSheet(f"color: {t.muted};")
+        self._frames_title.setWordWrap(True)  # long captions must not widen the panel
         strip = QWidget()
         self._strip = QGridLayout(strip)
         self._strip.setContentsMargins(0, 0, 0, 0)
@@ -60,6 +62,8 @@ class EvidenceView(QWidget):
         self._thumb_times: list[QLabel] = []
         for i in range(MODEL_FRAME_COUNT):
             thumb = QLabel()
+            thumb.setMinimumSize(8, 8)
+            thumb.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             thumb.setFixedHeight(THUMB_HEIGHT_PX)
             thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
             thumb.setStyleSheet(f"background: {t.base};")
@@ -70,21 +74,19 @@ class EvidenceView(QWidget):
             self._strip.addWidget(caption, 1, i)
             self.thumbs.append(thumb)
             self._thumb_times.append(caption)
-        strip_scroll = QScrollArea()
-        strip_scroll.setWidget(strip)
-        strip_scroll.setWidgetResizable(True)
-        strip_scroll.setFixedHeight(THUMB_HEIGHT_PX + 40)
-        strip_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._pixmaps: list[QPixmap] = []  # full-size thumbnails; scaled to the strip's width on resize
 
         self.audio_title = QLabel("Audio the model heard")
         self.audio_title.setStyleSheet(f"color: {t.muted};")
-        self._audio_plot = pg.PlotWidget()
+        self.audio_title.setWordWrap(True)
+        self._audio_plot = pg.PlotWidget(axisItems={"bottom": ClockAxis("bottom")})
         self._audio_plot.setMenuEnabled(False)
         self._audio_plot.setMouseEnabled(x=False, y=False)
         self._audio_plot.hideButtons()
         self._audio_plot.setYRange(-1, 1, padding=0.02)
         self._audio_plot.setFixedHeight(70)
         self._audio_plot.getAxis("left").setWidth(34)
+        self._audio_plot.getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
         self._audio_curve = self._audio_plot.plot(pen=pg.mkPen("#6fc2a0", width=1))
 
         self.details = QTextBrowser()
@@ -94,7 +96,7 @@ class EvidenceView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
         layout.addWidget(self._frames_title)
-        layout.addWidget(strip_scroll)
+        layout.addWidget(strip)
         layout.addWidget(self.audio_title)
         layout.addWidget(self._audio_plot)
         layout.addWidget(self.details, 1)
@@ -115,6 +117,7 @@ class EvidenceView(QWidget):
 
     def _show_frames(self, window: Window | None) -> None:
         if window is None or len(window.frames) == 0:
+            self._pixmaps = []
             for thumb, caption in zip(self.thumbs, self._thumb_times):
                 thumb.clear()
                 thumb.setText("—")
@@ -124,9 +127,26 @@ class EvidenceView(QWidget):
         n_total = int(window.source.get(FRAMES_IN_WINDOW_KEY, len(window.frames)))
         self._frames_title.setText(f"The {MODEL_FRAME_COUNT} frames the model saw "
                                    f"(sampled uniformly from the {n_total} frames of the window)")
-        for thumb, caption, idx in zip(self.thumbs, self._thumb_times, frame_indices(len(window.frames))):
-            thumb.setPixmap(to_pixmap(window.frames[idx]))
+        self._pixmaps = []
+        for caption, idx in zip(self._thumb_times, frame_indices(len(window.frames))):
+            self._pixmaps.append(to_pixmap(window.frames[idx], 2 * THUMB_HEIGHT_PX))
             caption.setText(formatting.clock(float(window.frame_times[idx])))
+        self._fit_thumbs()
+
+    def _fit_thumbs(self) -> None:
+        """Scale the 8 thumbnails so that all fit side by side in the current width."""
+        if not self._pixmaps:
+            return
+        spacing = self._strip.horizontalSpacing() * (MODEL_FRAME_COUNT - 1)
+        cell_w = max(16, (self.width() - 8 - spacing) // MODEL_FRAME_COUNT)
+        for thumb, pixmap in zip(self.thumbs, self._pixmaps):
+            h = min(THUMB_HEIGHT_PX, int(cell_w * pixmap.height() / max(pixmap.width(), 1)))
+            thumb.setFixedHeight(h)
+            thumb.setPixmap(pixmap.scaledToHeight(h, Qt.TransformationMode.SmoothTransformation))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_thumbs()
 
     def _show_audio(self, result: WindowResult, window: Window | None) -> None:
         if window is None or window.audio is None or window.audio.size == 0:

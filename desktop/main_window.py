@@ -16,9 +16,11 @@ from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QInputDialog,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTabWidget,
@@ -161,8 +163,12 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelSetupPanel(str(self.controller.default_model_dir()))
         self.model_panel.choose_folder_requested.connect(self._choose_model_folder)
         self.model_panel.download_requested.connect(self._download)
+        self._model_page = QScrollArea()  # the folder layout is wide: scroll rather than squeeze the video
+        self._model_page.setWidget(self.model_panel)
+        self._model_page.setWidgetResizable(True)
+        self._model_page.setFrameShape(QFrame.Shape.NoFrame)
         self.reasoning_stack = QStackedWidget()
-        self.reasoning_stack.addWidget(self.model_panel)
+        self.reasoning_stack.addWidget(self._model_page)
         self.reasoning_stack.addWidget(self.reasoning)
         self.evidence = EvidenceView()
         self.tabs = QTabWidget()
@@ -434,7 +440,7 @@ class MainWindow(QMainWindow):
         else:
             self.analysis_bar.set_model_text("none")
             self.model_panel.title.setText("No model loaded")
-            self.reasoning_stack.setCurrentWidget(self.model_panel)
+            self.reasoning_stack.setCurrentWidget(self._model_page)
         self.analysis_bar.unload_action.setEnabled(loaded)
 
     def _on_device_chosen(self, device: str) -> None:
@@ -555,7 +561,8 @@ class MainWindow(QMainWindow):
         if self._newest is not None:
             age = self.controller.now() - self._newest.t1
             snap = snap.__class__(**{**snap.__dict__, "result_age_s": age})
-            self.video.set_emotion(self._newest.analysis.label or self._newest.analysis.answer, age)
+            a = self._newest.analysis
+            self.video.set_emotion(a.label or a.answer or "no answer", age)  # unknown answers show in grey
         else:
             self.video.set_emotion(None, None)
         self.status.show_snapshot(snap)
@@ -589,6 +596,11 @@ class MainWindow(QMainWindow):
                  "X  exclude marker", "F  follow now on the timeline", "F5  look for devices again",
                  "Ctrl+O  choose model folder", "Ctrl+L  load model", "Esc  dismiss message", "Ctrl+Q  quit"]
         self.banner.show_message(banner_levels.INFO, " · ".join(lines))
+
+    @property
+    def showing_model_setup(self) -> bool:
+        """True while the reasoning area explains how to get the weights (no model loaded)."""
+        return self.reasoning_stack.currentWidget() is self._model_page
 
     def status_text(self) -> str:
         return self.status.text()

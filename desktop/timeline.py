@@ -102,6 +102,9 @@ class EmotionTimeline(QWidget):
         self._visible_s = DEFAULT_VISIBLE_S
         self._dirty = True
         self._selected: int | None = None
+        self._pending_id: int | None = None  # the window being analysed
+        self._span_geometry: list[tuple[WindowResult, float, float]] = []  # (result, y0, y1), by t0
+        self._last_text_key: tuple = ()  # view range the span labels were placed for
 
         self.legend = LabelLegend()
         self._follow_button = QPushButton("Follow now (F)")
@@ -201,8 +204,6 @@ class EmotionTimeline(QWidget):
             self.legend.set_labels(tuple(sorted({*self.legend.labels, result.analysis.label})))
         self._dirty = True
 
-    _pending_id: int | None = None
-
     def set_pending(self, window: tuple[int, float, float] | None) -> None:
         """The window being analysed now, ``(id, t0, t1)``, drawn as a dashed "analysing…" region."""
         if window is None:
@@ -253,7 +254,9 @@ class EmotionTimeline(QWidget):
         if r is None:
             self._selection.hide()
             return
-        self._selection.setOpts(x0=[r.t0], x1=[r.t1], y0=[0.0], y1=[1.0])
+        rows = {g[0].window_id: (g[1], g[2]) for g in self._span_geometry}
+        y0, y1 = rows.get(window_id, (0.0, 1.0))  # the span's own row once drawn
+        self._selection.setOpts(x0=[r.t0], x1=[r.t1], y0=[y0], y1=[y1])
         self._selection.show()
 
     def clear(self) -> None:
@@ -316,9 +319,6 @@ class EmotionTimeline(QWidget):
                     self._selection.setOpts(x0=[r.t0], x1=[r.t1], y0=[a], y1=[b])
         self._update_scores(ordered)
         self._place_span_texts(force=True)
-
-    _span_geometry: list = []
-    _last_text_key: tuple = ()
 
     def _place_span_texts(self, force: bool = False) -> None:
         vb = self.lane_plot.getViewBox()

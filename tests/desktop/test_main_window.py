@@ -64,7 +64,7 @@ def make_window(qtbot, settings):
 def test_no_model_no_camera_still_captures_marks_and_records(qtbot, make_window, settings, tmp_path):
     win = make_window()
     # nothing chosen yet: the reasoning area explains how to get the weights
-    assert win.reasoning_stack.currentWidget() is win.model_panel
+    assert win.showing_model_setup
     assert "python main.py download" in win.model_panel.body.text()
     assert "config.json" in win.model_panel.body.text()
     win.use_source(source_choice("demo"))
@@ -191,7 +191,7 @@ def test_model_load_failure_is_shown_and_the_app_recovers(qtbot, make_window, tm
     win.controller.load_model(str(broken), "cpu", "float32")
     qtbot.waitUntil(lambda: win.banner.level == "error", timeout=60000)
     assert "load" in win.banner.message.lower()
-    assert win.reasoning_stack.currentWidget() is win.model_panel
+    assert win.showing_model_setup
     assert win.model_panel.reason.text() == win.banner.message  # the reason sits next to the instructions
     win.use_source(source_choice("demo"))
     win.start_monitoring()
