@@ -75,9 +75,6 @@ class Settings:
     theme: str = "dark"
     policy_notice_accepted: bool = False
     window_geometry: str = ""  # opaque (Qt saveGeometry as base64)
-    # --- desktop fields (added by the desktop app; additive) ---
-    use_microphone: bool = True  # False: the user chose "no microphone" (video-only analysis)
-    # --- end of desktop fields ---
     path: Path | None = field(default=None, repr=False, compare=False, metadata={"persist": False})
 
     # aliases used by the desktop code
