@@ -126,6 +126,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: results so far are in {out / RESULTS_FILE}; rerun the same command to resume",
               file=sys.stderr)
         code = EXIT_INTERRUPTED
+    except RuntimeError as exc:  # the model fails on every clip: stop rather than log the same error N times
+        print(f"error: {exc}", file=sys.stderr)
+        code = EXIT_MODEL
     _, records, _ = read_log(out / RESULTS_FILE)
     records = {k: r for k, r in records.items() if k in {j.key for j in jobs}}
     report = build_summary(records, ds.labels, settings, total=len(jobs),

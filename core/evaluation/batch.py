@@ -85,6 +85,9 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         print(f"\ninterrupted: results so far are in {out}; rerun the same command to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except RuntimeError as exc:  # the model fails on every clip
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MODEL
     recs = [summary.records[j.key] for j in jobs if j.key in summary.records]
     ok = [r for r in recs if r.get("status") == STATUS_OK]
     counts = Counter(r.get("prediction") or "(unparsed)" for r in ok)

@@ -127,3 +127,14 @@ def test_folder_analysis(tmp_path, fake, capsys):
     assert analyze_folder_cli(args) == 2  # other label set: refused, not mixed
     (tmp_path / "empty").mkdir()
     assert analyze_folder_cli(args, tmp_path / "empty") == 2
+
+
+def test_a_model_failing_on_every_clip_ends_with_the_error(tmp_path, fake, capsys, monkeypatch):
+    m = make_manifest(tmp_path)
+    monkeypatch.setattr(runner, "MAX_CONSECUTIVE_MODEL_ERRORS", 3)
+    fake.fail = (0, 1, 2, 3)
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(tmp_path / "run")]) == 3
+    err = capsys.readouterr().err
+    assert "the model failed on the first 3 clips" in err and "boom 2" in err
+    data = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert data["clips"]["model_errors"] == 3 and data["clips"]["pending"] == 2
