@@ -1,16 +1,17 @@
-"""Evaluation throughput benchmark (a script, not a test): clips/s of ``evaluate`` with the FULL-SIZE R1-Omni
-architecture and random weights, no download.
+"""Evaluation throughput benchmark (a script, not a test): clips/s of ``evaluate`` with the FULL-SIZE
+R1-Omni architecture and random weights, no download.
 
-The model is the one ``bench/model_bench.py`` builds (same builder: seeded random weights, fixture tokenizers,
-stopping disabled so that every clip generates exactly ``--tokens`` tokens). The clips are copies of
-``resources/demo.mp4`` (12 s, 320x240 at 30 fps, speech) listed in a manifest, and the run goes through the real
-evaluation path: dataset loading, the decode-ahead thread with ``core.media.read_clip``, ``analyze``, the JSONL log
-and the report. Printed: clips/s over the run (model build excluded, first clip included), per-clip decode time
-(hidden behind the model by the decoder thread) and the mean per-stage times of ``analyze``.
+The model is the one ``bench/model_bench.py`` builds (same builder: seeded random weights, fixture
+tokenizers, stopping disabled so that every clip generates exactly ``--tokens`` tokens). The clips are
+copies of ``resources/demo.mp4`` (12 s, 320x240 at 30 fps, speech) listed in a manifest, and the run goes
+through the real evaluation path: dataset loading, the decode-ahead thread with ``core.media.read_clip``,
+``analyze``, the JSONL log and the report. Printed: clips/s over the run (model build excluded, first
+clip included), per-clip decode time (hidden behind the model by the decoder thread) and the mean
+per-stage times of ``analyze``.
 
-Usage: python bench/eval_bench.py [--clips 4] [--tokens 64] [--device cpu|cuda|auto] [--dtype float32|bfloat16|...]
-Timings on a shared machine are noisy: run it twice and compare. ``--tiny`` runs the same path on the parity-sized
-config (smoke test only; its numbers mean nothing).
+Usage: python bench/eval_bench.py [--clips 4] [--tokens 64] [--device cpu|cuda|auto] [--dtype ...]
+Timings on a shared machine are noisy: run it twice and compare. ``--tiny`` runs the same path on the
+parity-sized config (smoke test only; its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ STAGES = ("preprocess", "vision", "gate", "projector", "audio", "prefill", "deco
 
 
 def build_dataset(folder: Path, n: int) -> Path:
-    """A manifest of ``n`` distinct paths to the demo clip (symlinks: decoding cost is real, disk use is not)."""
+    """A manifest of ``n`` distinct paths to the demo clip (symlinks: real decoding cost, no disk use)."""
     lines = ["path,label"]
     for i in range(n):
         link = folder / f"clip{i:03d}.mp4"
@@ -90,7 +91,8 @@ def bench(args: argparse.Namespace) -> dict:
         "mean_decode_clip_s": sum(r["timings"]["decode_s"] for r in recs) / len(recs),
         "first_clip_total_s": recs[0]["timings"]["total"],
         "mean_stage_s": mean,
-        "decode_tok_s": (args.tokens - 1) / mean["decode"] if mean["decode"] > 0 and args.tokens > 1 else None,
+        "decode_tok_s": ((args.tokens - 1) / mean["decode"]
+                         if mean["decode"] > 0 and args.tokens > 1 else None),
     }
     if dev.type == "cuda":
         out["peak_cuda_gib"] = torch.cuda.max_memory_allocated(dev) / 1024**3
@@ -105,20 +107,21 @@ def format_report(r: dict) -> str:
         f"== evaluate, {r['device']} {r['dtype']} ({r['params'] / 1e9:.3f} B params, random weights)",
         f"   {r['clips']} clips x {r['new_tokens']} new tokens in {r['wall_s']:.1f} s -> "
         f"{r['clips_per_s']:.4f} clips/s ({1 / r['clips_per_s']:.1f} s/clip)",
-        f"   per clip: decode {r['mean_decode_clip_s']:.2f} s (overlapped with the model), analyze stages (s): "
-        f"{stages}",
+        f"   per clip: decode {r['mean_decode_clip_s']:.2f} s (overlapped with the model), "
+        f"analyze stages (s): {stages}",
         f"   first clip {r['first_clip_total_s']:.2f} s (includes per-instruction caches); decode {tok}"
         + (f"; peak CUDA {r['peak_cuda_gib']:.1f} GiB" if "peak_cuda_gib" in r else ""),
     ])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=4, help="clips in the run (default 4)")
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per clip (default 64)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
-    parser.add_argument("--dtype", default="auto", help="auto (float32 on CPU, float16 on CUDA) | float32 | "
-                        "float16 | bfloat16")
+    parser.add_argument("--dtype", default="auto",
+                        help="auto (float32 on CPU, float16 on CUDA) | float32 | float16 | bfloat16")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--progress", action="store_true", help="show the progress line")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")

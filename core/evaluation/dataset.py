@@ -167,7 +167,7 @@ def _index_by_stem(root: Path) -> dict[str, Path]:
 
 
 def _key(path: Path, root: Path) -> str:
-    """Relative path from the dataset root; symlinks are not followed (two links to one file are two clips)."""
+    """Relative path from the dataset root, symlinks not followed (two links to a file are two clips)."""
     absolute = Path(os.path.abspath(path))
     try:
         return absolute.relative_to(os.path.abspath(root)).as_posix()
