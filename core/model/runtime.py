@@ -240,18 +240,47 @@ class R1OmniModel:
         head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
         return KVCache(c.num_hidden_layers, c.num_key_value_heads, head_dim, max_len, self.dtype, self.device)
 
+    def _prefix_state(self, ids: tuple[int, ...]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        """Keys, values ([1, kv, P, d] per layer) and final hidden [P, H] of a constant prompt prefix; cached."""
+        def compute():
+            cache = self.new_cache(len(ids))
+            hidden = self._layers(self.module.embed(torch.tensor(ids, device=self.device))[None], 0, cache)
+            return cache.keys, cache.values, hidden[0]
+
+        return self._prompt_cache.get_or(("kv", ids, self.device, self.dtype), compute)
+
+    def prefill(self, embeds: torch.Tensor, cache: KVCache, prefix: tuple[int, ...] = ()) -> torch.Tensor:
+        """Run the prompt [1, L, H] into an empty cache -> final hidden [1, L, H] (rows of a cached constant
+        ``prefix`` — the prompt's first ``len(prefix)`` token ids — are reused, not recomputed)."""
+        n = len(prefix)
+        if n == 0 or n >= embeds.shape[1]:
+            hidden = self._layers(embeds, 0, cache)
+            cache.advance(embeds.shape[1])
+            return hidden
+        keys, values, prefix_hidden = self._prefix_state(prefix)
+        for i in range(len(keys)):
+            cache.keys[i][:, :, :n] = keys[i]
+            cache.values[i][:, :, :n] = values[i]
+        cache.advance(n)
+        q = embeds.shape[1] - n
+        mask = torch.ones((q, n + q), dtype=torch.bool, device=self.device)
+        mask[:, n:] = torch.ones((q, q), dtype=torch.bool, device=self.device).tril()
+        hidden = self._layers(embeds[:, n:], n, cache, mask[None, None])
+        cache.advance(q)
+        return torch.cat([prefix_hidden[None].to(hidden.dtype), hidden], dim=1)
+
     def generate(self, embeds: torch.Tensor, max_new_tokens: int, on_token: Callable[[str], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, repetition_penalty: float | None = None,
-                 timings: dict[str, float] | None = None) -> tuple[list[int], KVCache, bool]:
-        """Greedy decoding from inputs_embeds [1, L, H]. Returns (new ids, cache, cancelled)."""
+                 timings: dict[str, float] | None = None, prefix: tuple[int, ...] = ()) -> tuple[list[int], KVCache, bool]:
+        """Greedy decoding from inputs_embeds [1, L, H] whose first rows embed the ids ``prefix`` (a constant
+        prompt start whose keys/values are cached). Returns (new ids, cache, cancelled)."""
         timings = {} if timings is None else timings
         penalty = self.generation.repetition_penalty if repetition_penalty is None else repetition_penalty
         stop_ids = self.generation.stop_ids
         L = embeds.shape[1]
         cache = self.new_cache(L + max(max_new_tokens, 1) + 1)
         t0 = time.perf_counter()
-        hidden = self._layers(embeds, 0, cache)
-        cache.advance(L)
+        hidden = self.prefill(embeds, cache, prefix)
         logits = self.module.lm_head(hidden[0, -1]).float()
         self._sync()
         timings["prefill"] = time.perf_counter() - t0
@@ -351,7 +380,10 @@ class R1OmniModel:
             prepared = self.prepare(frames, audio, instruction, modal)
             timings["preprocess"] = time.perf_counter() - t_start
             embeds = self.encode(prepared, timings)
-            ids, cache, cancelled = self.generate(embeds, max_new_tokens, on_token, should_stop, timings=timings)
+            first = prepared.prompt.pieces[0]
+            prefix = first if isinstance(first, tuple) else ()
+            ids, cache, cancelled = self.generate(embeds, max_new_tokens, on_token, should_stop, timings=timings,
+                                                  prefix=prefix)
             label_scores = None
             if scores and labels is not None and not cancelled:
                 t0 = time.perf_counter()
