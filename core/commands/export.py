@@ -20,8 +20,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", type=Path, help="session folder (it holds manifest.json)")
     parser.add_argument("--format", "-f", required=True, choices=("csv", "json", "eaf", "vtt", "html"))
     parser.add_argument("--out", "-o", help="output file, or - for standard output")
-    parser.add_argument("--no-media", action="store_true",
-                        help="eaf: do not join the recorded video into recording.mp4 nor link it")
+    parser.add_argument(
+        "--no-media",
+        action="store_true",
+        help="eaf: do not join the recorded video into recording.mp4 nor link it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

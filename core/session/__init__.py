@@ -14,6 +14,11 @@ from core.session.reader import SessionReader
 from core.session.writer import RecordOptions, SessionWriter, WriterStats
 
 __all__ = [
-    "RecordOptions", "SessionFormatError", "SessionManifest", "SessionReader", "SessionWriter", "WriterStats",
+    "RecordOptions",
+    "SessionFormatError",
+    "SessionManifest",
+    "SessionReader",
+    "SessionWriter",
+    "WriterStats",
     "weights_fingerprint",
 ]

@@ -26,8 +26,23 @@ from core.session.reader import SessionReader
 
 FORMATS = ("csv", "json", "eaf", "vtt", "html")
 MARKER_SPAN_S = 0.2  # ELAN/VTT need a duration: markers are drawn as 200 ms spans
-CSV_FIELDS = ("window_id", "t0", "t1", "wall_t0", "wall_t1", "finished_at", "latency_s", "label", "answer",
-              "parse_status", "audio_status", "modal", "label_set", "think", "text")
+CSV_FIELDS = (
+    "window_id",
+    "t0",
+    "t1",
+    "wall_t0",
+    "wall_t1",
+    "finished_at",
+    "latency_s",
+    "label",
+    "answer",
+    "parse_status",
+    "audio_status",
+    "modal",
+    "label_set",
+    "think",
+    "text",
+)
 
 
 # ---------------------------------------------------------------- helpers
@@ -46,7 +61,7 @@ def score_labels(windows: Iterable[dict[str, Any]], label_set: tuple[str, ...] |
     """Score columns: the session's label set, plus any other label that has a score."""
     names = list(label_set or ())
     for w in windows:
-        for k in (w.get("scores") or {}):
+        for k in w.get("scores") or {}:
             if k not in names:
                 names.append(k)
     return names
@@ -55,7 +70,7 @@ def score_labels(windows: Iterable[dict[str, Any]], label_set: tuple[str, ...] |
 def timing_names(windows: Iterable[dict[str, Any]]) -> list[str]:
     names: list[str] = []
     for w in windows:
-        for k in (w.get("timings") or {}):
+        for k in w.get("timings") or {}:
             if k not in names:
                 names.append(k)
     return names
@@ -108,8 +123,14 @@ def to_csv(reader: SessionReader) -> str:
 def to_json(reader: SessionReader) -> str:
     """The manifest, windows, markers and every other event, as one JSON document."""
     others = [e for e in reader.events if e.get("type") not in (ev.WINDOW, ev.MARKER)]
-    doc = {"manifest": reader.manifest.to_dict(), "complete": reader.complete, "torn_tail": reader.torn_tail,
-           "windows": reader.windows, "markers": reader.markers, "events": others}
+    doc = {
+        "manifest": reader.manifest.to_dict(),
+        "complete": reader.complete,
+        "torn_tail": reader.torn_tail,
+        "windows": reader.windows,
+        "markers": reader.markers,
+        "events": others,
+    }
     return json.dumps(doc, ensure_ascii=False, indent=1)
 
 
@@ -124,11 +145,17 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
     """
     origin = media_origin(reader) if (reader.has_video or reader.has_audio) else 0.0
     to_ms = lambda t: max(0, round((t - origin) * 1000))  # noqa: E731
-    root = ET.Element("ANNOTATION_DOCUMENT", {
-        "AUTHOR": "", "DATE": _dt.datetime.fromtimestamp(reader.manifest.created_wall, _dt.timezone.utc).isoformat(),
-        "FORMAT": "3.0", "VERSION": "3.0",
-        "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-        "xsi:noNamespaceSchemaLocation": "http://www.mpi.nl/tools/elan/EAFv3.0.xsd"})
+    root = ET.Element(
+        "ANNOTATION_DOCUMENT",
+        {
+            "AUTHOR": "",
+            "DATE": _dt.datetime.fromtimestamp(reader.manifest.created_wall, _dt.timezone.utc).isoformat(),
+            "FORMAT": "3.0",
+            "VERSION": "3.0",
+            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
+            "xsi:noNamespaceSchemaLocation": "http://www.mpi.nl/tools/elan/EAFv3.0.xsd",
+        },
+    )
     header = ET.SubElement(root, "HEADER", {"MEDIA_FILE": "", "TIME_UNITS": "milliseconds"})
     if media_path is not None:
         p = Path(media_path).resolve()
@@ -151,32 +178,65 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
     windows = reader.windows
     lane_of = lanes([(w["t0"], w["t1"]) for w in windows])
     n_lanes = max(lane_of, default=0) + 1
-    emo = [ET.Element("TIER", {"LINGUISTIC_TYPE_REF": "emotion", "TIER_ID": "emotion" + (f"-{i + 1}" if i else "")})
-           for i in range(n_lanes)]
-    rea = [ET.Element("TIER", {"LINGUISTIC_TYPE_REF": "reasoning", "PARENT_REF": emo[i].get("TIER_ID"),
-                               "TIER_ID": "reasoning" + (f"-{i + 1}" if i else "")}) for i in range(n_lanes)]
+    emo = [
+        ET.Element(
+            "TIER", {"LINGUISTIC_TYPE_REF": "emotion", "TIER_ID": "emotion" + (f"-{i + 1}" if i else "")}
+        )
+        for i in range(n_lanes)
+    ]
+    rea = [
+        ET.Element(
+            "TIER",
+            {
+                "LINGUISTIC_TYPE_REF": "reasoning",
+                "PARENT_REF": emo[i].get("TIER_ID"),
+                "TIER_ID": "reasoning" + (f"-{i + 1}" if i else ""),
+            },
+        )
+        for i in range(n_lanes)
+    ]
     for w, lane in zip(windows, lane_of):
         a, b = to_ms(w["t0"]), to_ms(w["t1"])
         if b <= a:
             continue
         aid = f"a{next(counter)}"
-        ann = ET.SubElement(ET.SubElement(emo[lane], "ANNOTATION"), "ALIGNABLE_ANNOTATION",
-                            {"ANNOTATION_ID": aid, "TIME_SLOT_REF1": slot(a), "TIME_SLOT_REF2": slot(b)})
+        ann = ET.SubElement(
+            ET.SubElement(emo[lane], "ANNOTATION"),
+            "ALIGNABLE_ANNOTATION",
+            {"ANNOTATION_ID": aid, "TIME_SLOT_REF1": slot(a), "TIME_SLOT_REF2": slot(b)},
+        )
         ET.SubElement(ann, "ANNOTATION_VALUE").text = w.get("label") or f"({w.get('parse_status')})"
-        ref = ET.SubElement(ET.SubElement(rea[lane], "ANNOTATION"), "REF_ANNOTATION",
-                            {"ANNOTATION_ID": f"a{next(counter)}", "ANNOTATION_REF": aid})
+        ref = ET.SubElement(
+            ET.SubElement(rea[lane], "ANNOTATION"),
+            "REF_ANNOTATION",
+            {"ANNOTATION_ID": f"a{next(counter)}", "ANNOTATION_REF": aid},
+        )
         ET.SubElement(ref, "ANNOTATION_VALUE").text = w.get("think") or w.get("text") or ""
     for pair in zip(emo, rea):
         tiers += pair
     markers = reader.markers
     m_lane = lanes([(m["t"], m["t"] + MARKER_SPAN_S) for m in markers])
-    mk = [ET.Element("TIER", {"LINGUISTIC_TYPE_REF": "marker", "TIER_ID": "markers" + (f"-{i + 1}" if i else "")})
-          for i in range(max(m_lane, default=0) + 1)] if markers else []
+    mk = (
+        [
+            ET.Element(
+                "TIER", {"LINGUISTIC_TYPE_REF": "marker", "TIER_ID": "markers" + (f"-{i + 1}" if i else "")}
+            )
+            for i in range(max(m_lane, default=0) + 1)
+        ]
+        if markers
+        else []
+    )
     for m, lane in zip(markers, m_lane):
         a = to_ms(m["t"])
-        ann = ET.SubElement(ET.SubElement(mk[lane], "ANNOTATION"), "ALIGNABLE_ANNOTATION",
-                            {"ANNOTATION_ID": f"a{next(counter)}", "TIME_SLOT_REF1": slot(a),
-                             "TIME_SLOT_REF2": slot(a + round(MARKER_SPAN_S * 1000))})
+        ann = ET.SubElement(
+            ET.SubElement(mk[lane], "ANNOTATION"),
+            "ALIGNABLE_ANNOTATION",
+            {
+                "ANNOTATION_ID": f"a{next(counter)}",
+                "TIME_SLOT_REF1": slot(a),
+                "TIME_SLOT_REF2": slot(a + round(MARKER_SPAN_S * 1000)),
+            },
+        )
         ET.SubElement(ann, "ANNOTATION_VALUE").text = m["kind"] + (f": {m['text']}" if m.get("text") else "")
     tiers += mk
     for ms in sorted(slots):
@@ -194,14 +254,31 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
     ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"}).text = str(n_ann)
     ET.SubElement(header, "PROPERTY", {"NAME": "session_time_offset_ms"}).text = str(round(origin * 1000))
     ET.SubElement(header, "PROPERTY", {"NAME": "session_id"}).text = reader.manifest.session_id
-    ET.SubElement(root, "LINGUISTIC_TYPE", {"GRAPHIC_REFERENCES": "false", "LINGUISTIC_TYPE_ID": "emotion",
-                                            "TIME_ALIGNABLE": "true"})
-    ET.SubElement(root, "LINGUISTIC_TYPE", {"CONSTRAINTS": "Symbolic_Association", "GRAPHIC_REFERENCES": "false",
-                                            "LINGUISTIC_TYPE_ID": "reasoning", "TIME_ALIGNABLE": "false"})
-    ET.SubElement(root, "LINGUISTIC_TYPE", {"GRAPHIC_REFERENCES": "false", "LINGUISTIC_TYPE_ID": "marker",
-                                            "TIME_ALIGNABLE": "true"})
-    ET.SubElement(root, "CONSTRAINT", {"DESCRIPTION": "1-1 association with a parent annotation",
-                                       "STEREOTYPE": "Symbolic_Association"})
+    ET.SubElement(
+        root,
+        "LINGUISTIC_TYPE",
+        {"GRAPHIC_REFERENCES": "false", "LINGUISTIC_TYPE_ID": "emotion", "TIME_ALIGNABLE": "true"},
+    )
+    ET.SubElement(
+        root,
+        "LINGUISTIC_TYPE",
+        {
+            "CONSTRAINTS": "Symbolic_Association",
+            "GRAPHIC_REFERENCES": "false",
+            "LINGUISTIC_TYPE_ID": "reasoning",
+            "TIME_ALIGNABLE": "false",
+        },
+    )
+    ET.SubElement(
+        root,
+        "LINGUISTIC_TYPE",
+        {"GRAPHIC_REFERENCES": "false", "LINGUISTIC_TYPE_ID": "marker", "TIME_ALIGNABLE": "true"},
+    )
+    ET.SubElement(
+        root,
+        "CONSTRAINT",
+        {"DESCRIPTION": "1-1 association with a parent annotation", "STEREOTYPE": "Symbolic_Association"},
+    )
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -226,32 +303,43 @@ def to_vtt(reader: SessionReader) -> str:
     """
     origin = media_origin(reader) if (reader.has_video or reader.has_audio) else 0.0
     to_ms = lambda t: max(0, round((t - origin) * 1000))  # noqa: E731
-    out = [f"WEBVTT - {reader.manifest.session_id}", "",
-           f"NOTE session time of 00:00:00.000 = {origin:.3f} s; label set {reader.manifest.label_set}", ""]
+    out = [
+        f"WEBVTT - {reader.manifest.session_id}",
+        "",
+        f"NOTE session time of 00:00:00.000 = {origin:.3f} s; label set {reader.manifest.label_set}",
+        "",
+    ]
     for w in reader.windows:
         a, b = to_ms(w["t0"]), to_ms(w["t1"])
         if b <= a:
             continue
         label = (w.get("label") or f"({w.get('parse_status')})").upper()
-        out += [f"w{w['window_id']}", f"{vtt_time(a)} --> {vtt_time(b)}",
-                _vtt_text(f"{label} — {w.get('think') or w.get('text') or ''}"), ""]
+        out += [
+            f"w{w['window_id']}",
+            f"{vtt_time(a)} --> {vtt_time(b)}",
+            _vtt_text(f"{label} — {w.get('think') or w.get('text') or ''}"),
+            "",
+        ]
     return "\n".join(out)
 
 
 # ---------------------------------------------------------------- HTML report
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;background:#16181c;color:#e6e6e6}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;
+background:#16181c;color:#e6e6e6}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
 .meta{color:#a8a8a8}.meta td{padding:1px 12px 1px 0}.notice{border-left:3px solid #E69F00;padding:6px 10px;
-background:#22252b;margin:12px 0}svg text{fill:#cfcfcf;font-size:11px}table.w{border-collapse:collapse;width:100%}
+background:#22252b;margin:12px 0}svg text{fill:#cfcfcf;font-size:11px}
+table.w{border-collapse:collapse;width:100%}
 table.w td,table.w th{border-bottom:1px solid #2c3038;padding:4px 8px;vertical-align:top;text-align:left}
 .chip{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
 .status{color:#a8a8a8;font-size:12px}.mono{font-family:ui-monospace,monospace}
 """
 
 
-def _svg_timeline(windows: list[dict[str, Any]], markers: list[dict[str, Any]], t0: float, t1: float,
-                  width: int = 1000) -> str:
+def _svg_timeline(
+    windows: list[dict[str, Any]], markers: list[dict[str, Any]], t0: float, t1: float, width: int = 1000
+) -> str:
     lane_of = lanes([(w["t0"], w["t1"]) for w in windows])
     n = max(lane_of, default=0) + 1
     lane_h, top, left = 22, 8, 8
@@ -259,53 +347,72 @@ def _svg_timeline(windows: list[dict[str, Any]], markers: list[dict[str, Any]], 
     span = max(t1 - t0, 1e-6)
     x = lambda t: left + (t - t0) / span * plot_w  # noqa: E731
     height = top + n * lane_h + 28
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="emotion timeline">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#1d2026"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="emotion timeline">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#1d2026"/>',
+    ]
     for w, lane in zip(windows, lane_of):
         y = top + lane * lane_h
         label = w.get("label")
         title = html.escape(f"{fmt_clock(w['t0'])}–{fmt_clock(w['t1'])} {label or w.get('parse_status')}")
-        parts.append(f'<rect class="win" data-label="{html.escape(label or "")}" x="{x(w["t0"]):.1f}" y="{y}" '
-                     f'width="{max(1.0, x(w["t1"]) - x(w["t0"]) - 1):.1f}" height="{lane_h - 4}" '
-                     f'fill="{_labels.colour(label)}"><title>{title}</title></rect>')
+        parts.append(
+            f'<rect class="win" data-label="{html.escape(label or "")}" x="{x(w["t0"]):.1f}" y="{y}" '
+            f'width="{max(1.0, x(w["t1"]) - x(w["t0"]) - 1):.1f}" height="{lane_h - 4}" '
+            f'fill="{_labels.colour(label)}"><title>{title}</title></rect>'
+        )
     axis_y = top + n * lane_h + 4
     for m in markers:
-        parts.append(f'<line x1="{x(m["t"]):.1f}" x2="{x(m["t"]):.1f}" y1="{top - 4}" y2="{axis_y}" '
-                     f'stroke="#ffffff" stroke-dasharray="3,2"><title>{html.escape(m["kind"] + " " + m.get("text", ""))}'
-                     f'</title></line>')
+        parts.append(
+            f'<line x1="{x(m["t"]):.1f}" x2="{x(m["t"]):.1f}" y1="{top - 4}" y2="{axis_y}" '
+            f'stroke="#ffffff" stroke-dasharray="3,2">'
+            f"<title>{html.escape(m['kind'] + ' ' + m.get('text', ''))}"
+            f"</title></line>"
+        )
     ticks = 8
     for i in range(ticks + 1):
         t = t0 + span * i / ticks
         anchor = "start" if i == 0 else "end" if i == ticks else "middle"
-        parts.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{axis_y}" y2="{axis_y + 4}" stroke="#888"/>'
-                     f'<text x="{x(t):.1f}" y="{axis_y + 16}" text-anchor="{anchor}">{fmt_clock(t)}</text>')
+        parts.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{axis_y}" y2="{axis_y + 4}" stroke="#888"/>'
+            f'<text x="{x(t):.1f}" y="{axis_y + 16}" text-anchor="{anchor}">{fmt_clock(t)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _svg_scores(windows: list[dict[str, Any]], names: list[str], t0: float, t1: float,
-                width: int = 1000) -> str:
+def _svg_scores(
+    windows: list[dict[str, Any]], names: list[str], t0: float, t1: float, width: int = 1000
+) -> str:
     """One polyline per label: the model's score at each window's centre (0..1), with a legend."""
     left, top, plot_h = 8, 8, 90
     plot_w, span = width - 2 * left, max(t1 - t0, 1e-6)
     height = top + plot_h + 26
     x = lambda t: left + (t - t0) / span * plot_w  # noqa: E731
     y = lambda v: top + (1 - v) * plot_h  # noqa: E731
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="label scores">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#1d2026"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="label scores">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#1d2026"/>',
+    ]
     lx = left
     for name in names:
-        pts = [(x((w["t0"] + w["t1"]) / 2), y(float(w["scores"][name]))) for w in windows
-               if (w.get("scores") or {}).get(name) is not None]
+        pts = [
+            (x((w["t0"] + w["t1"]) / 2), y(float(w["scores"][name])))
+            for w in windows
+            if (w.get("scores") or {}).get(name) is not None
+        ]
         if not pts:
             continue
         col = _labels.colour(name)
-        parts.append(f'<polyline class="score" data-label="{html.escape(name)}" fill="none" stroke="{col}" '
-                     f'stroke-width="1.5" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}"/>')
-        parts.append(f'<rect x="{lx}" y="{top + plot_h + 10}" width="10" height="10" fill="{col}"/>'
-                     f'<text x="{lx + 14}" y="{top + plot_h + 19}">{html.escape(name)}</text>')
+        parts.append(
+            f'<polyline class="score" data-label="{html.escape(name)}" fill="none" stroke="{col}" '
+            f'stroke-width="1.5" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}"/>'
+        )
+        parts.append(
+            f'<rect x="{lx}" y="{top + plot_h + 10}" width="10" height="10" fill="{col}"/>'
+            f'<text x="{lx + 14}" y="{top + plot_h + 19}">{html.escape(name)}</text>'
+        )
         lx += 24 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)
@@ -315,15 +422,19 @@ def _svg_distribution(counts: list[tuple[str, int]], width: int = 480) -> str:
     bar_h, label_w = 20, 110
     total = sum(c for _, c in counts) or 1
     height = bar_h * max(1, len(counts)) + 8
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="label distribution">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="label distribution">'
+    ]
     for i, (label, c) in enumerate(counts):
         y = 4 + i * bar_h
         w = (width - label_w - 80) * c / total
-        parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(label)}</text>'
-                     f'<rect class="bar" x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 6}" '
-                     f'fill="{_labels.colour(label if label in _labels.LABEL_COLOURS else None)}"/>'
-                     f'<text x="{label_w + w + 6:.1f}" y="{y + 14}">{c} ({100 * c / total:.0f}%)</text>')
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(label)}</text>'
+            f'<rect class="bar" x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 6}" '
+            f'fill="{_labels.colour(label if label in _labels.LABEL_COLOURS else None)}"/>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 14}">{c} ({100 * c / total:.0f}%)</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -334,7 +445,9 @@ def to_html(reader: SessionReader) -> str:
     windows, markers = reader.windows, reader.markers
     t0, t1 = reader.span
     counts = Counter(w.get("label") or f"({w.get('parse_status')})" for w in windows)
-    order = [lab for lab in (m.labels or ()) if lab in counts] + sorted(k for k in counts if k not in (m.labels or ()))
+    order = [lab for lab in (m.labels or ()) if lab in counts] + sorted(
+        k for k in counts if k not in (m.labels or ())
+    )
     esc = html.escape
     created = _dt.datetime.fromtimestamp(m.created_wall, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     rows = []
@@ -343,44 +456,74 @@ def to_html(reader: SessionReader) -> str:
         rows.append(
             f'<tr><td class="mono">{fmt_clock(w["t0"])}–{fmt_clock(w["t1"])}</td>'
             f'<td><span class="chip" style="background:{_labels.colour(label)}"></span>{esc(label or "—")}'
-            f'<div class="status">{esc(w.get("parse_status") or "")} · audio {esc(w.get("audio_status") or "")}'
-            f' · ready {w["finished_at"] - w["t1"]:+.1f} s</div></td>'
-            f'<td>{esc(w.get("think") or w.get("text") or "")}</td></tr>')
-    marker_rows = "".join(f'<tr><td class="mono">{fmt_clock(mk["t"])}</td><td>{esc(mk["kind"])}</td>'
-                          f'<td>{esc(mk.get("text") or "")}</td></tr>' for mk in markers)
-    meta = [("session", m.session_id), ("recorded", created), ("app version", m.app_version),
-            ("model", f"{m.model_dir or '—'} ({(m.weights_hash or '')[:12] or 'no hash'})"),
-            ("instruction", m.instruction), ("label set", m.label_set),
-            ("window / hop", f"{m.window_s:g} s / {m.hop_s:g} s"),
-            ("span", f"{fmt_clock(t0)}–{fmt_clock(t1)} ({len(windows)} windows, {len(markers)} markers)")]
+            f'<div class="status">{esc(w.get("parse_status") or "")}'
+            f" · audio {esc(w.get('audio_status') or '')}"
+            f" · ready {w['finished_at'] - w['t1']:+.1f} s</div></td>"
+            f"<td>{esc(w.get('think') or w.get('text') or '')}</td></tr>"
+        )
+    marker_rows = "".join(
+        f'<tr><td class="mono">{fmt_clock(mk["t"])}</td><td>{esc(mk["kind"])}</td>'
+        f"<td>{esc(mk.get('text') or '')}</td></tr>"
+        for mk in markers
+    )
+    meta = [
+        ("session", m.session_id),
+        ("recorded", created),
+        ("app version", m.app_version),
+        ("model", f"{m.model_dir or '—'} ({(m.weights_hash or '')[:12] or 'no hash'})"),
+        ("instruction", m.instruction),
+        ("label set", m.label_set),
+        ("window / hop", f"{m.window_s:g} s / {m.hop_s:g} s"),
+        ("span", f"{fmt_clock(t0)}–{fmt_clock(t1)} ({len(windows)} windows, {len(markers)} markers)"),
+    ]
     if m.source_session:
         meta.append(("re-analysis of", m.source_session))
     if not reader.complete:
-        meta.append(("state", "recording did not end cleanly (crash or still running): shown up to the last "
-                              "complete log line"))
+        meta.append(
+            (
+                "state",
+                "recording did not end cleanly (crash or still running): shown up to the last "
+                "complete log line",
+            )
+        )
+    scores_svg = (
+        _svg_scores(windows, score_labels(windows, m.labels), t0, t1)
+        if any(w.get("scores") for w in windows)
+        else "<p>No scores.</p>"
+    )
+    marker_table = (
+        f'<table class="w"><tr><th>time</th><th>kind</th><th>text</th></tr>{marker_rows}</table>'
+        if markers
+        else "<p>None.</p>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>R1-Omni Live session {esc(m.session_id[:8])}</title>
 <style>{_CSS}</style></head><body>
 <h1>R1-Omni Live — session report</h1>
-<table class="meta">{''.join(f'<tr><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>' for k, v in meta)}</table>
-<div class="notice">{esc(m.usage_notice)} Notice accepted: {'yes' if m.usage_notice_accepted else 'no'}.
+<table class="meta">{"".join(f"<tr><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>" for k, v in meta)}</table>
+<div class="notice">{esc(m.usage_notice)} Notice accepted: {"yes" if m.usage_notice_accepted else "no"}.
 Labels are the model's answers; scores are its own preferences, not calibrated probabilities.</div>
 <h2>Emotion timeline</h2>
-{_svg_timeline(windows, markers, t0, t1) if windows or markers else '<p>No analysed windows.</p>'}
+{_svg_timeline(windows, markers, t0, t1) if windows or markers else "<p>No analysed windows.</p>"}
 <h2>Label scores <span class="status">(the model's own preference per label, not a probability)</span></h2>
-{_svg_scores(windows, score_labels(windows, m.labels), t0, t1) if any(w.get("scores") for w in windows) else '<p>No scores.</p>'}
+{scores_svg}
 <h2>Label distribution</h2>
-{_svg_distribution([(k, counts[k]) for k in order]) if windows else '<p>No analysed windows.</p>'}
+{_svg_distribution([(k, counts[k]) for k in order]) if windows else "<p>No analysed windows.</p>"}
 <h2>Markers</h2>
-{f'<table class="w"><tr><th>time</th><th>kind</th><th>text</th></tr>{marker_rows}</table>' if markers else '<p>None.</p>'}
+{marker_table}
 <h2>Reasoning per window</h2>
-<table class="w"><tr><th>window</th><th>emotion</th><th>reasoning</th></tr>{''.join(rows)}</table>
+<table class="w"><tr><th>window</th><th>emotion</th><th>reasoning</th></tr>{"".join(rows)}</table>
 </body></html>
 """
 
 
 EXPORTERS: dict[str, Callable[[SessionReader], str]] = {
-    "csv": to_csv, "json": to_json, "eaf": to_eaf, "vtt": to_vtt, "html": to_html}
+    "csv": to_csv,
+    "json": to_json,
+    "eaf": to_eaf,
+    "vtt": to_vtt,
+    "html": to_html,
+}
 
 
 def default_media(reader: SessionReader) -> Path | None:

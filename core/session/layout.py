@@ -6,7 +6,8 @@ SESSION/
   events.jsonl             append-only log, one JSON object per line (see events.py)
   video/seg_000000.ts      H.264 in MPEG-TS segments; pts = session seconds × 90 kHz
   audio/seg_000000.pcm     raw s16le mono PCM, with audio/seg_000000.json (t0, rate) written first
-  windows/w000042_0.jpg    the frames each window's analysis used (8 per window, core.model.preprocess.frame_indices)
+  windows/w000042_0.jpg    the frames each window's analysis used (8 per window, chosen by
+                           core.model.preprocess.frame_indices)
   recording.mp4            optional single-file copy (video + AAC audio) made by ``consolidate``
 ```
 Both media formats stay readable after the process is killed: MPEG-TS has no index to finalise,

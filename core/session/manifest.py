@@ -61,7 +61,9 @@ def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str | None:
             h.update(f.read(min(n, size)))
             start = 8 + n
             data_len = max(0, size - start)
-            for off in sorted({0, max(0, data_len // 2 - SAMPLE_BYTES // 2), max(0, data_len - SAMPLE_BYTES)}):
+            for off in sorted(
+                {0, max(0, data_len // 2 - SAMPLE_BYTES // 2), max(0, data_len - SAMPLE_BYTES)}
+            ):
                 f.seek(start + off)
                 h.update(f.read(SAMPLE_BYTES))
     return h.hexdigest()
@@ -110,8 +112,12 @@ class SessionManifest:
         """A manifest that names ``model_dir`` and fingerprints its weights."""
         if model_dir is None:
             return cls(**kwargs)
-        return cls(model_dir=str(Path(model_dir).resolve()), weights_hash=weights_fingerprint(model_dir),
-                   weights_hash_method=WEIGHTS_HASH_METHOD, **kwargs)
+        return cls(
+            model_dir=str(Path(model_dir).resolve()),
+            weights_hash=weights_fingerprint(model_dir),
+            weights_hash_method=WEIGHTS_HASH_METHOD,
+            **kwargs,
+        )
 
     def with_(self, **changes: Any) -> "SessionManifest":
         return replace(self, **changes)
@@ -130,7 +136,9 @@ class SessionManifest:
             kwargs["extra"] = {**dict(kwargs.get("extra") or {}), **unknown}
         for required in ("clock_origin_wall", "window_s", "hop_s"):
             if required not in kwargs:
-                raise SessionFormatError(f"manifest lacks {required!r}: the session folder is damaged or not a session")
+                raise SessionFormatError(
+                    f"manifest lacks {required!r}: the session folder is damaged or not a session"
+                )
         return cls(**kwargs)
 
 
@@ -151,7 +159,8 @@ def read_manifest(directory: str | os.PathLike[str]) -> SessionManifest:
     path = Path(directory) / layout.MANIFEST
     if not path.is_file():
         raise SessionFormatError(
-            f"{directory} is not a session: it has no {layout.MANIFEST}. Pick the folder that a recording created."
+            f"{directory} is not a session: it has no {layout.MANIFEST}. "
+            "Pick the folder that a recording created."
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

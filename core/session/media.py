@@ -130,7 +130,8 @@ class FaceBlur:
             roi = cv2.resize(out[y0:y1, x0:x1], (8, 8), interpolation=cv2.INTER_AREA)
             k = max(3, (max(x1 - x0, y1 - y0) // 4) | 1)
             out[y0:y1, x0:x1] = cv2.GaussianBlur(
-                cv2.resize(roi, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR), (k, k), 0)
+                cv2.resize(roi, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR), (k, k), 0
+            )
         return out
 
 
@@ -159,8 +160,9 @@ def decode_image(path: Path) -> np.ndarray:
 class VideoSegmentWriter:
     """RGB frames at session times → H.264 MPEG-TS segments under ``root/video``."""
 
-    def __init__(self, root: Path, opener: Opener, segment_s: float = VIDEO_SEGMENT_S,
-                 max_height: int | None = 720) -> None:
+    def __init__(
+        self, root: Path, opener: Opener, segment_s: float = VIDEO_SEGMENT_S, max_height: int | None = 720
+    ) -> None:
         self._root, self._open, self._segment_s, self._max_height = root, opener, segment_s, max_height
         (root / layout.VIDEO_DIR).mkdir(parents=True, exist_ok=True)
         self._index = len(list((root / layout.VIDEO_DIR).glob("seg_*" + layout.VIDEO_SUFFIX)))
@@ -199,8 +201,9 @@ class VideoSegmentWriter:
         self._index += 1
         self._file = self._open(path, "wb")
         self._container = av.open(self._file, "w", format="mpegts", options={"flush_packets": "1"})
-        s = self._container.add_stream("libx264", rate=NOMINAL_FPS,
-                                       options={"preset": "ultrafast", "tune": "zerolatency"})
+        s = self._container.add_stream(
+            "libx264", rate=NOMINAL_FPS, options={"preset": "ultrafast", "tune": "zerolatency"}
+        )
         s.width, s.height = size
         s.pix_fmt = "yuv420p"
         s.codec_context.time_base = Fraction(1, PTS_HZ)
@@ -227,8 +230,13 @@ class VideoSegmentWriter:
 class AudioSegmentWriter:
     """float32 mono 16 kHz blocks at session times → s16le PCM segments under ``root/audio``."""
 
-    def __init__(self, root: Path, opener: Opener, segment_s: float = AUDIO_SEGMENT_S,
-                 sample_rate: int = MODEL_SAMPLE_RATE_HZ) -> None:
+    def __init__(
+        self,
+        root: Path,
+        opener: Opener,
+        segment_s: float = AUDIO_SEGMENT_S,
+        sample_rate: int = MODEL_SAMPLE_RATE_HZ,
+    ) -> None:
         self._root, self._open, self._segment_s, self.sample_rate = root, opener, segment_s, sample_rate
         (root / layout.AUDIO_DIR).mkdir(parents=True, exist_ok=True)
         self._index = len(list((root / layout.AUDIO_DIR).glob("seg_*" + layout.AUDIO_SUFFIX)))
@@ -240,9 +248,14 @@ class AudioSegmentWriter:
     def write(self, block: np.ndarray, t: float) -> None:
         """``block`` float32 [S] in [-1, 1] whose first sample is at session time ``t`` s."""
         expected = self._seg_t0 + self._samples / self.sample_rate
-        if (self._file is None or abs(t - expected) > AUDIO_GAP_TOLERANCE_S
-                or self._samples >= self._segment_s * self.sample_rate):
-            self._open_segment(t if self._file is None or abs(t - expected) > AUDIO_GAP_TOLERANCE_S else expected)
+        if (
+            self._file is None
+            or abs(t - expected) > AUDIO_GAP_TOLERANCE_S
+            or self._samples >= self._segment_s * self.sample_rate
+        ):
+            self._open_segment(
+                t if self._file is None or abs(t - expected) > AUDIO_GAP_TOLERANCE_S else expected
+            )
         pcm = (np.clip(np.asarray(block, np.float32), -1.0, 1.0) * 32767.0).round().astype("<i2")
         self._file.write(pcm.tobytes())
         self._samples += len(pcm)
@@ -253,8 +266,11 @@ class AudioSegmentWriter:
         pcm = layout.audio_segment(self._root, self._index)
         self._index += 1
         with self._open(layout.audio_sidecar(pcm), "wb") as side:
-            side.write(json.dumps({"t0": t0, "sample_rate": self.sample_rate, "channels": 1,
-                                   "format": "s16le"}).encode())
+            side.write(
+                json.dumps(
+                    {"t0": t0, "sample_rate": self.sample_rate, "channels": 1, "format": "s16le"}
+                ).encode()
+            )
         self._file = self._open(pcm, "wb")
         self._seg_t0, self._samples = t0, 0
 
@@ -292,8 +308,9 @@ def audio_segments(root: Path) -> list[AudioSegment]:
     return sorted(out, key=lambda s: s.t0)
 
 
-def read_audio(root: Path, t0: float, t1: float,
-               sample_rate: int = MODEL_SAMPLE_RATE_HZ) -> tuple[np.ndarray, float]:
+def read_audio(
+    root: Path, t0: float, t1: float, sample_rate: int = MODEL_SAMPLE_RATE_HZ
+) -> tuple[np.ndarray, float]:
     """float32 [round((t1-t0)·rate)] for session span [t0, t1) (gaps are zeros), and the covered fraction."""
     n = max(0, round((t1 - t0) * sample_rate))
     out = np.zeros(n, np.float32)
@@ -307,7 +324,7 @@ def read_audio(root: Path, t0: float, t1: float,
         if count <= 0:
             continue
         data = np.fromfile(seg.path, dtype="<i2", count=count, offset=2 * src0)
-        out[dst0:dst0 + len(data)] = data.astype(np.float32) / 32767.0
+        out[dst0 : dst0 + len(data)] = data.astype(np.float32) / 32767.0
         covered += len(data)
     return out, (covered / n if n else 0.0)
 
@@ -373,7 +390,10 @@ def _segment_spans(paths: list[Path]) -> list[SegmentSpan]:
     heads = [s for s in (segment_span(p, first_only=True) for p in paths[:-1]) if s is not None]
     last = segment_span(paths[-1]) if paths else None
     spans = heads + ([last] if last is not None else [])
-    return [SegmentSpan(s.path, s.t0, spans[i + 1].t0 if i + 1 < len(spans) else s.t1) for i, s in enumerate(spans)]
+    return [
+        SegmentSpan(s.path, s.t0, spans[i + 1].t0 if i + 1 < len(spans) else s.t1)
+        for i, s in enumerate(spans)
+    ]
 
 
 class VideoCursor:
@@ -435,8 +455,10 @@ class VideoCursor:
                     frames.append(rgb)
         if not frames or len({f.shape for f in frames}) > 1:
             frames = [f for f in frames if f.shape == frames[-1].shape] if frames else []
-            times = times[-len(frames):] if frames else []
-        return np.asarray(times, np.float64), (np.stack(frames) if frames else np.zeros((0, 2, 2, 3), np.uint8))
+            times = times[-len(frames) :] if frames else []
+        return np.asarray(times, np.float64), (
+            np.stack(frames) if frames else np.zeros((0, 2, 2, 3), np.uint8)
+        )
 
 
 # ---------------------------------------------------------------- one-file copy for other tools

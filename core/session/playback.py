@@ -111,7 +111,7 @@ class Evidence:
 def _load_evidence(reader: SessionReader, window: dict[str, Any]) -> Evidence:
     got = reader.window_frames(window)
     times, frames = got if got is not None else (np.zeros(0), np.zeros((0, 2, 2, 3), np.uint8))
-    audio, covered = (reader.audio(window["t0"], window["t1"]) if reader.has_audio else (None, 0.0))
+    audio, covered = reader.audio(window["t0"], window["t1"]) if reader.has_audio else (None, 0.0)
     return Evidence(window, times, frames, audio if covered > 0 else None, covered)
 
 
@@ -147,8 +147,9 @@ class AudioFeeder:
             self._stop.clear()
             self._q = queue.Queue(AUDIO_QUEUE_CHUNKS)
             self._pending = np.zeros(0, np.float32)
-            self._stream = sd.OutputStream(samplerate=MODEL_SAMPLE_RATE_HZ, channels=1, dtype="float32",
-                                           callback=self._callback)
+            self._stream = sd.OutputStream(
+                samplerate=MODEL_SAMPLE_RATE_HZ, channels=1, dtype="float32", callback=self._callback
+            )
         except Exception as e:  # noqa: BLE001 — PortAudioError, OSError: no device
             self.error = f"no audio output ({e}); playing video only"
             self._stream = None

@@ -122,11 +122,23 @@ class SessionReader:
 def window_result(window: dict[str, Any]) -> WindowResult:
     """Rebuild the ``WindowResult`` of a logged window (for views that take results)."""
     analysis = AnalysisResult(
-        token_ids=tuple(window.get("token_ids") or ()), text=window.get("text") or "", think=window.get("think"),
-        answer=window.get("answer"), label=window.get("label"), parse_status=window.get("parse_status") or "empty",
-        label_set=window.get("label_set") or "free", modal=window.get("modal") or "video_audio",
-        scores=window.get("scores"), timings=window.get("timings") or {})
-    return WindowResult(window_id=int(window["window_id"]), t0=float(window["t0"]), t1=float(window["t1"]),
-                        wall_t0=float(window.get("wall_t0") or 0.0), analysis=analysis,
-                        audio_status=window.get("audio_status") or "missing",
-                        finished_at=float(window.get("finished_at", window["t1"])))
+        token_ids=tuple(window.get("token_ids") or ()),
+        text=window.get("text") or "",
+        think=window.get("think"),
+        answer=window.get("answer"),
+        label=window.get("label"),
+        parse_status=window.get("parse_status") or "empty",
+        label_set=window.get("label_set") or "free",
+        modal=window.get("modal") or "video_audio",
+        scores=window.get("scores"),
+        timings=window.get("timings") or {},
+    )
+    return WindowResult(
+        window_id=int(window["window_id"]),
+        t0=float(window["t0"]),
+        t1=float(window["t1"]),
+        wall_t0=float(window.get("wall_t0") or 0.0),
+        analysis=analysis,
+        audio_status=window.get("audio_status") or "missing",
+        finished_at=float(window.get("finished_at", window["t1"])),
+    )

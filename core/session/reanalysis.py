@@ -35,8 +35,16 @@ INPUTS = ("auto", "frames", "media")
 
 
 class Analyzer(Protocol):
-    def analyze(self, frames: np.ndarray, audio: np.ndarray | None, instruction: str, *,
-                max_new_tokens: int = ..., label_set: str = ..., scores: bool = ...) -> AnalysisResult: ...
+    def analyze(
+        self,
+        frames: np.ndarray,
+        audio: np.ndarray | None,
+        instruction: str,
+        *,
+        max_new_tokens: int = ...,
+        label_set: str = ...,
+        scores: bool = ...,
+    ) -> AnalysisResult: ...
 
 
 class ReanalysisError(ValueError):
@@ -81,11 +89,19 @@ def _window_audio(reader: SessionReader, w: dict[str, Any], has_audio: bool) -> 
     return pcm, AUDIO_OK if covered >= FULL_AUDIO_COVERAGE else AUDIO_PARTIAL
 
 
-def reanalyse(session_dir: str | os.PathLike[str], model: Analyzer, instruction: str | None = None,
-              label_set: str | None = None, out_dir: str | os.PathLike[str] | None = None, *,
-              max_new_tokens: int | None = None, scores: bool = True, inputs: str = "auto",
-              on_progress: Callable[[int, int, WindowResult | None], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> ReanalysisReport:
+def reanalyse(
+    session_dir: str | os.PathLike[str],
+    model: Analyzer,
+    instruction: str | None = None,
+    label_set: str | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    max_new_tokens: int | None = None,
+    scores: bool = True,
+    inputs: str = "auto",
+    on_progress: Callable[[int, int, WindowResult | None], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ReanalysisReport:
     """Analyse the windows of ``session_dir`` again into ``out_dir`` (default: a sibling folder).
 
     ``instruction`` / ``label_set`` / ``max_new_tokens`` default to the original session's.
@@ -102,7 +118,8 @@ def reanalyse(session_dir: str | os.PathLike[str], model: Analyzer, instruction:
     if not has_frames and not src.has_video:
         raise ReanalysisError(
             f"{session_dir} was recorded without video or window frames (analysis only), so there is nothing "
-            "to show the model again. Record with video or with window frames to re-analyse later.")
+            "to show the model again. Record with video or with window frames to re-analyse later."
+        )
     instruction = orig.instruction if instruction is None else instruction
     label_set = orig.label_set if label_set is None else label_set
     max_new_tokens = int(max_new_tokens or orig.generation.get("max_new_tokens") or 256)
@@ -111,22 +128,38 @@ def reanalyse(session_dir: str | os.PathLike[str], model: Analyzer, instruction:
         out_dir = src_path.parent / f"{src_path.name}-reanalysis-{time.strftime('%Y%m%d-%H%M%S')}"
     model_dir = getattr(model, "model_dir", None)
     manifest = SessionManifest.for_model(
-        model_dir, clock_origin_wall=orig.clock_origin_wall, window_s=orig.window_s, hop_s=orig.hop_s,
-        instruction=instruction, label_set=label_set,
+        model_dir,
+        clock_origin_wall=orig.clock_origin_wall,
+        window_s=orig.window_s,
+        hop_s=orig.hop_s,
+        instruction=instruction,
+        label_set=label_set,
         generation={"max_new_tokens": max_new_tokens, "do_sample": False, "scores": scores},
-        devices=dict(orig.devices), usage_notice_accepted=orig.usage_notice_accepted, usage_notice=orig.usage_notice,
-        source_session=str(src_path), source_session_id=orig.session_id,
-        extra={"reanalysis_inputs": inputs})
+        devices=dict(orig.devices),
+        usage_notice_accepted=orig.usage_notice_accepted,
+        usage_notice=orig.usage_notice,
+        source_session=str(src_path),
+        source_session_id=orig.session_id,
+        extra={"reanalysis_inputs": inputs},
+    )
     errors: list[str] = []
     now = [windows[0]["t0"]]
-    writer = SessionWriter(out_dir, manifest, RecordOptions.analysis_only(), errors.append, clock=lambda: now[0])
+    writer = SessionWriter(
+        out_dir, manifest, RecordOptions.analysis_only(), errors.append, clock=lambda: now[0]
+    )
     if not writer.start():
         raise ReanalysisError(errors[0] if errors else f"cannot create {out_dir}")
-    writer.write_event("reanalysis", source_session=str(src_path), source_session_id=orig.session_id,
-                       windows=len(windows), inputs=inputs)
+    writer.write_event(
+        "reanalysis",
+        source_session=str(src_path),
+        source_session_id=orig.session_id,
+        windows=len(windows),
+        inputs=inputs,
+    )
     if not src.has_audio and any(w.get("modal") != "video" for w in windows):
-        writer.write_event(ev.ERROR, message="the original recording has no audio: windows are re-analysed "
-                                             "video-only")
+        writer.write_event(
+            ev.ERROR, message="the original recording has no audio: windows are re-analysed video-only"
+        )
     for m in src.markers:
         writer.add_marker(m["kind"], m.get("text", ""), t=m["t"])
     failed, skipped = [], []
@@ -142,23 +175,36 @@ def reanalyse(session_dir: str | os.PathLike[str], model: Analyzer, instruction:
         frames, origin = _window_inputs(src, w, inputs)
         if frames is None:
             skipped.append(w["window_id"])
-            writer.write_event(ev.DROPPED, window_id=w["window_id"], t0=w["t0"], t1=w["t1"],
-                               reason=f"no {origin} recorded for this window")
+            writer.write_event(
+                ev.DROPPED,
+                window_id=w["window_id"],
+                t0=w["t0"],
+                t1=w["t1"],
+                reason=f"no {origin} recorded for this window",
+            )
             if on_progress:
                 on_progress(i + 1, len(windows), None)
             continue
         audio, audio_status = _window_audio(src, w, has_audio)
         try:
-            analysis = model.analyze(frames, audio, instruction, max_new_tokens=max_new_tokens,
-                                     label_set=label_set, scores=scores)
+            analysis = model.analyze(
+                frames, audio, instruction, max_new_tokens=max_new_tokens, label_set=label_set, scores=scores
+            )
         except Exception as e:  # noqa: BLE001 — one bad window must not end the run; it is logged
             failed.append(w["window_id"])
             writer.write_event(ev.ERROR, window_id=w["window_id"], message=f"analysis failed: {e}")
             if on_progress:
                 on_progress(i + 1, len(windows), None)
             continue
-        result = WindowResult(window_id=w["window_id"], t0=w["t0"], t1=w["t1"], wall_t0=w["wall_t0"],
-                              analysis=analysis, audio_status=audio_status, finished_at=w["t1"])
+        result = WindowResult(
+            window_id=w["window_id"],
+            t0=w["t0"],
+            t1=w["t1"],
+            wall_t0=w["wall_t0"],
+            analysis=analysis,
+            audio_status=audio_status,
+            finished_at=w["t1"],
+        )
         writer.write_result(result)
         done += 1
         if on_progress:
@@ -198,7 +244,9 @@ class Comparison:
         return self.agree / self.common if self.common else 0.0
 
 
-def compare(a: str | os.PathLike[str] | SessionReader, b: str | os.PathLike[str] | SessionReader) -> Comparison:
+def compare(
+    a: str | os.PathLike[str] | SessionReader, b: str | os.PathLike[str] | SessionReader
+) -> Comparison:
     """Windows of two sessions (typically an original and its re-analysis) whose labels differ.
 
     Windows are matched by id and span; a window without a label (unparsed answer) on either side
@@ -217,8 +265,24 @@ def compare(a: str | os.PathLike[str] | SessionReader, b: str | os.PathLike[str]
         pair = (x.get("label") or "-", y.get("label") or "-")
         confusion[pair] = confusion.get(pair, 0) + 1
         if x.get("label") != y.get("label"):
-            out.append(Disagreement(k[0], x["t0"], x["t1"], x.get("label"), y.get("label"), x.get("parse_status", ""),
-                                    y.get("parse_status", ""), x.get("think"), y.get("think")))
-    return Comparison(len(common), len(common) - len(out), tuple(out),
-                      tuple(sorted(k[0] for k in set(wa) - set(wb))), tuple(sorted(k[0] for k in set(wb) - set(wa))),
-                      confusion)
+            out.append(
+                Disagreement(
+                    k[0],
+                    x["t0"],
+                    x["t1"],
+                    x.get("label"),
+                    y.get("label"),
+                    x.get("parse_status", ""),
+                    y.get("parse_status", ""),
+                    x.get("think"),
+                    y.get("think"),
+                )
+            )
+    return Comparison(
+        len(common),
+        len(common) - len(out),
+        tuple(out),
+        tuple(sorted(k[0] for k in set(wa) - set(wb))),
+        tuple(sorted(k[0] for k in set(wb) - set(wa))),
+        confusion,
+    )

@@ -44,8 +44,15 @@ from core.session import events as ev
 from core.session import layout
 from core.session.manifest import SessionManifest, write_manifest
 from core.session.media import (
-    VIDEO_SEGMENT_S, AudioSegmentWriter, FaceBlur, FaceBlurUnavailable, Opener, VideoSegmentWriter,
-    default_opener, encode_image, fsync_file,
+    VIDEO_SEGMENT_S,
+    AudioSegmentWriter,
+    FaceBlur,
+    FaceBlurUnavailable,
+    Opener,
+    VideoSegmentWriter,
+    default_opener,
+    encode_image,
+    fsync_file,
 )
 from core.model.preprocess import frame_indices  # the model's own sampling: keep exactly its frames
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
@@ -55,7 +62,14 @@ log = logging.getLogger(__name__)
 MiB = 1 << 20
 DROP_SUMMARY_PERIOD_S = 5.0  # at most one media_dropped log line per period
 
-IDLE, RECORDING, PAUSED, STOPPING, STOPPED, FAILED = "idle", "recording", "paused", "stopping", "stopped", "failed"
+IDLE, RECORDING, PAUSED, STOPPING, STOPPED, FAILED = (
+    "idle",
+    "recording",
+    "paused",
+    "stopping",
+    "stopped",
+    "failed",
+)
 
 
 @dataclass(frozen=True)
@@ -102,8 +116,19 @@ class WriterStats:
     dropped_audio_blocks: int
     dropped_audio_s: float
     skipped_paused: int  # media and results not recorded while paused
+    dropped_window_frames: int  # results logged without their frames because the writer was behind
     bytes_written: int
     error: str | None
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """The frames a window's analysis used, copied out of the window on the caller's thread."""
+
+    frames: np.ndarray  # uint8 [8,H,W,3]
+    times: np.ndarray  # float64 [8] session seconds
+    indices: np.ndarray  # int64 [8] into the window's frames
+    n_frames: int  # frames in the window
 
 
 class _CountedFile:
@@ -152,10 +177,17 @@ class SessionWriter:
     inject failing files). ``face_detector`` overrides OpenCV's cascade for ``blur_faces``.
     """
 
-    def __init__(self, directory: str | os.PathLike[str], manifest: SessionManifest,
-                 options: RecordOptions | None = None, on_error: Callable[[str], None] | None = None, *,
-                 clock: Callable[[], float] | None = None, opener: Opener = default_opener,
-                 face_detector: Callable[[np.ndarray], Any] | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        manifest: SessionManifest,
+        options: RecordOptions | None = None,
+        on_error: Callable[[str], None] | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        opener: Opener = default_opener,
+        face_detector: Callable[[np.ndarray], Any] | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.options = options or RecordOptions()
         self.manifest = manifest.with_(recording=asdict(self.options))
@@ -165,7 +197,8 @@ class SessionWriter:
         self._face_detector = face_detector
         self._blur: FaceBlur | None = None
         self._cv = threading.Condition()
-        self._log_q: deque[tuple[dict[str, Any], Window | None]] = deque()
+        self._log_q: deque[tuple[dict[str, Any], _Evidence | None]] = deque()
+        self._evidence_bytes = 0  # frames waiting in the log queue (bounded by max_queue_bytes)
         self._media_q: deque[tuple[str, np.ndarray, float]] = deque()
         self._media_bytes = 0
         self._state = IDLE
@@ -184,6 +217,7 @@ class SessionWriter:
         self._dropped_audio = 0
         self._dropped_audio_samples = 0
         self._skipped_paused = 0
+        self._dropped_window_frames = 0
         self._reported_drops = (0, 0)
         self._last_drop_note = 0.0
         self._log_file: Any = None
@@ -205,8 +239,10 @@ class SessionWriter:
             write_manifest(self.directory, self.manifest, opener=self._open)
             self._log_file = self._open(self.directory / layout.EVENTS, "ab")
         except (OSError, FaceBlurUnavailable) as e:
-            self._fail(f"recording could not start in {self.directory}: {e}. "
-                       "Monitoring continues; pick a writable folder with free space and record again.")
+            self._fail(
+                f"recording could not start in {self.directory}: {e}. "
+                "Monitoring continues; pick a writable folder with free space and record again."
+            )
             return False
         self._state = RECORDING
         self._enqueue_log({"type": ev.SESSION_START, "session_id": self.manifest.session_id})
@@ -251,13 +287,32 @@ class SessionWriter:
 
     def write_result(self, result: WindowResult, window: Window | None = None) -> None:
         """Log an analysed window; with ``window``, also keep the 8 frames the model sampled from it."""
-        event = {"type": ev.WINDOW, "t": result.finished_at, **result.to_dict(),
-                 "wall_t1": result.wall_t0 + (result.t1 - result.t0)}
+        event = {
+            "type": ev.WINDOW,
+            "t": result.finished_at,
+            **result.to_dict(),
+            "wall_t1": result.wall_t0 + (result.t1 - result.t0),
+        }
+        evidence = None
+        if window is not None and self.options.window_frames and len(window.frames):
+            # keep only the sampled frames (a copy): the queue must not hold whole windows (~100 MB at 4 s of
+            # 640x480x30 fps) while the disk is slow
+            idx = frame_indices(len(window.frames))
+            evidence = _Evidence(window.frames[idx], window.frame_times[idx], idx, len(window.frames))
         with self._cv:
             if self._state == PAUSED:
                 self._skipped_paused += 1
                 return
-        self._enqueue_log(event, window if self.options.window_frames else None)
+            if (
+                evidence is not None
+                and self._evidence_bytes + evidence.frames.nbytes > self.options.max_queue_bytes
+            ):
+                self._dropped_window_frames += 1
+                event["frames_dropped"] = "the writer was behind; the result is kept, its frames are not"
+                evidence = None
+            if evidence is not None:
+                self._evidence_bytes += evidence.frames.nbytes
+        self._enqueue_log(event, evidence)
 
     def write_event(self, kind: str, t: float | None = None, **fields: Any) -> None:
         """Log any event (``core.session.events`` types: device, superseded, dropped, error...)."""
@@ -267,7 +322,12 @@ class SessionWriter:
         """Log a marker (``event`` | ``exclude`` | ``custom``) at session time ``t`` (default: now)."""
         if kind not in ev.MARKER_KINDS:
             raise ValueError(f"unknown marker kind {kind!r}: use one of {', '.join(ev.MARKER_KINDS)}")
-        marker = {"type": ev.MARKER, "kind": kind, "text": text, "t": self._clock() if t is None else float(t)}
+        marker = {
+            "type": ev.MARKER,
+            "kind": kind,
+            "text": text,
+            "t": self._clock() if t is None else float(t),
+        }
         self._enqueue_log(marker)
         return marker
 
@@ -312,12 +372,22 @@ class SessionWriter:
     def stats(self) -> WriterStats:
         with self._cv:
             return WriterStats(
-                state=self._state, queued_media=len(self._media_q), queued_media_bytes=self._media_bytes,
-                queued_log=len(self._log_q), frames_written=self._frames,
-                audio_s_written=self._audio_samples / MODEL_SAMPLE_RATE_HZ, windows_written=self._windows,
-                events_written=self._lines, dropped_frames=self._dropped_frames,
-                dropped_audio_blocks=self._dropped_audio, dropped_audio_s=self._dropped_audio_samples / MODEL_SAMPLE_RATE_HZ,
-                skipped_paused=self._skipped_paused, bytes_written=self._bytes, error=self._error)
+                state=self._state,
+                queued_media=len(self._media_q),
+                queued_media_bytes=self._media_bytes,
+                queued_log=len(self._log_q),
+                frames_written=self._frames,
+                audio_s_written=self._audio_samples / MODEL_SAMPLE_RATE_HZ,
+                windows_written=self._windows,
+                events_written=self._lines,
+                dropped_frames=self._dropped_frames,
+                dropped_audio_blocks=self._dropped_audio,
+                dropped_audio_s=self._dropped_audio_samples / MODEL_SAMPLE_RATE_HZ,
+                skipped_paused=self._skipped_paused,
+                dropped_window_frames=self._dropped_window_frames,
+                bytes_written=self._bytes,
+                error=self._error,
+            )
 
     # ------------------------------------------------------------------ internals
     def _open(self, path: Path, mode: str) -> _CountedFile:
@@ -329,12 +399,14 @@ class SessionWriter:
             return False
         return self._state == RECORDING
 
-    def _enqueue_log(self, event: dict[str, Any], window: Window | None = None) -> None:
+    def _enqueue_log(self, event: dict[str, Any], evidence: _Evidence | None = None) -> None:
         with self._cv:
-            if self._state not in (RECORDING, PAUSED):
-                return  # not started, stopping (the log is closing) or failed
+            if self._state not in (RECORDING, PAUSED):  # not started, stopping (the log is closing) or failed
+                if evidence is not None:
+                    self._evidence_bytes -= evidence.frames.nbytes
+                return
             event.setdefault("t", self._clock())
-            self._log_q.append((event, window))
+            self._log_q.append((event, evidence))
             self._cv.notify_all()
 
     def _fail(self, message: str) -> None:
@@ -346,6 +418,7 @@ class SessionWriter:
             self._media_q.clear()
             self._media_bytes = 0
             self._log_q.clear()
+            self._evidence_bytes = 0
             self._cv.notify_all()
         if first:
             log.error("%s", message)
@@ -387,8 +460,8 @@ class SessionWriter:
                     items = list(self._log_q)
                     self._log_q.clear()
                     done = self._state == STOPPING and not items
-                for event, window in items:
-                    self._write_event(event, window)
+                for event, evidence in items:
+                    self._write_event(event, evidence)
                 self._maybe_summarise_drops()
                 if time.monotonic() - last_sync >= self.options.fsync_interval_s:
                     fsync_file(self._log_file)
@@ -403,7 +476,9 @@ class SessionWriter:
             self._cut_log()
             self._fail(self._failure_message("the event log or window frames", e))
         else:
-            if self._state == FAILED and self._log_file is not None:  # media failed: say so in the log if it can
+            if (
+                self._state == FAILED and self._log_file is not None
+            ):  # media failed: say so in the log if it can
                 try:
                     self._write_event({"type": ev.ERROR, "t": self._clock(), "message": self._error}, None)
                     fsync_file(self._log_file)
@@ -416,15 +491,27 @@ class SessionWriter:
                 pass
 
     def _failure_message(self, what: str, e: BaseException) -> str:
-        return (f"recording stopped: could not write {what} in {self.directory}: {e}. "
-                "Monitoring continues and everything recorded before this point is intact; "
-                "free disk space or pick another folder, then record again.")
+        return (
+            f"recording stopped: could not write {what} in {self.directory}: {e}. "
+            "Monitoring continues and everything recorded before this point is intact; "
+            "free disk space or pick another folder, then record again."
+        )
 
-    def _write_event(self, event: dict[str, Any], window: Window | None) -> None:
-        if window is not None and len(window.frames):
-            event["frames"] = self._write_window_frames(event["window_id"], window)
-            event["n_frames"] = len(window.frames)  # frames in the window the 8 were sampled from
-        event = {"seq": self._seq, "type": event.pop("type"), "t": event.pop("t"), "wall": time.time(), **event}
+    def _write_event(self, event: dict[str, Any], evidence: _Evidence | None) -> None:
+        if evidence is not None:
+            try:
+                event["frames"] = self._write_window_frames(event["window_id"], evidence)
+            finally:
+                with self._cv:
+                    self._evidence_bytes -= evidence.frames.nbytes
+            event["n_frames"] = evidence.n_frames  # frames in the window the 8 were sampled from
+        event = {
+            "seq": self._seq,
+            "type": event.pop("type"),
+            "t": event.pop("t"),
+            "wall": time.time(),
+            **event,
+        }
         line = ev.encode_line(event)
         self._log_file.write(line)
         self._log_good += len(line)
@@ -433,11 +520,10 @@ class SessionWriter:
         if event["type"] == ev.WINDOW:
             self._windows += 1
 
-    def _write_window_frames(self, window_id: int, window: Window) -> list[dict[str, Any]]:
+    def _write_window_frames(self, window_id: int, evidence: "_Evidence") -> list[dict[str, Any]]:
         out = []
         ext = self.options.frame_format
-        for k, i in enumerate(frame_indices(len(window.frames))):
-            rgb = window.frames[i]
+        for k, (rgb, t, i) in enumerate(zip(evidence.frames, evidence.times, evidence.indices, strict=True)):
             if self._blur is not None:
                 rgb = self._blur(rgb)
             rel = layout.window_frame(window_id, k, ext)
@@ -445,14 +531,15 @@ class SessionWriter:
             path.parent.mkdir(exist_ok=True)
             with self._open(path, "wb") as f:
                 f.write(encode_image(rgb, ext))
-            out.append({"file": rel, "t": float(window.frame_times[i]), "index": int(i)})
+            out.append({"file": rel, "t": float(t), "index": int(i)})
         return out
 
     def _write_media(self, kind: str, data: np.ndarray, t: float) -> None:
         if kind == "frame":
             if self._video is None:
-                self._video = VideoSegmentWriter(self.directory, self._open, self.options.video_segment_s,
-                                                 self.options.max_video_height)
+                self._video = VideoSegmentWriter(
+                    self.directory, self._open, self.options.video_segment_s, self.options.max_video_height
+                )
             if self._video.write(self._blur(data) if self._blur is not None else data, t):
                 self._frames += 1
         else:
@@ -468,9 +555,17 @@ class SessionWriter:
         if not force and self._last_drop_note + DROP_SUMMARY_PERIOD_S > time.monotonic():
             return
         self._last_drop_note = time.monotonic()
-        self._write_event({"type": ev.MEDIA_DROPPED, "t": self._clock(),
-                           "frames": now[0] - self._reported_drops[0], "audio_blocks": now[1] - self._reported_drops[1],
-                           "total_frames": now[0], "total_audio_blocks": now[1]}, None)
+        self._write_event(
+            {
+                "type": ev.MEDIA_DROPPED,
+                "t": self._clock(),
+                "frames": now[0] - self._reported_drops[0],
+                "audio_blocks": now[1] - self._reported_drops[1],
+                "total_frames": now[0],
+                "total_audio_blocks": now[1],
+            },
+            None,
+        )
         self._reported_drops = now
 
     def _close_media(self, quiet: bool = False) -> None:
@@ -488,7 +583,9 @@ class SessionWriter:
         self._close_media()
         self._maybe_summarise_drops(force=True)
         s = self.stats
-        self._write_event({"type": ev.SESSION_END, "t": self._clock(), "stats": asdict(s) | {"state": STOPPED}}, None)
+        self._write_event(
+            {"type": ev.SESSION_END, "t": self._clock(), "stats": asdict(s) | {"state": STOPPED}}, None
+        )
         fsync_file(self._log_file)
         self._log_file.close()
         self._log_file = None

@@ -33,8 +33,12 @@ def main() -> None:
     origin = time.time()
     start = time.monotonic()
     clock = lambda: time.monotonic() - start  # noqa: E731
-    writer = SessionWriter(a.dir, SessionManifest(clock_origin_wall=origin, window_s=2.0, hop_s=1.0),
-                           RecordOptions(), clock=clock)
+    writer = SessionWriter(
+        a.dir,
+        SessionManifest(clock_origin_wall=origin, window_s=2.0, hop_s=1.0),
+        RecordOptions(),
+        clock=clock,
+    )
     assert writer.start(), writer.error
     noise = np.random.default_rng(0).integers(0, 40, (h_px, w_px, 3), dtype=np.uint8)
     t_frame = t_audio = 0.0
@@ -53,15 +57,33 @@ def main() -> None:
         if now >= next_result:
             times = np.array([t for t, _ in recent])
             frames = np.stack([f for _, f in recent])
-            writer.write_result(synth.result(wid, next_result - 2.0, next_result), synth.Window(
-                id=wid, t0=next_result - 2.0, t1=next_result, frames=frames, frame_times=times, audio=None,
-                audio_status="missing"))
+            writer.write_result(
+                synth.result(wid, next_result - 2.0, next_result),
+                synth.Window(
+                    id=wid,
+                    t0=next_result - 2.0,
+                    t1=next_result,
+                    frames=frames,
+                    frame_times=times,
+                    audio=None,
+                    audio_status="missing",
+                ),
+            )
             wid += 1
             next_result += 1.0
         if now >= next_report:
             s = writer.stats
-            print(json.dumps({"t": now, "windows_written": s.windows_written, "frames": s.frames_written,
-                              "dropped": s.dropped_frames + s.dropped_audio_blocks}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "t": now,
+                        "windows_written": s.windows_written,
+                        "frames": s.frames_written,
+                        "dropped": s.dropped_frames + s.dropped_audio_blocks,
+                    }
+                ),
+                flush=True,
+            )
             next_report += 1.0
         time.sleep(max(0.0, min(t_frame, t_audio + AUDIO_BLOCK_S) - clock()))
 

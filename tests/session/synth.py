@@ -34,9 +34,16 @@ def tone(t0: float, n: int, hz: float = 220.0) -> np.ndarray:
 
 
 def manifest(**kw) -> SessionManifest:
-    base = dict(clock_origin_wall=time.time(), window_s=2.0, hop_s=1.0, instruction="What emotion?",
-                label_set="dfew", generation={"max_new_tokens": 24}, devices={"camera": "synthetic"},
-                usage_notice_accepted=True)
+    base = dict(
+        clock_origin_wall=time.time(),
+        window_s=2.0,
+        hop_s=1.0,
+        instruction="What emotion?",
+        label_set="dfew",
+        generation={"max_new_tokens": 24},
+        devices={"camera": "synthetic"},
+        usage_notice_accepted=True,
+    )
     return SessionManifest(**(base | kw))
 
 
@@ -44,19 +51,42 @@ def window(wid: int, t0: float, t1: float, with_audio: bool = True) -> Window:
     times = np.arange(t0, t1 - 1e-9, 1 / FPS)
     frames = np.stack([frame(t) for t in times])
     audio = tone(t0, round((t1 - t0) * MODEL_SAMPLE_RATE_HZ)) if with_audio else None
-    return Window(id=wid, t0=t0, t1=t1, frames=frames, frame_times=times, audio=audio,
-                  audio_status="ok" if with_audio else "missing", wall_t0=1_700_000_000.0 + t0)
+    return Window(
+        id=wid,
+        t0=t0,
+        t1=t1,
+        frames=frames,
+        frame_times=times,
+        audio=audio,
+        audio_status="ok" if with_audio else "missing",
+        wall_t0=1_700_000_000.0 + t0,
+    )
 
 
 def result(wid: int, t0: float, t1: float, label: str | None = None, status: str = "ok") -> WindowResult:
     label = label or LABELS[wid % len(LABELS)]
-    think = f"Window {wid}: the speaker, says \"hi\", seems {label}.\nSecond line, with a comma."
-    a = AnalysisResult(token_ids=(1, 2, 3), text=f"<think>{think}</think><answer>{label}</answer>", think=think,
-                       answer=label, label=label, parse_status=status, label_set="dfew", modal="video_audio",
-                       scores={lab: (0.7 if lab == label else 0.1) for lab in LABELS},
-                       timings={"vision_s": 0.01, "generate_s": 0.2})
-    return WindowResult(window_id=wid, t0=t0, t1=t1, wall_t0=1_700_000_000.0 + t0, analysis=a,
-                        audio_status="ok", finished_at=t1 + 0.5)
+    think = f'Window {wid}: the speaker, says "hi", seems {label}.\nSecond line, with a comma.'
+    a = AnalysisResult(
+        token_ids=(1, 2, 3),
+        text=f"<think>{think}</think><answer>{label}</answer>",
+        think=think,
+        answer=label,
+        label=label,
+        parse_status=status,
+        label_set="dfew",
+        modal="video_audio",
+        scores={lab: (0.7 if lab == label else 0.1) for lab in LABELS},
+        timings={"vision_s": 0.01, "generate_s": 0.2},
+    )
+    return WindowResult(
+        window_id=wid,
+        t0=t0,
+        t1=t1,
+        wall_t0=1_700_000_000.0 + t0,
+        analysis=a,
+        audio_status="ok",
+        finished_at=t1 + 0.5,
+    )
 
 
 def feed(writer, t0: float, t1: float, block_s: float = 0.1) -> None:

@@ -46,12 +46,36 @@ def _windows_in_log(path: Path) -> int:
 
 @pytest.mark.slow
 def test_sigkill_mid_session_leaves_a_readable_bundle(tmp_path):
-    clip = make_video(tmp_path / "clip.mp4", seconds=CLIP_S, fps=15, audio=chirp(CLIP_S, rate_hz=44_100),
-                      audio_rate_hz=44_100)
+    clip = make_video(
+        tmp_path / "clip.mp4",
+        seconds=CLIP_S,
+        fps=15,
+        audio=chirp(CLIP_S, rate_hz=44_100),
+        audio_rate_hz=44_100,
+    )
     bundle = tmp_path / "session"
-    cmd = [sys.executable, str(ROOT / "main.py"), "monitor", "--source", str(clip),
-           "--model", str(PARITY_DIR / "checkpoint"), "--record", str(bundle), "--window", "2", "--hop", "1",
-           "--max-new-tokens", "8", "--device", "cpu", "--dtype", "float32", "--no-warmup"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "main.py"),
+        "monitor",
+        "--source",
+        str(clip),
+        "--model",
+        str(PARITY_DIR / "checkpoint"),
+        "--record",
+        str(bundle),
+        "--window",
+        "2",
+        "--hop",
+        "1",
+        "--max-new-tokens",
+        "8",
+        "--device",
+        "cpu",
+        "--dtype",
+        "float32",
+        "--no-warmup",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     printed: list[tuple[float, dict]] = []
@@ -82,7 +106,9 @@ def test_sigkill_mid_session_leaves_a_readable_bundle(tmp_path):
     due = [d for wall, d in printed if wall < kill_wall - RESULT_GRACE_S]
     assert due, "the monitor printed no result before the kill"
     for d in due:
-        assert d["window_id"] in logged, f"window {d['window_id']} printed before the kill is missing from the log"
+        assert d["window_id"] in logged, (
+            f"window {d['window_id']} printed before the kill is missing from the log"
+        )
         assert logged[d["window_id"]]["text"] == d["text"] and logged[d["window_id"]]["t0"] == d["t0"]
     for w in r.windows:  # and the frames each logged window used were on disk before its line
         assert r.window_frames(w)[1].shape[0] == 8
@@ -90,9 +116,11 @@ def test_sigkill_mid_session_leaves_a_readable_bundle(tmp_path):
     # the media decode up to within a few seconds of the kill
     video_end = r.video.t1
     audio_end = max(s.t1 for s in audio_segments(bundle))
-    print(f"\nkill at session {t_kill:.2f} s; video to {video_end:.2f} s (loss {t_kill - video_end:.2f} s), "
-          f"audio to {audio_end:.2f} s (loss {t_kill - audio_end:.2f} s); {len(r.windows)} windows logged, "
-          f"torn last line: {r.torn_tail}")
+    print(
+        f"\nkill at session {t_kill:.2f} s; video to {video_end:.2f} s (loss {t_kill - video_end:.2f} s), "
+        f"audio to {audio_end:.2f} s (loss {t_kill - audio_end:.2f} s); {len(r.windows)} windows logged, "
+        f"torn last line: {r.torn_tail}"
+    )
     assert t_kill - video_end < MEDIA_LOSS_LIMIT_S
     assert t_kill - audio_end < MEDIA_LOSS_LIMIT_S
     frames = 0
@@ -110,9 +138,14 @@ def test_sigkill_mid_session_leaves_a_readable_bundle(tmp_path):
 def test_sigkill_of_a_paced_writer_loses_under_half_a_second(tmp_path, run_s=3.3):
     """The writer alone (no model, no file source): what a kill costs is what sat in its queues."""
     bundle = tmp_path / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.session.paced_recorder", str(bundle)], cwd=ROOT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.session.paced_recorder", str(bundle)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     printed: list[tuple[float, dict]] = []
     t = threading.Thread(target=_read_stdout, args=(proc, printed), daemon=True)
     t.start()
@@ -137,5 +170,7 @@ def test_sigkill_of_a_paced_writer_loses_under_half_a_second(tmp_path, run_s=3.3
     assert [w["window_id"] for w in r.windows] == list(range(len(r.windows)))
     video_loss = t_kill - r.video.t1
     audio_loss = t_kill - max(s.t1 for s in audio_segments(bundle))
-    print(f"\nwriter-only kill at {t_kill:.2f} s: video loss {video_loss:.3f} s, audio loss {audio_loss:.3f} s")
+    print(
+        f"\nwriter-only kill at {t_kill:.2f} s: video loss {video_loss:.3f} s, audio loss {audio_loss:.3f} s"
+    )
     assert video_loss < 0.5 and audio_loss < 0.5

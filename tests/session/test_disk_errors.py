@@ -60,11 +60,14 @@ def wait_for(cond, timeout=10.0):
     return cond()
 
 
-@pytest.mark.parametrize("budget,options", [
-    (60_000, RecordOptions()),  # fills up on media / window frames
-    (400_000, RecordOptions()),
-    (9_000, RecordOptions.analysis_only()),  # fills up mid log line
-])
+@pytest.mark.parametrize(
+    "budget,options",
+    [
+        (60_000, RecordOptions()),  # fills up on media / window frames
+        (400_000, RecordOptions()),
+        (9_000, RecordOptions.analysis_only()),  # fills up mid log line
+    ],
+)
 def test_disk_full_stops_recording_cleanly_and_keeps_what_was_written(tmp_path, budget, options):
     errors = []
     disk = DiskBudget(budget)
@@ -123,8 +126,9 @@ def test_folder_removed_mid_recording(tmp_path):
     import shutil
 
     errors = []
-    w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions(record_video=False, record_audio=False),
-                      errors.append)
+    w = SessionWriter(
+        tmp_path / "s", synth.manifest(), RecordOptions(record_video=False, record_audio=False), errors.append
+    )
     w.start()
     w.write_result(synth.result(0, 0.0, 1.0), synth.window(0, 0.0, 1.0))
     assert wait_for(lambda: w.stats.windows_written == 1)
@@ -143,8 +147,9 @@ def test_media_failure_is_written_into_the_log(tmp_path):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return open(path, mode, buffering=0)
 
-    w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions(window_frames=False), errors.append,
-                      opener=opener)
+    w = SessionWriter(
+        tmp_path / "s", synth.manifest(), RecordOptions(window_frames=False), errors.append, opener=opener
+    )
     w.start()
     w.write_result(synth.result(0, 0.0, 1.0))
     synth.feed(w, 0.0, 1.0)

@@ -39,8 +39,9 @@ def session(tmp_path_factory) -> Path:
             r = synth.result(i, float(i), i + 2.0)
             from dataclasses import replace
 
-            r = replace(r, analysis=replace(r.analysis, label=None, parse_status=status, answer="bored",
-                                            scores=None))
+            r = replace(
+                r, analysis=replace(r.analysis, label=None, parse_status=status, answer="bored", scores=None)
+            )
         w.write_result(r, synth.window(i, float(i), i + 2.0))
     w.add_marker("event", "door <slams> & --> echo", t=1.5)
     w.add_marker("exclude", t=1.6)
@@ -97,7 +98,11 @@ def test_eaf_is_valid_elan_xml_with_aligned_time_slots(session):
     slots = {s.get("TIME_SLOT_ID"): int(s.get("TIME_VALUE")) for s in root.iter("TIME_SLOT")}
     ids = [s.get("TIME_SLOT_ID") for s in root.iter("TIME_SLOT")]
     values = [slots[i] for i in ids]
-    assert len(set(ids)) == len(ids) and values == sorted(values) and ids == [f"ts{i + 1}" for i in range(len(ids))]
+    assert (
+        len(set(ids)) == len(ids)
+        and values == sorted(values)
+        and ids == [f"ts{i + 1}" for i in range(len(ids))]
+    )
     types = {lt.get("LINGUISTIC_TYPE_ID"): lt for lt in root.iter("LINGUISTIC_TYPE")}
     tiers = {t.get("TIER_ID"): t for t in root.iter("TIER")}
     assert all(t.get("LINGUISTIC_TYPE_REF") in types for t in tiers.values())
@@ -114,8 +119,14 @@ def test_eaf_is_valid_elan_xml_with_aligned_time_slots(session):
             spans.append((a, b))
             emotion[al.get("ANNOTATION_ID")] = (a, b, al.findtext("ANNOTATION_VALUE"))
         assert all(s[1] <= n[0] for s, n in zip(spans, spans[1:]))
-    expect = sorted((round((w["t0"] - offset / 1000) * 1000), round((w["t1"] - offset / 1000) * 1000),
-                     w["label"] or "(out_of_set)") for w in r.windows)
+    expect = sorted(
+        (
+            round((w["t0"] - offset / 1000) * 1000),
+            round((w["t1"] - offset / 1000) * 1000),
+            w["label"] or "(out_of_set)",
+        )
+        for w in r.windows
+    )
     assert sorted(emotion.values()) == expect
 
     for tid, parent in (("reasoning", "emotion"), ("reasoning-2", "emotion-2")):
@@ -125,8 +136,12 @@ def test_eaf_is_valid_elan_xml_with_aligned_time_slots(session):
         assert refs and all(x.get("ANNOTATION_REF") in parent_ids for x in refs)
     thinks = sorted(x.findtext("ANNOTATION_VALUE") for x in root.iter("REF_ANNOTATION"))
     assert thinks == sorted(w["think"] for w in r.windows)
-    marks = [(slots[a.get("TIME_SLOT_REF1")], a.findtext("ANNOTATION_VALUE"))
-             for t in tiers.values() if t.get("TIER_ID").startswith("markers") for a in t.iter("ALIGNABLE_ANNOTATION")]
+    marks = [
+        (slots[a.get("TIME_SLOT_REF1")], a.findtext("ANNOTATION_VALUE"))
+        for t in tiers.values()
+        if t.get("TIER_ID").startswith("markers")
+        for a in t.iter("ALIGNABLE_ANNOTATION")
+    ]
     assert sorted(marks)[0] == (1500 - offset, "event: door <slams> & --> echo")
     assert len(marks) == 3
 
@@ -177,7 +192,9 @@ def _chromium() -> str | None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_chromium() is None, reason="headless Chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    _chromium() is None, reason="headless Chromium is not installed (apt-get install chromium)"
+)
 def test_html_report_renders_in_headless_chromium(session, tmp_path):
     from PIL import Image
 
@@ -185,15 +202,27 @@ def test_html_report_renders_in_headless_chromium(session, tmp_path):
     html_path.write_text(ex.to_html(SessionReader(session)), encoding="utf-8")
     shot = tmp_path / "report.png"
     proc = subprocess.run(
-        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--hide-scrollbars", "--window-size=1100,900", f"--screenshot={shot}", html_path.as_uri()],
-        capture_output=True, text=True, timeout=60)
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1100,900",
+            f"--screenshot={shot}",
+            html_path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert shot.is_file(), proc.stderr[-2000:]
     img = np.asarray(Image.open(shot).convert("RGB"))
     assert img.shape[:2] == (900, 1100)
     # the timeline and distribution are drawn: every label present shows its colour
     for lab in {w["label"] for w in SessionReader(session).windows if w["label"]}:
-        rgb = tuple(int(labels.colour(lab)[i:i + 2], 16) for i in (1, 3, 5))
+        rgb = tuple(int(labels.colour(lab)[i : i + 2], 16) for i in (1, 3, 5))
         assert (img == rgb).all(axis=-1).sum() > 200, f"{lab} colour not on screen"
     assert (img == (0x16, 0x18, 0x1C)).all(axis=-1).mean() > 0.3  # the page background, not a blank page
 

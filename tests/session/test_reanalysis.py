@@ -14,7 +14,7 @@ from tests.session import synth
 
 
 class BrightnessModel:
-    """Answers from the frames it is shown: brighter than mid-grey is 'happy', else 'sad'. Records its calls."""
+    """Answers from the frames it is shown: brighter than mid-grey is 'happy', else 'sad'; records calls."""
 
     model_dir = None
 
@@ -22,14 +22,30 @@ class BrightnessModel:
         self.calls = []
 
     def analyze(self, frames, audio, instruction, *, max_new_tokens=256, label_set="dfew", scores=False):
-        self.calls.append({"frames": np.array(frames), "audio": audio, "instruction": instruction,
-                           "label_set": label_set, "max_new_tokens": max_new_tokens})
+        self.calls.append(
+            {
+                "frames": np.array(frames),
+                "audio": audio,
+                "instruction": instruction,
+                "label_set": label_set,
+                "max_new_tokens": max_new_tokens,
+            }
+        )
         label = "happy" if frames[..., 1].mean() > 120 else "sad"
         text = f"<think>brightness {frames[..., 1].mean():.0f}</think><answer>{label}</answer>"
         p = parse_response(text, ("happy", "sad", "neutral", "angry", "disgust", "surprise", "fear"))
-        return AnalysisResult((1,), text, p.think, p.answer, p.label, p.status, label_set,
-                              "video_audio" if audio is not None else "video",
-                              {"happy": 0.5, "sad": 0.5} if scores else None, {"total": 0.001})
+        return AnalysisResult(
+            (1,),
+            text,
+            p.think,
+            p.answer,
+            p.label,
+            p.status,
+            label_set,
+            "video_audio" if audio is not None else "video",
+            {"happy": 0.5, "sad": 0.5} if scores else None,
+            {"total": 0.001},
+        )
 
 
 def recorded(tmp_path: Path, options: RecordOptions, n: int = 4) -> Path:
@@ -61,7 +77,8 @@ def test_reanalysis_from_kept_frames_feeds_the_same_frames_and_audio(tmp_path):
     assert new.manifest.source_session_id == src.manifest.session_id
     assert new.manifest.instruction == "Which emotion now?" and new.complete
     assert [(w["window_id"], w["t0"], w["t1"]) for w in new.windows] == [
-        (w["window_id"], w["t0"], w["t1"]) for w in src.windows]
+        (w["window_id"], w["t0"], w["t1"]) for w in src.windows
+    ]
     assert new.markers[0]["text"] == "clap"
     assert not (tmp_path / "re" / layout.VIDEO_DIR).exists()  # analysis only; the media stay in the original
 
@@ -104,9 +121,13 @@ def test_a_failing_window_is_logged_and_the_run_goes_on(tmp_path):
             return super().analyze(frames, audio, instruction, **kw)
 
     stop_after = []
-    rep = reanalyse(orig, Flaky(), out_dir=tmp_path / "re",
-                    on_progress=lambda done, total, r: stop_after.append(done),
-                    should_stop=lambda: len(stop_after) >= 3)
+    rep = reanalyse(
+        orig,
+        Flaky(),
+        out_dir=tmp_path / "re",
+        on_progress=lambda done, total, r: stop_after.append(done),
+        should_stop=lambda: len(stop_after) >= 3,
+    )
     assert rep.failed == (1,) and rep.windows == 2 and rep.stopped_early
     new = SessionReader(tmp_path / "re")
     assert [w["window_id"] for w in new.windows] == [0, 2]

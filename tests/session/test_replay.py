@@ -1,4 +1,4 @@
-"""The replay window (pytest-qt, offscreen): video, timeline and reasoning follow the position; markers jump."""
+"""The replay window (pytest-qt, offscreen): video, timeline and reasoning follow the position."""
 
 from __future__ import annotations
 
@@ -53,8 +53,9 @@ def test_seek_shows_the_frame_and_the_window_of_that_time(qtbot, session, tmp_pa
     assert win.error is None and (win.start_s, win.end_s) == (0.0, pytest.approx(N + 1.0))
     assert win.timeline.span_count() == N and len(win.timeline.markers) == 2
     win.seek(3.4)
-    qtbot.waitUntil(lambda: win.shown_frame_time() is not None and abs(win.shown_frame_time() - 3.4) < 0.1,
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: win.shown_frame_time() is not None and abs(win.shown_frame_time() - 3.4) < 0.1, timeout=5000
+    )
     assert win.current_window_id == 3  # windows 2 (2..4) and 3 (3..5) hold 3.4 s: the later one is shown
     qtbot.waitUntil(lambda: win.evidence.window_id == 3, timeout=5000)
     assert "window #3" in win.evidence.header.text() and "angry" in win.evidence.header.text()

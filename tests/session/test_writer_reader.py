@@ -97,7 +97,9 @@ def test_pause_skips_media_and_results_but_keeps_markers(tmp_path):
     assert [x["window_id"] for x in r.windows] == [0, 2]
     assert r.markers[0]["text"] == "while paused"
     assert [e["type"] for e in r.of_type(ev.RECORDING_PAUSED, ev.RECORDING_RESUMED)] == [
-        ev.RECORDING_PAUSED, ev.RECORDING_RESUMED]
+        ev.RECORDING_PAUSED,
+        ev.RECORDING_RESUMED,
+    ]
     assert w.stats.skipped_paused > 15
     _, covered = r.audio(1.1, 1.9)
     assert covered == 0.0
@@ -144,9 +146,12 @@ def test_callers_never_wait_for_a_slow_disk_and_results_are_never_dropped(tmp_pa
             return Slow()
         return f
 
-    w = SessionWriter(tmp_path / "s", synth.manifest(),
-                      RecordOptions(max_queue_bytes=20 * synth.H * synth.W * 3, window_frames=False),
-                      opener=slow_opener)
+    w = SessionWriter(
+        tmp_path / "s",
+        synth.manifest(),
+        RecordOptions(max_queue_bytes=20 * synth.H * synth.W * 3, window_frames=False),
+        opener=slow_opener,
+    )
     w.start()
     import time
 
@@ -210,7 +215,9 @@ def test_weights_fingerprint_names_the_weights(tmp_path):
     (copy / "model.safetensors").write_bytes(bytes(changed))
     assert weights_fingerprint(copy) != b
     m = SessionManifest.for_model(ckpt, clock_origin_wall=0.0, window_s=4.0, hop_s=2.0)
-    assert m.weights_hash == a and m.model_dir == str(ckpt.resolve()) and "safetensors" in m.weights_hash_method
+    assert (
+        m.weights_hash == a and m.model_dir == str(ckpt.resolve()) and "safetensors" in m.weights_hash_method
+    )
 
 
 def test_blur_faces_blurs_the_detected_region_in_video_and_kept_frames(tmp_path):
@@ -224,14 +231,25 @@ def test_blur_faces_blurs_the_detected_region_in_video_and_kept_frames(tmp_path)
         scale = gray.shape[0] / synth.H
         return np.array([[int(v * scale) for v in box]])
 
-    w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions(blur_faces=True, frame_format="png"),
-                      face_detector=detector)
+    w = SessionWriter(
+        tmp_path / "s",
+        synth.manifest(),
+        RecordOptions(blur_faces=True, frame_format="png"),
+        face_detector=detector,
+    )
     assert w.start()
     for k in range(15):
         w.write_frame(textured, k / 15)
     win = synth.window(0, 0.0, 1.0)
-    win = type(win)(id=0, t0=0.0, t1=1.0, frames=np.stack([textured] * 15), frame_times=win.frame_times,
-                    audio=None, audio_status="missing")
+    win = type(win)(
+        id=0,
+        t0=0.0,
+        t1=1.0,
+        frames=np.stack([textured] * 15),
+        frame_times=win.frame_times,
+        audio=None,
+        audio_status="missing",
+    )
     w.write_result(synth.result(0, 0.0, 1.0), win)
     w.stop()
     r = SessionReader(tmp_path / "s")
@@ -256,3 +274,36 @@ def test_blur_faces_without_a_detector_file_refuses_to_record_unblurred(tmp_path
     # analysis-only needs no blurring: it records no pictures at all
     a = SessionWriter(tmp_path / "a", synth.manifest(), RecordOptions.analysis_only(blur_faces=True))
     assert a.start() and a.stop()
+
+
+def test_a_slow_disk_drops_window_frames_never_results(tmp_path):
+    gate = threading.Event()
+
+    def opener(path, mode):
+        if path.suffix == ".jpg":
+            gate.wait(10)  # the window frames' disk stalls
+        return open(path, mode, buffering=0)
+
+    evidence_bytes = 8 * synth.H * synth.W * 3
+    w = SessionWriter(
+        tmp_path / "s",
+        synth.manifest(),
+        RecordOptions(record_video=False, record_audio=False, max_queue_bytes=3 * evidence_bytes),
+        opener=opener,
+    )
+    w.start()
+    import time
+
+    t0 = time.perf_counter()
+    for i in range(10):
+        w.write_result(synth.result(i, float(i), i + 2.0), synth.window(i, float(i), i + 2.0))
+    assert time.perf_counter() - t0 < 1.0  # the model worker never waits
+    gate.set()
+    w.stop()
+    r = SessionReader(tmp_path / "s")
+    assert [x["window_id"] for x in r.windows] == list(range(10))
+    kept = [x for x in r.windows if x.get("frames")]
+    dropped = [x for x in r.windows if x.get("frames_dropped")]
+    assert len(kept) + len(dropped) == 10 and 1 <= len(kept) <= 4
+    assert w.stats.dropped_window_frames == len(dropped)
+    assert all(r.window_frames(x)[1].shape[0] == 8 for x in kept)
