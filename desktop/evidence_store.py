@@ -8,27 +8,26 @@ Memory: 8 frames × 168 px high (≈ 0.7 MB for 4:3) + 4 s of 16 kHz float32 aud
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
-import cv2
 import numpy as np
 
 from core.model.preprocess import frame_indices
 from core.window import Window
 
 EVIDENCE_KEPT_WINDOWS = 100
-EVIDENCE_FRAME_HEIGHT_PX = 168  # twice the thumbnail height, for high-DPI screens
+EVIDENCE_FRAME_HEIGHT_PX = 168  # at most about twice the thumbnail height (high-DPI screens)
 FRAMES_IN_WINDOW_KEY = "evidence_frames_in_window"  # how many frames the full window had
 
 
 def evidence_copy(window: Window, height_px: int = EVIDENCE_FRAME_HEIGHT_PX) -> Window:
     """A ``Window`` with only the model's 8 sampled frames, resized to ``height_px`` high (aspect kept)."""
     idx = frame_indices(len(window.frames))
-    frames = window.frames[idx]
-    h, w = frames.shape[1:3]
-    if h > height_px:
-        size = (max(1, int(round(w * height_px / h))), height_px)
-        frames = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    step = max(1, math.ceil(window.frames.shape[1] / height_px))
+    # integer-step subsampling: a strided copy of only the kept pixels (~1 ms, on the UI thread);
+    # enough for thumbnails of frames that are already reduced for the model
+    frames = np.ascontiguousarray(window.frames[idx, ::step, ::step])
     source = {**window.source, FRAMES_IN_WINDOW_KEY: len(window.frames)}
     return Window(window.id, window.t0, window.t1, frames, window.frame_times[idx], window.audio,
                   window.audio_status, window.wall_t0, source)

@@ -8,12 +8,13 @@ the display timer) feeds the items with ``setOpts``/``setData``. Dragging or zoo
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core import labels as core_labels
@@ -26,7 +27,7 @@ MIN_VISIBLE_S = 20.0  # the shortest span shown at the start of a session
 NOW_MARGIN_S = 1.0  # room right of "now"
 MAX_LANES = 3  # overlapping windows (hop < window) stack on up to this many rows
 LANE_HEIGHT = 0.9  # fraction of a row a span fills
-SPAN_LABEL_POOL = 60  # text items reused for the newest spans
+SPAN_CHUNK = 200  # spans per plot item; only the newest item is redrawn when a result arrives (long sessions)
 MIN_LABEL_WIDTH_PX = 46  # narrower spans go without a text label
 MARKER_COLOURS = {"event": "#f0f0f0", "exclude": "#ff6b6b"}
 
@@ -38,25 +39,88 @@ class Marker:
     text: str = ""
 
 
-def assign_lanes(spans: list[tuple[float, float]], max_lanes: int = MAX_LANES) -> list[int]:
-    """Greedy interval packing: the first row whose last span ends by ``t0``; spans sorted by ``t0``."""
-    ends: list[float] = []
-    lanes = []
-    for t0, t1 in spans:
-        for i, end in enumerate(ends):
+class LanePacker:
+    """Greedy interval packing, one span at a time: the first row whose last span ends by ``t0``.
+
+    Spans must come in ``t0`` order. With ``max_lanes`` rows full, the row that frees first is reused."""
+
+    def __init__(self, max_lanes: int = MAX_LANES) -> None:
+        self.max_lanes = max_lanes
+        self.ends: list[float] = []
+
+    def add(self, t0: float, t1: float) -> int:
+        for i, end in enumerate(self.ends):
             if end <= t0 + 1e-6:
-                ends[i] = t1
-                lanes.append(i)
-                break
+                self.ends[i] = t1
+                return i
+        if len(self.ends) < self.max_lanes:
+            self.ends.append(t1)
+            return len(self.ends) - 1
+        i = int(np.argmin(self.ends))
+        self.ends[i] = t1
+        return i
+
+    @property
+    def n_lanes(self) -> int:
+        return max(1, len(self.ends))
+
+
+def assign_lanes(spans: list[tuple[float, float]], max_lanes: int = MAX_LANES) -> list[int]:
+    """Rows for spans sorted by ``t0`` (see ``LanePacker``)."""
+    packer = LanePacker(max_lanes)
+    return [packer.add(t0, t1) for t0, t1 in spans]
+
+
+class SpanLabels(pg.GraphicsObject):
+    """The label names written inside the spans, all drawn by one item in one ``paint``.
+
+    Text is drawn in device pixels (it does not stretch with zoom); a span narrower than its text goes
+    without one. One item instead of a text item per span keeps scrolling cheap in long sessions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._geometry: list[tuple[WindowResult, float, float]] = []
+        self._bounds = QRectF()
+
+    def set_spans(self, geometry: list[tuple[WindowResult, float, float]]) -> None:
+        self.prepareGeometryChange()
+        self._geometry = geometry
+        if geometry:
+            t0 = min(g[0].t0 for g in geometry[:1])
+            t1 = max(g[0].t1 for g in geometry[-SPAN_CHUNK:])
+            self._bounds = QRectF(t0, 0.0, max(t1 - t0, 1e-3), 1.0)
         else:
-            if len(ends) < max_lanes:
-                ends.append(t1)
-                lanes.append(len(ends) - 1)
-            else:
-                i = int(np.argmin(ends))
-                ends[i] = t1
-                lanes.append(i)
-    return lanes
+            self._bounds = QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
+        return self._bounds
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if not self._geometry:
+            return
+        xform = painter.transform()
+        view = self.getViewBox()
+        if view is None:
+            return
+        (xa, xb), _ = view.viewRange()
+        painter.save()
+        painter.resetTransform()
+        metrics = painter.fontMetrics()
+        first = bisect.bisect_left([g[0].t1 for g in self._geometry], xa)  # t1 is ordered with t0 here
+        for r, y0, y1 in self._geometry[max(0, first - MAX_LANES):]:
+            if r.t0 > xb:
+                break
+            left, right = xform.map(QPointF(r.t0, y0)), xform.map(QPointF(r.t1, y1))
+            name = r.analysis.label or "?"
+            width = abs(right.x() - left.x())
+            if width < max(MIN_LABEL_WIDTH_PX, metrics.horizontalAdvance(name) + 6):
+                continue
+            colour = QColor(core_labels.colour(r.analysis.label))
+            painter.setPen(QColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff"))
+            box = QRectF(min(left.x(), right.x()), min(left.y(), right.y()), width, abs(right.y() - left.y()))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, name)
+        painter.restore()
 
 
 class LabelLegend(QWidget):
@@ -104,7 +168,8 @@ class EmotionTimeline(QWidget):
         self._selected: int | None = None
         self._pending_id: int | None = None  # the window being analysed
         self._span_geometry: list[tuple[WindowResult, float, float]] = []  # (result, y0, y1), by t0
-        self._last_text_key: tuple = ()  # view range the span labels were placed for
+        self._packer = LanePacker()
+        self._rebuild_needed = False
 
         self.legend = LabelLegend()
         self._follow_button = QPushButton("Follow now (F)")
@@ -141,8 +206,9 @@ class EmotionTimeline(QWidget):
         self.score_plot.getAxis("left").setTicks([[(0, "0"), (0.5, ".5"), (1, "1")]])
         self.score_plot.setToolTip("The model's own preference over the label set (not a calibrated probability)")
 
-        self._spans = pg.BarGraphItem(x0=[], x1=[], y0=[], y1=[], brushes=[], pen=pg.mkPen(t.panel, width=1))
-        self.lane_plot.addItem(self._spans)
+        self._span_pen = pg.mkPen(t.panel, width=1)
+        self._span_items: list[pg.BarGraphItem] = []  # chunks of SPAN_CHUNK spans; the last one grows
+        self._brushes: dict[str, QBrush] = {}  # one brush per colour, shared by all spans
         self._pending = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 255, 255, 28),
                                             pen=pg.mkPen(t.muted, style=Qt.PenStyle.DashLine))
         self._pending.hide()
@@ -154,12 +220,8 @@ class EmotionTimeline(QWidget):
                                           pen=pg.mkPen(t.text, width=2.5))
         self._selection.hide()
         self.lane_plot.addItem(self._selection)
-        self._span_texts = []
-        for _ in range(SPAN_LABEL_POOL):
-            item = pg.TextItem("", color="#000000", anchor=(0.5, 0.5))
-            item.hide()
-            self.lane_plot.addItem(item)
-            self._span_texts.append(item)
+        self._span_labels = SpanLabels()
+        self.lane_plot.addItem(self._span_labels)
         self._now_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(t.accent, width=1.5)) for _ in range(2)]
         self.lane_plot.addItem(self._now_lines[0])
         self.score_plot.addItem(self._now_lines[1])
@@ -188,15 +250,18 @@ class EmotionTimeline(QWidget):
             self.score_plot.removeItem(curve)
         self._score_curves = {}
         for name in labels or ():
-            curve = self.score_plot.plot([], [], pen=pg.mkPen(core_labels.colour(name), width=2),
-                                         symbol="o", symbolSize=5, symbolBrush=core_labels.colour(name),
-                                         symbolPen=None, name=name)
+            # lines without symbols: scatter symbols are rebuilt on every scroll step (~0.6 ms each)
+            curve = self.score_plot.plot([], [], pen=pg.mkPen(core_labels.colour(name), width=2), name=name)
+            curve.setClipToView(True)  # long sessions: only the visible points are drawn
             self._score_curves[name] = curve
+        self._reset_scores()
         self.legend.set_labels(labels or tuple(sorted({r.analysis.label for r in self._results.values()
                                                        if r.analysis.label})))
         self._dirty = True
 
     def add_result(self, result: WindowResult) -> None:
+        if result.window_id in self._results:
+            self._rebuild_needed = True  # a window analysed again replaces its span
         self._results[result.window_id] = result
         if self._pending_id == result.window_id:
             self.set_pending(None)
@@ -262,6 +327,7 @@ class EmotionTimeline(QWidget):
     def clear(self) -> None:
         """Forget every span and marker (a new session)."""
         self._results.clear()
+        self._rebuild_needed = True
         for line in self._marker_lines:
             self.lane_plot.removeItem(line)
         self._marker_lines.clear()
@@ -280,7 +346,7 @@ class EmotionTimeline(QWidget):
         return list(self._markers)
 
     def span_count(self) -> int:
-        return len(self._spans.opts.get("x0", []))
+        return sum(len(item.opts.get("x0", [])) for item in self._span_items) if self._results else 0
 
     def window_at(self, t_s: float) -> int | None:
         """The newest window whose span contains session time ``t_s``."""
@@ -297,68 +363,102 @@ class EmotionTimeline(QWidget):
 
     # -- drawing ----------------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Push changed data into the plot items (display timer, ~30 Hz; cheap when nothing changed)."""
+        """Push changed data into the plot items (display timer; cheap when nothing changed).
+
+        Results arriving in time order are appended to the newest chunk item (cost independent of session
+        length); anything else (a result out of order, a replaced window, one more row) redraws everything."""
         if not self._dirty:
-            self._place_span_texts()
             return
         self._dirty = False
-        ordered = sorted(self._results.values(), key=lambda r: (r.t0, r.window_id))
-        lanes = assign_lanes([(r.t0, r.t1) for r in ordered])
-        n_lanes = max(lanes, default=0) + 1
-        row_h = 1.0 / n_lanes
-        x0 = np.array([r.t0 for r in ordered], np.float64)
-        x1 = np.array([r.t1 for r in ordered], np.float64)
-        y0 = np.array([1.0 - (lane + 1) * row_h + row_h * (1 - LANE_HEIGHT) / 2 for lane in lanes], np.float64)
-        y1 = y0 + row_h * LANE_HEIGHT
-        brushes = [pg.mkBrush(core_labels.colour(r.analysis.label)) for r in ordered]
-        self._spans.setOpts(x0=x0, x1=x1, y0=y0, y1=y1, brushes=brushes)
-        self._span_geometry = list(zip(ordered, y0, y1))
+        drawn_ids = {g[0].window_id for g in self._span_geometry}
+        fresh = sorted((r for wid, r in self._results.items() if wid not in drawn_ids),
+                       key=lambda r: (r.t0, r.window_id))
+        last_t0 = self._span_geometry[-1][0].t0 if self._span_geometry else -np.inf
+        if self._rebuild_needed or (fresh and fresh[0].t0 < last_t0) or not self._append(fresh):
+            self._rebuild()
+        self._rebuild_needed = False
         if self._selected is not None:
-            for r, a, b in self._span_geometry:
-                if r.window_id == self._selected:
-                    self._selection.setOpts(x0=[r.t0], x1=[r.t1], y0=[a], y1=[b])
-        self._update_scores(ordered)
-        self._place_span_texts(force=True)
+            self.select(self._selected)
+        self._update_scores()
+        self._span_labels.set_spans(self._span_geometry)
 
-    def _place_span_texts(self, force: bool = False) -> None:
-        vb = self.lane_plot.getViewBox()
-        (xa, xb), _ = vb.viewRange()
-        px_per_s = vb.width() / max(xb - xa, 1e-9)
-        key = (round(xa, 2), round(xb, 2), len(self._span_geometry))
-        if key == self._last_text_key and not force:
-            return
-        self._last_text_key = key
-        newest = self._span_geometry[-SPAN_LABEL_POOL:]
-        for item, geom in zip(self._span_texts, newest + [None] * (SPAN_LABEL_POOL - len(newest))):
-            if geom is None:
-                item.hide()
-                continue
-            r, a, b = geom
-            if (r.t1 - r.t0) * px_per_s < MIN_LABEL_WIDTH_PX or r.t1 < xa or r.t0 > xb:
-                item.hide()
-                continue
-            name = r.analysis.label or "?"
-            if item.toPlainText() != name:  # setText re-lays out rich text: only when it changes
-                colour = QColor(core_labels.colour(r.analysis.label))
-                item.setColor("#000000" if colour.lightnessF() > 0.55 else "#ffffff")
-                item.setText(name)
-            item.setPos((r.t0 + r.t1) / 2, (a + b) / 2)
-            item.show()
+    def _row_bounds(self, lane: int) -> tuple[float, float]:
+        row_h = 1.0 / self._packer.n_lanes
+        y0 = 1.0 - (lane + 1) * row_h + row_h * (1 - LANE_HEIGHT) / 2
+        return y0, y0 + row_h * LANE_HEIGHT
 
-    def _update_scores(self, ordered: list[WindowResult]) -> None:
-        with_scores = [r for r in ordered if r.analysis.scores]
+    def _append(self, fresh: list[WindowResult]) -> bool:
+        """Add spans after the last drawn one; False when the number of rows would change (rebuild)."""
+        n_before = self._packer.n_lanes if self._span_geometry else None
+        lanes = [self._packer.add(r.t0, r.t1) for r in fresh]
+        if n_before is not None and self._packer.n_lanes != n_before:
+            return False
+        for r, lane in zip(fresh, lanes):
+            self._span_geometry.append((r, *self._row_bounds(lane)))
+        first_dirty_chunk = (len(self._span_geometry) - len(fresh)) // SPAN_CHUNK
+        self._draw_chunks(first_dirty_chunk)
+        return True
+
+    def _rebuild(self) -> None:
+        self._reset_scores()
+        self._packer = LanePacker()
+        self._span_geometry = []
+        for item in self._span_items:
+            self.lane_plot.removeItem(item)
+        self._span_items = []
+        ordered = sorted(self._results.values(), key=lambda r: (r.t0, r.window_id))
+        lanes = [self._packer.add(r.t0, r.t1) for r in ordered]
+        self._span_geometry = [(r, *self._row_bounds(lane)) for r, lane in zip(ordered, lanes)]
+        self._draw_chunks(0)
+
+    def _draw_chunks(self, first: int) -> None:
+        """(Re)draw span chunks from index ``first`` on, creating plot items as needed."""
+        n_chunks = (len(self._span_geometry) + SPAN_CHUNK - 1) // SPAN_CHUNK
+        while len(self._span_items) < n_chunks:
+            item = pg.BarGraphItem(x0=[0.0], x1=[0.0], y0=[0.0], y1=[0.0], brushes=[self._brush(None)],
+                                   pen=self._span_pen)
+            item.setZValue(-1)  # under the selection outline, labels and markers
+            self.lane_plot.addItem(item)
+            self._span_items.append(item)
+        for k in range(first, n_chunks):
+            part = self._span_geometry[k * SPAN_CHUNK:(k + 1) * SPAN_CHUNK]
+            self._span_items[k].setOpts(
+                x0=np.array([g[0].t0 for g in part]), x1=np.array([g[0].t1 for g in part]),
+                y0=np.array([g[1] for g in part]), y1=np.array([g[2] for g in part]),
+                brushes=[self._brush(g[0].analysis.label) for g in part])
+
+    def _brush(self, label: str | None) -> QBrush:
+        colour = core_labels.colour(label)
+        if colour not in self._brushes:
+            self._brushes[colour] = pg.mkBrush(colour)
+        return self._brushes[colour]
+
+
+    def _update_scores(self) -> None:
+        """Score points at window centres, for windows with scores (kept in step with ``_span_geometry``)."""
+        done = self._scores_upto
+        for r, _a, _b in self._span_geometry[done:]:
+            if r.analysis.scores:
+                self._score_x.append((r.t0 + r.t1) / 2)
+                for name, values in self._score_y.items():
+                    values.append(float(r.analysis.scores.get(name, np.nan)))
+        self._scores_upto = len(self._span_geometry)
         if self._label_set is None:
             self._no_scores.setText("free labels: no score lines")
-        elif not with_scores:
+        elif not self._score_x:
             self._no_scores.setText("score lines appear when the model reports per-label scores")
         else:
             self._no_scores.setText("")
         (xa, _), _ = self.score_plot.getViewBox().viewRange()
         self._no_scores.setPos(xa, 1.0)
-        centres = np.array([(r.t0 + r.t1) / 2 for r in with_scores], np.float64)
+        x = np.asarray(self._score_x, np.float64)
         for name, curve in self._score_curves.items():
-            values = np.array([float(r.analysis.scores.get(name, np.nan)) for r in with_scores], np.float64)
-            curve.setData(centres, values, connect="finite")
+            curve.setData(x, np.asarray(self._score_y[name], np.float64), connect="finite")
+
+    def _reset_scores(self) -> None:
+        self._scores_upto = 0
+        self._score_x: list[float] = []
+        self._score_y: dict[str, list[float]] = {name: [] for name in self._score_curves}
 
     def _apply_range(self) -> None:
         # "now" sits at the right edge; early in a session the view grows from MIN_VISIBLE_S to the full span

@@ -54,9 +54,9 @@ class SlowedModel:
 
 
 def measure(seconds: float, token_delay_s: float, source: str, max_new_tokens: int = 24,
-            model_dir: Path = PARITY_CHECKPOINT) -> dict[str, float]:
+            model_dir: Path | None = PARITY_CHECKPOINT, switch_interval_s: float | None = None) -> dict[str, float]:
     """Run the window for ``seconds`` of monitoring and return the measurements (creates its QApplication
-    if needed; settings live in a temporary folder)."""
+    if needed; settings live in a temporary folder). ``model_dir=None`` measures without a model (baseline)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
@@ -68,6 +68,11 @@ def measure(seconds: float, token_delay_s: float, source: str, max_new_tokens: i
     from desktop.qt_compat import install_guard
     from desktop.startup import source_choice
 
+    from desktop.app import tune_interpreter
+
+    tune_interpreter()  # as the app does
+    if switch_interval_s is not None:
+        sys.setswitchinterval(switch_interval_s)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     guard = install_guard(app)  # noqa: F841
     theme.apply(app, theme.DARK)
@@ -91,9 +96,10 @@ def measure(seconds: float, token_delay_s: float, source: str, max_new_tokens: i
             check.stop()
             return bool(predicate())
 
-        controller.load_model(str(model_dir), "cpu", "float32")
-        if not pump_until(lambda: controller.has_model, 120):
-            raise RuntimeError("the model did not load within 120 s")
+        if model_dir is not None:
+            controller.load_model(str(model_dir), "cpu", "float32")
+            if not pump_until(lambda: controller.has_model, 120):
+                raise RuntimeError("the model did not load within 120 s")
         window.use_source(source_choice(source))
         window.start_monitoring()
         pump_until(lambda: window.video.frames_shown > 0, 30)
@@ -113,6 +119,7 @@ def measure(seconds: float, token_delay_s: float, source: str, max_new_tokens: i
             "view_ticks": float(window.loop_watch.ticks),
             "ui_thread_cpu_pct": 100.0 * ui_cpu_s / elapsed,  # share of one core the UI thread used
             "machine_load_1min": os.getloadavg()[0],
+            "gil_switch_interval_ms": 1000 * sys.getswitchinterval(),
             "preview_fps": (window.video.frames_shown - shown0) / elapsed,
             "capture_fps": float(stats.video.fps if stats.video is not None else 0.0),
             "windows_analysed": float(len(window._results) - busy_windows0),
@@ -130,8 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-delay", type=float, default=0.05, help="seconds added per generated token")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--source", default="demo", help="demo (30 fps clip) or a media file")
+    parser.add_argument("--no-model", action="store_true", help="baseline: capture and views only")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="GIL switch interval in seconds (default: the app's, 0.001)")
     args = parser.parse_args(argv)
-    r = measure(args.seconds, args.token_delay, args.source, args.max_new_tokens)
+    r = measure(args.seconds, args.token_delay, args.source, args.max_new_tokens,
+                None if args.no_model else PARITY_CHECKPOINT, args.switch_interval)
     for key, value in r.items():
         print(f"{key:22s} {value:10.2f}")
     ok = r["loop_stall_max_ms"] <= MAX_STALL_TARGET_MS and r["preview_fps"] >= PREVIEW_FPS_TARGET

@@ -163,3 +163,27 @@ def test_status_bar_and_banner(qtbot):
     assert banner.level == ERROR
     banner.dismiss()
     assert banner.isHidden()
+
+
+def test_timeline_appends_in_chunks_and_rebuilds_when_order_breaks(qtbot, monkeypatch):
+    from desktop import timeline as tl_mod
+
+    monkeypatch.setattr(tl_mod, "SPAN_CHUNK", 4)
+    tl = EmotionTimeline()
+    qtbot.addWidget(tl)
+    for i in range(10):  # window 4 s, hop 2 s: two rows
+        tl.add_result(make_result(i, 2.0 * i, 2.0 * i + 4, "happy" if i % 2 else "sad"))
+        tl.refresh()
+    assert tl.span_count() == 10 and len(tl._span_items) == 3
+    first_chunk = tl._span_items[0]
+    tl.add_result(make_result(10, 20.0, 24.0, "angry"))
+    tl.refresh()
+    assert tl._span_items[0] is first_chunk  # old chunks untouched by an appended result
+    assert [round(g[1], 3) for g in tl._span_geometry[:2]] != [round(g[1], 3) for g in tl._span_geometry[1:3]]
+    tl.add_result(make_result(11, 1.0, 5.0, "fear"))  # out of order: everything is redrawn, nothing lost
+    tl.refresh()
+    assert tl.span_count() == 12
+    assert [g[0].t0 for g in tl._span_geometry] == sorted(g[0].t0 for g in tl._span_geometry)
+    tl.clear()
+    tl.refresh()
+    assert tl.span_count() == 0
