@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import warnings
 import sys
 import time
 from pathlib import Path
@@ -161,6 +162,7 @@ class NaivePipeline:
                     rows.append(fused if p == pp.VIDEO_TOKEN_INDEX else aud)
             embeds = torch.cat(rows).unsqueeze(0).to(dt)
             mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=dev)
+            warnings.filterwarnings("ignore", message="Passing `repetition_penalty` with `inputs_embeds`")
             gen = self.lm.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=n_tokens,
                                    min_new_tokens=n_tokens, do_sample=False, repetition_penalty=REPETITION_PENALTY,
                                    eos_token_id=None, pad_token_id=0, output_logits=True,

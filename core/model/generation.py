@@ -33,15 +33,12 @@ class GenerationSettings:
         return cls(frozenset(int(i) for i in ids), float(gc.get("repetition_penalty") or 1.0))
 
 
-def apply_repetition_penalty(logits: torch.Tensor, generated: list[int], penalty: float) -> torch.Tensor:
-    """logits [V] float32 (copied) with the usual penalty on the ids generated so far."""
-    if penalty == 1.0 or not generated:
+def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor | None, penalty: float) -> torch.Tensor:
+    """logits [V] float32 with the usual penalty (negative x penalty, positive / penalty) where ``seen`` [V] bool
+    marks the ids generated so far. Returns a new tensor; stays on the logits' device."""
+    if penalty == 1.0 or seen is None:
         return logits
-    out = logits.clone()
-    idx = torch.tensor(sorted(set(generated)), device=logits.device)
-    s = out[idx]
-    out[idx] = torch.where(s < 0, s * penalty, s / penalty)
-    return out
+    return torch.where(seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits)
 
 
 class KVCache:

@@ -84,6 +84,9 @@ class R1OmniModel:
         self._trace: _Trace | None = None
         self._weights_hash: str | None = None
         self._assert_tied()
+        from core.model.decode_step import FastDecodeStep
+
+        self._step = FastDecodeStep(module.model)
 
     # --- properties ----------------------------------------------------------------------------------------
     @property
@@ -291,11 +294,13 @@ class R1OmniModel:
         step_logits: list[torch.Tensor] = []
         stream = IncrementalDecoder(self.tokenizer, on_token)
         cancelled = False
+        seen = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
         for step in range(max_new_tokens):
             if self._trace is not None:
                 step_logits.append(logits.detach().cpu())
-            tok = int(torch.argmax(apply_repetition_penalty(logits, ids, penalty)))
+            tok = int(torch.argmax(apply_repetition_penalty(logits, seen if ids else None, penalty)))
             ids.append(tok)
+            seen[tok] = True
             stream.push(tok)
             if tok in stop_ids or step == max_new_tokens - 1:
                 break
@@ -303,7 +308,7 @@ class R1OmniModel:
                 cancelled = True
                 break
             x = self.module.embed(torch.tensor([[tok]], device=self.device))
-            hidden = self._layers(x, cache.length, cache)
+            hidden = self._step(x, cache.length, cache)
             cache.advance(1)
             logits = self.module.lm_head(hidden[0, -1]).float()
         stream.flush()

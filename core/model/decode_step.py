@@ -1,0 +1,106 @@
+"""One-token decode step of the Qwen2 decoder with little per-layer overhead.
+
+Computes exactly what transformers' ``Qwen2DecoderLayer`` stack computes for a single new position with a KV
+cache (same RMSNorm upcast, rotary embedding, SDPA call with grouped-query heads), but as a flat sequence of
+tensor ops with q/k/v and gate/up projections fused into one matrix product each. The fused matrices are the
+storage of the module's own parameters (the ``q_proj``/``k_proj``/``v_proj`` and ``gate_proj``/``up_proj``
+weights become views into them), so no weight is duplicated and the transformers modules stay usable (prefill,
+label scoring and any naive composition use them). Prefill stays on the transformers layers: it is
+compute-bound, the per-layer overhead does not matter there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """RMSNorm as transformers computes it (statistics in float32, scale in the input dtype)."""
+    dtype = x.dtype
+    h = x.to(torch.float32)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.to(dtype)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def _fuse(linears: list[nn.Linear], bias: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Concatenate the weights (and biases) of ``linears`` along the output axis and make each module's
+    parameters views into the result."""
+    w = torch.cat([m.weight.detach() for m in linears], dim=0)
+    b = torch.cat([m.bias.detach() for m in linears], dim=0) if bias else None
+    start = 0
+    for m in linears:
+        n = m.out_features
+        m.weight = nn.Parameter(w[start:start + n], requires_grad=False)
+        if bias:
+            m.bias = nn.Parameter(b[start:start + n], requires_grad=False)
+        start += n
+    return w, b
+
+
+@dataclass
+class _Layer:
+    ln1: torch.Tensor
+    ln2: torch.Tensor
+    qkv_w: torch.Tensor
+    qkv_b: torch.Tensor
+    o_w: torch.Tensor
+    gu_w: torch.Tensor
+    down_w: torch.Tensor
+
+
+class FastDecodeStep:
+    """Callable ``(x [1, 1, H], position, cache) -> final-norm hidden [1, 1, H]``; ``cache`` implements
+    ``update(k, v, layer_idx)`` (see :class:`core.model.generation.KVCache`)."""
+
+    def __init__(self, backbone: Any) -> None:
+        cfg = backbone.config
+        if cfg.hidden_act != "silu":
+            raise ValueError("the fused decode step supports the SiLU MLP of Qwen2 only")
+        self.rotary = backbone.rotary_emb
+        self.norm_w = backbone.norm.weight
+        self.eps = float(backbone.norm.variance_epsilon)
+        attn0 = backbone.layers[0].self_attn
+        self.head_dim = attn0.head_dim
+        self.scale = attn0.scaling
+        self.n_heads = cfg.num_attention_heads
+        self.n_kv = cfg.num_key_value_heads
+        self.split = (self.n_heads * self.head_dim, self.n_kv * self.head_dim, self.n_kv * self.head_dim)
+        self.inter = cfg.intermediate_size
+        self.layers: list[_Layer] = []
+        for layer in backbone.layers:
+            a, mlp = layer.self_attn, layer.mlp
+            qkv_w, qkv_b = _fuse([a.q_proj, a.k_proj, a.v_proj], bias=True)
+            gu_w, _ = _fuse([mlp.gate_proj, mlp.up_proj], bias=False)
+            self.layers.append(_Layer(layer.input_layernorm.weight, layer.post_attention_layernorm.weight, qkv_w,
+                                      qkv_b, a.o_proj.weight, gu_w, mlp.down_proj.weight))
+
+    def __call__(self, x: torch.Tensor, position: int, cache: Any) -> torch.Tensor:
+        pos = torch.tensor([[position]], device=x.device)
+        cos, sin = self.rotary(x, pos)
+        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)  # [1, 1, 1, d]
+        hd, eps = self.head_dim, self.eps
+        for i, ly in enumerate(self.layers):
+            h = _rms(x, ly.ln1, eps)
+            q, k, v = F.linear(h, ly.qkv_w, ly.qkv_b).split(self.split, dim=-1)
+            q = q.view(1, 1, self.n_heads, hd).transpose(1, 2)
+            k = k.view(1, 1, self.n_kv, hd).transpose(1, 2)
+            v = v.view(1, 1, self.n_kv, hd).transpose(1, 2)
+            q = q * cos + _rotate_half(q) * sin
+            k = k * cos + _rotate_half(k) * sin
+            keys, values = cache.update(k, v, i)
+            o = F.scaled_dot_product_attention(q, keys, values, scale=self.scale, enable_gqa=True)
+            x = x + F.linear(o.transpose(1, 2).reshape(1, 1, -1), ly.o_w)
+            h = _rms(x, ly.ln2, eps)
+            g, u = F.linear(h, ly.gu_w).split((self.inter, self.inter), dim=-1)
+            x = x + F.linear(F.silu(g) * u, ly.down_w)
+        return _rms(x, self.norm_w, eps)
