@@ -28,8 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.session import SessionFormatError, SessionReader
+from core.session.layout import is_session
 from core.session.playback import AudioFeeder, FramePump, output_device_available
 from core.session.reader import window_result
+from core.session.reanalysis import compare
 from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL, Window
 from desktop import formatting, theme
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
@@ -62,6 +64,17 @@ class ReplayWindow(QWidget):
             self._build_error(self.error)
             return
         r = self.reader
+        # a re-analysis keeps no media: play the original's, and show its kept frames as evidence
+        self.media: SessionReader = r
+        self._source_windows: dict[int, dict] = {}
+        source = Path(r.manifest.source_session or "")
+        if not (r.has_video or r.has_audio) and r.manifest.source_session and is_session(source):
+            try:
+                self.media = SessionReader(source)
+                self._source_windows = {w["window_id"]: w for w in self.media.windows}
+            except (SessionFormatError, OSError):
+                self.media = r
+        self._audio = AudioFeeder(self.media.path)
         self.start_s, self.end_s = r.span
         self._windows = r.windows
         self._markers = r.markers
@@ -72,12 +85,9 @@ class ReplayWindow(QWidget):
         self._shown_evidence: int | None = None
         self._last_request: float | None = None
         self._build()
-        self._pump = (
-            FramePump(self.session_dir)
-            if r.has_video or any(w.get("frames") for w in self._windows)
-            else None
-        )
-        if not r.has_video:
+        has_frames = any(w.get("frames") for w in [*self._windows, *self._source_windows.values()])
+        self._pump = FramePump(self.media.path) if self.media.has_video or has_frames else None
+        if not self.media.has_video:
             self.video_view.clear("This session was recorded without video.")
         self.seek(self.start_s)
         self._timer = QTimer(self)
@@ -129,14 +139,14 @@ class ReplayWindow(QWidget):
         self.time_label = QLabel()
         self.time_label.setStyleSheet("font-family: monospace;")
         notes = []
-        if not r.has_audio:
+        if not self.media.has_audio:
             notes.append("no audio was recorded")
         elif not output_device_available():
             notes.append("no audio output device: playing video only")
         if not r.complete:
             notes.append("the recording did not end cleanly: shown up to its last complete log line")
         if r.manifest.source_session:
-            notes.append(f"re-analysis of {Path(r.manifest.source_session).name}")
+            notes.append(self._comparison_note(r))
         self.note = QLabel(" · ".join(notes))
         self.note.setStyleSheet(f"color: {t.muted};")
         self.note.setWordWrap(True)
@@ -178,6 +188,18 @@ class ReplayWindow(QWidget):
         ):
             QShortcut(QKeySequence(key), self, activated=slot)
 
+    @staticmethod
+    def _comparison_note(r: SessionReader) -> str:
+        source = Path(r.manifest.source_session or "")
+        try:
+            cmp = compare(source, r)
+        except (SessionFormatError, OSError):
+            return f"re-analysis of {source.name} (the original is not available to compare)"
+        return (
+            f"re-analysis of {source.name}: {len(cmp.disagreements)} of {cmp.common} windows disagree "
+            "with the original"
+        )
+
     # ---- control -------------------------------------------------------------------------------------
     @property
     def position(self) -> float:
@@ -196,7 +218,7 @@ class ReplayWindow(QWidget):
         self._position = min(max(float(t), self.start_s), self.end_s)
         if self._playing:
             self._play_origin = (self._position, time.monotonic())
-            if self.reader is not None and self.reader.has_audio:
+            if self.media.has_audio:
                 self._audio.start(self._position)
         if not from_slider:
             self.slider.blockSignals(True)
@@ -213,7 +235,7 @@ class ReplayWindow(QWidget):
         self._play_origin = (self._position, time.monotonic())
         self.play_button.setText("❚❚ Pause")
         self.timeline.set_follow(True)
-        if self.reader.has_audio and output_device_available() and not self._audio.start(self._position):
+        if self.media.has_audio and output_device_available() and not self._audio.start(self._position):
             self.note.setText(self._audio.error or "no audio output: playing video only")
 
     def pause(self) -> None:
@@ -275,7 +297,7 @@ class ReplayWindow(QWidget):
         if (
             self._pump is not None
             and self.reader is not None
-            and self.reader.has_video
+            and self.media.has_video
             and pos != self._last_request
         ):
             self._pump.request(pos)
@@ -287,10 +309,17 @@ class ReplayWindow(QWidget):
             self.timeline.select(wid)
             if hits:
                 if self._pump is not None:
-                    self._pump.request_evidence(hits[-1])
+                    self._pump.request_evidence(self._with_source_frames(hits[-1]))
                 else:  # nothing kept on disk for this window: show the log entry alone
                     self.evidence.show_window(window_result(hits[-1]), None)
                     self._shown_evidence = wid
+
+    def _with_source_frames(self, w: dict) -> dict:
+        """For a re-analysis: the window as logged, with the frames the original kept for it."""
+        original = self._source_windows.get(w["window_id"])
+        if original is None or w.get("frames"):
+            return w
+        return {**w, "frames": original.get("frames"), "n_frames": original.get("n_frames")}
 
     def _show_evidence(self, ev) -> None:
         w = ev.window

@@ -286,3 +286,98 @@ def compare(
         tuple(sorted(k[0] for k in set(wb) - set(wa))),
         confusion,
     )
+
+
+# ---------------------------------------------------------------- command line
+def configure(parser: Any) -> None:
+    """``python -m core.session.reanalysis SESSION --model DIR [...]`` (also usable as a main.py command)."""
+    parser.add_argument("session", help="the recorded session folder")
+    parser.add_argument("--model", help="model folder to analyse with (see `main.py download`)")
+    parser.add_argument("--instruct", default=None, help="instruction (default: the session's)")
+    parser.add_argument(
+        "--labels", default=None, help="dfew | mafw | ravdess | free (default: the session's)"
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument(
+        "--inputs", default="auto", choices=INPUTS, help="kept frames, recorded video, or auto"
+    )
+    parser.add_argument("--out", default=None, help="new session folder (default: next to the original)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument(
+        "--compare", default=None, metavar="OTHER", help="only compare SESSION with OTHER (no model needed)"
+    )
+
+
+def print_comparison(cmp: Comparison, out: Any) -> None:
+    print(
+        f"{cmp.common} windows in both, {cmp.agree} agree ({100 * cmp.agreement:.0f}%), "
+        f"{len(cmp.disagreements)} disagree; only in the first: {len(cmp.only_in_a)}, "
+        f"only in the second: {len(cmp.only_in_b)}",
+        file=out,
+    )
+    for d in cmp.disagreements:
+        print(
+            f"  window {d.window_id:5d}  {d.t0:8.1f}-{d.t1:<8.1f} s  {d.label_a or '(' + d.status_a + ')':>14}"
+            f"  ->  {d.label_b or '(' + d.status_b + ')'}",
+            file=out,
+        )
+
+
+def run(args: Any) -> int:
+    import sys
+
+    from core.session.manifest import SessionFormatError
+
+    try:
+        if args.compare:
+            print_comparison(compare(args.session, args.compare), sys.stdout)
+            return 0
+        if not args.model:
+            print("reanalyse: --model DIR is required (or --compare OTHER)", file=sys.stderr)
+            return 2
+        from core.model import ModelLoadError, load_model
+
+        try:
+            model = load_model(args.model, device=args.device, dtype=args.dtype)
+        except ModelLoadError as e:
+            print(f"reanalyse: {e}", file=sys.stderr)
+            return 2
+
+        def progress(done: int, total: int, result: WindowResult | None) -> None:
+            label = (
+                "(failed or skipped)"
+                if result is None
+                else result.analysis.label or f"({result.analysis.parse_status})"
+            )
+            print(f"[{done}/{total}] {label}", file=sys.stderr, flush=True)
+
+        rep = reanalyse(
+            args.session,
+            model,
+            instruction=args.instruct,
+            label_set=args.labels,
+            out_dir=args.out,
+            max_new_tokens=args.max_new_tokens,
+            inputs=args.inputs,
+            on_progress=progress,
+        )
+    except (SessionFormatError, ReanalysisError) as e:
+        print(f"reanalyse: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"{rep.out_dir}: {rep.windows} windows in {rep.seconds:.1f} s ({rep.windows_per_s:.2f} windows/s); "
+        f"failed {len(rep.failed)}, skipped {len(rep.skipped)}",
+        file=sys.stderr,
+    )
+    print_comparison(compare(args.session, rep.out_dir), sys.stdout)
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    _parser = argparse.ArgumentParser(prog="python -m core.session.reanalysis", description=__doc__)
+    configure(_parser)
+    sys.exit(run(_parser.parse_args()))

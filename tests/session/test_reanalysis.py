@@ -151,3 +151,21 @@ def test_reanalysis_with_the_parity_model(tmp_path):
     cmp = compare(orig, new)
     assert cmp.common == 2 and len(cmp.disagreements) == 2
     assert all(d.label_b is None and d.status_b != "ok" for d in cmp.disagreements)
+
+
+def test_compare_from_the_command_line(tmp_path, capsys):
+    import argparse
+
+    from core.session import reanalysis
+
+    orig = recorded(tmp_path, RecordOptions(record_video=False, record_audio=False))
+    reanalyse(orig, BrightnessModel(), out_dir=tmp_path / "re")
+    parser = argparse.ArgumentParser()
+    reanalysis.configure(parser)
+    assert reanalysis.run(parser.parse_args([str(orig), "--compare", str(tmp_path / "re")])) == 0
+    out = capsys.readouterr().out
+    cmp = compare(orig, tmp_path / "re")
+    assert f"{cmp.common} windows in both, {cmp.agree} agree" in out
+    assert out.count("->") == len(cmp.disagreements)
+    assert reanalysis.run(parser.parse_args([str(tmp_path / "nope"), "--compare", str(orig)])) == 2
+    assert "is not a session" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from core.session import RecordOptions, SessionWriter  # noqa: E402
+from core.session import RecordOptions, SessionReader, SessionWriter  # noqa: E402
 from core.session.playback import output_device_available  # noqa: E402
 from tests.session import synth  # noqa: E402
 
@@ -116,3 +116,23 @@ def test_a_crashed_session_replays_and_says_so(qtbot, tmp_path):
     win.seek(1.0)
     qtbot.waitUntil(lambda: win.shown_frame_time() is not None, timeout=5000)
     w.stop()
+
+
+def test_a_reanalysis_says_how_many_windows_disagree(qtbot, session, tmp_path):
+    from core.session.reanalysis import compare, reanalyse
+    from tests.session.test_reanalysis import BrightnessModel
+
+    reanalyse(session, BrightnessModel(), out_dir=tmp_path / "re")
+    cmp = compare(session, tmp_path / "re")
+    win = _open(qtbot, tmp_path / "re")
+    assert f"{len(cmp.disagreements)} of {cmp.common} windows disagree" in win.note.text()
+    assert win.timeline.span_count() == N
+    # the re-analysis kept no media: the original's video and kept frames are shown
+    win.seek(2.5)
+    qtbot.waitUntil(
+        lambda: win.shown_frame_time() is not None and abs(win.shown_frame_time() - 2.5) < 0.1, timeout=5000
+    )
+    qtbot.waitUntil(lambda: win.evidence.window_id == 2, timeout=5000)
+    assert not win.evidence.thumbs[0].pixmap().isNull()
+    new_label = [w for w in SessionReader(tmp_path / "re").windows if w["window_id"] == 2][0]["label"]
+    assert new_label in win.evidence.header.text()
