@@ -317,9 +317,9 @@ def print_comparison(cmp: Comparison, out: Any) -> None:
         file=out,
     )
     for d in cmp.disagreements:
+        a, b = d.label_a or f"({d.status_a})", d.label_b or f"({d.status_b})"
         print(
-            f"  window {d.window_id:5d}  {d.t0:8.1f}-{d.t1:<8.1f} s  {d.label_a or '(' + d.status_a + ')':>14}"
-            f"  ->  {d.label_b or '(' + d.status_b + ')'}",
+            f"  window {d.window_id:5d}  {d.t0:8.1f}-{d.t1:<8.1f} s  {a:>14}  ->  {b}",
             file=out,
         )
 
