@@ -20,12 +20,15 @@ formats are renamed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from core.model.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
@@ -43,6 +46,8 @@ BERT_PREFIX = "model.bert_model."
 UNUSED_AUDIO_HEAD = ("projector.", "classifier.")  # WhisperForAudioClassification head, never run
 IGNORED_CHECKPOINT_PREFIXES = ("model.feature_compressor.",)  # unused module of a sibling code base
 DOWNLOAD_HINT = "python main.py download --dir DIR"
+KNOWN_TOWER_REPOS = {"whisper-large-v3": "openai/whisper-large-v3",
+                     "siglip-base-patch16-224": "google/siglip-base-patch16-224"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -149,7 +154,12 @@ def _hub_snapshot(repo_id: str, cache_dir: str | None) -> Path | None:
 
 
 def resolve_folder(name: str, checkpoint_dir: Path, what: str, cache_dir: str | None, key: str) -> Path:
-    """Absolute path, path relative to the checkpoint folder, or hub id in the local cache -> existing folder."""
+    """Absolute path, path relative to the checkpoint folder, or hub id in the local cache -> existing folder.
+
+    The published config.json names the towers by paths of its authors' machine (``/mnt/.../whisper-large-v3``);
+    when such a path does not exist, the folder name is looked up beside the checkpoint (``towers/NAME``,
+    ``NAME``, ``../NAME``) and as the known hub repository of that name in the local cache.
+    """
     p = Path(os.path.expanduser(name))
     candidates = [p] if p.is_absolute() else [checkpoint_dir / p]
     for c in candidates:
@@ -157,6 +167,18 @@ def resolve_folder(name: str, checkpoint_dir: Path, what: str, cache_dir: str | 
             return c.resolve()
     snap = _hub_snapshot(name, cache_dir)
     if snap is not None and snap.is_dir():
+        return snap
+    base = p.name
+    if base and base != name:
+        for c in (checkpoint_dir / "towers" / base, checkpoint_dir / base, checkpoint_dir.parent / base):
+            if c.is_dir():
+                log.warning("%s: %s (config.json %s) does not exist; using %s", what, name, key, c)
+                return c.resolve()
+    repo = KNOWN_TOWER_REPOS.get(base)
+    snap = _hub_snapshot(repo, cache_dir) if repo else None
+    if snap is not None and snap.is_dir():
+        log.warning("%s: %s (config.json %s) does not exist; using the cached hub snapshot of %s", what, name,
+                    key, repo)
         return snap
     tried = ", ".join(str(c) for c in candidates)
     raise ModelLoadError(

@@ -375,6 +375,8 @@ class R1OmniModel:
         result). ``scores=True`` adds the model's preference over the label set (not calibrated; None for
         ``free``). ``timings`` holds seconds per stage plus ``total``. Runs on the calling thread.
         """
+        if self.module is None:
+            raise RuntimeError("this model was closed; load it again")
         if max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
         labels = _labels.label_set(label_set)
