@@ -13,7 +13,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -64,8 +64,8 @@ TIMELINE_EVERY_N_TICKS = 3  # timeline scroll at 10 Hz: it moves a pixel or two 
 LOOP_SAMPLES = 10_000  # view-timer lateness samples kept (about 5 minutes)
 MEDIA_FILTER = "Media (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mp3 *.wav *.flac);;All files (*)"
 
-NO_CAMERA_TEXT = ("No camera found.\nPick the demo clip or open a media file or stream URL from the Source list "
-                  "(or run with --source demo).")
+NO_CAMERA_TEXT = ("No camera found.\nPick the demo clip, or open a media file or stream URL, in the Source list.\n"
+                  "From a terminal: python main.py --source demo")
 NO_MIC_TEXT = "No microphone — analysis is video-only (the model hears nothing)."
 
 
@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         self._selected: int | None = None
         self._shut_down = False
         self._loading = False  # a model load is in progress
+        self._have_cameras = False
         self._preview_index = -1
         self._preview_count = 0
         self._preview_fps_at = time.monotonic()
@@ -133,6 +134,8 @@ class MainWindow(QMainWindow):
         self._stats_timer.timeout.connect(self._on_stats_tick)
         self._stats_timer.start(STATS_PERIOD_MS)
         self._restore_choices()
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode("ascii")))
 
     # ---- construction ------------------------------------------------------------------------------------
     def _build_views(self) -> None:
@@ -168,6 +171,7 @@ class MainWindow(QMainWindow):
         self._model_page.setWidget(self.model_panel)
         self._model_page.setWidgetResizable(True)
         self._model_page.setFrameShape(QFrame.Shape.NoFrame)
+        self._model_page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.reasoning_stack = QStackedWidget()
         self.reasoning_stack.addWidget(self._model_page)
         self.reasoning_stack.addWidget(self.reasoning)
@@ -316,14 +320,17 @@ class MainWindow(QMainWindow):
         current = self.controller.source_choice
         if current is not None and current.kind == SOURCE_FILE:
             choices.append(current)
+        if current is not None and current.kind == SOURCE_CAMERA and current.ref not in [c for c, _ in cameras]:
+            choices.insert(0, SourceChoice(SOURCE_CAMERA, current.ref, f"camera {current.ref} (not found)"))
         self.monitor_bar.set_sources(choices, current)
         if current is not None and current.kind in (SOURCE_DEMO, SOURCE_FILE):
             self.monitor_bar.set_microphone_enabled(False, "audio from the file")
         else:
             self.monitor_bar.set_microphone_enabled(True)
             self.monitor_bar.set_microphones(mics, self.controller.microphone_choice())
-        if not cameras and (current is None or current.kind == SOURCE_CAMERA):
-            self.video.clear(NO_CAMERA_TEXT)
+        self._have_cameras = bool(cameras)
+        if not self.controller.monitoring:
+            self._show_idle()
         if not mics and (current is None or current.kind == SOURCE_CAMERA):
             self.audio.set_unavailable("No microphone found. " + NO_MIC_TEXT)
 
@@ -364,7 +371,18 @@ class MainWindow(QMainWindow):
         elif not on and self.controller.monitoring:
             self.controller.stop_monitoring()
 
+    def _show_idle(self) -> None:
+        """What the video area says while not monitoring."""
+        choice = self.controller.source_choice
+        if choice is None or (choice.kind == SOURCE_CAMERA and not self._have_cameras):
+            self.video.clear(NO_CAMERA_TEXT)
+        else:
+            self.video.clear(f"{choice.label}\nPress ● Monitor (Space) to start.")
+
     def _on_monitoring_changed(self, on: bool) -> None:
+        if not on:
+            self._show_idle()
+            self.audio.set_unavailable("Not monitoring.")
         action = self.monitor_bar.monitor_action
         action.blockSignals(True)
         action.setChecked(on)
@@ -577,15 +595,17 @@ class MainWindow(QMainWindow):
 
     # ---- misc ------------------------------------------------------------------------------------------------
     def _open_replay(self) -> None:
-        try:
-            from desktop.replay import ReplayWindow
-        except ImportError:
-            self.banner.show_message(banner_levels.WARNING, "Session replay is not available in this build.")
-            return
         folder = QFileDialog.getExistingDirectory(self, "Open a recorded session", self.settings.record_dir or "")
         if folder:
-            window = ReplayWindow(folder, parent=self)
-            window.show()
+            self.open_replay(folder)
+
+    def open_replay(self, folder: str) -> QWidget | None:
+        """Open a recorded session in its own replay window (monitoring goes on)."""
+        from desktop.replay import ReplayWindow
+
+        window = ReplayWindow(folder, parent=self)
+        window.show()
+        return window
 
     def _on_policy_ack(self) -> None:
         self.settings.policy_acknowledged = True
@@ -617,6 +637,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._view_timer.stop()
         self._stats_timer.stop()
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
         self.controller.shutdown()
         try:
             self.settings.save()

@@ -18,11 +18,8 @@ def expected_layout() -> str:
 
     lines = ["R1-Omni-0.5B/"]
     for repo in REPOS:
-        files = ", ".join(p for p in repo.patterns if not p.startswith("model.safetensors.index"))
-        if len(files) > 58:
-            files = files[:57] + "…"
-        lines.append(f"  {(repo.subdir + '/') if repo.subdir else '.':<34}{repo.repo_id}")
-        lines.append(f"  {'':<36}{files}")
+        folder = (repo.subdir + "/") if repo.subdir else "config.json, model.safetensors, …"
+        lines.append(f"  {folder:<34} ← {repo.repo_id}")
     return "\n".join(lines)
 
 

@@ -87,6 +87,11 @@ def test_no_model_no_camera_still_captures_marks_and_records(qtbot, make_window,
     assert manifest["window_s"] == settings.window_s
     events = (session / "events.jsonl").read_text()
     assert '"exclude"' in events and "cough" in events
+    replay = win.open_replay(str(session))  # File ▸ Open recorded session…
+    assert replay.isVisible() and replay.error is None
+    replay.close()
+    win.stop_monitoring()
+    qtbot.waitUntil(lambda: "Press ● Monitor" in win.video._empty.text(), timeout=5000)
 
 
 @pytest.mark.slow
