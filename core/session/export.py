@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 from core import labels as _labels
 from core.session import events as ev
 from core.session import layout
-from core.session.media import audio_segments, segment_span, video_segments
+from core.session.media import media_origin as recorded_media_origin
 from core.session.reader import SessionReader
 
 FORMATS = ("csv", "json", "eaf", "vtt", "html")
@@ -47,14 +47,8 @@ CSV_FIELDS = (
 
 # ---------------------------------------------------------------- helpers
 def media_origin(reader: SessionReader) -> float:
-    """Session time (s) at which the recorded media start; 0.0 when nothing was recorded."""
-    starts = [s.t0 for s in audio_segments(reader.path)]
-    segs = video_segments(reader.path)
-    if segs:
-        first = segment_span(segs[0])
-        if first is not None:
-            starts.append(first.t0)
-    return min(starts) if starts else 0.0
+    """Session time (s) at which the recorded media (and ``recording.mp4``) start; 0.0 without media."""
+    return recorded_media_origin(reader.path)
 
 
 def score_labels(windows: Iterable[dict[str, Any]], label_set: tuple[str, ...] | None) -> list[str]:

@@ -462,6 +462,18 @@ class VideoCursor:
 
 
 # ---------------------------------------------------------------- one-file copy for other tools
+def media_origin(root: Path) -> float:
+    """Session time (s) where the recorded media start: the earlier of the first frame and the first
+    audio sample; 0.0 when nothing was recorded. ``consolidate`` puts it at time 0 of its file."""
+    starts = [s.t0 for s in audio_segments(root)]
+    segs = video_segments(root)
+    if segs:
+        first = segment_span(segs[0], first_only=True)
+        if first is not None:
+            starts.append(first.t0)
+    return min(starts) if starts else 0.0
+
+
 def consolidate(root: Path, out: Path | None = None) -> Path | None:
     """Join the video segments (no re-encode) and the audio (AAC) into one mp4 for ELAN and players.
 
@@ -476,7 +488,7 @@ def consolidate(root: Path, out: Path | None = None) -> Path | None:
         return None
     out = Path(out) if out else root / layout.RECORDING
     tmp = out.with_name(out.name + ".tmp.mp4")
-    t_origin = spans[0].t0
+    t_origin = media_origin(root)  # time 0 of the file: what ELAN / WebVTT exports count from
     with av.open(str(tmp), "w") as dst:
         with av.open(str(spans[0].path)) as first:
             vout = dst.add_stream_from_template(first.streams.video[0])
@@ -506,7 +518,7 @@ def consolidate(root: Path, out: Path | None = None) -> Path | None:
             t_end = max(spans[-1].t1, max(s.t1 for s in asegs))
             chunk_s = 10.0
             t = t_origin
-            pts = 0
+            pts = 0  # audio starts at the file's time 0 (silence until the first recorded block)
             while t < t_end:
                 pcm, _ = read_audio(root, t, min(t_end, t + chunk_s))
                 frame = av.AudioFrame.from_ndarray(pcm[None, :], format="flt", layout="mono")

@@ -242,3 +242,26 @@ def test_cli_writes_every_format_and_rejects_a_non_session(session, tmp_path, ca
         assert out.stat().st_size > 100
     assert main.main(["export", str(tmp_path), "--format", "csv"]) == 2
     assert "is not a session" in capsys.readouterr().err
+
+
+def test_consolidated_file_keeps_audio_and_video_on_the_session_clock(tmp_path):
+    """Audio that starts before the camera: the mp4's time 0 is the first audio sample, video starts later."""
+    w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions(window_frames=False))
+    w.start()
+    for b in range(30):
+        w.write_audio(synth.tone(0.5 + b * 0.1, 1600), 0.5 + b * 0.1)
+    for k in range(30):
+        w.write_frame(synth.frame(1.5 + k / 15), 1.5 + k / 15)
+    w.stop()
+    r = SessionReader(tmp_path / "s")
+    assert ex.media_origin(r) == 0.5
+    out = consolidate(tmp_path / "s")
+    with av.open(str(out)) as c:
+        first_video = next(iter(c.decode(video=0))).time
+    with av.open(str(out)) as c:
+        first_audio = next(iter(c.decode(audio=0))).time
+    assert first_video == pytest.approx(1.0, abs=0.01) and first_audio == pytest.approx(0.0, abs=0.01)
+    # and the ELAN / VTT times count from that same origin
+    cues = parse_vtt(ex.to_vtt(r))
+    assert cues == []  # no windows in this session, but the header must still parse
+    assert "= 0.500 s" in ex.to_vtt(r)
