@@ -26,6 +26,7 @@ from core.session.reader import SessionReader
 
 FORMATS = ("csv", "json", "eaf", "vtt", "html")
 MARKER_SPAN_S = 0.2  # ELAN/VTT need a duration: markers are drawn as 200 ms spans
+MARKER_COLOURS = {"event": "#ffffff", "exclude": "#ff6b6b", "custom": "#4aa3ff"}  # as on the live timeline
 CSV_FIELDS = (
     "window_id",
     "t0",
@@ -359,7 +360,7 @@ def _svg_timeline(
     for m in markers:
         parts.append(
             f'<line x1="{x(m["t"]):.1f}" x2="{x(m["t"]):.1f}" y1="{top - 4}" y2="{axis_y}" '
-            f'stroke="#ffffff" stroke-dasharray="3,2">'
+            f'stroke="{MARKER_COLOURS.get(m["kind"], "#ffffff")}" stroke-dasharray="3,2">'
             f"<title>{html.escape(m['kind'] + ' ' + m.get('text', ''))}"
             f"</title></line>"
         )
