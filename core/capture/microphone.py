@@ -31,7 +31,6 @@ DRAIN_PERIOD_S = 0.02
 NO_DATA_WARN_S = 2.0  # warn (once per silence) when no block arrived for this long
 RECONNECT_PERIOD_S = 1.0
 STREAM_LATENCY = "low"
-MAX_PLAUSIBLE_LATENCY_S = 0.5  # a host API's capture time older than this is ignored (bogus or zero clocks)
 
 
 class MicrophoneSource(SourceBase):
@@ -74,13 +73,9 @@ class MicrophoneSource(SourceBase):
         now = self._sink.clock.now()  # type: ignore[union-attr]
         if status.input_overflow:
             self._xruns += 1
-        # when the host API says when the block's first sample was captured, use it; else assume it just ended
-        age = frames / self.rate_hz
-        if time_info is not None:
-            adc_age = time_info.currentTime - time_info.inputBufferAdcTime
-            if age <= adc_age < MAX_PLAUSIBLE_LATENCY_S:
-                age = adc_age
-        self._ring.write(indata, now - age)  # type: ignore[union-attr]
+        # the block's first sample was captured one block ago. PortAudio's inputBufferAdcTime is not used: through
+        # ALSA's pulse plugin it was measured up to 150 ms off (stale after idle), which would shift audio vs video
+        self._ring.write(indata, now - frames / self.rate_hz)  # type: ignore[union-attr]
 
     # -- own thread ---------------------------------------------------------------------------------------------
 

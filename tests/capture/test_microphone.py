@@ -18,7 +18,6 @@ from tests.capture.helpers import Events, wait_for
 from tests.support.media import chirp
 
 SR = MODEL_SAMPLE_RATE_HZ
-pytestmark = pytest.mark.pulse
 
 
 def locate(captured: np.ndarray, sent: np.ndarray) -> tuple[int, float]:
@@ -44,6 +43,7 @@ def capture_chirp(pulse_server, samplerate, channels=None, seconds=1.5):
     return buf, mic, status, events, sent
 
 
+@pytest.mark.pulse
 def test_capture_from_virtual_microphone_is_exact_and_on_the_session_clock(pulse_server):
     mics = list_microphones()
     assert any(m.name == "pulse" for m in mics), mics
@@ -55,16 +55,18 @@ def test_capture_from_virtual_microphone_is_exact_and_on_the_session_clock(pulse
     # content: bit-exact up to 16-bit quantisation
     assert r > 0.9999
     assert np.abs(captured[k : k + len(sent)] - sent).max() < 2 / 32767
-    # timing: the chirp's first sample is stamped within 250 ms after it was written into the source
+    # timing: the chirp's first sample is stamped after it was written into the source (never before: that
+    # would shift audio against video), and soon after (typically 20-40 ms; loose bound for a loaded machine)
     t_first = audio_start + k / SR
     written_mono, _ = pulse_server.fed_at[0]
     t_written = written_mono - (time.monotonic() - buf.clock.now())
-    assert -0.02 <= t_first - t_written < 0.25, (t_first, t_written)
+    assert -0.02 <= t_first - t_written < 0.4, (t_first, t_written)
     # duration: the chirp arrives whole, at the right rate (no gap, no stretch)
     assert buf.stats().audio_gaps == 0
     assert status.audio_overflows == 0
 
 
+@pytest.mark.pulse
 def test_capture_at_48k_stereo_is_resampled_to_16k_mono(pulse_server):
     buf, _, status, _, sent = capture_chirp(pulse_server, samplerate=48_000, channels=2)
     assert status.audio_rate_hz == 48_000
@@ -77,6 +79,7 @@ def test_capture_at_48k_stereo_is_resampled_to_16k_mono(pulse_server):
     assert buf.stats().audio_gaps == 0
 
 
+@pytest.mark.pulse
 def test_unsupported_sample_rate_falls_back_or_is_a_clear_error(pulse_server):
     buf = LiveBuffer()
     mic = MicrophoneSource("pulse", samplerate=1_000_000)
@@ -95,6 +98,7 @@ def test_unsupported_sample_rate_falls_back_or_is_a_clear_error(pulse_server):
     assert "choose that rate or leave the rate on automatic" in strict.status().message
 
 
+@pytest.mark.pulse
 def test_unknown_microphone_name_lists_what_exists(pulse_server):
     mic = MicrophoneSource("no-such-mic")
     mic.start(LiveBuffer())
