@@ -32,8 +32,12 @@ URL_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "tcp://", "udp://",
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="main.py", description="R1-Omni Live: watch, listen, explain.")
-    p.add_argument("--source", help="camera (default camera), demo (the bundled clip), a media FILE or a stream URL")
-    p.add_argument("--mic", help="microphone index or name to use with a camera; 'default'; 'none' for video only")
+    p.add_argument(
+        "--source", help="camera (default camera), demo (the bundled clip), a media FILE or a stream URL"
+    )
+    p.add_argument(
+        "--mic", help="microphone index or name to use with a camera; 'default'; 'none' for video only"
+    )
     p.add_argument("--model", metavar="DIR", help="R1-Omni model folder to load at start")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs")
     p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="model precision")
@@ -51,10 +55,14 @@ def check_source(source: str | None) -> str | None:
     if source in (None, "camera", "demo") or source.startswith(URL_PREFIXES):
         return None
     if not Path(source).exists():
-        return (f"--source {source!r}: no such file. Use 'camera', 'demo', an existing media file, or a stream URL "
-                f"({', '.join(URL_PREFIXES)}).")
+        return (
+            f"--source {source!r}: no such file. Use 'camera', 'demo', an existing media file, or a stream URL "
+            f"({', '.join(URL_PREFIXES)})."
+        )
     if Path(source).is_dir():
-        return f"--source {source!r} is a folder; give one media file (to analyse a folder use: main.py analyze)"
+        return (
+            f"--source {source!r} is a folder; give one media file (to analyse a folder use: main.py analyze)"
+        )
     return None
 
 
@@ -71,9 +79,11 @@ def run_app(argv: list[str]) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     if args.model and not Path(args.model).is_dir():
-        print(f"error: --model {args.model!r} is not a folder. Point it at the R1-Omni folder "
-              "(config.json, model.safetensors, siglip/, whisper/, bert/) or run: python main.py download",
-              file=sys.stderr)
+        print(
+            f"error: --model {args.model!r} is not a folder. Point it at the R1-Omni folder "
+            "(config.json, model.safetensors, siglip/, whisper/, bert/) or run: python main.py download",
+            file=sys.stderr,
+        )
         return 2
     if args.quit_after is not None and args.quit_after <= 0:
         print("error: --quit-after needs a positive number of seconds", file=sys.stderr)
@@ -84,9 +94,8 @@ def run_app(argv: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop import theme
-    from desktop.startup import apply_args, load_settings
-
     from desktop.qt_compat import install_guard
+    from desktop.startup import apply_args, load_settings
 
     tune_interpreter()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "r1omni-live"])
@@ -110,6 +119,7 @@ def run_app(argv: list[str]) -> int:
 
     outcome = {"code": 0}
     if args.quit_after is not None:
+
         def finish() -> None:
             if args.screenshot:
                 outcome["code"] = 0 if save_screenshot(window, args.screenshot) else 1
@@ -128,8 +138,13 @@ def save_screenshot(window, path: str) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     ok = pixmap.save(str(target), "PNG")
     if ok:
-        log.info("screenshot saved to %s (%dx%d, platform %s)", target, pixmap.width(), pixmap.height(),
-                 os.environ.get("QT_QPA_PLATFORM", "default"))
+        log.info(
+            "screenshot saved to %s (%dx%d, platform %s)",
+            target,
+            pixmap.width(),
+            pixmap.height(),
+            os.environ.get("QT_QPA_PLATFORM", "default"),
+        )
     else:
         log.error("could not write the screenshot to %s", target)
     return ok

@@ -27,7 +27,7 @@ def dbfs(x: np.ndarray) -> tuple[float, float]:
         return METER_FLOOR_DB, METER_FLOOR_DB
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
     peak = float(np.max(np.abs(x)))
-    to_db = lambda v: max(20.0 * np.log10(v), METER_FLOOR_DB) if v > 0 else METER_FLOOR_DB  # noqa: E731
+    to_db = lambda v: max(20.0 * np.log10(v), METER_FLOOR_DB) if v > 0 else METER_FLOOR_DB
     return to_db(rms), to_db(peak)
 
 
@@ -65,15 +65,18 @@ class LevelMeter(QWidget):
         frac = (min(max(db, METER_FLOOR_DB), 0.0) - METER_FLOOR_DB) / -METER_FLOOR_DB
         return h - frac * h
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def paintEvent(self, event) -> None:
         t = theme.current()
         p = QPainter(self)
         w, h = self.width(), self.height() - 2 * METER_PAD_PX
         p.translate(0, METER_PAD_PX)
         bar = QRectF(14, 0, w - 16, h)
         p.fillRect(bar, QColor(t.base))
-        for lo, hi, colour in ((METER_FLOOR_DB, METER_YELLOW_DB, "#2ca25f"),
-                               (METER_YELLOW_DB, METER_RED_DB, "#e6c229"), (METER_RED_DB, 0.0, "#d7301f")):
+        for lo, hi, colour in (
+            (METER_FLOOR_DB, METER_YELLOW_DB, "#2ca25f"),
+            (METER_YELLOW_DB, METER_RED_DB, "#e6c229"),
+            (METER_RED_DB, 0.0, "#d7301f"),
+        ):
             y_lo, y_hi = self._y(lo, h), self._y(min(hi, max(self.rms_db, lo)), h)
             if self.rms_db > lo:
                 p.fillRect(QRectF(bar.left(), y_hi, bar.width(), y_lo - y_hi), QColor(colour))
@@ -87,8 +90,11 @@ class LevelMeter(QWidget):
         for db in (0, -12, -24, -36, -48):
             y = self._y(db, h)
             p.drawLine(10, int(y), 13, int(y))
-            p.drawText(QRectF(0, y - 5, 11, 10), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       str(-db))
+            p.drawText(
+                QRectF(0, y - 5, 11, 10),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                str(-db),
+            )
         p.end()
 
 
@@ -111,8 +117,9 @@ class AudioView(QWidget):
         self._plot.getAxis("left").setTicks([[(-1, "-1"), (0, "0"), (1, "1")]])
         self._plot.setLabel("left", "")
         self._curve = self._plot.plot(pen=pg.mkPen("#6fc2a0", width=1))
-        self._selection = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(74, 163, 255, 50),
-                                              pen=pg.mkPen(t.accent))
+        self._selection = pg.LinearRegionItem(
+            movable=False, brush=pg.mkBrush(74, 163, 255, 50), pen=pg.mkPen(t.accent)
+        )
         self._selection.hide()
         self._plot.addItem(self._selection)
         self._plot.setMinimumHeight(70)
@@ -136,9 +143,9 @@ class AudioView(QWidget):
     def set_audio(self, samples: np.ndarray, rate_hz: float, t_end_s: float, dt_s: float = 1 / 30) -> None:
         """Draw float32 [S] mono ``samples`` whose last sample is at session time ``t_end_s``."""
         self._stack.setCurrentWidget(self._plot)
-        recent = samples[-max(1, int(LEVEL_WINDOW_S * rate_hz)):]
+        recent = samples[-max(1, int(LEVEL_WINDOW_S * rate_hz)) :]
         self.meter.set_level(*dbfs(recent), dt_s)
-        tail = samples[-int(WAVEFORM_SPAN_S * rate_hz):]
+        tail = samples[-int(WAVEFORM_SPAN_S * rate_hz) :]
         idx, y = min_max_envelope(tail, WAVEFORM_BINS)
         x = t_end_s - (tail.size - idx) / rate_hz
         self._curve.setData(x, y)

@@ -55,8 +55,10 @@ class Banner(QFrame):
         self.level, self.message = level, message
         t = theme.current()
         bg = {ERROR: t.error, WARNING: t.warning}.get(level, t.panel)
-        self.setStyleSheet(f"Banner {{ background: {bg}; border-radius: 4px; }}"
-                           f" QLabel, QToolButton {{ color: {t.banner_text}; }}")
+        self.setStyleSheet(
+            f"Banner {{ background: {bg}; border-radius: 4px; }}"
+            f" QLabel, QToolButton {{ color: {t.banner_text}; }}"
+        )
         self._icon.setText(f"<b>{ {ERROR: 'Error', WARNING: 'Warning'}.get(level, 'Note') }</b>")
         self._text.setText(message + (f"  (×{self._repeats})" if self._repeats > 1 else ""))
         self.show()

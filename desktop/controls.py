@@ -33,8 +33,12 @@ DEFAULT_MIC = "default"  # microphone picker: the system's default input
 LABEL_SET_CHOICES = (("DFEW", "DFEW · 7 labels"), ("MAFW", "MAFW · 11 labels"), ("free", "free labels"))
 PRESET_CHOICES = (("official", "R1-Omni prompt"), ("evaluation", "evaluation prompt"), ("custom", "custom…"))
 DEVICE_CHOICES = (("auto", "auto (CUDA if present)"), ("cuda", "CUDA"), ("cpu", "CPU"))
-DTYPE_CHOICES = (("auto", "auto (fp16 on CUDA, bf16/fp32 on CPU)"), ("float32", "float32"),
-                 ("float16", "float16"), ("bfloat16", "bfloat16"))
+DTYPE_CHOICES = (
+    ("auto", "auto (fp16 on CUDA, bf16/fp32 on CPU)"),
+    ("float32", "float32"),
+    ("float16", "float16"),
+    ("bfloat16", "bfloat16"),
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,9 @@ class MonitorToolBar(QToolBar):
         self.addWidget(QLabel(" Source "))
         self.source_combo = QComboBox()
         self.source_combo.setMinimumContentsLength(18)
-        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.source_combo.setToolTip("Camera, the bundled demo clip, or a media file / stream URL")
         self.source_combo.activated.connect(self._on_source)
         self.addWidget(self.source_combo)
@@ -189,24 +195,34 @@ class AnalysisToolBar(QToolBar):
         self.addSeparator()
 
         self.addWidget(QLabel(" Window "))
-        self.window_spin = _spin(core_scheduler.DEFAULT_WINDOW_S, core_scheduler.MIN_WINDOW_S,
-                                 core_scheduler.MAX_WINDOW_S, "Seconds of video + audio per analysis (max 30 s: "
-                                 "the model hears at most 30 s)")
+        self.window_spin = _spin(
+            core_scheduler.DEFAULT_WINDOW_S,
+            core_scheduler.MIN_WINDOW_S,
+            core_scheduler.MAX_WINDOW_S,
+            "Seconds of video + audio per analysis (max 30 s: the model hears at most 30 s)",
+        )
         self.addWidget(self.window_spin)
         self.addWidget(QLabel(" hop "))
-        self.hop_spin = _spin(core_scheduler.DEFAULT_HOP_S, 0.5, 60.0,
-                              "A new window is cut every hop seconds; the newest waiting window wins")
+        self.hop_spin = _spin(
+            core_scheduler.DEFAULT_HOP_S,
+            0.5,
+            60.0,
+            "A new window is cut every hop seconds; the newest waiting window wins",
+        )
         self.addWidget(self.hop_spin)
         for box in (self.window_spin, self.hop_spin):
-            box.valueChanged.connect(lambda _v: self.window_hop_changed.emit(self.window_spin.value(),
-                                                                             self.hop_spin.value()))
+            box.valueChanged.connect(
+                lambda _v: self.window_hop_changed.emit(self.window_spin.value(), self.hop_spin.value())
+            )
         self.addSeparator()
         self.addWidget(QLabel(" Labels "))
         self.labels_combo = QComboBox()
         for key, text in LABEL_SET_CHOICES:
             self.labels_combo.addItem(text, key)
         self.labels_combo.setToolTip("The label set the answer is normalised to (and scored over)")
-        self.labels_combo.activated.connect(lambda i: self.label_set_chosen.emit(self.labels_combo.itemData(i)))
+        self.labels_combo.activated.connect(
+            lambda i: self.label_set_chosen.emit(self.labels_combo.itemData(i))
+        )
         self.addWidget(self.labels_combo)
         self.addWidget(QLabel(" Prompt "))
         self.preset_combo = QComboBox()

@@ -43,8 +43,13 @@ class DownloadDialog(QDialog):
 
     finished_ok = Signal(str)
 
-    def __init__(self, folder: str, parent: QWidget | None = None, command: list[str] | None = None,
-                 steps: int | None = None) -> None:
+    def __init__(
+        self,
+        folder: str,
+        parent: QWidget | None = None,
+        command: list[str] | None = None,
+        steps: int | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Download the R1-Omni weights")
         self.setModal(False)
@@ -61,8 +66,10 @@ class DownloadDialog(QDialog):
         row.addWidget(QLabel("Folder"))
         row.addWidget(self.folder_edit, 1)
         row.addWidget(browse)
-        note = QLabel("About 7 GB from the Hugging Face hub (R1-Omni-0.5B, Whisper-large-v3, SigLIP, BERT "
-                      "vocabulary). Interrupted downloads resume. Needs internet once; then the app works offline.")
+        note = QLabel(
+            "About 7 GB from the Hugging Face hub (R1-Omni-0.5B, Whisper-large-v3, SigLIP, BERT "
+            "vocabulary). Interrupted downloads resume. Needs internet once; then the app works offline."
+        )
         note.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -166,7 +173,7 @@ class DownloadDialog(QDialog):
             self.start_button.setEnabled(True)
             self.cancel_button.setEnabled(False)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event) -> None:
         if self.state == "running":
             self.cancel()
             self._process.waitForFinished(3000)

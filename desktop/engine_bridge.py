@@ -35,7 +35,7 @@ class SessionBridge(QObject):
     recording_started = Signal(str)  # session folder
     recording_stopped = Signal(str, object)  # session folder, error text or None
 
-    def listener(self) -> "BridgeListener":
+    def listener(self) -> BridgeListener:
         """The object to hand to ``LiveSession`` as its listener."""
         return BridgeListener(self)
 

@@ -29,8 +29,17 @@ def evidence_copy(window: Window, height_px: int = EVIDENCE_FRAME_HEIGHT_PX) -> 
     # enough for thumbnails of frames that are already reduced for the model
     frames = np.ascontiguousarray(window.frames[idx, ::step, ::step])
     source = {**window.source, FRAMES_IN_WINDOW_KEY: len(window.frames)}
-    return Window(window.id, window.t0, window.t1, frames, window.frame_times[idx], window.audio,
-                  window.audio_status, window.wall_t0, source)
+    return Window(
+        window.id,
+        window.t0,
+        window.t1,
+        frames,
+        window.frame_times[idx],
+        window.audio,
+        window.audio_status,
+        window.wall_t0,
+        source,
+    )
 
 
 class EvidenceStore:

@@ -19,14 +19,14 @@ from PySide6.QtWidgets import (
 )
 
 from core import labels as core_labels
-from core.results import WindowResult
 from core.model.preprocess import frame_indices
+from core.results import WindowResult
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
 from desktop import formatting, theme
 from desktop.audio_view import min_max_envelope
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
-from desktop.timeline_axis import ClockAxis
 from desktop.reasoning_panel import PARSE_STATUS_TEXT, label_chip
+from desktop.timeline_axis import ClockAxis
 
 THUMB_HEIGHT_PX = 84
 MODEL_FRAME_COUNT = len(frame_indices(2))  # frames the model samples per window (its own default)
@@ -122,11 +122,15 @@ class EvidenceView(QWidget):
                 thumb.clear()
                 thumb.setText("—")
                 caption.setText("")
-            self._frames_title.setText("Frames of this window are no longer in memory (see the session recording)")
+            self._frames_title.setText(
+                "Frames of this window are no longer in memory (see the session recording)"
+            )
             return
         n_total = int(window.source.get(FRAMES_IN_WINDOW_KEY, len(window.frames)))
-        self._frames_title.setText(f"The {MODEL_FRAME_COUNT} frames the model saw "
-                                   f"(sampled uniformly from the {n_total} frames of the window)")
+        self._frames_title.setText(
+            f"The {MODEL_FRAME_COUNT} frames the model saw "
+            f"(sampled uniformly from the {n_total} frames of the window)"
+        )
         self._pixmaps = []
         for caption, idx in zip(self._thumb_times, frame_indices(len(window.frames))):
             self._pixmaps.append(to_pixmap(window.frames[idx], 2 * THUMB_HEIGHT_PX))
@@ -144,7 +148,7 @@ class EvidenceView(QWidget):
             thumb.setFixedHeight(h)
             thumb.setPixmap(pixmap.scaledToHeight(h, Qt.TransformationMode.SmoothTransformation))
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_thumbs()
 
@@ -152,38 +156,53 @@ class EvidenceView(QWidget):
         if window is None or window.audio is None or window.audio.size == 0:
             self._audio_curve.setData([], [])
             why = "not kept in memory" if window is None else result.audio_status
-            self.audio_title.setText(f"Audio the model heard: none ({why}) — video-only analysis"
-                                     if result.analysis.modal == "video" else f"Audio: {why}")
+            self.audio_title.setText(
+                f"Audio the model heard: none ({why}) — video-only analysis"
+                if result.analysis.modal == "video"
+                else f"Audio: {why}"
+            )
             return
         idx, y = min_max_envelope(window.audio, AUDIO_BINS)
         self._audio_curve.setData(window.t0 + idx / MODEL_SAMPLE_RATE_HZ, y)
         self._audio_plot.setXRange(window.t0, window.t0 + window.audio.size / MODEL_SAMPLE_RATE_HZ, padding=0)
-        self.audio_title.setText(f"Audio the model heard: {formatting.seconds(window.audio.size / MODEL_SAMPLE_RATE_HZ)}"
-                                 f" at 16 kHz, status {result.audio_status} (padded to 30 s inside the model)")
+        self.audio_title.setText(
+            f"Audio the model heard: {formatting.seconds(window.audio.size / MODEL_SAMPLE_RATE_HZ)}"
+            f" at 16 kHz, status {result.audio_status} (padded to 30 s inside the model)"
+        )
 
     @staticmethod
     def _details_html(result: WindowResult) -> str:
         a = result.analysis
         muted = theme.current().muted
-        parts = [f"<h4 style='margin:2px 0'>Reasoning</h4><p>{html.escape(a.think or '(no <think> text)')}</p>",
-                 f"<p><b>Answer:</b> {label_chip(a.label, a.answer)} &nbsp; raw: "
-                 f"<code>{html.escape(a.answer or '—')}</code> &nbsp; label set {a.label_set}</p>"]
+        parts = [
+            f"<h4 style='margin:2px 0'>Reasoning</h4><p>{html.escape(a.think or '(no <think> text)')}</p>",
+            (
+                f"<p><b>Answer:</b> {label_chip(a.label, a.answer)} &nbsp; raw: "
+                f"<code>{html.escape(a.answer or '—')}</code> &nbsp; label set {a.label_set}</p>"
+            ),
+        ]
         if a.scores:
             rows = "".join(
                 f"<tr><td>{label_chip(name)}</td><td align='right'>{value:.2f}</td>"
-                f"<td><span style='color:{core_labels.colour(name)}'>{'█' * int(round(value * 20))}</span></td></tr>"
+                f"<td><span style='color:{core_labels.colour(name)}'>{'█' * round(value * 20)}</span></td></tr>"
                 for name, value in sorted(a.scores.items(), key=lambda kv: -kv[1])
             )
-            parts.append("<h4 style='margin:2px 0'>Model preference over the label set</h4>"
-                         f"<p style='color:{muted}'>the model's own preference, not a calibrated probability</p>"
-                         f"<table cellspacing='3'>{rows}</table>")
-        timings = "".join(f"<tr><td>{html.escape(k)}</td><td align='right'>{formatting.seconds(v, 2)}</td></tr>"
-                          for k, v in a.timings.items())
+            parts.append(
+                "<h4 style='margin:2px 0'>Model preference over the label set</h4>"
+                f"<p style='color:{muted}'>the model's own preference, not a calibrated probability</p>"
+                f"<table cellspacing='3'>{rows}</table>"
+            )
+        timings = "".join(
+            f"<tr><td>{html.escape(k)}</td><td align='right'>{formatting.seconds(v, 2)}</td></tr>"
+            for k, v in a.timings.items()
+        )
         parts.append(
             "<h4 style='margin:2px 0'>Timings</h4><table cellspacing='3'>"
             f"{timings}<tr><td>result age at arrival</td>"
             f"<td align='right'>{formatting.seconds(result.finished_at - result.t1)}</td></tr></table>"
         )
-        parts.append(f"<h4 style='margin:2px 0'>Raw output ({len(a.token_ids)} tokens)</h4>"
-                     f"<pre style='white-space:pre-wrap'>{html.escape(a.text)}</pre>")
+        parts.append(
+            f"<h4 style='margin:2px 0'>Raw output ({len(a.token_ids)} tokens)</h4>"
+            f"<pre style='white-space:pre-wrap'>{html.escape(a.text)}</pre>"
+        )
         return "".join(parts)

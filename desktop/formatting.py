@@ -10,7 +10,7 @@ def clock(t_s: float | None) -> str:
     if t_s is None or not math.isfinite(t_s):
         return "--:--.-"
     sign = "-" if t_s < 0 else ""
-    tenths = int(round(abs(t_s) * 10))
+    tenths = round(abs(t_s) * 10)
     minutes, tenths_in_min = divmod(tenths, 600)
     hours, minutes = divmod(minutes, 60)
     sec = f"{tenths_in_min // 10:02d}.{tenths_in_min % 10}"
@@ -31,7 +31,7 @@ def seconds(value_s: float | None, digits: int = 1) -> str:
     return f"{value_s:.{digits}f} s"
 
 
-def nbytes(n: int | float | None) -> str:
+def nbytes(n: float | None) -> str:
     """A memory size in binary units: ``3.1 GiB``, ``512 MiB``; ``—`` when unknown."""
     if n is None:
         return "—"

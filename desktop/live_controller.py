@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -49,7 +50,7 @@ class KeptModel:
     time; ``keep`` is set by the UI thread only while no worker runs the model.
     """
 
-    def __init__(self, model: Any, request: LoadRequest, on_closed: Callable[["KeptModel"], None]) -> None:
+    def __init__(self, model: Any, request: LoadRequest, on_closed: Callable[[KeptModel], None]) -> None:
         self.model = model
         self.request = request
         self.keep = False
@@ -102,8 +103,12 @@ class LiveController(QObject):
     message_posted = Signal(str, str)  # level, text
     _retired = Signal(object)  # continuation to run on the UI thread once a session has stopped
 
-    def __init__(self, settings: Any, loader: Callable[[LoadRequest], Any] = _default_loader,
-                 source_factory: Callable[[SourceChoice, Any], tuple[Any, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        loader: Callable[[LoadRequest], Any] = _default_loader,
+        source_factory: Callable[[SourceChoice, Any], tuple[Any, Any]] | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.bridge = SessionBridge()
@@ -153,8 +158,12 @@ class LiveController(QObject):
         if choice.kind in (SOURCE_DEMO, SOURCE_FILE) and "://" not in str(choice.ref):
             from core.capture.media_file import MediaFileSource
 
-            src = MediaFileSource(choice.ref, realtime=True, loop=choice.kind == SOURCE_DEMO,
-                                  name="demo clip" if choice.kind == SOURCE_DEMO else None)
+            src = MediaFileSource(
+                choice.ref,
+                realtime=True,
+                loop=choice.kind == SOURCE_DEMO,
+                name="demo clip" if choice.kind == SOURCE_DEMO else None,
+            )
             return src, src
         from core.capture.camera import CameraSource
 
@@ -215,15 +224,25 @@ class LiveController(QObject):
             self._swap_session(monitoring=True)
 
     def _new_session(self, video: Any, audio: Any) -> LiveSession:
-        return LiveSession(video, audio, self.bridge.listener(), window_s=self.settings.window_s,
-                           hop_s=self.settings.hop_s, params=self.params(), loader=self._load)
+        return LiveSession(
+            video,
+            audio,
+            self.bridge.listener(),
+            window_s=self.settings.window_s,
+            hop_s=self.settings.hop_s,
+            params=self.params(),
+            loader=self._load,
+        )
 
     def _swap_session(self, monitoring: bool) -> None:
         """Retire the current session (off the UI thread) and start the next one when it has stopped."""
         old = self.session
         try:
-            video, audio = self._source_factory(self.source_choice, self.settings.microphone) if monitoring \
+            video, audio = (
+                self._source_factory(self.source_choice, self.settings.microphone)
+                if monitoring
                 else (None, None)
+            )
         except (OSError, ValueError, RuntimeError) as exc:
             self.message_posted.emit(levels.ERROR, f"Cannot open the source: {exc}")
             video, audio, monitoring = None, None, False
@@ -245,11 +264,14 @@ class LiveController(QObject):
                 kept = self._kept is not None and self._kept.model is not None
                 self.session.load_model(replace(self._load_request, warm_up=not kept))
             if monitoring and video is None:
-                self.message_posted.emit(levels.WARNING, "No video source: pick a camera, the demo clip or a "
-                                                         "media file in the Source list.")
+                self.message_posted.emit(
+                    levels.WARNING,
+                    "No video source: pick a camera, the demo clip or a media file in the Source list.",
+                )
             if monitoring and audio is None and video is not None:
-                self.message_posted.emit(levels.INFO, "No microphone: analysis is video-only (the model hears "
-                                                      "nothing).")
+                self.message_posted.emit(
+                    levels.INFO, "No microphone: analysis is video-only (the model hears nothing)."
+                )
             if monitoring and self._record_wanted:
                 self._start_recording()
 
@@ -277,8 +299,9 @@ class LiveController(QObject):
     def params(self) -> AnalysisParams:
         s = self.settings
         instruction = core_engine.resolve_instruction(s.instruction_preset, s.custom_instruction)
-        return AnalysisParams(instruction=instruction, label_set=s.label_set.lower(),
-                              max_new_tokens=int(s.max_new_tokens))
+        return AnalysisParams(
+            instruction=instruction, label_set=s.label_set.lower(), max_new_tokens=int(s.max_new_tokens)
+        )
 
     def set_analysis(self, preset: str, custom: str, label_set: str) -> None:
         """New instruction / label set for the next windows (raises ValueError with the fix)."""
@@ -370,12 +393,21 @@ class LiveController(QObject):
         p = s.worker.params
         info = self._model_info or {}
         manifest = SessionManifest(
-            clock_origin_wall=s.clock.wall_at(0.0), window_s=s.window_s, hop_s=s.hop_s,
-            instruction=p.instruction, label_set=p.label_set, model_dir=info.get("model_dir"),
+            clock_origin_wall=s.clock.wall_at(0.0),
+            window_s=s.window_s,
+            hop_s=s.hop_s,
+            instruction=p.instruction,
+            label_set=p.label_set,
+            model_dir=info.get("model_dir"),
             weights_hash=info.get("weights_hash"),
-            generation={"max_new_tokens": p.max_new_tokens, "do_sample": False, "device": info.get("device"),
-                        "dtype": info.get("dtype")},
-            devices=s.buffer.source_info(), usage_notice_accepted=bool(self.settings.policy_acknowledged),
+            generation={
+                "max_new_tokens": p.max_new_tokens,
+                "do_sample": False,
+                "device": info.get("device"),
+                "dtype": info.get("dtype"),
+            },
+            devices=s.buffer.source_info(),
+            usage_notice_accepted=bool(self.settings.policy_acknowledged),
         )
         directory = new_session_dir(self.settings.record_dir)
         s.start_recording(str(directory), manifest)
@@ -444,7 +476,8 @@ class LiveController(QObject):
         return StatusSnapshot(
             capture_fps=video.fps if video is not None and video.has_video else None,
             preview_fps=preview_fps,
-            audio_rate_hz=audio.audio_rate_hz or MODEL_SAMPLE_RATE_HZ if audio is not None and audio.has_audio
+            audio_rate_hz=audio.audio_rate_hz or MODEL_SAMPLE_RATE_HZ
+            if audio is not None and audio.has_audio
             else None,
             audio_overflows=audio.audio_overflows if audio is not None else 0,
             last_latency_s=st.worker.last_latency_s,

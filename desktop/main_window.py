@@ -64,8 +64,10 @@ TIMELINE_EVERY_N_TICKS = 3  # timeline scroll at 10 Hz: it moves a pixel or two 
 LOOP_SAMPLES = 10_000  # view-timer lateness samples kept (about 5 minutes)
 MEDIA_FILTER = "Media (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mp3 *.wav *.flac);;All files (*)"
 
-NO_CAMERA_TEXT = ("No camera found.\nPick the demo clip, or open a media file or stream URL, in the Source list.\n"
-                  "From a terminal: python main.py --source demo")
+NO_CAMERA_TEXT = (
+    "No camera found.\nPick the demo clip, or open a media file or stream URL, in the Source list.\n"
+    "From a terminal: python main.py --source demo"
+)
 NO_MIC_TEXT = "No microphone — analysis is video-only (the model hears nothing)."
 
 
@@ -190,8 +192,10 @@ class MainWindow(QMainWindow):
         self.timeline = EmotionTimeline()
         self.timeline.window_selected.connect(self.select_window)
         self.timeline.set_label_set(core_labels.label_set(self.settings.label_set))
-        caption = QLabel("Emotion timeline — one span per analysed window [t0, t1], drawn where the window was, "
-                         "not when its result arrived")
+        caption = QLabel(
+            "Emotion timeline — one span per analysed window [t0, t1], drawn where the window was, "
+            "not when its result arrived"
+        )
         caption.setStyleSheet(f"color: {t.muted};")
         timeline_box = QWidget()
         tl = QVBoxLayout(timeline_box)
@@ -270,12 +274,20 @@ class MainWindow(QMainWindow):
             action = view_menu.addAction(f"{name.capitalize()} theme (after restart)")
             action.triggered.connect(lambda _=False, n=name: self._set_theme(n))
         analysis_menu = self.menuBar().addMenu("&Analysis")
-        for action in (self.monitor_bar.monitor_action, self.monitor_bar.record_action,
-                       self.monitor_bar.event_action, self.monitor_bar.exclude_action):
+        for action in (
+            self.monitor_bar.monitor_action,
+            self.monitor_bar.record_action,
+            self.monitor_bar.event_action,
+            self.monitor_bar.exclude_action,
+        ):
             analysis_menu.addAction(action)
         analysis_menu.addSeparator()
-        for action in (self.analysis_bar.choose_action, self.analysis_bar.load_action,
-                       self.analysis_bar.unload_action, self.analysis_bar.download_action):
+        for action in (
+            self.analysis_bar.choose_action,
+            self.analysis_bar.load_action,
+            self.analysis_bar.unload_action,
+            self.analysis_bar.download_action,
+        ):
             analysis_menu.addAction(action)
         help_menu = self.menuBar().addMenu("&Help")
         shortcuts = help_menu.addAction("Keyboard shortcuts")
@@ -320,7 +332,11 @@ class MainWindow(QMainWindow):
         current = self.controller.source_choice
         if current is not None and current.kind == SOURCE_FILE:
             choices.append(current)
-        if current is not None and current.kind == SOURCE_CAMERA and current.ref not in [c for c, _ in cameras]:
+        if (
+            current is not None
+            and current.kind == SOURCE_CAMERA
+            and current.ref not in [c for c, _ in cameras]
+        ):
             choices.insert(0, SourceChoice(SOURCE_CAMERA, current.ref, f"camera {current.ref} (not found)"))
         self.monitor_bar.set_sources(choices, current)
         if current is not None and current.kind in (SOURCE_DEMO, SOURCE_FILE):
@@ -492,9 +508,12 @@ class MainWindow(QMainWindow):
 
     def _on_preset(self, preset: str) -> None:
         if preset == "custom":
-            text, ok = QInputDialog.getMultiLineText(self, "Custom instruction",
-                                                     "The question asked with every window:",
-                                                     self.settings.custom_instruction)
+            text, ok = QInputDialog.getMultiLineText(
+                self,
+                "Custom instruction",
+                "The question asked with every window:",
+                self.settings.custom_instruction,
+            )
             if not ok or not text.strip():
                 self.analysis_bar.select(self.analysis_bar.preset_combo, self.settings.instruction_preset)
                 return
@@ -504,8 +523,9 @@ class MainWindow(QMainWindow):
 
     def _apply_params(self) -> None:
         try:
-            self.controller.set_analysis(self.settings.instruction_preset, self.settings.custom_instruction,
-                                         self.settings.label_set)
+            self.controller.set_analysis(
+                self.settings.instruction_preset, self.settings.custom_instruction, self.settings.label_set
+            )
         except ValueError as exc:
             self.banner.show_message(banner_levels.WARNING, str(exc))
 
@@ -545,9 +565,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(banner_levels.ERROR, f"{event.source}: {event.message}")
         elif event.kind == cap.EV_WARNING:
             self.banner.show_message(banner_levels.WARNING, f"{event.source}: {event.message}")
-        elif event.kind == cap.EV_RECONNECTED:
-            self.banner.show_message(banner_levels.INFO, f"{event.source}: {event.message}")
-        elif event.kind == cap.EV_ENDED:
+        elif event.kind == cap.EV_RECONNECTED or event.kind == cap.EV_ENDED:
             self.banner.show_message(banner_levels.INFO, f"{event.source}: {event.message}")
 
     # ---- timers ----------------------------------------------------------------------------------------------
@@ -595,7 +613,9 @@ class MainWindow(QMainWindow):
 
     # ---- misc ------------------------------------------------------------------------------------------------
     def _open_replay(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a recorded session", self.settings.record_dir or "")
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open a recorded session", self.settings.record_dir or ""
+        )
         if folder:
             self.open_replay(folder)
 
@@ -616,9 +636,18 @@ class MainWindow(QMainWindow):
         self.banner.show_message(banner_levels.INFO, f"The {name} theme applies from the next start.")
 
     def _show_shortcuts(self) -> None:
-        lines = ["Space  start / stop monitoring", "Ctrl+R  record on / off", "M  event marker",
-                 "X  exclude marker", "F  follow now on the timeline", "F5  look for devices again",
-                 "Ctrl+O  choose model folder", "Ctrl+L  load model", "Esc  dismiss message", "Ctrl+Q  quit"]
+        lines = [
+            "Space  start / stop monitoring",
+            "Ctrl+R  record on / off",
+            "M  event marker",
+            "X  exclude marker",
+            "F  follow now on the timeline",
+            "F5  look for devices again",
+            "Ctrl+O  choose model folder",
+            "Ctrl+L  load model",
+            "Esc  dismiss message",
+            "Ctrl+Q  quit",
+        ]
         self.banner.show_message(banner_levels.INFO, " · ".join(lines))
 
     @property
@@ -644,8 +673,7 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             log.warning("could not save settings: %s", exc)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
         self.closed.emit()
-

@@ -26,8 +26,9 @@ class PolicyNotice(QFrame):
         super().__init__(parent)
         t = theme.current()
         self.setObjectName("policyNotice")
-        self.setStyleSheet(f"#policyNotice {{ background: {t.panel}; border: 1px solid {t.accent};"
-                           " border-radius: 4px; }")
+        self.setStyleSheet(
+            f"#policyNotice {{ background: {t.panel}; border: 1px solid {t.accent}; border-radius: 4px; }}"
+        )
         text = QLabel(POLICY_TEXT)
         text.setWordWrap(True)
         text.setTextFormat(Qt.TextFormat.RichText)

@@ -72,6 +72,7 @@ def install_guard(app: QObject) -> RefcountGuard | None:
     log.warning(
         "PySide6 %s drops a reference on every signal emit (Python %d.%d); working around it. "
         "Fix: pip install 'PySide6-Essentials>=6.6,!=6.12.0' (6.11.3 is known good).",
-        PySide6.__version__, *sys.version_info[:2],
+        PySide6.__version__,
+        *sys.version_info[:2],
     )
     return RefcountGuard(app)

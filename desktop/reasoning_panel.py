@@ -43,8 +43,9 @@ def label_chip(label: str | None, answer: str | None = None) -> str:
     colour = QColor(core_labels.colour(label))
     fg = "#000000" if colour.lightnessF() > 0.55 else "#ffffff"
     text = html.escape(label or (f"“{answer}”" if answer else "no answer"))
-    return (f"<span style='background:{colour.name()}; color:{fg}; font-weight:bold;'>"
-            f"&nbsp;{text}&nbsp;</span>")
+    return (
+        f"<span style='background:{colour.name()}; color:{fg}; font-weight:bold;'>&nbsp;{text}&nbsp;</span>"
+    )
 
 
 class ReasoningPanel(QWidget):
@@ -122,8 +123,10 @@ class ReasoningPanel(QWidget):
             self._live_id = result.window_id
             if not self._live_raw.strip():
                 self.live.setPlainText(a.text)
-            self.header.setText(f"window #{result.window_id}  {formatting.span(result.t0, result.t1)}"
-                                f"  · {formatting.seconds(a.timings.get('total'))}")
+            self.header.setText(
+                f"window #{result.window_id}  {formatting.span(result.t0, result.t1)}"
+                f"  · {formatting.seconds(a.timings.get('total'))}"
+            )
             self.answer.setText(self.answer_html(result))
         self._add_history(result)
 
@@ -168,8 +171,10 @@ class ReasoningPanel(QWidget):
         a = result.analysis
         status = html.escape(PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status))
         audio = "" if result.audio_status == "ok" else f" · audio {result.audio_status}"
-        return (f"answer: {label_chip(a.label, a.answer)} &nbsp; {status}"
-                f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>")
+        return (
+            f"answer: {label_chip(a.label, a.answer)} &nbsp; {status}"
+            f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>"
+        )
 
     # -- internals ---------------------------------------------------------------------------------------
     def _add_history(self, result: WindowResult) -> None:
@@ -177,8 +182,9 @@ class ReasoningPanel(QWidget):
         preview = " ".join((a.think or a.text or "").split())
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
-        item = QListWidgetItem(f"{formatting.span(result.t0, result.t1)}   {(a.label or a.answer or '—'):<12}  "
-                               f"“{preview}”")
+        item = QListWidgetItem(
+            f"{formatting.span(result.t0, result.t1)}   {(a.label or a.answer or '—'):<12}  “{preview}”"
+        )
         item.setData(Qt.ItemDataRole.UserRole, result.window_id)
         item.setForeground(QColor(theme.current().text))
         item.setData(Qt.ItemDataRole.DecorationRole, QColor(core_labels.colour(a.label)))

@@ -43,7 +43,9 @@ class StatusBar(QStatusBar):
         ):
             label = QLabel("")
             label.setToolTip(tip)
-            label.setStyleSheet(f"padding: 0 8px; border-left: 1px solid {muted};" if self.fields else "padding: 0 8px;")
+            label.setStyleSheet(
+                f"padding: 0 8px; border-left: 1px solid {muted};" if self.fields else "padding: 0 8px;"
+            )
             self.addPermanentWidget(label, 1 if key == "model" else 0)
             self.fields[key] = label
         self.show_snapshot(StatusSnapshot())
@@ -54,8 +56,11 @@ class StatusBar(QStatusBar):
         if s.preview_fps is not None:
             cap += f" (preview {s.preview_fps:.0f})"
         f["capture"].setText(cap)
-        f["audio"].setText("no microphone" if s.audio_rate_hz is None else
-                           f"audio {s.audio_rate_hz / 1000:g} kHz · {s.audio_overflows} overflows")
+        f["audio"].setText(
+            "no microphone"
+            if s.audio_rate_hz is None
+            else f"audio {s.audio_rate_hz / 1000:g} kHz · {s.audio_overflows} overflows"
+        )
         lat = f"latency {formatting.seconds(s.last_latency_s)}"
         if s.last_compute_s is not None:
             lat += f" (model {formatting.seconds(s.last_compute_s)})"

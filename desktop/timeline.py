@@ -93,7 +93,7 @@ class SpanLabels(pg.GraphicsObject):
             self._bounds = QRectF()
         self.update()
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
+    def boundingRect(self) -> QRectF:
         return self._bounds
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
@@ -108,7 +108,7 @@ class SpanLabels(pg.GraphicsObject):
         painter.resetTransform()
         metrics = painter.fontMetrics()
         first = bisect.bisect_left([g[0].t1 for g in self._geometry], xa)  # t1 is ordered with t0 here
-        for r, y0, y1 in self._geometry[max(0, first - MAX_LANES):]:
+        for r, y0, y1 in self._geometry[max(0, first - MAX_LANES) :]:
             if r.t0 > xb:
                 break
             left, right = xform.map(QPointF(r.t0, y0)), xform.map(QPointF(r.t1, y1))
@@ -204,20 +204,26 @@ class EmotionTimeline(QWidget):
         self.score_plot.setYRange(0, 1, padding=0.04)
         self.score_plot.setLabel("left", "score")
         self.score_plot.getAxis("left").setTicks([[(0, "0"), (0.5, ".5"), (1, "1")]])
-        self.score_plot.setToolTip("The model's own preference over the label set (not a calibrated probability)")
+        self.score_plot.setToolTip(
+            "The model's own preference over the label set (not a calibrated probability)"
+        )
 
         self._span_pen = pg.mkPen(t.panel, width=1)
         self._span_items: list[pg.BarGraphItem] = []  # chunks of SPAN_CHUNK spans; the last one grows
         self._brushes: dict[str, QBrush] = {}  # one brush per colour, shared by all spans
-        self._pending = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(255, 255, 255, 28),
-                                            pen=pg.mkPen(t.muted, style=Qt.PenStyle.DashLine))
+        self._pending = pg.LinearRegionItem(
+            movable=False,
+            brush=pg.mkBrush(255, 255, 255, 28),
+            pen=pg.mkPen(t.muted, style=Qt.PenStyle.DashLine),
+        )
         self._pending.hide()
         self.lane_plot.addItem(self._pending)
         self._pending_text = pg.TextItem("analysing…", color=t.muted, anchor=(0.5, 0.5))
         self._pending_text.hide()
         self.lane_plot.addItem(self._pending_text)
-        self._selection = pg.BarGraphItem(x0=[0], x1=[0], y0=[0], y1=[1], brush=pg.mkBrush(0, 0, 0, 0),
-                                          pen=pg.mkPen(t.text, width=2.5))
+        self._selection = pg.BarGraphItem(
+            x0=[0], x1=[0], y0=[0], y1=[1], brush=pg.mkBrush(0, 0, 0, 0), pen=pg.mkPen(t.text, width=2.5)
+        )
         self._selection.hide()
         self.lane_plot.addItem(self._selection)
         self._span_labels = SpanLabels()
@@ -255,8 +261,9 @@ class EmotionTimeline(QWidget):
             curve.setClipToView(True)  # long sessions: only the visible points are drawn
             self._score_curves[name] = curve
         self._reset_scores()
-        self.legend.set_labels(labels or tuple(sorted({r.analysis.label for r in self._results.values()
-                                                       if r.analysis.label})))
+        self.legend.set_labels(
+            labels or tuple(sorted({r.analysis.label for r in self._results.values() if r.analysis.label}))
+        )
         self._dirty = True
 
     def add_result(self, result: WindowResult) -> None:
@@ -265,7 +272,11 @@ class EmotionTimeline(QWidget):
         self._results[result.window_id] = result
         if self._pending_id == result.window_id:
             self.set_pending(None)
-        if self._label_set is None and result.analysis.label and result.analysis.label not in self.legend.labels:
+        if (
+            self._label_set is None
+            and result.analysis.label
+            and result.analysis.label not in self.legend.labels
+        ):
             self.legend.set_labels(tuple(sorted({*self.legend.labels, result.analysis.label})))
         self._dirty = True
 
@@ -285,9 +296,13 @@ class EmotionTimeline(QWidget):
     def add_marker(self, marker: Marker) -> None:
         t = theme.current()
         colour = MARKER_COLOURS.get(marker.kind, t.accent)
-        line = pg.InfiniteLine(pos=marker.t, angle=90, pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
-                               label=marker.kind if not marker.text else f"{marker.kind}: {marker.text}",
-                               labelOpts={"position": 0.9, "color": colour, "anchors": [(0, 0), (0, 0)]})
+        line = pg.InfiniteLine(
+            pos=marker.t,
+            angle=90,
+            pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+            label=marker.kind if not marker.text else f"{marker.kind}: {marker.text}",
+            labelOpts={"position": 0.9, "color": colour, "anchors": [(0, 0), (0, 0)]},
+        )
         self.lane_plot.addItem(line)
         self._markers.append(marker)
         self._marker_lines.append(line)
@@ -371,8 +386,9 @@ class EmotionTimeline(QWidget):
             return
         self._dirty = False
         drawn_ids = {g[0].window_id for g in self._span_geometry}
-        fresh = sorted((r for wid, r in self._results.items() if wid not in drawn_ids),
-                       key=lambda r: (r.t0, r.window_id))
+        fresh = sorted(
+            (r for wid, r in self._results.items() if wid not in drawn_ids), key=lambda r: (r.t0, r.window_id)
+        )
         last_t0 = self._span_geometry[-1][0].t0 if self._span_geometry else -np.inf
         if self._rebuild_needed or (fresh and fresh[0].t0 < last_t0) or not self._append(fresh):
             self._rebuild()
@@ -415,24 +431,27 @@ class EmotionTimeline(QWidget):
         """(Re)draw span chunks from index ``first`` on, creating plot items as needed."""
         n_chunks = (len(self._span_geometry) + SPAN_CHUNK - 1) // SPAN_CHUNK
         while len(self._span_items) < n_chunks:
-            item = pg.BarGraphItem(x0=[0.0], x1=[0.0], y0=[0.0], y1=[0.0], brushes=[self._brush(None)],
-                                   pen=self._span_pen)
+            item = pg.BarGraphItem(
+                x0=[0.0], x1=[0.0], y0=[0.0], y1=[0.0], brushes=[self._brush(None)], pen=self._span_pen
+            )
             item.setZValue(-1)  # under the selection outline, labels and markers
             self.lane_plot.addItem(item)
             self._span_items.append(item)
         for k in range(first, n_chunks):
-            part = self._span_geometry[k * SPAN_CHUNK:(k + 1) * SPAN_CHUNK]
+            part = self._span_geometry[k * SPAN_CHUNK : (k + 1) * SPAN_CHUNK]
             self._span_items[k].setOpts(
-                x0=np.array([g[0].t0 for g in part]), x1=np.array([g[0].t1 for g in part]),
-                y0=np.array([g[1] for g in part]), y1=np.array([g[2] for g in part]),
-                brushes=[self._brush(g[0].analysis.label) for g in part])
+                x0=np.array([g[0].t0 for g in part]),
+                x1=np.array([g[0].t1 for g in part]),
+                y0=np.array([g[1] for g in part]),
+                y1=np.array([g[2] for g in part]),
+                brushes=[self._brush(g[0].analysis.label) for g in part],
+            )
 
     def _brush(self, label: str | None) -> QBrush:
         colour = core_labels.colour(label)
         if colour not in self._brushes:
             self._brushes[colour] = pg.mkBrush(colour)
         return self._brushes[colour]
-
 
     def _update_scores(self) -> None:
         """Score points at window centres, for windows with scores (kept in step with ``_span_geometry``)."""
@@ -475,7 +494,9 @@ class EmotionTimeline(QWidget):
 
     def _on_click(self, event) -> None:
         vb = self.lane_plot.getViewBox()
-        if event.button() != Qt.MouseButton.LeftButton or not vb.sceneBoundingRect().contains(event.scenePos()):
+        if event.button() != Qt.MouseButton.LeftButton or not vb.sceneBoundingRect().contains(
+            event.scenePos()
+        ):
             return
         p = vb.mapSceneToView(event.scenePos())
         for r, a, b in reversed(self._span_geometry):

@@ -10,7 +10,7 @@ from desktop import formatting
 class ClockAxis(pg.AxisItem):
     """Bottom axis for session time; tick values are seconds on the session clock."""
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph override)
+    def tickStrings(self, values, scale, spacing):
         if spacing >= 1.0:
             return [formatting.clock(v)[:-2] for v in values]  # whole seconds: drop the tenths
         return [formatting.clock(v) for v in values]

@@ -46,15 +46,22 @@ class SlowedModel:
             if on_token is not None:
                 on_token(text)
 
-        return self._model.analyze(frames, audio, instruction, max_new_tokens=max_new_tokens,
-                                   on_token=slow_token, **kw)
+        return self._model.analyze(
+            frames, audio, instruction, max_new_tokens=max_new_tokens, on_token=slow_token, **kw
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
 
-def measure(seconds: float, token_delay_s: float, source: str, max_new_tokens: int = 24,
-            model_dir: Path | None = PARITY_CHECKPOINT, switch_interval_s: float | None = None) -> dict[str, float]:
+def measure(
+    seconds: float,
+    token_delay_s: float,
+    source: str,
+    max_new_tokens: int = 24,
+    model_dir: Path | None = PARITY_CHECKPOINT,
+    switch_interval_s: float | None = None,
+) -> dict[str, float]:
     """Run the window for ``seconds`` of monitoring and return the measurements (creates its QApplication
     if needed; settings live in a temporary folder). ``model_dir=None`` measures without a model (baseline)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -63,12 +70,11 @@ def measure(seconds: float, token_delay_s: float, source: str, max_new_tokens: i
 
     from core.settings import Settings
     from desktop import theme
+    from desktop.app import tune_interpreter
     from desktop.live_controller import LiveController, _default_loader
     from desktop.main_window import MainWindow
     from desktop.qt_compat import install_guard
     from desktop.startup import source_choice
-
-    from desktop.app import tune_interpreter
 
     tune_interpreter()  # as the app does
     if switch_interval_s is not None:
@@ -80,7 +86,9 @@ def measure(seconds: float, token_delay_s: float, source: str, max_new_tokens: i
         settings = Settings.load(Path(tmp) / "settings.json")
         settings.max_new_tokens = max_new_tokens
         settings.camera = None
-        controller = LiveController(settings, loader=lambda req: SlowedModel(_default_loader(req), token_delay_s))
+        controller = LiveController(
+            settings, loader=lambda req: SlowedModel(_default_loader(req), token_delay_s)
+        )
         window = MainWindow(settings, controller)
         window.resize(1280, 820)
         window.show()
@@ -132,22 +140,36 @@ def measure(seconds: float, token_delay_s: float, source: str, max_new_tokens: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--token-delay", type=float, default=0.05, help="seconds added per generated token")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--source", default="demo", help="demo (30 fps clip) or a media file")
     parser.add_argument("--no-model", action="store_true", help="baseline: capture and views only")
-    parser.add_argument("--switch-interval", type=float, default=None,
-                        help="GIL switch interval in seconds (default: the app's, 0.001)")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="GIL switch interval in seconds (default: the app's, 0.001)",
+    )
     args = parser.parse_args(argv)
-    r = measure(args.seconds, args.token_delay, args.source, args.max_new_tokens,
-                None if args.no_model else PARITY_CHECKPOINT, args.switch_interval)
+    r = measure(
+        args.seconds,
+        args.token_delay,
+        args.source,
+        args.max_new_tokens,
+        None if args.no_model else PARITY_CHECKPOINT,
+        args.switch_interval,
+    )
     for key, value in r.items():
         print(f"{key:22s} {value:10.2f}")
     ok = r["loop_stall_max_ms"] <= MAX_STALL_TARGET_MS and r["preview_fps"] >= PREVIEW_FPS_TARGET
-    print(f"targets: stall <= {MAX_STALL_TARGET_MS:g} ms, preview >= {PREVIEW_FPS_TARGET:g} fps -> "
-          f"{'met' if ok else 'MISSED'} (platform {os.environ.get('QT_QPA_PLATFORM')})")
+    print(
+        f"targets: stall <= {MAX_STALL_TARGET_MS:g} ms, preview >= {PREVIEW_FPS_TARGET:g} fps -> "
+        f"{'met' if ok else 'MISSED'} (platform {os.environ.get('QT_QPA_PLATFORM')})"
+    )
     return 0 if ok else 1
 
 

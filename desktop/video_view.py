@@ -102,7 +102,7 @@ class VideoView(QWidget):
         return "" if self._overlay.isHidden() else self._overlay.text()
 
     # -- layout -----------------------------------------------------------------------------------------
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._place()
 

@@ -58,7 +58,7 @@ def speech(text: str, duration_s: float) -> np.ndarray:
     resampled = np.interp(t_dst, t_src, pcm).astype(np.float32)
     start = int(0.5 * AUDIO_RATE_HZ)  # half a second of room tone before the first word
     take = min(len(resampled), n - start)
-    out[start:start + take] = resampled[:take]
+    out[start : start + take] = resampled[:take]
     return out
 
 
@@ -89,8 +89,9 @@ def draw_face(i: int, mouth_open: float) -> np.ndarray:
     # eyebrows: inner ends raised when happy, drawn down and together when upset
     inner_dy, outer_dy = (-33, -27) if happy else (-21, -31)
     for side in (-1, 1):
-        cv2.line(img, (cx + side * 10, cy + inner_dy), (cx + side * 30, cy + outer_dy),
-                 FEATURE_BGR, 3, cv2.LINE_AA)
+        cv2.line(
+            img, (cx + side * 10, cy + inner_dy), (cx + side * 30, cy + outer_dy), FEATURE_BGR, 3, cv2.LINE_AA
+        )
     mouth_h = int(2 + 14 * mouth_open)
     if happy:
         cv2.ellipse(img, (cx, cy + 24), (20, 6 + mouth_h // 2), 0, 0, 180, (60, 40, 150), -1, cv2.LINE_AA)
@@ -120,7 +121,7 @@ def write_clip(path: Path, duration_s: float = DURATION_S) -> None:
         container.mux(vs.encode(None))
         block = 1024  # AAC frame size in samples
         for start in range(0, len(audio), block):
-            chunk = audio[start:start + block]
+            chunk = audio[start : start + block]
             if len(chunk) < block:
                 chunk = np.pad(chunk, (0, block - len(chunk)))
             af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
@@ -132,7 +133,9 @@ def write_clip(path: Path, duration_s: float = DURATION_S) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "demo.mp4")
     parser.add_argument("--duration", type=float, default=DURATION_S, help="seconds (default %(default)s)")
     args = parser.parse_args(argv)

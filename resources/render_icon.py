@@ -1,6 +1,6 @@
 """Render ``resources/icon.svg`` to ``icon.png`` (256 px) for window icons, the .desktop file and packaging.
 
-    python resources/render_icon.py
+python resources/render_icon.py
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from types import SimpleNamespace
+from typing import ClassVar
 
 import numpy as np
 
@@ -18,7 +19,7 @@ class FakeCapture:
         self.left = frames
         self._clock = threading.Event()
 
-    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+    def isOpened(self) -> bool:
         return True
 
     def read(self):
@@ -64,7 +65,7 @@ class UnpluggableCamera:
 class FakeStream:
     """A ``sounddevice.InputStream`` stand-in calling back 20 ms blocks of a 440 Hz tone until unplugged."""
 
-    instances: list["FakeStream"] = []
+    instances: ClassVar[list[FakeStream]] = []
     plugged = True
 
     def __init__(self, *, samplerate, channels, blocksize, callback, **_):
@@ -87,7 +88,9 @@ class FakeStream:
                 self.active = False
                 return
             t = (np.arange(n) + k * n) / self.rate
-            block = np.repeat((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[:, None], self.channels, 1)
+            block = np.repeat(
+                (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[:, None], self.channels, 1
+            )
             self.callback(block, n, None, _NO_OVERFLOW)
             k += 1
 

@@ -39,7 +39,9 @@ def test_cancel_kills_the_download(qtbot, tmp_path):
 
 
 def test_failure_shows_the_last_message(qtbot, tmp_path):
-    failing = "import sys\nprint('error: the Hugging Face hub cannot be reached', file=sys.stderr)\nsys.exit(1)\n"
+    failing = (
+        "import sys\nprint('error: the Hugging Face hub cannot be reached', file=sys.stderr)\nsys.exit(1)\n"
+    )
     dialog = DownloadDialog(str(tmp_path), command=[sys.executable, "-c", failing], steps=1)
     qtbot.addWidget(dialog)
     dialog.start()

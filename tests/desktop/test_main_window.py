@@ -24,8 +24,15 @@ from tests.conftest import PARITY_DIR
 from tests.desktop.fakes import FakeStream, UnpluggableCamera
 
 PARITY_CKPT = PARITY_DIR / "checkpoint"
-CORE_THREAD_PREFIXES = ("capture-", "scheduler", "inference-worker", "session-retire", "session-writer",
-                        "recording-stop", "fake-mic")
+CORE_THREAD_PREFIXES = (
+    "capture-",
+    "scheduler",
+    "inference-worker",
+    "session-retire",
+    "session-writer",
+    "recording-stop",
+    "fake-mic",
+)
 
 
 def core_threads() -> list[str]:
@@ -139,8 +146,10 @@ def test_unplugging_camera_and_microphone_shows_messages_and_keeps_running(qtbot
     FakeStream.plugged = True
 
     def sources(choice, microphone):
-        return (CameraSource(0, opener=camera),
-                MicrophoneSource(0, samplerate=16_000, stream_factory=FakeStream))
+        return (
+            CameraSource(0, opener=camera),
+            MicrophoneSource(0, samplerate=16_000, stream_factory=FakeStream),
+        )
 
     win = make_window(source_factory=sources)
     win.use_source(SourceChoice(SOURCE_CAMERA, 0, "camera 0"))
@@ -176,6 +185,7 @@ def test_closing_shuts_down_in_order_without_leftover_threads(qtbot, make_window
         def wrapped(*a, **kw):
             order.append(name)
             return fn(*a, **kw)
+
         return wrapped
 
     session.video.stop = spy("capture", session.video.stop)

@@ -86,7 +86,7 @@ def test_timeline_draws_spans_scores_markers_and_selects_on_click(qtbot):
     assert [m.t for m in tl.markers] == [5.0]
     assert tl.following
     # clicking inside the "angry" span selects window 1
-    (r, a, b) = [g for g in tl._span_geometry if g[0].window_id == 1][0]
+    _r, a, b = next(g for g in tl._span_geometry if g[0].window_id == 1)
     pos = tl.graphics.mapFromScene(tl.scene_pos_of(3.0, (a + b) / 2))
     with qtbot.waitSignal(tl.window_selected, timeout=1000) as sig:
         qtbot.mouseClick(tl.graphics.viewport(), Qt.MouseButton.LeftButton, pos=pos)
@@ -97,12 +97,12 @@ def test_timeline_manual_zoom_pauses_follow(qtbot):
     tl = EmotionTimeline()
     qtbot.addWidget(tl)
     tl.set_now(100.0)
-    (xa, xb), _ = tl.lane_plot.getViewBox().viewRange()
+    (_xa, xb), _ = tl.lane_plot.getViewBox().viewRange()
     assert xb >= 100.0
     tl.lane_plot.getViewBox().sigRangeChangedManually.emit([True, False])
     assert not tl.following
     tl.set_now(200.0)
-    (xa2, xb2), _ = tl.lane_plot.getViewBox().viewRange()
+    (_xa2, xb2), _ = tl.lane_plot.getViewBox().viewRange()
     assert xb2 < 200.0  # stays where the user put it
     tl.set_follow(True)
     (_, xb3), _ = tl.lane_plot.getViewBox().viewRange()
@@ -148,11 +148,27 @@ def test_evidence_shows_the_eight_frames_audio_and_reasoning(qtbot):
 def test_status_bar_and_banner(qtbot):
     bar = StatusBar()
     qtbot.addWidget(bar)
-    bar.show_snapshot(StatusSnapshot(capture_fps=29.97, audio_rate_hz=48000, audio_overflows=2, last_latency_s=3.2,
-                                     result_age_s=1.8, superseded=4, model="R1-Omni · cpu float32",
-                                     model_memory_bytes=3 * 2**30))
+    bar.show_snapshot(
+        StatusSnapshot(
+            capture_fps=29.97,
+            audio_rate_hz=48000,
+            audio_overflows=2,
+            last_latency_s=3.2,
+            result_age_s=1.8,
+            superseded=4,
+            model="R1-Omni · cpu float32",
+            model_memory_bytes=3 * 2**30,
+        )
+    )
     text = bar.text()
-    for part in ("30.0 fps", "48 kHz · 2 overflows", "latency 3.2 s", "result age 1.8 s", "superseded 4", "3.0 GiB"):
+    for part in (
+        "30.0 fps",
+        "48 kHz · 2 overflows",
+        "latency 3.2 s",
+        "result age 1.8 s",
+        "superseded 4",
+        "3.0 GiB",
+    ):
         assert part in text
     banner = Banner()
     qtbot.addWidget(banner)
