@@ -98,6 +98,8 @@ def bench_latency(seconds: float) -> dict:
     st = sched.stats()
     return {
         "windows": st.windows_cut,
+        "first_window_post_latency_ms": 1e3 * posted[0] if posted else None,
+        "post_latency_ms_p90_after_first": 1e3 * pct(posted[1:], 90) if len(posted) > 1 else None,
         "post_latency_ms_median": 1e3 * statistics.median(posted) if posted else None,
         "post_latency_ms_max": 1e3 * max(posted) if posted else None,
         "taken_latency_ms_median": 1e3 * statistics.median(taken) if taken else None,
