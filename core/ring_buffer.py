@@ -45,6 +45,11 @@ FRAME_SLACK_S = 4.0  # frame history beyond one window: scheduler lag + a late c
 AUDIO_MIN_CAPACITY_S = 40.0  # >= 30 s (Whisper's whole input) + slack; also feeds the waveform view
 AUDIO_SLACK_S = 10.0
 AUDIO_JITTER_TOLERANCE_S = 0.2  # stamp jitter absorbed before a block is treated as a gap or an overlap
+AUDIO_RESYNC_TOLERANCE_S = 0.04  # a lasting offset above this is corrected (lip-sync is noticed from ~45 ms)
+AUDIO_RESYNC_EVERY_S = 1.0  # how much audio the lasting offset is judged over
+AUDIO_RESYNC_MIN_BLOCKS = (
+    10  # ... and over at least this many blocks (one big block says nothing about jitter)
+)
 AUDIO_PARTIAL_BELOW = 0.9  # coverage under this fraction of the span -> "partial"
 SILENCE_PEAK_DBFS = -50.0  # peak under this (a quiet room with a live mic is louder) -> "silent"
 
@@ -63,8 +68,12 @@ class AudioRing:
 
     Sample ``k`` (absolute, never wrapped) is at session time ``t_origin + k / rate``. A block stamped more than
     ``AUDIO_JITTER_TOLERANCE_S`` later than the end of the data marks the hole as invalid (a gap); a block stamped
-    earlier than that overlaps old data and its overlapping head is dropped (counted). This keeps audio on the session
-    clock even when the device clock drifts, without ever inventing samples.
+    earlier than that overlaps old data and its overlapping head is dropped (counted). Smaller offsets are jitter
+    for a single block, but not when they last: every ``AUDIO_RESYNC_EVERY_S`` of audio, if even the earliest-stamped
+    block was more than ``AUDIO_RESYNC_TOLERANCE_S`` late (stamps are only ever delayed by jitter, so the minimum is
+    the true offset), a gap re-aligns the data; if even the latest was that early, samples are dropped. This keeps
+    audio within ~40 ms of the session clock when the device clock drifts or a short stall happens, without ever
+    inventing samples.
     """
 
     def __init__(self, capacity_s: float, rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> None:
@@ -78,7 +87,17 @@ class AudioRing:
         self.gaps = 0
         self.gap_samples = 0
         self.dropped_overlap_samples = 0
+        self.resyncs = 0  # re-alignments after a lasting small offset (gap inserted or samples dropped)
         self._tol = int(AUDIO_JITTER_TOLERANCE_S * rate_hz)
+        self._resync_tol = int(AUDIO_RESYNC_TOLERANCE_S * rate_hz)
+        self._resync_every = int(AUDIO_RESYNC_EVERY_S * rate_hz)
+        self._reset_offsets()
+
+    def _reset_offsets(self) -> None:
+        self._off_min = math.inf
+        self._off_max = -math.inf
+        self._off_samples = 0
+        self._off_blocks = 0
 
     @property
     def capacity_bytes(self) -> int:
@@ -103,12 +122,31 @@ class AudioRing:
         if self.t_origin is None:
             self.t_origin = t0
         k = self.index_of(t0)
+        drop = 0
         if k > self.written + self._tol:
             self._mark_gap(k)
+            self._reset_offsets()
         elif k < self.written - self._tol:
-            overlap = min(n, self.written - k)
-            self.dropped_overlap_samples += overlap
-            samples = samples[overlap:]
+            drop = self.written - k
+            self._reset_offsets()
+        else:
+            offset = k - self.written  # > 0: this block is stamped later than the data's end (samples)
+            self._off_min = min(self._off_min, offset)
+            self._off_max = max(self._off_max, offset)
+            self._off_samples += n
+            self._off_blocks += 1
+            if self._off_samples >= self._resync_every and self._off_blocks >= AUDIO_RESYNC_MIN_BLOCKS:
+                if self._off_min > self._resync_tol:
+                    self.resyncs += 1
+                    self._mark_gap(self.written + int(self._off_min))
+                elif self._off_max < -self._resync_tol:
+                    self.resyncs += 1
+                    drop = -int(self._off_max)
+                self._reset_offsets()
+        if drop:
+            drop = min(n, drop)
+            self.dropped_overlap_samples += drop
+            samples = samples[drop:]
             n = len(samples)
             if n == 0:
                 return
@@ -291,6 +329,7 @@ class BufferStats:
     frames_kept: int
     audio_samples: int
     audio_gaps: int
+    audio_resyncs: int
     audio_gap_s: float
     audio_overlap_dropped_s: float
     video_horizon: float | None
@@ -393,6 +432,7 @@ class LiveBuffer:
                 frames_kept=self.frames.written,
                 audio_samples=self.audio.written - self.audio.gap_samples,
                 audio_gaps=self.audio.gaps,
+                audio_resyncs=self.audio.resyncs,
                 audio_gap_s=self.audio.gap_samples / rate,
                 audio_overlap_dropped_s=self.audio.dropped_overlap_samples / rate,
                 video_horizon=self.frames.horizon,

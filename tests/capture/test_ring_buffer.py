@@ -201,3 +201,43 @@ def test_decimation_passes_slower_sources_whole():
         ring.wants(i / 5) and (ring.write(np.zeros((2, 2, 3), np.uint8), i / 5) or True) for i in range(50)
     )
     assert kept == 50
+
+
+def _stream(ring, seconds, start_t, jitter_s=0.0, lag_s=0.0, block_s=0.02, seed=0):
+    """Write ``seconds`` of 20 ms blocks whose true start is start_t, stamped late by lag + [0, jitter)."""
+    rng = np.random.default_rng(seed)
+    n = int(block_s * SR)
+    for i in range(int(seconds / block_s)):
+        t_true = start_t + i * block_s
+        ring.write(np.full(n, 0.1, np.float32), t_true + lag_s + rng.uniform(0, jitter_s))
+
+
+def position_error(ring, t):
+    """Where the ring would place time t minus where the data actually is (s)."""
+    return (ring.written - ring.index_of(t)) / SR
+
+
+def test_arrival_jitter_alone_never_resyncs_or_gaps():
+    ring = AudioRing(capacity_s=20.0)
+    _stream(ring, 10.0, 0.0, jitter_s=0.03)
+    assert ring.resyncs == 0 and ring.gaps == 0 and ring.dropped_overlap_samples == 0
+
+
+def test_a_short_stall_is_realigned_within_a_second():
+    ring = AudioRing(capacity_s=20.0)
+    _stream(ring, 2.0, 0.0, jitter_s=0.01)
+    # the device stalls for 120 ms (under the 200 ms jitter tolerance), then goes on with true stamps
+    _stream(ring, 3.0, 2.12, jitter_s=0.01, seed=1)
+    assert ring.resyncs == 1
+    assert abs(position_error(ring, 5.12)) < 0.04 + 0.02  # data end vs true end, within tolerance + a block
+    _, valid = ring.read(0.0, 5.1)
+    assert 0.10 <= (1 - valid.mean()) * 5.1 <= 0.125  # the stall is an invalid hole, not silence
+
+
+def test_a_clock_running_fast_is_trimmed_back():
+    ring = AudioRing(capacity_s=20.0)
+    # the first block arrived 80 ms late, so everything after it looks early: samples are dropped to re-align
+    ring.write(np.full(320, 0.1, np.float32), 0.08)
+    _stream(ring, 3.0, 0.02, jitter_s=0.005)
+    assert ring.resyncs >= 1
+    assert abs(position_error(ring, 3.02)) < 0.04 + 0.02
