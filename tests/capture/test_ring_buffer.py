@@ -171,7 +171,7 @@ def test_frames_overwritten_while_a_window_is_copied_are_left_out():
     cap = buf.frames.capacity
     for i in range(cap):
         buf.push_frame(np.full((8, 8, 3), i, np.uint8), i / 8)
-    storage, absolute, times = buf.frames.locate(0.0, 1.0)
+    _, absolute, _ = buf.frames.locate(0.0, 1.0)
     assert list(absolute) == list(range(9)) and buf.frames.still_intact(absolute).all()
     for i in range(cap, cap + 3):  # the writer laps the three oldest slots
         buf.push_frame(np.full((8, 8, 3), i, np.uint8), i / 8)
