@@ -23,9 +23,14 @@ def span(t0_s: float, t1_s: float) -> str:
 
 
 def seconds(value_s: float | None, digits: int = 1) -> str:
-    """A duration with its unit: ``1.8 s``, ``350 ms`` below one second, ``—`` when unknown."""
+    """A duration with its unit: ``1.8 s``, ``350 ms`` below one second, ``—`` when unknown.
+
+    Clock jitter can make a tiny duration negative (a result stamped a hair before its window's end);
+    anything above -0.5 ms reads as ``0 ms`` rather than ``-0.0 s``."""
     if value_s is None or not math.isfinite(value_s):
         return "—"
+    if -0.0005 < value_s < 0:
+        value_s = 0.0
     if 0 <= value_s < 1.0:
         return f"{value_s * 1000:.0f} ms"
     return f"{value_s:.{digits}f} s"

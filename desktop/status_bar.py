@@ -33,16 +33,34 @@ class StatusBar(QStatusBar):
         self.setSizeGripEnabled(False)
         self.fields: dict[str, QLabel] = {}
         muted = theme.current().muted
-        for key, tip in (
-            ("capture", "Frames/s arriving from the video source, and frames/s the preview drew"),
-            ("audio", "Microphone sample rate and input overflows (lost audio blocks)"),
-            ("latency", "Inference latency: end of a window to its result; model time in brackets"),
-            ("age", "How old the newest result is: now minus the end of its window"),
-            ("superseded", "Windows replaced by a newer one before the model could take them"),
-            ("model", "Model, device, precision and memory"),
+        for key, widest, tip in (
+            (
+                "capture",
+                "video 30.0 fps (preview 30)",
+                "Frames/s from the video source, and frames/s the preview drew",
+            ),
+            (
+                "audio",
+                "audio 48 kHz · 000 overflows",
+                "Microphone sample rate and input overflows (lost audio blocks)",
+            ),
+            (
+                "latency",
+                "latency 00.0 s (model 00.0 s)",
+                "End of a window to its result; model time in brackets",
+            ),
+            ("age", "result age 000 ms", "How old the newest result is: now minus the end of its window"),
+            (
+                "superseded",
+                "superseded 0000",
+                "Windows replaced by a newer one before the model could take them",
+            ),
+            ("model", "", "Model, device, precision and memory"),
         ):
             label = QLabel("")
             label.setToolTip(tip)
+            # room for the widest usual text, so fields neither jump nor get cut as numbers change
+            label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest) + 20)
             label.setStyleSheet(
                 f"padding: 0 8px; border-left: 1px solid {muted};" if self.fields else "padding: 0 8px;"
             )

@@ -231,7 +231,7 @@ class EmotionTimeline(QWidget):
         self._now_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(t.accent, width=1.5)) for _ in range(2)]
         self.lane_plot.addItem(self._now_lines[0])
         self.score_plot.addItem(self._now_lines[1])
-        self._marker_lines: list[pg.InfiniteLine] = []
+        self._marker_lines: list[tuple[pg.PlotItem, pg.InfiniteLine]] = []
         self._score_curves: dict[str, pg.PlotDataItem] = {}
         self._no_scores = pg.TextItem("", color=t.muted, anchor=(0, 0))
         self.score_plot.addItem(self._no_scores, ignoreBounds=True)
@@ -296,16 +296,20 @@ class EmotionTimeline(QWidget):
     def add_marker(self, marker: Marker) -> None:
         t = theme.current()
         colour = MARKER_COLOURS.get(marker.kind, t.accent)
-        line = pg.InfiniteLine(
+        pen = pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
+        # the line crosses both plots; its name sits in the score plot, clear of the span labels
+        lane_line = pg.InfiniteLine(pos=marker.t, angle=90, pen=pen)
+        score_line = pg.InfiniteLine(
             pos=marker.t,
             angle=90,
-            pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+            pen=pen,
             label=marker.kind if not marker.text else f"{marker.kind}: {marker.text}",
-            labelOpts={"position": 0.9, "color": colour, "anchors": [(0, 0), (0, 0)]},
+            labelOpts={"position": 0.93, "color": colour, "anchors": [(0, 0), (0, 0)]},
         )
-        self.lane_plot.addItem(line)
+        self.lane_plot.addItem(lane_line)
+        self.score_plot.addItem(score_line)
         self._markers.append(marker)
-        self._marker_lines.append(line)
+        self._marker_lines += [(self.lane_plot, lane_line), (self.score_plot, score_line)]
 
     def set_now(self, t_s: float) -> None:
         self._now = t_s
@@ -343,8 +347,8 @@ class EmotionTimeline(QWidget):
         """Forget every span and marker (a new session)."""
         self._results.clear()
         self._rebuild_needed = True
-        for line in self._marker_lines:
-            self.lane_plot.removeItem(line)
+        for plot, line in self._marker_lines:
+            plot.removeItem(line)
         self._marker_lines.clear()
         self._markers.clear()
         self.select(None)

@@ -102,3 +102,72 @@ class FakeStream:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(1)
+
+
+class ScriptedModel:
+    """A stand-in for ``core.model.R1OmniModel`` (same ``analyze`` contract): streams a fixed reasoning
+    token by token and answers the next label of ``labels``; the calls listed in ``fail_on`` raise
+    ``fail_with`` instead (e.g. an out-of-memory error)."""
+
+    def __init__(self, labels=("happy", "sad", "angry"), fail_on=(), fail_with=None) -> None:
+        self.labels = labels
+        self.fail_on = set(fail_on)
+        self.fail_with = fail_with or RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        self.calls = 0
+
+    def analyze(
+        self,
+        frames,
+        audio,
+        instruction,
+        max_new_tokens=256,
+        on_token=None,
+        label_set="dfew",
+        modal=None,
+        scores=False,
+        should_stop=None,
+    ):
+        from core import labels as core_labels
+        from core.results import AnalysisResult, parse_response
+
+        call, self.calls = self.calls, self.calls + 1
+        if call in self.fail_on:
+            raise self.fail_with
+        label = self.labels[call % len(self.labels)]
+        pieces = [
+            "<think>",
+            "The speaker ",
+            "looks ",
+            f"{label} ",
+            "and sounds it.",
+            "</think>",
+            f"<answer>{label}</answer>",
+        ]
+        for piece in pieces:
+            if on_token is not None:
+                on_token(piece)
+        text = "".join(pieces)
+        names = core_labels.label_set(label_set) or (label,)
+        parsed = parse_response(text, core_labels.label_set(label_set))
+        sc = {n: (0.7 if n == label else 0.3 / max(len(names) - 1, 1)) for n in names} if scores else None
+        return AnalysisResult(
+            tuple(range(len(pieces))),
+            text,
+            parsed.think,
+            parsed.answer,
+            parsed.label,
+            parsed.status,
+            label_set,
+            "video_audio" if audio is not None else "video",
+            sc,
+            {"generate": 0.01, "total": 0.02},
+        )
+
+    def info(self):
+        return {"model_dir": "/models/scripted", "device": "cpu", "dtype": "float32", "params": 1}
+
+    def memory_bytes(self):
+        return 123 * 2**20
+
+    def close(self):
+        pass

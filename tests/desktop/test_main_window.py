@@ -21,7 +21,7 @@ from desktop.live_controller import LiveController
 from desktop.main_window import MainWindow
 from desktop.startup import source_choice
 from tests.conftest import PARITY_DIR
-from tests.desktop.fakes import FakeStream, UnpluggableCamera
+from tests.desktop.fakes import FakeStream, ScriptedModel, UnpluggableCamera
 
 PARITY_CKPT = PARITY_DIR / "checkpoint"
 CORE_THREAD_PREFIXES = (
@@ -79,8 +79,11 @@ def test_no_model_no_camera_still_captures_marks_and_records(qtbot, make_window,
     qtbot.waitUntil(lambda: win.video.frames_shown > 15, timeout=15000)
     qtbot.waitUntil(lambda: "video 2" in win.status_text() or "video 3" in win.status_text(), timeout=5000)
     assert "no model" in win.status_text()
-    win.add_marker("event")
-    assert [m.kind for m in win.timeline.markers] == ["event"]
+    win.activateWindow()
+    win.setFocus()
+    qtbot.keyClick(win, Qt.Key.Key_M)  # marker hotkeys
+    qtbot.keyClick(win, Qt.Key.Key_X)
+    assert [m.kind for m in win.timeline.markers] == ["event", "exclude"]
     # recording works without a model
     win.monitor_bar.record_action.trigger()
     qtbot.waitUntil(lambda: win.controller.recording, timeout=5000)
@@ -221,3 +224,24 @@ def test_policy_notice_shows_once(qtbot, make_window, settings):
     assert Settings.load(settings.path).policy_notice_accepted
     again = make_window()
     assert again.policy.isHidden()
+
+
+@pytest.mark.slow
+def test_out_of_memory_in_one_window_is_shown_and_analysis_goes_on(qtbot, make_window, settings):
+    model = ScriptedModel(fail_on={1})  # call 0 is the warm-up
+    settings.window_s, settings.hop_s = 2.0, 1.0  # windows sooner
+    win = make_window(loader=lambda request: model)
+    win.controller.load_model("/models/scripted", "cpu", "float32")
+    qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
+    win.use_source(source_choice("demo"))
+    win.start_monitoring()
+    qtbot.waitUntil(lambda: "Out of memory" in " ".join(m for _, m in win.banner.history), timeout=20000)
+    qtbot.waitUntil(lambda: len(win._results) >= 2, timeout=20000)  # the next windows are analysed
+
+    def overlay_names_the_newest() -> bool:  # refreshed by the 1 Hz stats tick
+        newest = max(win._results.values(), key=lambda r: r.t1)
+        return win.video.overlay_text.startswith(newest.analysis.label.upper() + "  ·")
+
+    qtbot.waitUntil(overlay_names_the_newest, timeout=3000)
+    assert "123.0 MiB" in win.status_text() and "scripted" in win.status_text()
+    assert win.reasoning.live_text.startswith("<think>The speaker")
