@@ -99,6 +99,7 @@ class LiveController(QObject):
     """Monitoring runs, model and recording for the main window (UI thread)."""
 
     monitoring_changed = Signal(bool)
+    session_started = Signal(bool)  # a new LiveSession (its clock at 0); True when it monitors
     recording_changed = Signal(bool)
     message_posted = Signal(str, str)  # level, text
     _retired = Signal(object)  # continuation to run on the UI thread once a session has stopped
@@ -144,8 +145,13 @@ class LiveController(QObject):
         return SourceChoice(SOURCE_CAMERA, int(cam), f"camera {cam}")
 
     def list_devices(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-        """([(camera index, name)], [(microphone index, name)]) — quick: no device is opened on Linux."""
-        from core.capture.devices import list_cameras, list_microphones
+        """([(camera index, name)], [(microphone index, name)]) — quick: no device is opened on Linux.
+
+        While no microphone stream is open, PortAudio is asked to look again (it lists devices once)."""
+        from core.capture.devices import list_cameras, list_microphones, rescan_audio_devices
+
+        if not self._monitoring and not self._swapping:
+            rescan_audio_devices()
 
         cams = [(c.index, f"{c.name} ({c.path})" if c.path else c.name) for c in list_cameras()]
         mics = [(m.index, m.name + (" (default)" if m.is_default else "")) for m in list_microphones()]
@@ -258,6 +264,7 @@ class LiveController(QObject):
             if self._closed:
                 return
             self.session = self._new_session(video, audio)
+            self.session_started.emit(monitoring)  # a new session clock starts at 0
             self.session.start()
             if self._load_request is not None:
                 # the kept model comes back at once; a load interrupted by the swap starts again

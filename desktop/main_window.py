@@ -308,6 +308,7 @@ class MainWindow(QMainWindow):
         w.source_event.connect(self._on_source_event)
         self.controller.message_posted.connect(self.banner.show_message)
         self.controller.monitoring_changed.connect(self._on_monitoring_changed)
+        self.controller.session_started.connect(self._on_session_started)
         self.controller.recording_changed.connect(self._on_recording_changed)
 
     def _restore_choices(self) -> None:
@@ -378,14 +379,22 @@ class MainWindow(QMainWindow):
 
     def _on_monitor_toggled(self, on: bool) -> None:
         if on and not self.controller.monitoring:
-            self._results.clear()
-            self._evidence.clear()
-            self._newest = None
-            self.timeline.clear()
-            self.reasoning.clear()
             self.controller.start_monitoring()
         elif not on and self.controller.monitoring:
             self.controller.stop_monitoring()
+
+    def _on_session_started(self, monitoring: bool) -> None:
+        """A new session clock starts at 0 (monitoring started, or restarted for a new source, microphone or
+        window length): the views start over with it. Recorded sessions keep the previous runs."""
+        if not monitoring:
+            return
+        self._results.clear()
+        self._evidence.clear()
+        self._newest = None
+        self._selected = None
+        self.timeline.clear()
+        self.reasoning.clear()
+        self.audio.set_selection(None, None)
 
     def _show_idle(self) -> None:
         """What the video area says while not monitoring."""

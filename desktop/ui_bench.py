@@ -113,6 +113,8 @@ def measure(
         pump_until(lambda: window.video.frames_shown > 0, 30)
         pump_until(lambda: False, WARMUP_S)
         window.loop_watch.reset()
+        started: list[int] = []
+        controller.bridge.window_started.connect(lambda w: started.append(w.id))
         shown0, busy_windows0 = window.video.frames_shown, len(window._results)
         t0, cpu0 = time.monotonic(), time.thread_time()
         pump_until(lambda: False, seconds)
@@ -130,6 +132,7 @@ def measure(
             "gil_switch_interval_ms": 1000 * sys.getswitchinterval(),
             "preview_fps": (window.video.frames_shown - shown0) / elapsed,
             "capture_fps": float(stats.video.fps if stats.video is not None else 0.0),
+            "windows_started": float(len(started)),  # windows the model began during the measurement
             "windows_analysed": float(len(window._results) - busy_windows0),
             "windows_superseded": float(stats.scheduler.superseded),
             "model_s_per_window": float(np.nanmean(computed)) if computed else float("nan"),

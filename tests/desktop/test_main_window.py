@@ -245,3 +245,29 @@ def test_out_of_memory_in_one_window_is_shown_and_analysis_goes_on(qtbot, make_w
     qtbot.waitUntil(overlay_names_the_newest, timeout=3000)
     assert "123.0 MiB" in win.status_text() and "scripted" in win.status_text()
     assert win.reasoning.live_text.startswith("<think>The speaker")
+
+
+@pytest.mark.slow
+def test_changing_the_window_length_restarts_the_session_and_keeps_the_model(qtbot, make_window, settings):
+    model = ScriptedModel()
+    loads = []
+    settings.window_s, settings.hop_s = 2.0, 1.0
+
+    def loader(request):
+        loads.append(request)
+        return model
+
+    win = make_window(loader=loader)
+    win.controller.load_model("/models/scripted", "cpu", "float32")
+    qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
+    win.use_source(source_choice("demo"))
+    win.start_monitoring()
+    qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=15000)
+    first_session = win.controller.session
+    win.analysis_bar.window_spin.setValue(3.0)  # user edits the window length while monitoring
+    qtbot.waitUntil(lambda: win.controller.session is not first_session, timeout=15000)
+    assert win.timeline.results == {}  # the new session's clock starts at 0: the views start over
+    qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=15000)
+    assert all(r.t1 - r.t0 == pytest.approx(3.0) for r in win._results.values())
+    assert len(loads) == 1 and win.controller.has_model  # the model was kept, not loaded again
+    assert settings.window_s == 3.0  # remembered for the next start
