@@ -7,6 +7,7 @@
     python main.py download [--dir DIR]                    fetch the model weights
     python main.py bench [...]                             full-size speed benchmark
     python main.py monitor --source camera --model DIR     headless live mode, JSON lines on stdout
+    python main.py reanalyse SESSION --model DIR           run a recorded session again (or --compare)
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ COMMANDS = {
     "download": "core.commands.download",
     "bench": "core.commands.bench",
     "monitor": "core.commands.monitor",
+    "reanalyse": "core.session.reanalysis",
 }
 
 

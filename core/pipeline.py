@@ -86,6 +86,7 @@ class LiveSession:
         self._writer: Any = None  # core.session.writer.SessionWriter | None
         self._writer_lock = threading.Lock()
         self._superseded_seen = 0
+        self.model_info: dict[str, Any] | None = None  # from the worker once a model is loaded
         self._started = self._stopped = False
         self.buffer.add_listener(on_frame=self._tap_frame, on_audio=self._tap_audio)
 
@@ -125,20 +126,31 @@ class LiveSession:
         self.worker.set_params(params)
 
     # ---- recording -----------------------------------------------------------------------------------
-    def start_recording(self, directory: str, manifest: Any = None, options: Any = None) -> bool:
-        """Start a session bundle in ``directory`` (core.session). False, with ``recording_stopped`` carrying the
-        reason, when it cannot start; monitoring continues either way."""
+    def manifest(self, usage_notice_accepted: bool = False) -> Any:
+        """The session manifest for a recording started now: analysis settings, capture devices, and the
+        loaded model's folder with a fingerprint of its weights (none while no model is loaded)."""
         from core.session.manifest import SessionManifest
+
+        params = self.worker.params
+        info = dict(self.model_info or {})
+        return SessionManifest.for_model(
+            info.get("model_dir"),
+            clock_origin_wall=self.clock.wall_at(0.0), window_s=self.window_s, hop_s=self.hop_s,
+            instruction=params.instruction, label_set=params.label_set,
+            generation={"max_new_tokens": params.max_new_tokens, "do_sample": False,
+                        "device": info.get("device"), "dtype": info.get("dtype")},
+            devices=self.buffer.source_info(), usage_notice_accepted=usage_notice_accepted,
+        )
+
+    def start_recording(self, directory: str, manifest: Any = None, options: Any = None,
+                        usage_notice_accepted: bool = False) -> bool:
+        """Start a session bundle in ``directory`` (core.session). False, with ``recording_stopped`` carrying the
+        reason, when it cannot start; monitoring continues either way. Called off the UI thread: it creates the
+        folder and writes the manifest."""
         from core.session.writer import SessionWriter
 
         if manifest is None:
-            params = self.worker.params
-            manifest = SessionManifest(
-                clock_origin_wall=self.clock.wall_at(0.0), window_s=self.window_s, hop_s=self.hop_s,
-                instruction=params.instruction, label_set=params.label_set,
-                generation={"max_new_tokens": params.max_new_tokens, "do_sample": False},
-                devices=self.buffer.source_info(),
-            )
+            manifest = self.manifest(usage_notice_accepted)
         writer = SessionWriter(directory, manifest, options, on_error=self._on_writer_error, clock=self.clock.now)
         if not writer.start():
             self.listener.recording_stopped(str(directory), writer.error)
@@ -219,9 +231,11 @@ class _WorkerBridge(NullListener):
         self._s.listener.model_loading(message)
 
     def model_loaded(self, info: dict[str, Any]) -> None:
+        self._s.model_info = info
         self._s.listener.model_loaded(info)
 
     def model_unloaded(self) -> None:
+        self._s.model_info = None
         self._s.listener.model_unloaded()
 
     def window_started(self, window: Window) -> None:

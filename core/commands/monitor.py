@@ -41,6 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
     parser.add_argument("--no-warmup", action="store_true")
+    parser.add_argument("--accept-usage-policy", action="store_true",
+                        help="record that the R1-Omni usage policy was shown and accepted (stored in the session)")
 
 
 class _Printer(SessionListener):
@@ -107,13 +109,25 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    session.start()
+    # Load the model before capture starts: a file then loses no windows to the load, and the session
+    # manifest can name the model and fingerprint its weights.
+    session.worker.start()
     session.load_model(LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup))
+    while not (printer.loaded.wait(0.1) or printer.failed.is_set() or stop.is_set()):
+        pass
+    if printer.failed.is_set() or stop.is_set():
+        session.stop()
+        return 1 if printer.failed.is_set() else 0
+    session.start()
     if args.record:
+        from core.session.manifest import USAGE_NOTICE
         from core.session.writer import RecordOptions
 
+        if not args.accept_usage_policy:
+            print(f"note: {USAGE_NOTICE} (pass --accept-usage-policy to record that you accept it)",
+                  file=sys.stderr)
         options = RecordOptions.analysis_only() if args.analysis_only else RecordOptions()
-        session.start_recording(args.record, options=options)
+        session.start_recording(args.record, options=options, usage_notice_accepted=args.accept_usage_policy)
     started = time.monotonic()
     ended_at: float | None = None
     code = 0

@@ -13,6 +13,7 @@ import html
 import io
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -130,6 +131,10 @@ def to_json(reader: SessionReader) -> str:
 
 
 # ---------------------------------------------------------------- ELAN
+# characters outside XML 1.0's Char production (C0 controls other than tab/newline/CR, lone surrogates, U+FFFE/F)
+_XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = None) -> str:
     """ELAN 3.0 annotation document.
 
@@ -275,6 +280,9 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
         {"DESCRIPTION": "1-1 association with a parent annotation", "STEREOTYPE": "Symbolic_Association"},
     )
     ET.indent(root, space="  ")
+    for el in root.iter():  # model text may hold control characters, which XML 1.0 cannot carry
+        if el.text:
+            el.text = _XML_INVALID.sub("\ufffd", el.text)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 

@@ -329,7 +329,7 @@ class SessionWriter:
             "t": self._clock() if t is None else float(t),
         }
         self._enqueue_log(marker)
-        return marker
+        return dict(marker)  # a copy: the log thread owns the queued dict
 
     def pause(self, t: float | None = None) -> None:
         """Stop recording media and results until ``resume`` (markers and events are still logged)."""

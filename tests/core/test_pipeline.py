@@ -54,7 +54,7 @@ def test_live_session_analyses_windows_and_records_them(tmp_path):
     assert s.start_recording(str(tmp_path / "bundle"))
     assert _wait(lambda: len(rec.results) >= 3)
     t_before = s.clock.now()
-    assert s.add_marker("event", "laughs") is not None
+    marker = s.add_marker("event", "laughs")
     t_after = s.clock.now()
     assert s.stop()
     assert rec.errors == [] and "started" in rec.events
@@ -69,7 +69,9 @@ def test_live_session_analyses_windows_and_records_them(tmp_path):
     reader = SessionReader(tmp_path / "bundle")
     logged = reader.windows
     assert [w["window_id"] for w in logged] == [r.window_id for r in results]
-    assert reader.markers[0]["text"] == "laughs" and t_before <= reader.markers[0]["t"] <= t_after
+    logged_marker = reader.markers[0]
+    assert logged_marker["text"] == "laughs" and t_before <= logged_marker["t"] <= t_after
+    assert marker["t"] == logged_marker["t"] and marker["type"] == "marker"  # the caller's copy stays whole
     assert rec.recordings and rec.recordings[-1][1] is None
     leftover = {t.name for t in threading.enumerate()} - before
     assert not {"inference-worker", "scheduler", "session-log", "session-media"} & leftover, leftover

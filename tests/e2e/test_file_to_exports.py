@@ -29,6 +29,9 @@ def test_monitor_record_then_export_every_format(tmp_path):
     assert mon.returncode == 0, mon.stderr
     printed = [json.loads(line) for line in mon.stdout.splitlines()]
     assert printed
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["model_dir"] == str((PARITY_DIR / "checkpoint").resolve()) and manifest["weights_hash"]
+    assert manifest["label_set"] == "free" and manifest["usage_notice_accepted"] is False
 
     out = {}
     for fmt in ("csv", "json", "eaf", "vtt", "html"):
@@ -49,14 +52,17 @@ def test_monitor_record_then_export_every_format(tmp_path):
     root = ET.fromstring(out["eaf"])
     slots = {s.get("TIME_SLOT_ID"): int(s.get("TIME_VALUE")) for s in root.iter("TIME_SLOT")}
     tiers = {t.get("TIER_ID"): t for t in root.iter("TIER")}
-    emotion = next(t for name, t in tiers.items() if "emotion" in name.lower())
+    # overlapping windows are spread over lanes emotion, emotion-2, ... (an ELAN tier cannot overlap)
+    lanes = [t for name, t in tiers.items() if name.startswith("emotion")]
     spans = sorted((slots[a.get("TIME_SLOT_REF1")], slots[a.get("TIME_SLOT_REF2")])
-                   for a in emotion.iter("ALIGNABLE_ANNOTATION"))
+                   for lane in lanes for a in lane.iter("ALIGNABLE_ANNOTATION"))
     assert len(spans) == len(printed)
     # ELAN times are relative to the recorded media; the offset to the session clock is in the header
     offset = next(int(p.text) for p in root.iter("PROPERTY") if p.get("NAME") == "session_time_offset_ms")
-    assert [a + offset for a, _ in spans] == pytest.approx([round(p["t0"] * 1000) for p in printed], abs=1)
-    assert [b - a for a, b in spans] == pytest.approx([1000] * len(printed), abs=1)
+    # (a window that began before the recording's first media is clipped to the media start)
+    assert [a + offset for a, _ in spans] == pytest.approx(
+        [max(offset, round(p["t0"] * 1000)) for p in printed], abs=1)
+    assert [b + offset for _, b in spans] == pytest.approx([round(p["t1"] * 1000) for p in printed], abs=1)
 
     assert out["vtt"].startswith("WEBVTT") and out["vtt"].count("-->") >= len(printed)
     assert "<svg" in out["html"] and "http://" not in out["html"].replace("http://www.w3.org", "")

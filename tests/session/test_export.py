@@ -265,3 +265,20 @@ def test_consolidated_file_keeps_audio_and_video_on_the_session_clock(tmp_path):
     cues = parse_vtt(ex.to_vtt(r))
     assert cues == []  # no windows in this session, but the header must still parse
     assert "= 0.500 s" in ex.to_vtt(r)
+
+
+
+def test_eaf_stays_valid_xml_when_the_model_emits_control_characters(tmp_path):
+    import dataclasses
+
+    d = tmp_path / "ctl"
+    w = SessionWriter(d, synth.manifest(), RecordOptions.analysis_only())
+    w.start()
+    r = synth.result(0, 0.0, 1.0)
+    gibberish = "calm\x00 face\x07\x1b[31m\ufffe tab\there"
+    w.write_result(dataclasses.replace(r, analysis=dataclasses.replace(r.analysis, think=gibberish, text=gibberish)))
+    assert w.stop()
+    root = ET.fromstring(ex.to_eaf(SessionReader(d)))  # raises ParseError on an invalid character
+    values = [v.text or "" for v in root.iter("ANNOTATION_VALUE")]
+    reasoning = next(v for v in values if "face" in v)
+    assert "\x00" not in reasoning and "\x1b" not in reasoning and "tab\there" in reasoning
