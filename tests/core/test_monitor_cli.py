@@ -40,7 +40,7 @@ def test_monitor_streams_json_results_and_records(tmp_path):
         capture_output=True, text=True, timeout=240, cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
-    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    lines = [json.loads(line) for line in out.stdout.split("\n") if line]
     assert lines, out.stderr
     for r in lines:
         assert r["t1"] - r["t0"] == pytest.approx(1.0) and len(r["token_ids"]) <= 4

@@ -4,6 +4,7 @@ recorded, then every export is produced from the bundle and checked against the 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -27,7 +28,8 @@ def test_monitor_record_then_export_every_format(tmp_path):
                 "--window", "1", "--hop", "0.5", "--max-new-tokens", "6", "--no-warmup", "--labels", "free",
                 "--record", bundle, cwd=tmp_path)
     assert mon.returncode == 0, mon.stderr
-    printed = [json.loads(line) for line in mon.stdout.splitlines()]
+    # JSON Lines are separated by "\n" only (the model's text may hold U+2028 and friends)
+    printed = [json.loads(line) for line in mon.stdout.split("\n") if line]
     assert printed
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["model_dir"] == str((PARITY_DIR / "checkpoint").resolve()) and manifest["weights_hash"]
@@ -38,9 +40,10 @@ def test_monitor_record_then_export_every_format(tmp_path):
         path = tmp_path / f"export.{fmt}"
         r = _main("export", bundle, "--format", fmt, "--out", path, cwd=tmp_path)
         assert r.returncode == 0, (fmt, r.stderr)
-        out[fmt] = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8", newline="") as f:  # keep \r inside quoted CSV fields
+            out[fmt] = f.read()
 
-    rows = list(csv.DictReader(out["csv"].splitlines()))
+    rows = list(csv.DictReader(io.StringIO(out["csv"], newline="")))
     assert [int(r["window_id"]) for r in rows] == [p["window_id"] for p in printed]
     assert [float(r["t0"]) for r in rows] == pytest.approx([p["t0"] for p in printed], abs=1e-3)
 
