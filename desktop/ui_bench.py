@@ -6,7 +6,8 @@ The tiny parity model (tests/fixtures/parity/checkpoint) is wrapped so that ever
 waits ``--token-delay`` seconds (standing in for a slow GPU: the thread is busy, the GIL is free), so the
 worker is analysing the whole time. Measured on the UI thread while monitoring:
 
-- event-loop stall: how late the 33 ms view timer fired (max and p99, ms); target max <= 50 ms
+- event-loop stall: how late the 33 ms view timer fired (max and p99, ms); target max <= 50 ms. Measured
+  while monitoring with the model analysing; the stall while the model loads is printed apart
 - preview rate: new frames drawn per second; target >= 25 fps from the 30 fps demo clip
 - capture rate, windows analysed / superseded, mean model time per window
 
@@ -104,14 +105,22 @@ def measure(
             check.stop()
             return bool(predicate())
 
+        load_stall = float("nan")
         if model_dir is not None:
+            pump_until(lambda: False, 0.5)  # first paint
+            window.loop_watch.reset()
             controller.load_model(str(model_dir), "cpu", "float32")
             if not pump_until(lambda: controller.has_model, 120):
                 raise RuntimeError("the model did not load within 120 s")
+            # importing torch/transformers on the worker thread loads large native libraries with the GIL
+            # held: the UI hitches while a model loads (reported apart; monitoring itself is measured below)
+            load_stall = window.loop_watch.max_stall_ms
         window.use_source(source_choice(source))
         window.start_monitoring()
         pump_until(lambda: window.video.frames_shown > 0, 30)
         pump_until(lambda: False, WARMUP_S)
+        if model_dir is not None:
+            pump_until(lambda: len(window._results) >= 1, 120)  # measure with the model analysing
         window.loop_watch.reset()
         started: list[int] = []
         controller.bridge.window_started.connect(lambda w: started.append(w.id))
@@ -126,6 +135,7 @@ def measure(
             "seconds": elapsed,
             "loop_stall_max_ms": float(lateness.max()),
             "loop_stall_p99_ms": float(np.percentile(lateness, 99)),
+            "model_load_stall_max_ms": load_stall,
             "view_ticks": float(window.loop_watch.ticks),
             "ui_thread_cpu_pct": 100.0 * ui_cpu_s / elapsed,  # share of one core the UI thread used
             "machine_load_1min": os.getloadavg()[0],
