@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QFrame,
     QInputDialog,
@@ -57,6 +58,7 @@ from desktop.video_view import VideoView
 
 log = logging.getLogger(__name__)
 
+DEFAULT_SIZE_PX = (1360, 860)  # first start; later starts restore the user's geometry
 VIEW_PERIOD_MS = 33  # preview, meter, waveform, timeline, token flush (~30 Hz)
 STATS_PERIOD_MS = 1000  # status bar, overlay age (~1 Hz)
 WAVEFORM_EVERY_N_TICKS = 2  # meter + waveform at 15 Hz: smooth to the eye, half the axis work
@@ -108,7 +110,12 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.controller = controller
         self.setWindowTitle("R1-Omni Live")
-        self.resize(1360, 860)
+        screen = QApplication.primaryScreen()
+        room = screen.availableGeometry().size() if screen is not None else None
+        self.resize(
+            min(DEFAULT_SIZE_PX[0], room.width()) if room else DEFAULT_SIZE_PX[0],
+            min(DEFAULT_SIZE_PX[1], room.height()) if room else DEFAULT_SIZE_PX[1],
+        )
         self._results: dict[int, WindowResult] = {}
         self._evidence = EvidenceStore()
         self._newest: WindowResult | None = None
