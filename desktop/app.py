@@ -33,7 +33,8 @@ URL_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "tcp://", "udp://",
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="main.py", description="R1-Omni Live: watch, listen, explain.")
     p.add_argument(
-        "--source", help="camera (default camera), demo (the bundled clip), a media FILE or a stream URL"
+        "--source",
+        help="camera, camera:N, demo (the bundled clip), synthetic (test pattern), a media FILE or a stream URL",
     )
     p.add_argument(
         "--mic", help="microphone index or name to use with a camera; 'default'; 'none' for video only"
@@ -52,11 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_source(source: str | None) -> str | None:
     """A readable problem with ``--source``, or None when it can be tried."""
-    if source in (None, "camera", "demo") or source.startswith(URL_PREFIXES):
+    if source in (None, "camera", "demo", "synthetic") or source.startswith(URL_PREFIXES):
         return None
+    if source.startswith("camera:"):
+        return (
+            None
+            if source[7:].isdigit()
+            else f"--source {source!r}: write camera:N with a device number, e.g. camera:0"
+        )
     if not Path(source).exists():
         return (
-            f"--source {source!r}: no such file. Use 'camera', 'demo', an existing media file, or a stream URL "
+            f"--source {source!r}: no such file. Use 'camera', 'demo', 'synthetic', a media file, or a stream URL "
             f"({', '.join(URL_PREFIXES)})."
         )
     if Path(source).is_dir():

@@ -25,6 +25,7 @@ from core import scheduler as core_scheduler
 
 SOURCE_CAMERA = "camera"
 SOURCE_DEMO = "demo"
+SOURCE_SYNTHETIC = "synthetic"  # moving test pattern + chirp, no file or device needed
 SOURCE_FILE = "file"  # a media file or a stream URL
 SOURCE_PICK_FILE = "pick-file"  # the "Open media file…" entry
 NO_MIC = "none"  # microphone picker: video-only analysis
@@ -43,7 +44,7 @@ DTYPE_CHOICES = (
 
 @dataclass(frozen=True)
 class SourceChoice:
-    kind: str  # SOURCE_CAMERA | SOURCE_DEMO | SOURCE_FILE | SOURCE_PICK_FILE
+    kind: str  # SOURCE_CAMERA | SOURCE_DEMO | SOURCE_SYNTHETIC | SOURCE_FILE | SOURCE_PICK_FILE
     ref: Any = None  # camera index / file path or URL
     label: str = ""
 

@@ -31,13 +31,22 @@ from core.pipeline import LiveSession
 from core.ring_buffer import LatestFrame
 from core.window import MODEL_SAMPLE_RATE_HZ
 from desktop import banner as levels
-from desktop.controls import DEFAULT_MIC, NO_MIC, SOURCE_CAMERA, SOURCE_DEMO, SOURCE_FILE, SourceChoice
+from desktop.controls import (
+    DEFAULT_MIC,
+    NO_MIC,
+    SOURCE_CAMERA,
+    SOURCE_DEMO,
+    SOURCE_FILE,
+    SOURCE_SYNTHETIC,
+    SourceChoice,
+)
 from desktop.engine_bridge import SessionBridge
 from desktop.status_bar import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
 DEMO_CLIP = Path(__file__).resolve().parent.parent / "resources" / "demo.mp4"
+SYNTHETIC_CHOICE = SourceChoice(SOURCE_SYNTHETIC, SOURCE_SYNTHETIC, "Synthetic test pattern + chirp")
 RETIRE_JOIN_S = 120.0  # longest wait for a retiring session's worker (a full-size model load on a CPU)
 RETIRE_POLL_S = 1.0
 
@@ -138,6 +147,8 @@ class LiveController(QObject):
         cam = self.settings.camera
         if cam is None:
             return None
+        if cam == SOURCE_SYNTHETIC:
+            return SYNTHETIC_CHOICE
         if isinstance(cam, str) and Path(cam).resolve() == DEMO_CLIP:
             return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip")
         if isinstance(cam, str) and not cam.strip().isdigit():
@@ -161,6 +172,11 @@ class LiveController(QObject):
         """(video source, audio source) for a choice; either may be None. A media file is both."""
         if choice is None:
             return None, None
+        if choice.kind == SOURCE_SYNTHETIC:
+            from core.capture.synthetic import SyntheticSource
+
+            src = SyntheticSource(fps=30.0, audio="chirp", name="synthetic test pattern")
+            return src, src
         if choice.kind in (SOURCE_DEMO, SOURCE_FILE) and "://" not in str(choice.ref):
             from core.capture.media_file import MediaFileSource
 

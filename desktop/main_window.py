@@ -42,13 +42,14 @@ from desktop.controls import (
     SOURCE_DEMO,
     SOURCE_FILE,
     SOURCE_PICK_FILE,
+    SOURCE_SYNTHETIC,
     AnalysisToolBar,
     MonitorToolBar,
     SourceChoice,
 )
 from desktop.evidence_store import EvidenceStore
 from desktop.evidence_view import EvidenceView
-from desktop.live_controller import DEMO_CLIP, LiveController
+from desktop.live_controller import DEMO_CLIP, SYNTHETIC_CHOICE, LiveController
 from desktop.model_panel import ModelSetupPanel
 from desktop.policy import PolicyNotice
 from desktop.reasoning_panel import ReasoningPanel
@@ -337,6 +338,7 @@ class MainWindow(QMainWindow):
         cameras, mics = self.controller.list_devices()
         choices = [SourceChoice(SOURCE_CAMERA, ref, name) for ref, name in cameras]
         choices.append(SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip (synthetic face + speech)"))
+        choices.append(SYNTHETIC_CHOICE)
         current = self.controller.source_choice
         if current is not None and current.kind == SOURCE_FILE:
             choices.append(current)
@@ -347,8 +349,8 @@ class MainWindow(QMainWindow):
         ):
             choices.insert(0, SourceChoice(SOURCE_CAMERA, current.ref, f"camera {current.ref} (not found)"))
         self.monitor_bar.set_sources(choices, current)
-        if current is not None and current.kind in (SOURCE_DEMO, SOURCE_FILE):
-            self.monitor_bar.set_microphone_enabled(False, "audio from the file")
+        if current is not None and current.kind in (SOURCE_DEMO, SOURCE_FILE, SOURCE_SYNTHETIC):
+            self.monitor_bar.set_microphone_enabled(False, "audio from the source")
         else:
             self.monitor_bar.set_microphone_enabled(True)
             self.monitor_bar.set_microphones(mics, self.controller.microphone_choice())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from desktop.controls import SOURCE_CAMERA, SOURCE_DEMO, SOURCE_FILE, SourceChoice
-from desktop.live_controller import DEMO_CLIP
+from desktop.live_controller import DEMO_CLIP, SYNTHETIC_CHOICE
 
 LABEL_FLAG_TO_SETTING = {"dfew": "DFEW", "mafw": "MAFW", "free": "free"}
 
@@ -18,7 +18,9 @@ def load_settings(path: str | None) -> Settings:
 
 
 def source_choice(source: str) -> SourceChoice:
-    """``camera`` | ``camera:N`` | ``demo`` | a file path | a URL → the picker's choice."""
+    """``camera`` | ``camera:N`` | ``demo`` | ``synthetic`` | a file path | a URL → the picker's choice."""
+    if source == "synthetic":
+        return SYNTHETIC_CHOICE
     if source == "demo":
         return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip")
     if source == "camera" or source.startswith("camera:"):

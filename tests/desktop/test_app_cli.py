@@ -23,6 +23,7 @@ def test_bad_source_and_model_flags_exit_2_with_the_fix(capsys, tmp_path):
     assert run_app(["--source", "demo", "--model", str(tmp_path / "nowhere")]) == 2
     assert "python main.py download" in capsys.readouterr().err
     assert run_app(["--quit-after", "0"]) == 2
+    assert run_app(["--source", "camera:x"]) == 2 and "camera:N" in capsys.readouterr().err
 
 
 @pytest.mark.slow

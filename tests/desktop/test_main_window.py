@@ -271,3 +271,12 @@ def test_changing_the_window_length_restarts_the_session_and_keeps_the_model(qtb
     assert all(r.t1 - r.t0 == pytest.approx(3.0) for r in win._results.values())
     assert len(loads) == 1 and win.controller.has_model  # the model was kept, not loaded again
     assert settings.window_s == 3.0  # remembered for the next start
+
+
+def test_synthetic_source_needs_no_file_or_device(qtbot, make_window):
+    win = make_window()
+    win.use_source(source_choice("synthetic"))
+    win.start_monitoring()
+    qtbot.waitUntil(lambda: win.video.frames_shown > 10, timeout=10000)
+    qtbot.waitUntil(lambda: win.audio.meter.peak_db > -20, timeout=5000)  # the chirp is about -10 dBFS
+    assert not win.monitor_bar.mic_combo.isEnabled()  # the source brings its own audio
