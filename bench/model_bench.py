@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import warnings
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 FIXTURE = ROOT / "tests" / "fixtures" / "parity" / "checkpoint"  # tokenizers only (byte-level BPE, uncased BERT)
 WINDOW_FRAMES = 60  # a 4 s window at 15 fps
@@ -290,8 +290,9 @@ def format_report(results: list[dict[str, Any]]) -> str:
     lines = []
     stages = ("preprocess", "vision", "projector", "gate", "audio", "prefill", "decode", "total")
     for r in results:
+        cuda = f", CUDA {r['peak_cuda_gib']:.1f} GiB" if "peak_cuda_gib" in r else ""
         lines.append(f"\n== {r['device']} {r['dtype']} ({r['params'] / 1e9:.3f} B params, peak RSS "
-                     f"{r['peak_rss_gib']:.1f} GiB{', CUDA %.1f GiB' % r['peak_cuda_gib'] if 'peak_cuda_gib' in r else ''})")
+                     f"{r['peak_rss_gib']:.1f} GiB{cuda})")
         lines.append(f"   first window: BERT gate {r['first_window_gate_s'] * 1000:.0f} ms (then cached per instruction)")
         for run in r["runs"]:
             f, nv = run["fast"], run["naive"]

@@ -53,7 +53,9 @@ def _err(msg: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if Path(args.video).is_dir():
-        from core.evaluation.batch import analyze_folder_cli  # folder mode lives with the evaluation machinery
+        from core.evaluation.batch import (
+            analyze_folder_cli,  # folder mode lives with the evaluation machinery
+        )
 
         return analyze_folder_cli(args)
     return analyze_file(args)

@@ -17,11 +17,10 @@ from core.model.preprocess import DEFAULT_INSTRUCTION
 if TYPE_CHECKING:
     from core.model.runtime import R1OmniModel
 
-__all__ = ["load_model", "ModelLoadError", "AnalysisCancelled", "R1OmniModel", "DEFAULT_INSTRUCTION"]
+__all__ = ["DEFAULT_INSTRUCTION", "AnalysisCancelled", "ModelLoadError", "R1OmniModel", "load_model"]
 
 
-
-def load_model(path: Any, device: str = "auto", dtype: Any = "auto", cache_dir: str | None = None) -> "R1OmniModel":
+def load_model(path: Any, device: str = "auto", dtype: Any = "auto", cache_dir: str | None = None) -> R1OmniModel:
     from core.model.loading import load_model as _load
 
     return _load(path, device=device, dtype=dtype, cache_dir=cache_dir)

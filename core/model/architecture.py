@@ -16,7 +16,7 @@ Every ``encode_*`` method documents its shapes; they are the stages the runtime 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F

@@ -12,8 +12,9 @@ Traps of transformers 5.x handled here (each fails silently otherwise):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 NUM_FRAMES = 8  # frames the model sees per clip (config key num_frames)
 GATE_HIDDEN = 3584  # width of the BERT gate's hidden layer (fixed in the published architecture)
@@ -38,7 +39,7 @@ class MultimodalConfig:
     model_type: str = "HumanOmni_qwen2"
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "MultimodalConfig":
+    def from_dict(cls, d: Mapping[str, Any]) -> MultimodalConfig:
         kwargs = {k: d[k] for k in cls.__dataclass_fields__ if k in d and d[k] is not None}
         return cls(**kwargs)
 
@@ -122,7 +123,7 @@ class R1OmniConfig:
         vision: Mapping[str, Any],
         audio: Mapping[str, Any],
         bert: Mapping[str, Any],
-    ) -> "R1OmniConfig":
+    ) -> R1OmniConfig:
         mm = MultimodalConfig.from_dict(checkpoint)
         if mm.mm_projector_type != "all_in_one_small":
             raise ValueError(f"mm_projector_type {mm.mm_projector_type!r} is not supported (only all_in_one_small)")

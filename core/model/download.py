@@ -16,9 +16,9 @@ Runs on the calling thread (minutes; ~7 GB).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from core.model.errors import ModelLoadError
 

@@ -23,7 +23,7 @@ class GenerationSettings:
 
     @classmethod
     def from_configs(cls, generation_config: dict[str, Any] | None, model_config: dict[str, Any],
-                     im_end_id: int | None) -> "GenerationSettings":
+                     im_end_id: int | None) -> GenerationSettings:
         """``generation_config.json`` (may be None) + ``config.json`` + the tokenizer's ``<|im_end|>`` id."""
         gc = generation_config or {}
         eos = gc.get("eos_token_id", model_config.get("eos_token_id"))

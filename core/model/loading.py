@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from core.model.errors import ModelLoadError
 
@@ -129,6 +130,9 @@ class TensorSource:
     def keys(self) -> list[str]:
         return list(self.key_file)
 
+    def __iter__(self):
+        return iter(self.key_file)
+
     def __contains__(self, key: str) -> bool:
         return key in self.key_file
 
@@ -149,7 +153,7 @@ def _hub_snapshot(repo_id: str, cache_dir: str | None) -> Path | None:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(repo_id, local_files_only=True, cache_dir=cache_dir))
-    except Exception:  # not in the cache (LocalEntryNotFoundError) or an invalid id
+    except Exception:  # noqa: BLE001 — not in the cache (LocalEntryNotFoundError) or an invalid id
         return None
 
 
@@ -223,7 +227,7 @@ def load_tokenizer(folder: Path, what: str):
 
     try:
         return Qwen2Tokenizer.from_pretrained(str(folder), local_files_only=True)
-    except Exception as e:  # a damaged tokenizer.json etc.
+    except Exception as e:  # noqa: BLE001 — a damaged tokenizer.json etc.: reported with the fix
         raise ModelLoadError(f"{what}: the tokenizer in {folder} cannot be read ({e})", "re-download the tokenizer files") from None
 
 
@@ -234,7 +238,7 @@ def load_bert_tokenizer(folder: Path):
         if (folder / "tokenizer_config.json").is_file() or (folder / "tokenizer.json").is_file():
             return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
         return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 — a damaged vocabulary: reported with the fix
         raise ModelLoadError(f"the BERT vocabulary in {folder} cannot be read ({e})", "re-download bert-base-uncased") from None
 
 
@@ -276,11 +280,11 @@ def plan_weights(model_keys: Iterable[str], checkpoint: TensorSource, vision: Te
                  audio: TensorSource) -> WeightPlan:
     entries: dict[str, tuple[TensorSource, str] | None] = {}
     for src, kind in ((vision, "vision"), (audio, "audio")):
-        for k in src.keys():
+        for k in src:
             mk = map_tower_key(kind, k)
             if mk is not None:
                 entries[mk] = (src, k)
-    for k in checkpoint.keys():
+    for k in checkpoint:
         if k.startswith((VISION_PREFIX, AUDIO_PREFIX)) and k in entries:
             continue  # towers come from their own folders
         if k == "lm_head.weight" or k.startswith(IGNORED_CHECKPOINT_PREFIXES):
@@ -315,7 +319,7 @@ def check_shapes(plan: WeightPlan, expected: dict[str, tuple[int, ...]], describ
 # ---------------------------------------------------------------------------------------------------------------
 # load_model
 # ---------------------------------------------------------------------------------------------------------------
-def resolve_device(device: str) -> "torch.device":  # noqa: F821
+def resolve_device(device: str) -> torch.device:  # noqa: F821
     import torch
 
     if device == "auto":
@@ -326,7 +330,7 @@ def resolve_device(device: str) -> "torch.device":  # noqa: F821
     return d
 
 
-def resolve_dtype(dtype: Any, device: "torch.device") -> "torch.dtype":  # noqa: F821
+def resolve_dtype(dtype: Any, device: torch.device) -> torch.dtype:  # noqa: F821
     """``auto`` -> float16 on CUDA (as the official code) and float32 on CPU (parity)."""
     import torch
 
@@ -376,7 +380,12 @@ def load_model(path: str | os.PathLike, device: str = "auto", dtype: Any = "auto
     import torch
 
     from core.model.architecture import build_model
-    from core.model.config import R1OmniConfig, audio_config_from_dict, bert_config_from_dict, vision_config_from_dict
+    from core.model.config import (
+        R1OmniConfig,
+        audio_config_from_dict,
+        bert_config_from_dict,
+        vision_config_from_dict,
+    )
     from core.model.generation import GenerationSettings
     from core.model.preprocess import AudioFeatures
     from core.model.runtime import R1OmniModel

@@ -33,7 +33,7 @@ def bert_gate(bert_width: int) -> nn.Sequential:
 
 
 def _grid(n_tokens: int) -> int:
-    side = int(round(n_tokens**0.5))
+    side = round(n_tokens**0.5)
     if side * side != n_tokens:
         raise ValueError(f"visual tokens per frame must form a square grid, got {n_tokens}")
     return side

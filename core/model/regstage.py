@@ -63,7 +63,7 @@ class Bottleneck(nn.Module):
         super().__init__()
         self.conv1 = ConvNormAct(in_chs, out_chs, 1)
         self.conv2 = ConvNormAct(out_chs, out_chs, 3, groups=out_chs)
-        self.se = SqueezeExcite(out_chs, int(round(in_chs * SE_RATIO)))
+        self.se = SqueezeExcite(out_chs, round(in_chs * SE_RATIO))
         self.conv3 = ConvNormAct(out_chs, out_chs, 1, apply_act=False)
         self.downsample = ConvNormAct(in_chs, out_chs, 1, apply_act=False) if in_chs != out_chs else None
 

@@ -16,9 +16,10 @@ import gc
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +28,7 @@ from core import labels as _labels
 from core.model import preprocess as pp
 from core.model.errors import AnalysisCancelled
 from core.model.generation import BranchCache, GenerationSettings, KVCache, apply_repetition_penalty
+from core.model.projector import fuse
 from core.model.streaming import IncrementalDecoder
 from core.results import AnalysisResult, parse_response
 
@@ -193,8 +195,6 @@ class R1OmniModel:
         t2 = clock()
         timings["gate"] = t2 - t1
         branches = self.module.project_vision(feats.unsqueeze(0))
-        from core.model.projector import fuse
-
         fused = fuse(probs, branches["video"], branches["body"], branches["face"])[0]  # [V, H]
         self._sync()
         t3 = clock()
@@ -282,6 +282,8 @@ class R1OmniModel:
         stop_ids = self.generation.stop_ids
         L = embeds.shape[1]
         cache = self.new_cache(L + max(max_new_tokens, 1) + 1)
+        if should_stop is not None and should_stop():  # cancelled while the towers ran: skip the prefill
+            return [], cache, True
         t0 = time.perf_counter()
         hidden = self.prefill(embeds, cache, prefix)
         logits = self.module.lm_head(hidden[0, -1]).float()

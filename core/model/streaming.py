@@ -7,7 +7,8 @@ concatenation of all deltas plus :meth:`flush` equals ``tokenizer.decode(all_ids
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 REPLACEMENT_CHAR = "\ufffd"
 

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from core.model import AnalysisCancelled  # noqa: E402
-from core.model import preprocess as pp  # noqa: E402
+from core.model import AnalysisCancelled
+from core.model import preprocess as pp
 
 
 def test_frame_indices_uniform_half_even():
@@ -65,7 +65,10 @@ def test_should_stop_cancels_between_tokens(parity_model, clip_a):
 
     with pytest.raises(AnalysisCancelled) as info:
         parity_model.analyze(clip_a["frames"], None, "x", max_new_tokens=20, should_stop=stop)
-    assert len(info.value.partial.token_ids) == 3
+    assert len(info.value.partial.token_ids) == 2  # polled once before the prefill, then after each token
+    with pytest.raises(AnalysisCancelled) as info:
+        parity_model.analyze(clip_a["frames"], None, "x", max_new_tokens=20, should_stop=lambda: True)
+    assert info.value.partial.token_ids == () and "prefill" not in info.value.partial.timings
 
 
 def test_video_only_modal_and_errors(parity_model, clip_a):

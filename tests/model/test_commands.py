@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import main
 from tests.conftest import PARITY_DIR
@@ -51,7 +50,7 @@ def test_analyze_bad_inputs(tmp_path, capsys):
 
 
 def test_analyze_folder_goes_to_batch(monkeypatch, tmp_path):
-    import core.evaluation.batch as batch
+    from core.evaluation import batch
 
     seen = {}
     monkeypatch.setattr(batch, "analyze_folder_cli", lambda args: seen.setdefault("args", args) and 0)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file, save_file
 
-from core.model import ModelLoadError, load_model  # noqa: E402
+from core.model import ModelLoadError, load_model
 
 
 def _edit_config(folder: Path, **changes) -> None:
@@ -184,4 +184,7 @@ def test_bfloat16_load_runs(checkpoint_copy, clip_a):
     r = m.analyze(clip_a["frames"][:3], None, "which emotion?", max_new_tokens=3)
     assert r.modal == "video" and 1 <= len(r.token_ids) <= 3
     assert np.isfinite(list(r.timings.values())).all()
+    assert m.memory_bytes() < 0.6 * sum(p.numel() * 4 for p in m.module.parameters())  # half the float32 size
     m.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        m.analyze(clip_a["frames"], None, "x", max_new_tokens=1)
