@@ -7,7 +7,6 @@ report back through queued signals.
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections import deque
@@ -480,9 +479,6 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: dict) -> None:
         self._loading = False
-        # A loaded model adds millions of long-lived objects; a full garbage collection walking them holds the
-        # GIL for hundreds of ms (measured: 0.3-1.3 s). Freezing them keeps later collections short.
-        gc.freeze()
         self._show_model_state(loaded=True, info=info)
 
     def _on_model_unloaded(self) -> None:
