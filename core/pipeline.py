@@ -126,13 +126,14 @@ class LiveSession:
         self.worker.set_params(params)
 
     # ---- recording -----------------------------------------------------------------------------------
-    def manifest(self, usage_notice_accepted: bool = False) -> Any:
+    def manifest(self, usage_notice_accepted: bool = False, model_info: dict[str, Any] | None = None) -> Any:
         """The session manifest for a recording started now: analysis settings, capture devices, and the
-        loaded model's folder with a fingerprint of its weights (none while no model is loaded)."""
+        model's folder with a fingerprint of its weights (``model_info`` overrides the model this session
+        loaded; none while no model is loaded). Reads the weights' headers: call it off the UI thread."""
         from core.session.manifest import SessionManifest
 
         params = self.worker.params
-        info = dict(self.model_info or {})
+        info = dict(model_info or self.model_info or {})
         return SessionManifest.for_model(
             info.get("model_dir"),
             clock_origin_wall=self.clock.wall_at(0.0), window_s=self.window_s, hop_s=self.hop_s,
@@ -143,14 +144,14 @@ class LiveSession:
         )
 
     def start_recording(self, directory: str, manifest: Any = None, options: Any = None,
-                        usage_notice_accepted: bool = False) -> bool:
+                        usage_notice_accepted: bool = False, model_info: dict[str, Any] | None = None) -> bool:
         """Start a session bundle in ``directory`` (core.session). False, with ``recording_stopped`` carrying the
         reason, when it cannot start; monitoring continues either way. Called off the UI thread: it creates the
         folder and writes the manifest."""
         from core.session.writer import SessionWriter
 
         if manifest is None:
-            manifest = self.manifest(usage_notice_accepted)
+            manifest = self.manifest(usage_notice_accepted, model_info)
         writer = SessionWriter(directory, manifest, options, on_error=self._on_writer_error, clock=self.clock.now)
         if not writer.start():
             self.listener.recording_stopped(str(directory), writer.error)

@@ -421,30 +421,17 @@ class LiveController(QObject):
             self.message_posted.emit(levels.INFO, "Recording starts with monitoring (Space).")
 
     def _start_recording(self) -> None:
-        from core.session.manifest import SessionManifest
+        session = self.session
+        root = self.settings.record_dir
+        accepted = bool(self.settings.policy_acknowledged)
+        info = dict(self._model_info) if self._model_info else None
 
-        s = self.session
-        p = s.worker.params
-        info = self._model_info or {}
-        manifest = SessionManifest(
-            clock_origin_wall=s.clock.wall_at(0.0),
-            window_s=s.window_s,
-            hop_s=s.hop_s,
-            instruction=p.instruction,
-            label_set=p.label_set,
-            model_dir=info.get("model_dir"),
-            weights_hash=info.get("weights_hash"),
-            generation={
-                "max_new_tokens": p.max_new_tokens,
-                "do_sample": False,
-                "device": info.get("device"),
-                "dtype": info.get("dtype"),
-            },
-            devices=s.buffer.source_info(),
-            usage_notice_accepted=bool(self.settings.policy_acknowledged),
-        )
-        directory = new_session_dir(self.settings.record_dir)
-        s.start_recording(str(directory), manifest)
+        def start() -> None:  # folder, manifest and weights fingerprint are disk work: off the UI thread
+            session.start_recording(str(new_session_dir(root)), usage_notice_accepted=accepted, model_info=info)
+            if not self._record_wanted:  # switched off while it was starting
+                session.stop_recording()
+
+        threading.Thread(target=start, name="recording-start", daemon=True).start()
 
     def _on_recording_started(self, directory: str) -> None:
         self._recording_dir = directory

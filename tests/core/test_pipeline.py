@@ -67,6 +67,8 @@ def test_live_session_analyses_windows_and_records_them(tmp_path):
     assert [r.window_id for r in results] == sorted({r.window_id for r in results})
 
     reader = SessionReader(tmp_path / "bundle")
+    assert reader.manifest.model_dir.endswith("scripted") and reader.manifest.window_s == 1.0
+    assert reader.manifest.generation["max_new_tokens"] == 8 and reader.manifest.generation["device"] == "cpu"
     logged = reader.windows
     assert [w["window_id"] for w in logged] == [r.window_id for r in results]
     logged_marker = reader.markers[0]
