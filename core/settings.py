@@ -71,7 +71,9 @@ class Settings:
     device: str = "auto"
     precision: str = "auto"
     record_dir: str = field(default_factory=default_record_dir)
-    record_media: bool = True
+    record_media: bool = True  # False: record the analysis log only (no video, audio or window frames)
+    record_audio: bool = True  # False: leave the audio out of the recorded media (the model still hears it)
+    blur_faces: bool = False  # blur faces in the recorded video and window frames
     theme: str = "dark"
     policy_notice_accepted: bool = False
     window_geometry: str = ""  # opaque (Qt saveGeometry as base64)

@@ -30,6 +30,7 @@ from core.capture import base as cap
 from core.engine import AnalysisParams, LoadRequest
 from core.pipeline import LiveSession
 from core.ring_buffer import LatestFrame
+from core.settings import Settings
 from core.window import MODEL_SAMPLE_RATE_HZ
 from desktop import banner as levels
 from desktop.controls import (
@@ -103,6 +104,16 @@ def new_session_dir(root: str | Path) -> Path:
         n += 1
         path = base.with_name(f"{base.name}-{n}")
     return path
+
+
+def record_options(settings: Settings) -> Any:
+    """What a recording keeps (``core.session.writer.RecordOptions``), from the privacy choices in the
+    Recording menu."""
+    from core.session.writer import RecordOptions
+
+    if not settings.record_media:
+        return RecordOptions.analysis_only()
+    return RecordOptions(record_audio=settings.record_audio, blur_faces=settings.blur_faces)
 
 
 class LiveController(QObject):
@@ -425,9 +436,11 @@ class LiveController(QObject):
         root = self.settings.record_dir
         accepted = bool(self.settings.policy_acknowledged)
         info = dict(self._model_info) if self._model_info else None
+        options = record_options(self.settings)
 
         def start() -> None:  # folder, manifest and weights fingerprint are disk work: off the UI thread
-            session.start_recording(str(new_session_dir(root)), usage_notice_accepted=accepted, model_info=info)
+            session.start_recording(str(new_session_dir(root)), options=options, usage_notice_accepted=accepted,
+                                    model_info=info)
             if not self._record_wanted:  # switched off while it was starting
                 session.stop_recording()
 

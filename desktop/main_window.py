@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QScrollArea,
     QSplitter,
     QStackedWidget,
@@ -253,6 +254,27 @@ class MainWindow(QMainWindow):
         ab.label_set_chosen.connect(self.set_label_set)
         ab.preset_chosen.connect(self._on_preset)
 
+    def _build_recording_menu(self, menu: QMenu) -> None:
+        """Privacy choices for the next recording: media or analysis only, audio, face blurring."""
+        self.record_choice_actions = {}
+        for key, text in (
+            ("record_media", "Video, audio and the frames each window used (off: analysis log only)"),
+            ("record_audio", "Audio in the recorded media"),
+            ("blur_faces", "Blur faces in recorded video and frames"),
+        ):
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(bool(getattr(self.settings, key)))
+            action.toggled.connect(lambda on, k=key: self._set_record_choice(k, on))
+            self.record_choice_actions[key] = action
+        menu.addSeparator()
+        menu.addAction("Applies to the next recording").setEnabled(False)
+
+    def _set_record_choice(self, key: str, on: bool) -> None:
+        setattr(self.settings, key, on)
+        for k in ("record_audio", "blur_faces"):
+            self.record_choice_actions[k].setEnabled(self.settings.record_media)
+
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         open_media = file_menu.addAction("Open media file or URL…")
@@ -288,6 +310,7 @@ class MainWindow(QMainWindow):
             self.monitor_bar.exclude_action,
         ):
             analysis_menu.addAction(action)
+        self._build_recording_menu(analysis_menu.addMenu("Recording keeps"))
         analysis_menu.addSeparator()
         for action in (
             self.analysis_bar.choose_action,

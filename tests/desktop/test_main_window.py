@@ -84,7 +84,11 @@ def test_no_model_no_camera_still_captures_marks_and_records(qtbot, make_window,
     qtbot.keyClick(win, Qt.Key.Key_M)  # marker hotkeys
     qtbot.keyClick(win, Qt.Key.Key_X)
     assert [m.kind for m in win.timeline.markers] == ["event", "exclude"]
-    # recording works without a model
+    # recording works without a model; the Recording menu's privacy choices reach the bundle
+    win.record_choice_actions["record_audio"].setChecked(False)
+    win.record_choice_actions["blur_faces"].setChecked(True)
+    win.record_choice_actions["blur_faces"].setChecked(False)
+    assert settings.record_audio is False and settings.blur_faces is False
     win.monitor_bar.record_action.trigger()
     qtbot.waitUntil(lambda: win.controller.recording, timeout=5000)
     assert not win.video._rec.isHidden()
@@ -95,6 +99,8 @@ def test_no_model_no_camera_still_captures_marks_and_records(qtbot, make_window,
     [session] = list(Path(settings.record_dir).iterdir())
     manifest = json.loads((session / "manifest.json").read_text())
     assert manifest["window_s"] == settings.window_s
+    assert manifest["recording"]["record_audio"] is False and manifest["recording"]["record_video"] is True
+    assert list(session.rglob("*.ts")) and not list(session.rglob("*.pcm"))  # video kept, audio left out
     events = (session / "events.jsonl").read_text()
     assert '"exclude"' in events and "cough" in events
     replay = win.open_replay(str(session))  # File ▸ Open recorded session…
@@ -280,3 +286,4 @@ def test_synthetic_source_needs_no_file_or_device(qtbot, make_window):
     qtbot.waitUntil(lambda: win.video.frames_shown > 10, timeout=10000)
     qtbot.waitUntil(lambda: win.audio.meter.peak_db > -20, timeout=5000)  # the chirp is about -10 dBFS
     assert not win.monitor_bar.mic_combo.isEnabled()  # the source brings its own audio
+
