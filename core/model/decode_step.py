@@ -59,8 +59,8 @@ class _Layer:
 
 
 class FastDecodeStep:
-    """Callable ``(x [1, 1, H], position, cache) -> final-norm hidden [1, 1, H]``; ``cache`` implements
-    ``update(k, v, layer_idx)`` (see :class:`core.model.generation.KVCache`)."""
+    """Callable ``(x [B, 1, H], position, cache) -> final-norm hidden [B, 1, H]`` (B sequences at the same
+    position); ``cache`` implements ``update(k, v, layer_idx)`` (see :class:`core.model.generation.KVCache`)."""
 
     def __init__(self, backbone: Any) -> None:
         cfg = backbone.config
@@ -85,21 +85,22 @@ class FastDecodeStep:
                                       qkv_b, a.o_proj.weight, gu_w, mlp.down_proj.weight))
 
     def __call__(self, x: torch.Tensor, position: int, cache: Any) -> torch.Tensor:
+        b = x.shape[0]
         pos = torch.tensor([[position]], device=x.device)
         cos, sin = self.rotary(x, pos)
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)  # [1, 1, 1, d]
+        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)  # [1, 1, 1, d], broadcast over the batch
         hd, eps = self.head_dim, self.eps
         for i, ly in enumerate(self.layers):
             h = _rms(x, ly.ln1, eps)
             q, k, v = F.linear(h, ly.qkv_w, ly.qkv_b).split(self.split, dim=-1)
-            q = q.view(1, 1, self.n_heads, hd).transpose(1, 2)
-            k = k.view(1, 1, self.n_kv, hd).transpose(1, 2)
-            v = v.view(1, 1, self.n_kv, hd).transpose(1, 2)
+            q = q.view(b, 1, self.n_heads, hd).transpose(1, 2)
+            k = k.view(b, 1, self.n_kv, hd).transpose(1, 2)
+            v = v.view(b, 1, self.n_kv, hd).transpose(1, 2)
             q = q * cos + _rotate_half(q) * sin
             k = k * cos + _rotate_half(k) * sin
             keys, values = cache.update(k, v, i)
             o = F.scaled_dot_product_attention(q, keys, values, scale=self.scale, enable_gqa=True)
-            x = x + F.linear(o.transpose(1, 2).reshape(1, 1, -1), ly.o_w)
+            x = x + F.linear(o.transpose(1, 2).reshape(b, 1, -1), ly.o_w)
             h = _rms(x, ly.ln2, eps)
             g, u = F.linear(h, ly.gu_w).split((self.inter, self.inter), dim=-1)
             x = x + F.linear(F.silu(g) * u, ly.down_w)

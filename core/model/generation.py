@@ -34,23 +34,25 @@ class GenerationSettings:
 
 
 def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor | None, penalty: float) -> torch.Tensor:
-    """logits [V] float32 with the usual penalty (negative x penalty, positive / penalty) where ``seen`` [V] bool
-    marks the ids generated so far. Returns a new tensor; stays on the logits' device."""
+    """logits [V] (or [B, V]) float32 with the usual penalty (negative x penalty, positive / penalty) where ``seen``
+    [V] (or [B, V]) bool marks the ids each sequence generated so far. Returns a new tensor; stays on the logits'
+    device."""
     if penalty == 1.0 or seen is None:
         return logits
     return torch.where(seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits)
 
 
 class KVCache:
-    """Preallocated per-layer key/value storage ``[B, kv_heads, max_len, head_dim]``.
+    """Preallocated per-layer key/value storage ``[B, kv_heads, max_len, head_dim]`` (``B = batch`` sequences of
+    equal length, written together).
 
     Implements the ``update(k, v, layer_idx)`` call of transformers' attention layers. ``length`` is the number of
     positions written; callers ``advance`` it after each forward.
     """
 
     def __init__(self, n_layers: int, kv_heads: int, head_dim: int, max_len: int, dtype: torch.dtype,
-                 device: torch.device) -> None:
-        shape = (1, kv_heads, max_len, head_dim)
+                 device: torch.device, batch: int = 1) -> None:
+        shape = (batch, kv_heads, max_len, head_dim)
         self.keys = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
         self.values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
         self.length = 0

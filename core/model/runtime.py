@@ -1,4 +1,5 @@
-"""The loaded model as the app uses it: ``R1OmniModel.analyze(frames, audio, instruction) -> AnalysisResult``.
+"""The loaded model as the app uses it: ``R1OmniModel.analyze(frames, audio, instruction) -> AnalysisResult``
+(and ``analyze_batch`` for offline runs: several clips through the towers and decoding at once, no streaming).
 
 One worker thread owns an instance (it is not thread-safe); ``analyze`` blocks that thread, streams text through
 ``on_token`` and can be cancelled between tokens with ``should_stop``. What does not change between windows is
@@ -181,50 +182,63 @@ class R1OmniModel:
 
     def encode(self, prepared: PreparedInputs, timings: dict[str, float] | None = None) -> torch.Tensor:
         """Towers, projector, gate and splicing -> inputs_embeds [1, L, H] on the model device."""
+        return self.encode_batch([prepared], timings)
+
+    def encode_batch(self, prepared: list[PreparedInputs], timings: dict[str, float] | None = None) -> torch.Tensor:
+        """Towers, projector, gate and splicing of B clips that share one instruction and modal (so one prompt
+        and one length L) -> inputs_embeds [B, L, H] on the model device. SigLIP runs over all B x 8 frames at
+        once, Whisper over all B feature blocks; ``timings`` gets the seconds of the whole batch per stage.
+        Traced intermediates are those of the first clip."""
         timings = {} if timings is None else timings
+        first = prepared[0]
+        if any(p.instruction != first.instruction or p.modal != first.modal for p in prepared):
+            raise ValueError("the clips of one batch must share the instruction and the modal")
+        b = len(prepared)
         clock = time.perf_counter
         t0 = clock()
-        pixels = torch.from_numpy(prepared.pixel_values).to(self.device, self.dtype)
-        feats = self.module.encode_vision(pixels)  # [T, 196, Dv]
+        pixels = np.concatenate([p.pixel_values for p in prepared]) if b > 1 else first.pixel_values
+        feats = self.module.encode_vision(torch.from_numpy(pixels).to(self.device, self.dtype))  # [B*T, 196, Dv]
         self._sync()
         t1 = clock()
         timings["vision"] = t1 - t0
-        self._put("siglip_selected", feats)
-        probs = self.gate(prepared.instruction)
+        self._put("siglip_selected", feats[: len(first.pixel_values)])
+        probs = self.gate(first.instruction)  # [1, 3], broadcast over the batch
         self._sync()
         t2 = clock()
         timings["gate"] = t2 - t1
-        branches = self.module.project_vision(feats.unsqueeze(0))
-        fused = fuse(probs, branches["video"], branches["body"], branches["face"])[0]  # [V, H]
+        branches = self.module.project_vision(feats.reshape(b, -1, *feats.shape[1:]))
+        fused = fuse(probs, branches["video"], branches["body"], branches["face"])  # [B, V, H]
         self._sync()
         t3 = clock()
         timings["projector"] = t3 - t2
+        n_face = len(first.pixel_values)
         self._put("proj_video", branches["video"][0])
         self._put("proj_body", branches["body"][0])
-        self._put("proj_face_mlp", branches["face_mlp"])
-        self._put("face_pooled", branches["face"].reshape(branches["face_mlp"].shape[0], -1, fused.shape[-1]))
-        self._put("fused_visual", fused)
+        self._put("proj_face_mlp", branches["face_mlp"][:n_face])
+        self._put("face_pooled", branches["face"][0].reshape(n_face, -1, fused.shape[-1]))
+        self._put("fused_visual", fused[0])
         audio_rows = None
-        if prepared.input_features is not None:
-            a = self.module.encode_audio(torch.from_numpy(prepared.input_features).to(self.device, self.dtype))
-            audio_rows = a["features"][0]
+        if first.input_features is not None:
+            feats_in = (np.concatenate([p.input_features for p in prepared]) if b > 1 else first.input_features)
+            a = self.module.encode_audio(torch.from_numpy(feats_in).to(self.device, self.dtype))
+            audio_rows = a["features"]  # [B, 500, H]
             self._put("whisper_out", a["whisper"][0])
             self._put("audio_pooled", a["pooled"][0])
-            self._put("audio_features", audio_rows)
+            self._put("audio_features", audio_rows[0])
         self._sync()
         t4 = clock()
         timings["audio"] = t4 - t3
         rows: list[torch.Tensor] = []
-        for piece in self._text_embeddings(prepared.prompt):
+        for piece in self._text_embeddings(first.prompt):
             if isinstance(piece, torch.Tensor):
-                rows.append(piece)
+                rows.append(piece.expand(b, -1, -1))
             elif piece == pp.VIDEO_TOKEN_INDEX:
                 rows.append(fused.to(self.dtype))
             elif piece == pp.AUDIO_TOKEN_INDEX and audio_rows is not None:
                 rows.append(audio_rows.to(self.dtype))
             else:
                 raise ValueError(f"the prompt has placeholder {piece} but no features for it")
-        embeds = torch.cat(rows, dim=0).unsqueeze(0)
+        embeds = torch.cat(rows, dim=1)
         self._put("inputs_embeds", embeds[0])
         self._put("attention_mask", torch.ones(embeds.shape[1], dtype=torch.int64))
         return embeds
@@ -238,10 +252,10 @@ class R1OmniModel:
             x = layer(x, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True, position_embeddings=pe)
         return m.norm(x)
 
-    def new_cache(self, max_len: int) -> KVCache:
+    def new_cache(self, max_len: int, batch: int = 1) -> KVCache:
         c = self.module.config.llm
         head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-        return KVCache(c.num_hidden_layers, c.num_key_value_heads, head_dim, max_len, self.dtype, self.device)
+        return KVCache(c.num_hidden_layers, c.num_key_value_heads, head_dim, max_len, self.dtype, self.device, batch)
 
     def _prefix_state(self, ids: tuple[int, ...]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Keys, values ([1, kv, P, d] per layer) and final hidden [P, H] of a constant prompt prefix; cached."""
@@ -253,8 +267,9 @@ class R1OmniModel:
         return self._prompt_cache.get_or(("kv", ids, self.device, self.dtype), compute)
 
     def prefill(self, embeds: torch.Tensor, cache: KVCache, prefix: tuple[int, ...] = ()) -> torch.Tensor:
-        """Run the prompt [1, L, H] into an empty cache -> final hidden [1, L, H] (rows of a cached constant
-        ``prefix`` — the prompt's first ``len(prefix)`` token ids — are reused, not recomputed)."""
+        """Run the prompt [B, L, H] into an empty cache -> final hidden [B, L, H] (rows of a cached constant
+        ``prefix`` — the prompt's first ``len(prefix)`` token ids, the same for every sequence — are reused, not
+        recomputed)."""
         n = len(prefix)
         if n == 0 or n >= embeds.shape[1]:
             hidden = self._layers(embeds, 0, cache)
@@ -270,55 +285,74 @@ class R1OmniModel:
         mask[:, n:] = torch.ones((q, q), dtype=torch.bool, device=self.device).tril()
         hidden = self._layers(embeds[:, n:], n, cache, mask[None, None])
         cache.advance(q)
-        return torch.cat([prefix_hidden[None].to(hidden.dtype), hidden], dim=1)
+        return torch.cat([prefix_hidden[None].to(hidden.dtype).expand(hidden.shape[0], -1, -1), hidden], dim=1)
 
     def generate(self, embeds: torch.Tensor, max_new_tokens: int, on_token: Callable[[str], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, repetition_penalty: float | None = None,
                  timings: dict[str, float] | None = None, prefix: tuple[int, ...] = ()) -> tuple[list[int], KVCache, bool]:
         """Greedy decoding from inputs_embeds [1, L, H] whose first rows embed the ids ``prefix`` (a constant
         prompt start whose keys/values are cached). Returns (new ids, cache, cancelled)."""
+        ids, cache, cancelled = self.generate_batch(embeds, max_new_tokens, on_token, should_stop, repetition_penalty,
+                                                    timings, prefix)
+        return ids[0], cache, cancelled
+
+    def generate_batch(self, embeds: torch.Tensor, max_new_tokens: int,
+                       on_token: Callable[[str], None] | None = None, should_stop: Callable[[], bool] | None = None,
+                       repetition_penalty: float | None = None, timings: dict[str, float] | None = None,
+                       prefix: tuple[int, ...] = ()) -> tuple[list[list[int]], KVCache, bool]:
+        """Greedy decoding of B sequences of equal length at once from inputs_embeds [B, L, H] with a [B, ...] KV
+        cache. Each sequence stops on its own at a stop id (it emits nothing more; its row keeps being computed,
+        its output is dropped) and sees the repetition penalty on its own generated tokens only; the batch ends
+        when all sequences stopped or after ``max_new_tokens``. ``on_token`` streams the first sequence (use it
+        with B = 1). Returns (new ids per sequence, cache, cancelled)."""
         timings = {} if timings is None else timings
         penalty = self.generation.repetition_penalty if repetition_penalty is None else repetition_penalty
         stop_ids = self.generation.stop_ids
-        L = embeds.shape[1]
-        cache = self.new_cache(L + max(max_new_tokens, 1) + 1)
+        b, L = embeds.shape[0], embeds.shape[1]
+        cache = self.new_cache(L + max(max_new_tokens, 1) + 1, batch=b)
+        ids: list[list[int]] = [[] for _ in range(b)]
         if should_stop is not None and should_stop():  # cancelled while the towers ran: skip the prefill
-            return [], cache, True
+            return ids, cache, True
         t0 = time.perf_counter()
         hidden = self.prefill(embeds, cache, prefix)
-        logits = self.module.lm_head(hidden[0, -1]).float()
+        logits = self.module.lm_head(hidden[:, -1]).float()  # [B, V]
         self._sync()
         timings["prefill"] = time.perf_counter() - t0
         self._put("prefill_final_hidden", hidden[0])
-        self._put("prefill_logits_last", logits)
+        self._put("prefill_logits_last", logits[0])
         t1 = time.perf_counter()
-        ids: list[int] = []
         step_logits: list[torch.Tensor] = []
         stream = IncrementalDecoder(self.tokenizer, on_token)
         cancelled = False
-        seen = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+        done = [False] * b
+        seen = torch.zeros(logits.shape, dtype=torch.bool, device=logits.device)
+        rows = torch.arange(b, device=logits.device)
         for step in range(max_new_tokens):
             if self._trace is not None:
-                step_logits.append(logits.detach().cpu())
-            tok = int(torch.argmax(apply_repetition_penalty(logits, seen if ids else None, penalty)))
-            ids.append(tok)
-            seen[tok] = True
-            stream.push(tok)
-            if tok in stop_ids or step == max_new_tokens - 1:
+                step_logits.append(logits[0].detach().cpu())
+            toks = torch.argmax(apply_repetition_penalty(logits, seen if step else None, penalty), dim=-1)  # [B]
+            seen[rows, toks] = True
+            streamed = len(ids[0])
+            for i, tok in enumerate(toks.tolist()):
+                if not done[i]:
+                    ids[i].append(tok)
+                    done[i] = tok in stop_ids
+            if len(ids[0]) > streamed:
+                stream.push(ids[0][-1])
+            if all(done) or step == max_new_tokens - 1:
                 break
             if should_stop is not None and should_stop():
                 cancelled = True
                 break
-            x = self.module.embed(torch.tensor([[tok]], device=self.device))
-            hidden = self._step(x, cache.length, cache)
+            hidden = self._step(self.module.embed(toks[:, None]), cache.length, cache)
             cache.advance(1)
-            logits = self.module.lm_head(hidden[0, -1]).float()
+            logits = self.module.lm_head(hidden[:, -1]).float()
         stream.flush()
         self._sync()
         timings["decode"] = time.perf_counter() - t1
         if step_logits:
             self._put("gen_step_logits", torch.stack(step_logits))
-        self._put("gen_ids", torch.tensor(ids, dtype=torch.int64))
+        self._put("gen_ids", torch.tensor(ids[0], dtype=torch.int64))
         return ids, cache, cancelled
 
     # --- label scores --------------------------------------------------------------------------------------
@@ -400,15 +434,63 @@ class R1OmniModel:
                 self._sync()
                 timings["scores"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
-        text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-        parsed = parse_response(text, labels)
-        result = AnalysisResult(
-            token_ids=tuple(ids), text=text, think=parsed.think, answer=parsed.answer, label=parsed.label,
-            parse_status=parsed.status, label_set=label_set.strip().lower(), modal=modal, scores=label_scores,
-            timings=timings)
+        result = self._result(ids, labels, label_set, modal, label_scores, timings)
         if cancelled:
             raise AnalysisCancelled(result)
         return result
+
+    def analyze_batch(self, clips: list[tuple[np.ndarray, np.ndarray | None]],
+                      instruction: str = pp.DEFAULT_INSTRUCTION, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                      label_set: str = "dfew", modal: str | None = None) -> list[AnalysisResult]:
+        """Analyse B clips at once; the same token ids as :meth:`analyze` on each clip, in clip order.
+
+        clips: (frames uint8 [N, H, W, 3] RGB, audio float32 [S] 16 kHz mono or None) per clip. All clips share
+        ``instruction`` and ``modal`` (default ``video_audio`` when every clip has audio, ``video`` when none
+        has; a mix needs ``modal="video"`` or separate batches), so their prompts have one length and need no
+        padding. The towers, the prefill and greedy decoding run batched (see :meth:`generate_batch`); this
+        pays off where one clip leaves the device idle (GPU), much less on CPU.
+
+        No label scores, no streaming and no cancellation in this path: use :meth:`analyze` for those. Each
+        result's ``timings`` hold the batch's seconds per stage divided by B, plus ``batch_size`` (B). Memory
+        grows with B (activations and a [B, ...] KV cache); an out-of-memory error is raised as is. Runs on the
+        calling thread.
+        """
+        if self.module is None:
+            raise RuntimeError("this model was closed; load it again")
+        if max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be >= 1")
+        if not clips:
+            return []
+        labels = _labels.label_set(label_set)
+        if modal is None:
+            with_audio = sum(audio is not None for _, audio in clips)
+            if 0 < with_audio < len(clips):
+                raise ValueError("some clips of the batch have audio and some do not: pass modal='video' or "
+                                 "analyse them in separate batches")
+            modal = "video_audio" if with_audio else "video"
+        b = len(clips)
+        timings: dict[str, float] = {}
+        t_start = time.perf_counter()
+        with torch.inference_mode():
+            prepared = [self.prepare(frames, audio, instruction, modal) for frames, audio in clips]
+            timings["preprocess"] = time.perf_counter() - t_start
+            embeds = self.encode_batch(prepared, timings)
+            first = prepared[0].prompt.pieces[0]
+            prefix = first if isinstance(first, tuple) else ()
+            ids, _, _ = self.generate_batch(embeds, max_new_tokens, timings=timings, prefix=prefix)
+        timings["total"] = time.perf_counter() - t_start
+        share = {k: v / b for k, v in timings.items()}
+        share["batch_size"] = b
+        return [self._result(seq, labels, label_set, modal, None, dict(share)) for seq in ids]
+
+    def _result(self, ids: list[int], labels: tuple[str, ...] | None, label_set: str, modal: str,
+                scores: dict[str, float] | None, timings: dict[str, float]) -> AnalysisResult:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+        parsed = parse_response(text, labels)
+        return AnalysisResult(
+            token_ids=tuple(ids), text=text, think=parsed.think, answer=parsed.answer, label=parsed.label,
+            parse_status=parsed.status, label_set=label_set.strip().lower(), modal=modal, scores=scores,
+            timings=timings)
 
     def info(self, hash_weights: bool | None = None) -> dict[str, Any]:
         """Model folder, device, dtype, parameter count and the SHA-256 of the weight files (None when they are
