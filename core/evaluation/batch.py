@@ -44,8 +44,8 @@ def _label_choice(spec: str | None) -> tuple[str, tuple[str, ...] | None]:
 def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = None) -> int:
     """Run the model over every video in ``folder`` (default ``args.video``) into ``args.out``.
 
-    ``args``: model, out, instruct, labels, modal, max_new_tokens, device, dtype (the ``analyze``
-    command's options). Returns the process exit code.
+    ``args``: model, out, instruct, labels, modal, max_new_tokens, device, dtype, batch_size (the
+    ``analyze`` command's options). Returns the process exit code.
     """
     folder = Path(folder if folder is not None else args.video)
     if not folder.is_dir():
@@ -64,7 +64,8 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         instruction = resolve_instruction(getattr(args, "instruct", None), "official")
         opts = RunOptions(instruction=instruction, label_set=model_label_set(name), labels=labels,
                           modal=getattr(args, "modal", None) or "video_audio",
-                          max_new_tokens=args.max_new_tokens, scores=bool(getattr(args, "scores", False)))
+                          max_new_tokens=args.max_new_tokens, scores=bool(getattr(args, "scores", False)),
+                          batch_size=getattr(args, "batch_size", 1) or 1)
         settings = {"model": str(Path(args.model).resolve()), "instruction": instruction,
                     "labels": list(labels) if labels else "free", "max_new_tokens": opts.max_new_tokens,
                     "modal": opts.modal, "folder": str(folder.resolve()),

@@ -6,6 +6,11 @@ ends as one JSONL record, flushed at once (``core.evaluation.log``); a rerun wit
 skips the clips already there and retries only those the model failed on. A clip that cannot be
 decoded is recorded with ``status = "decode_error"`` and skipped, never fatal. Systematic model
 failures (``MAX_CONSECUTIVE_MODEL_ERRORS`` in a row, none succeeded) stop the run with the error.
+
+With ``RunOptions.batch_size`` N > 1, groups of N decoded clips (fewer at the end) go through the model's
+``analyze_batch`` at once (clips with and without sound in separate sub-batches, as each needs its own
+modal); the records, the log and resume are the same as one by one. If a batch fails (out of memory, say),
+its clips are analysed one by one instead and a warning says so once.
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ MODALS = ("video_audio", "video")
 
 
 class Analyzer(Protocol):
-    """What the runner needs from ``core.model``'s model (``R1OmniModel.analyze``)."""
+    """What the runner needs from ``core.model``'s model (``R1OmniModel.analyze``; ``analyze_batch`` when
+    ``batch_size`` > 1)."""
 
     def analyze(self, frames: Any, audio: Any, instruction: str, **kwargs: Any) -> Any: ...
+
+    def analyze_batch(self, clips: list[tuple[Any, Any]], instruction: str, **kwargs: Any) -> list[Any]: ...
 
 
 ClipReader = Callable[[Path], Any]  # core.media.read_clip: path -> Clip(frames, fps, audio, warnings)
@@ -60,12 +68,17 @@ class RunOptions:
     modal: str = "video_audio"
     max_new_tokens: int = 256
     scores: bool = False  # per-label preference scores (one extra batched forward per clip)
+    batch_size: int = 1  # clips analysed together (analyze_batch); 1 = one by one with analyze
 
     def __post_init__(self) -> None:
         if self.modal not in MODALS:
             raise ValueError(f"modal {self.modal!r}: use one of {', '.join(MODALS)}")
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size {self.batch_size}: use 1 (one clip at a time) or more")
+        if self.scores and self.batch_size > 1:
+            raise ValueError("label scores are computed one clip at a time: drop --scores or use --batch-size 1")
 
 
 @dataclass
@@ -190,51 +203,101 @@ def run_jobs(
         log.info("resuming: %d of %d clips already done in %s", summary.resumed, len(jobs), result_log.path)
     progress = Progress(len(jobs), done=summary.resumed, title=title, stream=progress_stream)
     reader = reader or _default_reader()
-    decoded: queue.Queue = queue.Queue(maxsize=PREFETCH_CLIPS)
+    decoded: queue.Queue = queue.Queue(maxsize=max(PREFETCH_CLIPS, opts.batch_size))
     stop = threading.Event()
     decoder = threading.Thread(target=_decode_ahead, args=(todo, reader, decoded, stop),
                                name="clip-decoder", daemon=True)
     started = time.perf_counter()
-    consecutive_errors, any_ok = 0, False
+    state = {"consecutive_errors": 0, "any_ok": False, "fallback_said": False}
+
+    def finish(record: dict) -> None:
+        records[record["key"]] = result_log.append(record)
+        progress.update(failed=record["status"] != STATUS_OK, note=_note(record))
+
+    def model_error(job: Job, exc: Exception, decode_s: float) -> None:
+        state["consecutive_errors"] += 1
+        summary.model_errors += 1
+        summary.analysed += 1
+        log.warning("analysis of %s failed: %s", job.path, exc)
+        finish(_error_record(job, STATUS_MODEL_ERROR, f"{type(exc).__name__}: {exc}", decode_s))
+        if not state["any_ok"] and state["consecutive_errors"] >= MAX_CONSECUTIVE_MODEL_ERRORS:
+            raise RuntimeError(
+                f"the model failed on the first {state['consecutive_errors']} clips; last error: {exc}"
+            ) from exc
+
+    def ok(job: Job, clip: Any, result: Any, decode_s: float, model_s: float) -> None:
+        state["consecutive_errors"], state["any_ok"] = 0, True
+        summary.analysed += 1
+        finish(_clip_record(job, clip, result, opts, decode_s, decode_s + model_s))
+
+    def one(job: Job, clip: Any, decode_s: float) -> None:
+        t0 = time.perf_counter()
+        audio = clip.audio if opts.modal == "video_audio" else None
+        kwargs: dict[str, Any] = {"max_new_tokens": opts.max_new_tokens, "label_set": opts.label_set}
+        if opts.scores:
+            kwargs["scores"] = True
+        try:
+            result = model.analyze(clip.frames, audio, opts.instruction, **kwargs)
+        except Exception as exc:  # noqa: BLE001 — recorded; retried when the run is resumed
+            model_error(job, exc, decode_s)
+            return
+        ok(job, clip, result, decode_s, time.perf_counter() - t0)
+
+    def batch(group: list[tuple[Job, Any, float]]) -> None:
+        audio = [clip.audio if opts.modal == "video_audio" else None for _, clip, _ in group]
+        t0 = time.perf_counter()
+        try:
+            results = model.analyze_batch([(clip.frames, a) for (_, clip, _), a in zip(group, audio)],
+                                          opts.instruction, max_new_tokens=opts.max_new_tokens,
+                                          label_set=opts.label_set)
+            if len(results) != len(group):
+                raise RuntimeError(f"{len(results)} results for {len(group)} clips")
+        except Exception as exc:  # noqa: BLE001 — e.g. out of memory: the clips still get analysed
+            if not state["fallback_said"]:
+                state["fallback_said"] = True
+                msg = (f"batched analysis failed ({type(exc).__name__}: {exc}); analysing such groups one clip "
+                       "at a time (a smaller --batch-size may avoid this)")
+                log.warning("%s", msg)
+                print(f"warning: {msg}", file=progress.stream, flush=True)
+            for job, clip, decode_s in group:
+                one(job, clip, decode_s)
+            return
+        model_s = (time.perf_counter() - t0) / len(group)
+        for (job, clip, decode_s), result in zip(group, results):
+            ok(job, clip, result, decode_s, model_s)
+
+    def analyse(group: list[tuple[Job, Any, float]]) -> None:
+        if opts.batch_size == 1:
+            for job, clip, decode_s in group:
+                one(job, clip, decode_s)
+            return
+        # clips without sound are analysed video-only: they cannot share a batch with clips that have it
+        for has_audio in (True, False):
+            part = [g for g in group if (opts.modal == "video_audio" and g[1].audio is not None) == has_audio]
+            if part:
+                batch(part)
+
     decoder.start()
     try:
-        while True:
+        ended = False
+        while not ended:
             if should_stop is not None and should_stop():
                 summary.interrupted = True
                 break
-            item = decoded.get()
-            if item is None:
-                break
-            job, clip, error, decode_s = item
-            if clip is None:
-                record = _error_record(job, STATUS_DECODE_ERROR, error, decode_s)
-                summary.decode_errors += 1
-                log.warning("skipped %s: cannot decode (%s)", job.path, error)
-            else:
-                t0 = time.perf_counter()
-                audio = clip.audio if opts.modal == "video_audio" else None
-                try:
-                    kwargs: dict[str, Any] = {"max_new_tokens": opts.max_new_tokens,
-                                              "label_set": opts.label_set}
-                    if opts.scores:
-                        kwargs["scores"] = True
-                    result = model.analyze(clip.frames, audio, opts.instruction, **kwargs)
-                    total_s = decode_s + time.perf_counter() - t0
-                    record = _clip_record(job, clip, result, opts, decode_s, total_s)
-                    consecutive_errors, any_ok = 0, True
-                except Exception as exc:  # noqa: BLE001 — recorded; retried when the run is resumed
-                    consecutive_errors += 1
-                    summary.model_errors += 1
-                    log.warning("analysis of %s failed: %s", job.path, exc)
-                    record = _error_record(job, STATUS_MODEL_ERROR, f"{type(exc).__name__}: {exc}", decode_s)
-                    if not any_ok and consecutive_errors >= MAX_CONSECUTIVE_MODEL_ERRORS:
-                        records[job.key] = result_log.append(record)
-                        raise RuntimeError(
-                            f"the model failed on the first {consecutive_errors} clips; last error: {exc}"
-                        ) from exc
-                summary.analysed += 1
-            records[job.key] = result_log.append(record)
-            progress.update(failed=record["status"] != STATUS_OK, note=_note(record))
+            group: list[tuple[Job, Any, float]] = []
+            while len(group) < opts.batch_size:
+                item = decoded.get()
+                if item is None:
+                    ended = True
+                    break
+                job, clip, error, decode_s = item
+                if clip is None:
+                    summary.decode_errors += 1
+                    log.warning("skipped %s: cannot decode (%s)", job.path, error)
+                    finish(_error_record(job, STATUS_DECODE_ERROR, error, decode_s))
+                else:
+                    group.append((job, clip, decode_s))
+            analyse(group)
     except KeyboardInterrupt:
         summary.interrupted = True
         raise

@@ -12,8 +12,8 @@ from core.results import AnalysisResult
 
 
 class FakeReader:
-    def __init__(self, ids: dict[str, int], bad: tuple[str, ...] = ()) -> None:
-        self.ids, self.bad, self.calls = ids, bad, []
+    def __init__(self, ids: dict[str, int], bad: tuple[str, ...] = (), silent: tuple[str, ...] = ()) -> None:
+        self.ids, self.bad, self.silent, self.calls = ids, bad, silent, []
 
     def __call__(self, path: Path):
         self.calls.append(Path(path).name)
@@ -21,14 +21,25 @@ class FakeReader:
             raise ValueError(f"cannot decode {path}")
         v = self.ids[Path(path).name]
         return SimpleNamespace(frames=np.full((3, 4, 4, 3), v, np.uint8), fps=10.0,
-                               audio=np.zeros(1600, np.float32), warnings=())
+                               audio=None if Path(path).name in self.silent else np.zeros(1600, np.float32),
+                               warnings=())
 
 
 class FakeModel:
-    def __init__(self, answers: dict[int, str], fail: tuple[int, ...] = (), interrupt_at: int | None = None):
-        self.answers, self.fail, self.interrupt_at = answers, fail, interrupt_at
+    def __init__(self, answers: dict[int, str], fail: tuple[int, ...] = (), interrupt_at: int | None = None,
+                 batch_fails: bool = False):
+        self.answers, self.fail, self.interrupt_at, self.batch_fails = answers, fail, interrupt_at, batch_fails
         self.seen: list[int] = []
         self.kwargs: list[dict] = []
+        self.batches: list[list[tuple[int, bool]]] = []  # (clip value, has audio) per analyze_batch call
+
+    def analyze_batch(self, clips, instruction, **kwargs):
+        self.batches.append([(int(f[0, 0, 0, 0]), a is not None) for f, a in clips])
+        if self.batch_fails:
+            raise RuntimeError("CUDA out of memory")
+        if len({a is not None for _, a in clips}) > 1:
+            raise ValueError("some clips of the batch have audio and some do not")
+        return [self.analyze(f, a, instruction, **kwargs) for f, a in clips]
 
     def analyze(self, frames, audio, instruction, **kwargs):
         v = int(frames[0, 0, 0, 0])

@@ -194,3 +194,62 @@ def test_killed_run_resumes_without_repeating_clips(tmp_path):
     keys = [json.loads(x)["key"] for x in log.read_text().splitlines() if '"record": "clip"' in x]
     assert sorted(keys) == [f"c{i:02d}.mp4" for i in range(n)]  # each clip exactly once
     check_report(out, {f"c{i:02d}.mp4": t for i, t in enumerate(truths)})
+
+
+class _TokenRecorder:
+    """The parity model, noting the token ids it generates per clip (keyed by the clip's samples)."""
+
+    def __init__(self, model) -> None:
+        self.model, self.tokens, self.batch_calls = model, {}, 0
+
+    @staticmethod
+    def _key(frames, audio) -> tuple[bytes, bytes]:
+        return frames.tobytes(), b"" if audio is None else audio.tobytes()
+
+    def analyze(self, frames, audio, instruction, **kwargs):
+        result = self.model.analyze(frames, audio, instruction, **kwargs)
+        self.tokens[self._key(frames, audio)] = result.token_ids
+        return result
+
+    def analyze_batch(self, clips, instruction, **kwargs):
+        self.batch_calls += 1
+        results = self.model.analyze_batch(clips, instruction, **kwargs)
+        for (frames, audio), result in zip(clips, results):
+            self.tokens[self._key(frames, audio)] = result.token_ids
+        return results
+
+
+@pytest.mark.slow
+def test_batch_size_two_gives_the_results_of_one_by_one(tmp_path, parity_model, monkeypatch):
+    """``evaluate --batch-size 2`` on clips with sound, one without and one that cannot be decoded: the same
+    token ids per clip and the same records as the default one-by-one run; folder ``analyze`` takes the flag."""
+    d = tmp_path / "data"
+    for i in range(3):
+        clip(d / f"c{i}.mp4", i)
+    make_video(d / "silent.mp4", seconds=CLIP_S, fps=CLIP_FPS, size=CLIP_SIZE, audio=None)
+    make_corrupt(d / "broken.mp4")
+    names = ["c0.mp4", "broken.mp4", "c1.mp4", "silent.mp4", "c2.mp4"]
+    (d / "set.csv").write_text("path,label\n" + "".join(f"{n},happy\n" for n in names))
+    runs = {}
+    for size in (1, 2):
+        recorder = _TokenRecorder(parity_model)
+        monkeypatch.setattr(runner, "load_analyzer", lambda *a, **k: recorder)
+        out = tmp_path / f"run{size}"
+        assert main.main(["evaluate", str(d / "set.csv"), "--model", str(CHECKPOINT), "--out", str(out),
+                          "--max-new-tokens", MAX_NEW_TOKENS, "--batch-size", str(size)]) == 0
+        runs[size] = recorder, read_log(out / "results.jsonl")[1]
+    (one, recs1), (two, recs2) = runs[1], runs[2]
+    assert one.batch_calls == 0 and two.batch_calls >= 2
+    assert len(one.tokens) == 4 and two.tokens == one.tokens
+    keep = ("status", "prediction", "parse_status", "text", "has_audio", "modal")
+    assert {k: [r.get(f) for f in keep] for k, r in recs2.items()} == \
+        {k: [r.get(f) for f in keep] for k, r in recs1.items()}
+    assert recs2["broken.mp4"]["status"] == "decode_error" and recs2["silent.mp4"]["modal"] == "video"
+    assert all(recs2[n]["timings"]["batch_size"] == 2 for n in ("c0.mp4", "c1.mp4"))
+
+    out = tmp_path / "folder.jsonl"
+    recorder = _TokenRecorder(parity_model)
+    monkeypatch.setattr(runner, "load_analyzer", lambda *a, **k: recorder)
+    assert main.main(["analyze", str(d), "--model", str(CHECKPOINT), "--out", str(out),
+                      "--max-new-tokens", MAX_NEW_TOKENS, "--batch-size", "3", "--instruct", "evaluation"]) == 0
+    assert recorder.batch_calls >= 1 and recorder.tokens == one.tokens

@@ -125,3 +125,41 @@ def test_duplicate_keys_are_refused(tmp_path):
     jobs, ids = make_jobs(2)
     with pytest.raises(ValueError, match="share a key"):
         run(tmp_path, FakeModel(ANSWERS), FakeReader(ids), [jobs[0], jobs[0]])
+
+
+def _batched(size: int, **kw) -> RunOptions:
+    return RunOptions(instruction="q", label_set="dfew", labels=labels.DFEW, max_new_tokens=8, batch_size=size, **kw)
+
+
+def test_batches_give_the_records_of_one_by_one(tmp_path):
+    jobs, ids = make_jobs()
+    single = run(tmp_path / "one", FakeModel(ANSWERS), FakeReader(ids, bad=("c4.mp4",)), jobs)
+    model = FakeModel(ANSWERS)
+    s = run_jobs(jobs, model, _batched(2), ResultLog(tmp_path / "r.jsonl"), SETTINGS,
+                 reader=FakeReader(ids, bad=("c4.mp4",), silent=("c2.mp4",)), progress_stream=io.StringIO())
+    # groups of two decoded clips; c4 does not decode, c2 has no sound and gets a batch of its own
+    assert model.batches == [[(0, True), (1, True)], [(3, True)], [(2, False)], [(5, True)]]
+    assert (s.analysed, s.decode_errors, s.model_errors) == (5, 1, 0)
+    keep = ("status", "prediction", "parse_status", "text")
+    assert {k: {f: r[f] for f in keep} for k, r in s.records.items()} == \
+        {k: {f: r[f] for f in keep} for k, r in single.records.items()}
+    assert s.records["c2.mp4"]["has_audio"] is False
+    assert model.kwargs[0] == {"max_new_tokens": 8, "label_set": "dfew", "audio": True, "instruction": "q"}
+
+
+def test_a_failing_batch_falls_back_to_one_by_one_and_says_so_once(tmp_path, caplog):
+    jobs, ids = make_jobs()
+    model = FakeModel(ANSWERS, batch_fails=True)
+    stream = io.StringIO()
+    s = run_jobs(jobs, model, _batched(3), ResultLog(tmp_path / "r.jsonl"), SETTINGS, reader=FakeReader(ids),
+                 progress_stream=stream)
+    assert len(model.batches) == 2 and sorted(model.seen) == list(range(6))
+    assert all(r["status"] == "ok" for r in s.records.values())
+    assert stream.getvalue().count("batched analysis failed (RuntimeError: CUDA out of memory)") == 1
+
+
+def test_batch_options_are_checked():
+    with pytest.raises(ValueError, match="batch size 0"):
+        _batched(0)
+    with pytest.raises(ValueError, match="--batch-size 1"):
+        _batched(2, scores=True)
