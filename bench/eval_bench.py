@@ -7,9 +7,11 @@ copies of ``resources/demo.mp4`` (12 s, 320x240 at 30 fps, speech) listed in a m
 through the real evaluation path: dataset loading, the decode-ahead thread with ``core.media.read_clip``,
 ``analyze``, the JSONL log and the report. Printed: clips/s over the run (model build excluded, first
 clip included), per-clip decode time (hidden behind the model by the decoder thread) and the mean
-per-stage times of ``analyze``.
+per-stage times of ``analyze``. With ``--batch-size N`` (> 1) the same clips are then run again through
+``analyze_batch`` in groups of N on the same model, and both clips/s are printed side by side (the batch
+run's stage times are per clip: the batch's time divided by N).
 
-Usage: python bench/eval_bench.py [--clips 4] [--tokens 64] [--device cpu|cuda|auto] [--dtype ...]
+Usage: python bench/eval_bench.py [--clips 4] [--tokens 64] [--batch-size N] [--device cpu|cuda|auto] [--dtype ...]
 Timings on a shared machine are noisy: run it twice and compare. ``--tiny`` runs the same path on the
 parity-sized config (smoke test only; its numbers mean nothing).
 """
@@ -48,11 +50,6 @@ def bench(args: argparse.Namespace) -> dict:
     import torch
 
     from bench.model_bench import random_model, runtime_for, tiny_config
-    from core.engine import EVALUATION_INSTRUCTION
-    from core.evaluation.dataset import load_dataset
-    from core.evaluation.log import ResultLog
-    from core.evaluation.report import build_summary, write_report
-    from core.evaluation.runner import Job, RunOptions, run_jobs
     from core.model.config import full_size_config
     from core.model.loading import resolve_device, resolve_dtype
 
@@ -67,11 +64,30 @@ def bench(args: argparse.Namespace) -> dict:
     print(f"[{dev} {dtype_name}] built {params / 1e9:.3f} B params in {build_s:.1f} s; torch "
           f"{torch.__version__}, {torch.get_num_threads()} CPU threads", file=sys.stderr, flush=True)
 
+    runs = [_run(model, args, 1)]
+    if args.batch_size > 1:
+        runs.append(_run(model, args, args.batch_size))
+    out = {"device": str(dev), "dtype": dtype_name, "params": params, "build_s": build_s, **runs[0],
+           "runs": runs}
+    if dev.type == "cuda":
+        out["peak_cuda_gib"] = torch.cuda.max_memory_allocated(dev) / 1024**3
+    model.close()
+    return out
+
+
+def _run(model, args: argparse.Namespace, batch_size: int) -> dict:
+    """One evaluation of ``args.clips`` fresh clips with ``batch_size`` clips per model call."""
+    from core.engine import EVALUATION_INSTRUCTION
+    from core.evaluation.dataset import load_dataset
+    from core.evaluation.log import ResultLog
+    from core.evaluation.report import build_summary, write_report
+    from core.evaluation.runner import Job, RunOptions, run_jobs
+
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         ds = load_dataset(build_dataset(tmp_path, args.clips))
         opts = RunOptions(instruction=EVALUATION_INSTRUCTION, label_set="dfew", labels=ds.labels,
-                          max_new_tokens=args.tokens)
+                          max_new_tokens=args.tokens, batch_size=batch_size)
         settings = {"model": "random-weights", "instruction": opts.instruction, "labels": list(ds.labels),
                     "max_new_tokens": args.tokens, "modal": opts.modal}
         jobs = [Job(c.key, c.path, c.label) for c in ds.clips]
@@ -83,10 +99,11 @@ def bench(args: argparse.Namespace) -> dict:
         recs = [r for r in summary.records.values() if r["status"] == "ok"]
     if len(recs) != len(jobs):
         raise RuntimeError(f"only {len(recs)} of {len(jobs)} clips were analysed: {summary.records}")
+    if batch_size > 1 and any(r["timings"].get("batch_size") is None for r in recs):
+        raise RuntimeError("the batched run fell back to one clip at a time (see the warning above)")
     mean = {s: sum(r["timings"].get(s, 0.0) for r in recs) / len(recs) for s in STAGES}
-    out = {
-        "device": str(dev), "dtype": dtype_name, "params": params, "build_s": build_s,
-        "clips": len(recs), "new_tokens": args.tokens, "wall_s": summary.elapsed_s,
+    return {
+        "batch_size": batch_size, "clips": len(recs), "new_tokens": args.tokens, "wall_s": summary.elapsed_s,
         "clips_per_s": summary.clips_per_s,
         "mean_decode_clip_s": sum(r["timings"]["decode_s"] for r in recs) / len(recs),
         "first_clip_total_s": recs[0]["timings"]["total"],
@@ -94,10 +111,6 @@ def bench(args: argparse.Namespace) -> dict:
         "decode_tok_s": ((args.tokens - 1) / mean["decode"]
                          if mean["decode"] > 0 and args.tokens > 1 else None),
     }
-    if dev.type == "cuda":
-        out["peak_cuda_gib"] = torch.cuda.max_memory_allocated(dev) / 1024**3
-    model.close()
-    return out
 
 
 def format_report(r: dict) -> str:
@@ -111,7 +124,15 @@ def format_report(r: dict) -> str:
         f"analyze stages (s): {stages}",
         f"   first clip {r['first_clip_total_s']:.2f} s (includes per-instruction caches); decode {tok}"
         + (f"; peak CUDA {r['peak_cuda_gib']:.1f} GiB" if "peak_cuda_gib" in r else ""),
+        *(_batch_line(b, r) for b in r["runs"][1:]),
     ])
+
+
+def _batch_line(b: dict, one: dict) -> str:
+    """The batched run next to the one-by-one run of the same model and clips."""
+    stages = "  ".join(f"{s} {b['mean_stage_s'][s]:.2f}" for s in STAGES)
+    return (f"   batch {b['batch_size']}: {b['clips_per_s']:.4f} clips/s vs batch 1: {one['clips_per_s']:.4f} clips/s "
+            f"(x{b['clips_per_s'] / one['clips_per_s']:.2f}); per clip (s): {stages}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,13 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     parser.add_argument("--dtype", default="auto",
                         help="auto (float32 on CPU, float16 on CUDA) | float32 | float16 | bfloat16")
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="also run the clips in batches of N through analyze_batch and print clips/s "
+                        "of batch 1 vs N (default 1: one-by-one only)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--progress", action="store_true", help="show the progress line")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.clips < 1 or args.tokens < 1:
-        parser.error("--clips and --tokens must be >= 1")
+    if args.clips < 1 or args.tokens < 1 or args.batch_size < 1:
+        parser.error("--clips, --tokens and --batch-size must be >= 1")
     if args.threads:
         import torch
 
