@@ -65,7 +65,7 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         opts = RunOptions(instruction=instruction, label_set=model_label_set(name), labels=labels,
                           modal=getattr(args, "modal", None) or "video_audio",
                           max_new_tokens=args.max_new_tokens, scores=bool(getattr(args, "scores", False)),
-                          batch_size=getattr(args, "batch_size", 1) or 1)
+                          batch_size=getattr(args, "batch_size", 1))
         settings = {"model": str(Path(args.model).resolve()), "instruction": instruction,
                     "labels": list(labels) if labels else "free", "max_new_tokens": opts.max_new_tokens,
                     "modal": opts.modal, "folder": str(folder.resolve()),

@@ -5,7 +5,9 @@
 - stopping: any id of ``stop_ids`` (the eos list of ``generation_config.json`` plus ``<|im_end|>``) ends the
   generation after it is emitted, as does ``max_new_tokens``;
 - the prefill sends only the last position through the output layer; each decode step runs the 24 Qwen2 layers
-  directly on one position (no per-step mask building, no logits processors).
+  directly on one position (no per-step mask building, no logits processors);
+- B prompts of equal length can decode together (``R1OmniModel.generate_batch``): the cache holds [B, ...] rows and
+  the stop and the penalty apply per sequence.
 """
 
 from __future__ import annotations

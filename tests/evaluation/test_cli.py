@@ -138,3 +138,15 @@ def test_a_model_failing_on_every_clip_ends_with_the_error(tmp_path, fake, capsy
     assert "the model failed on the first 3 clips" in err and "boom 2" in err
     data = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert data["clips"]["model_errors"] == 3 and data["clips"]["pending"] == 2
+
+
+def test_bad_batch_sizes_are_refused_before_the_model_loads(tmp_path, fake, capsys):
+    m = make_manifest(tmp_path)
+    base = ["evaluate", str(m), "--model", "M", "--out", str(tmp_path / "run")]
+    assert main.main([*base, "--batch-size", "0"]) == 2
+    assert "batch size 0" in capsys.readouterr().err
+    assert main.main([*base, "--batch-size", "2", "--scores"]) == 2
+    assert "drop --scores or use --batch-size 1" in capsys.readouterr().err
+    assert main.main(["analyze", str(tmp_path), "--model", "M", "--batch-size", "0"]) == 2
+    assert "batch size 0" in capsys.readouterr().err
+    assert fake.loaded == []
