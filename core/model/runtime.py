@@ -442,7 +442,9 @@ class R1OmniModel:
     def analyze_batch(self, clips: list[tuple[np.ndarray, np.ndarray | None]],
                       instruction: str = pp.DEFAULT_INSTRUCTION, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                       label_set: str = "dfew", modal: str | None = None) -> list[AnalysisResult]:
-        """Analyse B clips at once; the same token ids as :meth:`analyze` on each clip, in clip order.
+        """Analyse B clips at once; the same token ids as :meth:`analyze` on each clip, in clip order (checked in
+        float32 on CPU; in half precision on a GPU the kernels chosen for a batch may round differently, which
+        can rarely change a near-tied token).
 
         clips: (frames uint8 [N, H, W, 3] RGB, audio float32 [S] 16 kHz mono or None) per clip. All clips share
         ``instruction`` and ``modal`` (default ``video_audio`` when every clip has audio, ``video`` when none
