@@ -30,6 +30,7 @@ import numpy as np
 
 from core.capture import SyntheticSource
 from core.clock import FakeClock, SessionClock
+from core.process_stats import rss_mib
 from core.ring_buffer import LiveBuffer
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S, Mailbox, Scheduler
 
@@ -37,14 +38,6 @@ WIDTH, HEIGHT, FPS = 1280, 720, 30.0
 AUDIO_RATE_HZ, CHANNELS = 48_000, 2
 RSS_SAMPLE_EVERY_S = 300.0  # simulated seconds between memory samples
 PUMP_STEP_S = 0.1  # simulated seconds per step of the accelerated run
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def pct(values: list[float], q: float) -> float:

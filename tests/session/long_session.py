@@ -20,20 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.process_stats import rss_mib
 from core.results import AnalysisResult, WindowResult
 from core.session import RecordOptions, SessionReader, SessionManifest, SessionWriter
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
 
 AUDIO_BLOCK_S = 0.1
 WINDOW_S, HOP_S = 4.0, 2.0
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 @dataclass
