@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -315,10 +315,6 @@ def resolve_instruction(preset: str, custom: str = "") -> str:
         return INSTRUCTION_PRESETS[preset]
     except KeyError:
         raise ValueError(f"unknown instruction preset {preset!r}: official, evaluation or custom") from None
-
-
-def with_params(params: AnalysisParams, **changes: Any) -> AnalysisParams:
-    return replace(params, **changes)
 
 
 def default_model_dir() -> Path:
