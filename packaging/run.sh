@@ -57,9 +57,16 @@ python_env() {
   if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     if [ "$TORCH_KIND" = cuda ]; then
       "${pip[@]}" install "torch>=2.4"
+    elif "${pip[@]}" install --no-index --no-deps "torch==2.13.0" >/dev/null 2>&1; then
+      # a CPU wheel provided on this machine (pip's find-links); now its dependencies
+      "${pip[@]}" install "torch==2.13.0"
     else
-      "${pip[@]}" install "torch==2.13.0" 2>/dev/null \
-        || "${pip[@]}" install "torch>=2.4" --index-url https://download.pytorch.org/whl/cpu
+      # PyPI's Linux torch is a CUDA build of several GB: take the CPU build from PyTorch's own index
+      "${pip[@]}" install torch --index-url https://download.pytorch.org/whl/cpu || {
+        echo "Could not install a CPU build of torch. Install one yourself into $VENV" \
+             "(see https://pytorch.org/get-started/locally/), or set R1OMNI_TORCH=cuda for the CUDA build." >&2
+        exit 1
+      }
     fi
   fi
   # Re-install the project only when its dependency list changed.
