@@ -31,6 +31,7 @@ from core.engine import AnalysisParams, LoadRequest
 from core.pipeline import LiveSession
 from core.ring_buffer import LatestFrame
 from core.settings import Settings
+from core.sources import DEMO_CLIP, sources_for
 from core.window import MODEL_SAMPLE_RATE_HZ
 from desktop import banner as levels
 from desktop.controls import (
@@ -47,7 +48,6 @@ from desktop.status_bar import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
-DEMO_CLIP = Path(__file__).resolve().parent.parent / "resources" / "demo.mp4"
 SYNTHETIC_CHOICE = SourceChoice(SOURCE_SYNTHETIC, SOURCE_SYNTHETIC, "Synthetic test pattern + chirp")
 RETIRE_JOIN_S = 120.0  # longest wait for a retiring session's worker (a full-size model load on a CPU)
 RETIRE_POLL_S = 1.0
@@ -184,32 +184,10 @@ class LiveController(QObject):
         """(video source, audio source) for a choice; either may be None. A media file is both."""
         if choice is None:
             return None, None
-        if choice.kind == SOURCE_SYNTHETIC:
-            from core.capture.synthetic import SyntheticSource
-
-            src = SyntheticSource(fps=30.0, audio="chirp", name="synthetic test pattern")
-            return src, src
-        if choice.kind in (SOURCE_DEMO, SOURCE_FILE) and "://" not in str(choice.ref):
-            from core.capture.media_file import MediaFileSource
-
-            src = MediaFileSource(
-                choice.ref,
-                realtime=True,
-                loop=choice.kind == SOURCE_DEMO,
-                name="demo clip" if choice.kind == SOURCE_DEMO else None,
-            )
-            return src, src
-        from core.capture.camera import CameraSource
-
-        video = CameraSource(choice.ref)
-        audio = None
-        if self.settings_use_microphone():
-            from core.capture.devices import list_microphones
-            from core.capture.microphone import MicrophoneSource
-
-            if list_microphones():
-                audio = MicrophoneSource(microphone)
-        return video, audio
+        use_mic = self.settings_use_microphone() and microphone != NO_MIC
+        mic = (None if microphone in (None, DEFAULT_MIC) else microphone) if use_mic else NO_MIC
+        sources = sources_for(choice.kind, choice.ref, mic)  # the picker's kinds are core.sources' kinds
+        return sources.video, sources.audio
 
     def settings_use_microphone(self) -> bool:
         return bool(getattr(self.settings, "use_microphone", True))
