@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.processes import stop_process
+
 SCREEN = "1280x1024x24"
 
 
@@ -52,13 +54,7 @@ class XvfbDisplay:
         else:
             os.environ["DISPLAY"] = self._saved
         proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc)
 
     def __enter__(self) -> str:
         return self.start()
