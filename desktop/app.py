@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icon.png"
 # the worker runs Python between kernels; measured with desktop/ui_bench.py on a loaded 2-core machine, 1 ms took
 # the worst event-loop stall from ~160 ms to ~35 ms and the preview from 23 to 27 fps (30 fps source).
 UI_SWITCH_INTERVAL_S = 0.001
+PREWARM_DELAY_MS = 500  # after the window is shown: import the model code (torch) on a thread
+PREWARM_JOIN_S = 30.0
 URL_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "tcp://", "udp://", "srt://")
 
 
@@ -131,6 +134,10 @@ def run_app(argv: list[str]) -> int:
     apply_args(window, args)
     window.show()
     gc.freeze()  # what start-up created lives for the whole run: keep it out of every later full collection
+    prewarm = threading.Thread(target=_import_model_runtime, name="model-prewarm", daemon=True)
+    # shortly after the window is drawn, while nothing is live yet: the import's GIL stalls land here, not in
+    # the middle of a monitoring run when the user loads a model
+    QTimer.singleShot(PREWARM_DELAY_MS, prewarm.start)
 
     outcome = {"code": 0}
     if args.quit_after is not None:
@@ -143,7 +150,18 @@ def run_app(argv: list[str]) -> int:
         QTimer.singleShot(int(args.quit_after * 1000), finish)
     app.exec()
     window.shutdown()  # no-op when closeEvent already ran
+    if prewarm.is_alive():  # the window is gone: let a half-done import finish before the interpreter exits
+        prewarm.join(PREWARM_JOIN_S)
     return outcome["code"]
+
+
+def _import_model_runtime() -> None:
+    try:
+        from core.model import import_runtime
+
+        import_runtime()
+    except Exception as exc:  # a broken torch install is reported when a model is loaded, with its fix
+        log.info("model code not pre-imported: %s", exc)
 
 
 def save_screenshot(window, path: str) -> bool:

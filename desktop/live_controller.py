@@ -9,6 +9,8 @@ the same object back at once. Only one worker uses the model at a time, because 
 
 Stopping a session joins capture, scheduler and worker threads, which can take seconds (a model step is not
 interruptible), so it runs on a short-lived "session-retire" thread; the UI thread never waits on it.
+Listing devices can also take a while (PortAudio probes every device when it re-initialises), so
+``scan_devices`` does it on a "device-scan" thread and answers with ``devices_found``.
 Thread of every public method: the UI thread.
 """
 
@@ -116,6 +118,17 @@ def record_options(settings: Settings) -> Any:
     return RecordOptions(record_audio=settings.record_audio, blur_faces=settings.blur_faces)
 
 
+def list_devices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """([(camera index, name)], [(microphone index, name)]). Blocking (PortAudio is asked to look again unless a
+    microphone stream is open): call it off the UI thread, as ``LiveController.scan_devices`` does."""
+    from core.capture.devices import list_cameras, list_microphones, rescan_audio_devices
+
+    rescan_audio_devices()
+    cams = [(c.index, f"{c.name} ({c.path})" if c.path else c.name) for c in list_cameras()]
+    mics = [(m.index, m.name + (" (default)" if m.is_default else "")) for m in list_microphones()]
+    return cams, mics
+
+
 class LiveController(QObject):
     """Monitoring runs, model and recording for the main window (UI thread)."""
 
@@ -123,6 +136,7 @@ class LiveController(QObject):
     session_started = Signal(bool)  # a new LiveSession (its clock at 0); True when it monitors
     recording_changed = Signal(bool)
     message_posted = Signal(str, str)  # level, text
+    devices_found = Signal(list, list)  # [(camera index, name)], [(microphone index, name)]
     _retired = Signal(object)  # continuation to run on the UI thread once a session has stopped
 
     def __init__(
@@ -145,6 +159,8 @@ class LiveController(QObject):
         self._retiring: list[threading.Thread] = []
         self._closed = False
         self._swapping = False  # a session is being retired and the next one not started yet
+        self._scan_thread: threading.Thread | None = None
+        self._scan_again = False  # a scan was asked for while one ran
         self.source_choice: SourceChoice | None = self._initial_source()
         self._retired.connect(lambda then: then())
         self.bridge.model_loaded.connect(self._on_model_loaded)
@@ -167,18 +183,32 @@ class LiveController(QObject):
             return SourceChoice(SOURCE_FILE, cam, Path(cam).name or cam)
         return SourceChoice(SOURCE_CAMERA, int(cam), f"camera {cam}")
 
-    def list_devices(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-        """([(camera index, name)], [(microphone index, name)]) — quick: no device is opened on Linux.
+    def scan_devices(self) -> None:
+        """Look for cameras and microphones on a worker thread; ``devices_found`` brings the lists. A request
+        while a scan runs makes it run once more afterwards (a device plugged in meanwhile is not missed)."""
+        if self._closed:
+            return
+        if self._scan_thread is not None and self._scan_thread.is_alive():
+            self._scan_again = True
+            return
+        self._scan_again = False
 
-        While no microphone stream is open, PortAudio is asked to look again (it lists devices once)."""
-        from core.capture.devices import list_cameras, list_microphones, rescan_audio_devices
+        def scan() -> None:
+            try:
+                cams, mics = list_devices()
+            except Exception as exc:  # listing never raises by contract; a broken driver must not kill the thread
+                log.warning("device scan failed: %s", exc)
+                cams, mics = [], []
+            if not self._closed:
+                self.devices_found.emit(cams, mics)
+                self._retired.emit(self._scan_finished)
 
-        if not self._monitoring and not self._swapping:
-            rescan_audio_devices()
+        self._scan_thread = threading.Thread(target=scan, name="device-scan", daemon=True)
+        self._scan_thread.start()
 
-        cams = [(c.index, f"{c.name} ({c.path})" if c.path else c.name) for c in list_cameras()]
-        mics = [(m.index, m.name + (" (default)" if m.is_default else "")) for m in list_microphones()]
-        return cams, mics
+    def _scan_finished(self) -> None:
+        if self._scan_again:
+            self.scan_devices()
 
     def make_sources(self, choice: SourceChoice | None, microphone: Any) -> tuple[Any, Any]:
         """(video source, audio source) for a choice; either may be None. A media file is both."""

@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         self._shut_down = False
         self._loading = False  # a model load is in progress
         self._have_cameras = False
+        self._devices: tuple[list, list] | None = None  # (cameras, microphones) of the last scan
         self._preview_index = -1
         self._preview_count = 0
         self._preview_fps_at = time.monotonic()
@@ -244,6 +245,7 @@ class MainWindow(QMainWindow):
         mb.source_chosen.connect(self._on_source_chosen)
         mb.microphone_chosen.connect(self._on_microphone_chosen)
         mb.refresh_requested.connect(self.refresh_devices)
+        self.controller.devices_found.connect(self._on_devices_found)
         ab.choose_model_requested.connect(self._choose_model_folder)
         ab.load_requested.connect(self.load_model)
         ab.unload_requested.connect(self.controller.unload_model)
@@ -351,13 +353,25 @@ class MainWindow(QMainWindow):
         ab.select(ab.preset_combo, s.instruction_preset)
         ab.check(ab.device_group, s.device)
         ab.check(ab.dtype_group, s.dtype)
+        self._rebuild_pickers()  # demo clip, synthetic and the saved choice at once; devices when the scan answers
         self.refresh_devices()
         self._show_model_state(loaded=False)
 
     # ---- devices and sources -----------------------------------------------------------------------------
     def refresh_devices(self) -> None:
-        """Enumerate cameras and microphones (quick, cached by core) and rebuild the pickers."""
-        cameras, mics = self.controller.list_devices()
+        """Look for cameras and microphones again, off the UI thread; the pickers are rebuilt when the lists
+        arrive (``_on_devices_found``)."""
+        self.statusBar().showMessage("Looking for cameras and microphones…", 3000)
+        self.controller.scan_devices()
+
+    def _on_devices_found(self, cameras: list, mics: list) -> None:
+        self._devices = (list(cameras), list(mics))
+        self._rebuild_pickers()
+
+    def _rebuild_pickers(self) -> None:
+        """Source and microphone pickers from the last device lists (empty until the first scan answers)."""
+        scanned = self._devices is not None
+        cameras, mics = self._devices if self._devices is not None else ([], [])
         choices = [SourceChoice(SOURCE_CAMERA, ref, name) for ref, name in cameras]
         choices.append(SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip (synthetic face + speech)"))
         choices.append(SYNTHETIC_CHOICE)
@@ -376,10 +390,10 @@ class MainWindow(QMainWindow):
         else:
             self.monitor_bar.set_microphone_enabled(True)
             self.monitor_bar.set_microphones(mics, self.controller.microphone_choice())
-        self._have_cameras = bool(cameras)
+        self._have_cameras = bool(cameras) or not scanned  # not "no camera" before the scan has answered
         if not self.controller.monitoring:
             self._show_idle()
-        if not mics and (current is None or current.kind == SOURCE_CAMERA):
+        if scanned and not mics and (current is None or current.kind == SOURCE_CAMERA):
             self.audio.set_unavailable("No microphone found. " + NO_MIC_TEXT)
 
     def _on_source_chosen(self, choice: SourceChoice) -> None:
@@ -396,7 +410,7 @@ class MainWindow(QMainWindow):
         self.controller.set_source(choice)
         if choice.kind == SOURCE_CAMERA:
             self.settings.camera = choice.ref
-        self.refresh_devices()
+        self._rebuild_pickers()
 
     def _on_microphone_chosen(self, choice) -> None:
         self.controller.set_microphone(choice)

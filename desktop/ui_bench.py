@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ def measure(
     max_new_tokens: int = 24,
     model_dir: Path | None = PARITY_CHECKPOINT,
     switch_interval_s: float | None = None,
+    prewarm: bool = True,
 ) -> dict[str, float]:
     """Run the window for ``seconds`` of monitoring and return the measurements (creates its QApplication
     if needed; settings live in a temporary folder). ``model_dir=None`` measures without a model (baseline)."""
@@ -71,7 +73,7 @@ def measure(
 
     from core.settings import Settings
     from desktop import theme
-    from desktop.app import tune_interpreter
+    from desktop.app import _import_model_runtime, tune_interpreter
     from desktop.live_controller import LiveController, _default_loader
     from desktop.main_window import MainWindow
     from desktop.qt_compat import install_guard
@@ -105,9 +107,16 @@ def measure(
             check.stop()
             return bool(predicate())
 
-        load_stall = float("nan")
+        load_stall = prewarm_stall = float("nan")
         if model_dir is not None:
             pump_until(lambda: False, 0.5)  # first paint
+            if prewarm:  # as the app does after showing its window: torch & co. imported on a thread first
+                thread = threading.Thread(target=_import_model_runtime, name="model-prewarm", daemon=True)
+                window.loop_watch.reset()
+                thread.start()
+                if not pump_until(lambda: not thread.is_alive(), 120):
+                    raise RuntimeError("the model code did not import within 120 s")
+                prewarm_stall = window.loop_watch.max_stall_ms
             window.loop_watch.reset()
             controller.load_model(str(model_dir), "cpu", "float32")
             if not pump_until(lambda: controller.has_model, 120):
@@ -135,6 +144,7 @@ def measure(
             "seconds": elapsed,
             "loop_stall_max_ms": float(lateness.max()),
             "loop_stall_p99_ms": float(np.percentile(lateness, 99)),
+            "prewarm_stall_max_ms": prewarm_stall,  # while the app imports the model code after start-up
             "model_load_stall_max_ms": load_stall,
             "view_ticks": float(window.loop_watch.ticks),
             "ui_thread_cpu_pct": 100.0 * ui_cpu_s / elapsed,  # share of one core the UI thread used
@@ -167,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="GIL switch interval in seconds (default: the app's, 0.001)",
     )
+    parser.add_argument(
+        "--no-prewarm",
+        action="store_true",
+        help="load the model without the app's start-up import of torch (shows the stall it moves away)",
+    )
     args = parser.parse_args(argv)
     r = measure(
         args.seconds,
@@ -175,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         args.max_new_tokens,
         None if args.no_model else PARITY_CHECKPOINT,
         args.switch_interval,
+        prewarm=not args.no_prewarm,
     )
     for key, value in r.items():
         print(f"{key:22s} {value:10.2f}")

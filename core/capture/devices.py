@@ -1,7 +1,9 @@
 """Listing cameras and microphones. Both return [] when there are none (or no driver), never raise.
 
-Threads: call from the UI thread only for a quick refresh; PortAudio is not asked while a stream is open on another
-thread unless the caller wants it (``rescan_audio_devices``).
+Threads: any thread. Listing can take a while (PortAudio probes every ALSA/JACK device when it re-initialises), so the
+window lists devices on a worker thread. Every PortAudio call that lists or (re)initialises devices, and every
+microphone stream open/close, holds ``PORTAUDIO_LOCK``; ``rescan_audio_devices`` does nothing while a stream is
+open (re-initialising PortAudio would kill it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,9 @@ from core.capture.base import SourceError
 log = logging.getLogger(__name__)
 
 PROBE_CAMERA_INDICES = 4  # non-Linux: how many OpenCV indices to try
+
+PORTAUDIO_LOCK = threading.RLock()
+_open_streams = 0  # microphone streams open now (guarded by PORTAUDIO_LOCK)
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,10 @@ def list_microphones() -> list[MicrophoneInfo]:
     if sd is None:
         return []
     try:
-        devices = sd.query_devices()
-        hostapis = sd.query_hostapis()
-        default_in = sd.default.device[0]
+        with PORTAUDIO_LOCK:
+            devices = sd.query_devices()
+            hostapis = sd.query_hostapis()
+            default_in = sd.default.device[0]
     except Exception as exc:  # PortAudio errors on broken set-ups: report as none
         log.warning("listing microphones failed: %s", exc)
         return []
@@ -114,13 +121,31 @@ def list_microphones() -> list[MicrophoneInfo]:
     return mics
 
 
-def rescan_audio_devices() -> None:
-    """Make PortAudio look again (it lists devices once, at initialisation). Only call with no stream open."""
+def rescan_audio_devices() -> bool:
+    """Make PortAudio look again (it lists devices once, at initialisation). Skipped (False) while a microphone
+    stream is open: re-initialising would close it under its owner."""
     sd = _sounddevice()
     if sd is None:
-        return
-    sd._terminate()
-    sd._initialize()
+        return False
+    with PORTAUDIO_LOCK:
+        if _open_streams:
+            return False
+        sd._terminate()
+        sd._initialize()
+    return True
+
+
+def stream_opened() -> None:
+    """Count a microphone stream as open (call with ``PORTAUDIO_LOCK`` held, after it started)."""
+    global _open_streams
+    with PORTAUDIO_LOCK:
+        _open_streams += 1
+
+
+def stream_closed() -> None:
+    global _open_streams
+    with PORTAUDIO_LOCK:
+        _open_streams = max(0, _open_streams - 1)
 
 
 def find_microphone(spec: int | str | None) -> MicrophoneInfo:

@@ -22,6 +22,7 @@ from core.capture.base import (
     SourceBase,
     SourceError,
 )
+from core.capture import devices as _devices
 from core.capture.devices import MicrophoneInfo, _sounddevice, find_microphone, rescan_audio_devices
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class MicrophoneSource(SourceBase):
         self._stream_factory = stream_factory
         self._ring: BlockRing | None = None
         self._stream: Any = None
+        self._counted = False  # this stream is counted by core.capture.devices (a real PortAudio stream)
         self._xruns = 0
         self.rate_hz = 0
         self.info: MicrophoneInfo | None = None
@@ -112,17 +114,21 @@ class MicrophoneSource(SourceBase):
         self._ring = BlockRing(rate, channels)
         self._converter = AudioConverter(rate)
         factory = self._stream_factory or sd.InputStream
+        real = self._stream_factory is None
         try:
-            stream = factory(
-                device=info.index,
-                samplerate=rate,
-                channels=channels,
-                dtype="float32",
-                blocksize=int(rate * BLOCK_S),
-                latency=STREAM_LATENCY,
-                callback=self._callback,
-            )
-            stream.start()
+            with _devices.PORTAUDIO_LOCK:  # no device rescan between opening and counting the stream
+                stream = factory(
+                    device=info.index,
+                    samplerate=rate,
+                    channels=channels,
+                    dtype="float32",
+                    blocksize=int(rate * BLOCK_S),
+                    latency=STREAM_LATENCY,
+                    callback=self._callback,
+                )
+                stream.start()
+                if real:
+                    _devices.stream_opened()
         except SourceError:
             raise
         except Exception as exc:
@@ -130,7 +136,7 @@ class MicrophoneSource(SourceBase):
                 f"cannot open microphone '{info.name}' at {rate} Hz x{channels}: {exc}. Is it in use by another "
                 "application or unplugged? Pick another microphone or reconnect it"
             ) from None
-        self._stream = stream
+        self._stream, self._counted = stream, real
         assert self._sink is not None
         self._sink.set_source_info("audio", f"{info.name} {rate} Hz x{channels} -> 16 kHz mono")
 
@@ -145,10 +151,15 @@ class MicrophoneSource(SourceBase):
         if stream is None:
             return
         try:
-            stream.abort()
-            stream.close()
+            with _devices.PORTAUDIO_LOCK:
+                stream.abort()
+                stream.close()
         except Exception as exc:  # a vanished device may fail to close; it is gone either way
             log.info("closing %s: %s", self.name, exc)
+        finally:
+            if self._counted:
+                self._counted = False
+                _devices.stream_closed()
 
     def _run(self) -> None:
         self._open()

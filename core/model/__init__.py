@@ -17,7 +17,22 @@ from core.model.preprocess import DEFAULT_INSTRUCTION
 if TYPE_CHECKING:
     from core.model.runtime import R1OmniModel
 
-__all__ = ["DEFAULT_INSTRUCTION", "AnalysisCancelled", "ModelLoadError", "R1OmniModel", "load_model"]
+__all__ = [
+    "DEFAULT_INSTRUCTION",
+    "AnalysisCancelled",
+    "ModelLoadError",
+    "R1OmniModel",
+    "import_runtime",
+    "load_model",
+]
+
+
+def import_runtime() -> None:
+    """Import torch, transformers and the model code now. That takes seconds and holds the GIL in stretches of
+    up to ~0.3 s (extension modules initialising), which stalls every other Python thread: an app calls it on a
+    background thread while nothing is live, so that a later model load does not stall a running preview."""
+    import core.model.loading  # noqa: F401
+    import core.model.runtime  # noqa: F401
 
 
 def load_model(path: Any, device: str = "auto", dtype: Any = "auto", cache_dir: str | None = None) -> R1OmniModel:

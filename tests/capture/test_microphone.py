@@ -188,3 +188,25 @@ def test_microphone_callback_overflows_are_counted():
     mic.start(LiveBuffer())
     assert wait_for(lambda: mic.status().audio_overflows == 5, timeout=3), mic.status()
     mic.stop()
+
+
+def test_portaudio_is_not_reinitialised_while_a_stream_is_open(monkeypatch):
+    calls: list[str] = []
+
+    class FakeSd:
+        def _terminate(self):
+            calls.append("terminate")
+
+        def _initialize(self):
+            calls.append("initialize")
+
+    monkeypatch.setattr(devices_mod, "_sounddevice", lambda: FakeSd())
+    assert devices_mod.rescan_audio_devices() is True
+    assert calls == ["terminate", "initialize"]
+    devices_mod.stream_opened()
+    try:
+        assert devices_mod.rescan_audio_devices() is False  # would close the open stream under its owner
+        assert calls == ["terminate", "initialize"]
+    finally:
+        devices_mod.stream_closed()
+    assert devices_mod.rescan_audio_devices() is True

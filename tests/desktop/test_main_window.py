@@ -287,3 +287,36 @@ def test_synthetic_source_needs_no_file_or_device(qtbot, make_window):
     qtbot.waitUntil(lambda: win.audio.meter.peak_db > -20, timeout=5000)  # the chirp is about -10 dBFS
     assert not win.monitor_bar.mic_combo.isEnabled()  # the source brings its own audio
 
+
+
+def test_device_scan_runs_off_the_ui_thread_and_fills_the_pickers(qtbot, make_window, monkeypatch):
+    from desktop import live_controller as lc
+
+    release = threading.Event()
+    scanned_on: list[str] = []
+
+    def slow_listing():
+        scanned_on.append(threading.current_thread().name)
+        release.wait(10)  # a PortAudio re-initialise that takes its time
+        return [(3, "USB camera (/dev/video3)")], [(7, "USB mic (default)")]
+
+    monkeypatch.setattr(lc, "list_devices", slow_listing)
+    win = make_window()
+    # the window is up and usable while the scan is still running
+    qtbot.waitUntil(lambda: bool(scanned_on), timeout=5000)
+    labels = [win.monitor_bar.source_combo.itemText(i) for i in range(win.monitor_bar.source_combo.count())]
+    assert not any("USB camera" in t for t in labels)
+    assert any("Demo clip" in t for t in labels)
+    win.refresh_devices()  # asked again while one runs: runs once more afterwards, not twice at once
+    release.set()
+    qtbot.waitUntil(lambda: len(scanned_on) == 2, timeout=5000)
+    assert scanned_on == ["device-scan", "device-scan"]
+    qtbot.waitUntil(
+        lambda: any(
+            "USB camera" in win.monitor_bar.source_combo.itemText(i)
+            for i in range(win.monitor_bar.source_combo.count())
+        ),
+        timeout=5000,
+    )
+    mics = [win.monitor_bar.mic_combo.itemText(i) for i in range(win.monitor_bar.mic_combo.count())]
+    assert any("USB mic" in t for t in mics)
