@@ -229,7 +229,11 @@ class InferenceWorker:
             self._listener.model_loading("Warming up…")
             try:
                 frames = np.zeros((WARMUP_FRAMES, 224, 224, 3), np.uint8)
-                model.analyze(frames, np.zeros(16_000, np.float32), self._params.instruction, max_new_tokens=1)
+                audio = np.zeros(16_000, np.float32)
+                if hasattr(model, "warm_up"):  # also prepares the decoder (CUDA graph) for these windows
+                    model.warm_up(frames, audio, self._params.instruction, self._params.max_new_tokens)
+                else:
+                    model.analyze(frames, audio, self._params.instruction, max_new_tokens=1)
             except Exception as exc:  # noqa: BLE001
                 log.exception("warm-up failed")
                 self._listener.warning(f"Warm-up failed ({exc}); the first window will be slower.")

@@ -53,12 +53,14 @@ class KVCache:
     """
 
     def __init__(self, n_layers: int, kv_heads: int, head_dim: int, max_len: int, dtype: torch.dtype,
-                 device: torch.device, batch: int = 1) -> None:
+                 device: torch.device, batch: int = 1, zeroed: bool = False) -> None:
         shape = (batch, kv_heads, max_len, head_dim)
-        self.keys = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
-        self.values = [torch.empty(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        new = torch.zeros if zeroed else torch.empty  # zeroed: slots never written stay finite (masked reads)
+        self.keys = [new(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        self.values = [new(shape, dtype=dtype, device=device) for _ in range(n_layers)]
         self.length = 0
         self.max_len = max_len
+        self.batch = batch
 
     def update(self, k: torch.Tensor, v: torch.Tensor, layer_idx: int, **_: Any) -> tuple[torch.Tensor, torch.Tensor]:
         end = self.length + k.shape[2]
@@ -70,6 +72,10 @@ class KVCache:
 
     def advance(self, n: int) -> None:
         self.length += n
+
+    def reset(self) -> None:
+        """Empty again (the storage is kept and overwritten by the next prefill)."""
+        self.length = 0
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
         return self.length

@@ -29,12 +29,14 @@ from core import labels as _labels
 from core.model import preprocess as pp
 from core.model.errors import AnalysisCancelled
 from core.model.generation import BranchCache, GenerationSettings, KVCache, apply_repetition_penalty
+from core.model.graphed_decode import StaticDecoder, capacity_for, graphs_enabled, make_decoder
 from core.model.projector import fuse
 from core.model.streaming import IncrementalDecoder
 from core.results import AnalysisResult, parse_response
 
 DEFAULT_MAX_NEW_TOKENS = 512
 CACHE_ENTRIES = 16  # instructions / prompts remembered
+DECODERS_KEPT = 2  # static decoders (CUDA graphs with their KV storage) kept per model, by (batch, capacity)
 HASH_LIMIT_BYTES = 256 * 1024 * 1024  # weights above this size are not hashed by info() unless asked
 STAGES = ("preprocess", "vision", "projector", "gate", "audio", "prefill", "decode", "scores")
 
@@ -90,6 +92,10 @@ class R1OmniModel:
         from core.model.decode_step import FastDecodeStep
 
         self._step = FastDecodeStep(module.model)
+        # "graph": decode steps replayed as CUDA graphs (core.model.graphed_decode); "static": the same static
+        # form without a graph (what the graph records; tests run it on the CPU); "eager": step by step
+        self.decode_mode = "graph" if graphs_enabled(self.device) else "eager"
+        self._decoders: OrderedDict[tuple[int, int], StaticDecoder] = OrderedDict()
 
     # --- properties ----------------------------------------------------------------------------------------
     @property
@@ -257,6 +263,25 @@ class R1OmniModel:
         head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
         return KVCache(c.num_hidden_layers, c.num_key_value_heads, head_dim, max_len, self.dtype, self.device, batch)
 
+    def _static_decoder(self, batch: int, length: int) -> StaticDecoder | None:
+        """The kept static decoder for ``batch`` sequences of up to ``length`` positions (made and, in "graph"
+        mode, captured on first use), or None when decoding goes step by step."""
+        if self.decode_mode == "eager" or self._trace is not None:
+            return None
+        key = (batch, capacity_for(length))
+        decoder = self._decoders.get(key)
+        if decoder is None:
+            decoder = make_decoder(self.module, self._step, batch, key[1], use_graph=self.decode_mode == "graph")
+            if decoder is None:
+                self.decode_mode = "eager"  # capture failed: do not try again for every window
+                return None
+            self._decoders[key] = decoder
+            while len(self._decoders) > DECODERS_KEPT:
+                self._decoders.popitem(last=False)
+        self._decoders.move_to_end(key)
+        decoder.cache.reset()
+        return decoder
+
     def _prefix_state(self, ids: tuple[int, ...]) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Keys, values ([1, kv, P, d] per layer) and final hidden [P, H] of a constant prompt prefix; cached."""
         def compute():
@@ -309,7 +334,8 @@ class R1OmniModel:
         penalty = self.generation.repetition_penalty if repetition_penalty is None else repetition_penalty
         stop_ids = self.generation.stop_ids
         b, L = embeds.shape[0], embeds.shape[1]
-        cache = self.new_cache(L + max(max_new_tokens, 1) + 1, batch=b)
+        decoder = self._static_decoder(b, L + max(max_new_tokens, 1) + 1)
+        cache = decoder.cache if decoder is not None else self.new_cache(L + max(max_new_tokens, 1) + 1, batch=b)
         ids: list[list[int]] = [[] for _ in range(b)]
         if should_stop is not None and should_stop():  # cancelled while the towers ran: skip the prefill
             return ids, cache, True
@@ -344,9 +370,12 @@ class R1OmniModel:
             if should_stop is not None and should_stop():
                 cancelled = True
                 break
-            hidden = self._step(self.module.embed(toks[:, None]), cache.length, cache)
+            if decoder is not None:
+                logits = decoder(toks, cache.length)
+            else:
+                hidden = self._step(self.module.embed(toks[:, None]), cache.length, cache)
+                logits = self.module.lm_head(hidden[:, -1]).float()
             cache.advance(1)
-            logits = self.module.lm_head(hidden[:, -1]).float()
         stream.flush()
         self._sync()
         timings["decode"] = time.perf_counter() - t1
@@ -398,6 +427,18 @@ class R1OmniModel:
         return kept, ""
 
     # --- public API ----------------------------------------------------------------------------------------
+    def warm_up(self, frames: np.ndarray, audio: np.ndarray | None, instruction: str = pp.DEFAULT_INSTRUCTION,
+                max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> None:
+        """Run one window through every stage and two decode steps, so that the first real window pays no
+        one-time cost: kernels, the per-instruction caches, and the decoder for windows of this prompt and
+        ``max_new_tokens`` (on a GPU its CUDA graph is captured here; the KV capacity depends on both)."""
+        polls = iter((False, False))  # before the prefill, after the first token; then stop
+        try:
+            self.analyze(frames, audio, instruction, max_new_tokens=max_new_tokens, label_set="free",
+                         should_stop=lambda: next(polls, True))
+        except AnalysisCancelled:
+            pass
+
     def analyze(self, frames: np.ndarray, audio: np.ndarray | None, instruction: str = pp.DEFAULT_INSTRUCTION,
                 max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, on_token: Callable[[str], None] | None = None,
                 label_set: str = "dfew", modal: str | None = None, scores: bool = False,
@@ -525,6 +566,7 @@ class R1OmniModel:
         self.module = None
         self._gate_cache.clear()
         self._prompt_cache.clear()
+        self._decoders.clear()
         gc.collect()
         if on_cuda:
             torch.cuda.empty_cache()

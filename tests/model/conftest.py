@@ -1,8 +1,10 @@
-"""Fixtures of the model tests: the parity checkpoint loaded once (float32, CPU)."""
+"""Fixtures of the model tests: the parity checkpoint loaded once (float32, CPU; ``R1OMNI_TEST_DEVICE=cuda``
+runs the same tests on a GPU, with TF32 off so that float32 means float32)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +22,11 @@ def parity_model():
     torch.set_num_threads(2)
     from core.model import load_model
 
-    model = load_model(CHECKPOINT, device="cpu", dtype="float32")
+    device = os.environ.get("R1OMNI_TEST_DEVICE", "cpu")
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    model = load_model(CHECKPOINT, device=device, dtype="float32")
     yield model
     model.close()
 
