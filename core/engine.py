@@ -21,6 +21,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from core import labels as _labels
+from core.faces import DEFAULT_NUM_FRAMES, FaceChecks
 from core.model.preprocess import DEFAULT_INSTRUCTION
 from core.results import WindowResult
 from core.window import AUDIO_MISSING, Window
@@ -128,6 +129,7 @@ class InferenceWorker:
         clock: Callable[[], float] = time.monotonic,
         params: AnalysisParams | None = None,
         loader: Callable[[LoadRequest], Any] = _default_loader,
+        check_faces: bool = True,
     ) -> None:
         self._windows = windows
         self._listener = listener
@@ -140,6 +142,7 @@ class InferenceWorker:
         self._cancel = threading.Event()
         self._model: Any = None
         self._audio_missing_warned = False
+        self._faces = FaceChecks(enabled=check_faces)
         self.stats = WorkerStats()
 
     # ---- commands (any thread) -------------------------------------------------------------
@@ -195,6 +198,7 @@ class InferenceWorker:
                     self._analyse(window)
         finally:
             self._release_model()
+            self._faces.close()
 
     def _serve_commands(self, wait_s: float) -> bool:
         """Run pending commands (waiting up to ``wait_s`` for the first); True when the worker must end."""
@@ -262,6 +266,8 @@ class InferenceWorker:
         if audio is None and not self._audio_missing_warned:
             self._audio_missing_warned = True
             self._listener.warning("No audio in this window: analysing video only (the model hears nothing).")
+        # who is in view, checked on the frames the model samples, beside the model (not before it)
+        faces = self._faces.submit(window.frames, getattr(self._model, "num_frames", DEFAULT_NUM_FRAMES))
         started = time.perf_counter()
         try:
             analysis = self._model.analyze(
@@ -302,6 +308,7 @@ class InferenceWorker:
             analysis=analysis,
             audio_status=window.audio_status,
             finished_at=now,
+            faces=self._faces.result(faces),
         )
         self.stats.analysed += 1
         self.stats.last_compute_s = compute_s

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from core import labels as _labels
+from core.faces import FaceCheck
 
 # parse_status values, most severe first
 OK = "ok"
@@ -116,6 +117,7 @@ class WindowResult:
     analysis: AnalysisResult
     audio_status: str  # see core.window.AUDIO_STATUSES
     finished_at: float  # session seconds when the result became available
+    faces: tuple[int, ...] | None = None  # frontal faces per frame the model saw (core.faces); None: not checked
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,5 +127,10 @@ class WindowResult:
             "wall_t0": self.wall_t0,
             "audio_status": self.audio_status,
             "finished_at": self.finished_at,
+            "faces": list(self.faces) if self.faces is not None else None,
             **self.analysis.to_dict(),
         }
+
+    @property
+    def face_check(self) -> FaceCheck | None:
+        return FaceCheck(self.faces) if self.faces is not None else None

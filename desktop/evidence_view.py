@@ -111,11 +111,16 @@ class EvidenceView(QWidget):
             f" ({formatting.seconds(result.t1 - result.t0)}) &nbsp; {label_chip(a.label, a.answer)}"
             f" &nbsp; {html.escape(status)}"
         )
-        self._show_frames(window)
+        faces = result.face_check
+        note = faces.short_warning() if faces is not None else None
+        if note:
+            warn = f"<span style='color:{theme.current().caution}'>⚠ {html.escape(note)}</span>"
+            self.header.setText(f"{self.header.text()} &nbsp; {warn}")
+        self._show_frames(window, result.faces)
         self._show_audio(result, window)
         self.details.setHtml(self._details_html(result))
 
-    def _show_frames(self, window: Window | None) -> None:
+    def _show_frames(self, window: Window | None, faces: tuple[int, ...] | None = None) -> None:
         if window is None or len(window.frames) == 0:
             self._pixmaps = []
             for thumb, caption in zip(self.thumbs, self._thumb_times):
@@ -132,9 +137,12 @@ class EvidenceView(QWidget):
             f"(sampled uniformly from the {n_total} frames of the window)"
         )
         self._pixmaps = []
-        for caption, idx in zip(self._thumb_times, frame_indices(len(window.frames))):
+        picked = frame_indices(len(window.frames))
+        counts = faces if faces is not None and len(faces) == len(picked) else (None,) * len(picked)
+        for caption, idx, n in zip(self._thumb_times, picked, counts):
             self._pixmaps.append(to_pixmap(window.frames[idx], 2 * THUMB_HEIGHT_PX))
-            caption.setText(formatting.clock(float(window.frame_times[idx])))
+            face_text = "" if n is None else f" · {n} face" + ("" if n == 1 else "s")
+            caption.setText(formatting.clock(float(window.frame_times[idx])) + face_text)
         self._fit_thumbs()
 
     def _fit_thumbs(self) -> None:
@@ -181,6 +189,16 @@ class EvidenceView(QWidget):
                 f"<code>{html.escape(a.answer or '—')}</code> &nbsp; label set {a.label_set}</p>"
             ),
         ]
+        faces = result.face_check
+        if faces is not None:
+            note = faces.warning()
+            parts.append(
+                "<h4 style='margin:2px 0'>Faces in view</h4>"
+                f"<p>frontal faces per frame the model saw: {' '.join(str(c) for c in faces.counts)}"
+                + (f"<br><span style='color:{theme.current().caution}'>⚠ {html.escape(note)}</span>" if note else "")
+                + f"<br><span style='color:{muted}'>a frontal-face detector: it misses profiles and covered "
+                "faces; it informs, it does not change the answer</span></p>"
+            )
         if a.scores:
             rows = "".join(
                 f"<tr><td>{label_chip(name)}</td><td align='right'>{value:.2f}</td>"

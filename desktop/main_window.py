@@ -653,7 +653,9 @@ class MainWindow(QMainWindow):
             age = self.controller.now() - self._newest.t1
             snap = snap.__class__(**{**snap.__dict__, "result_age_s": age})
             a = self._newest.analysis
-            self.video.set_emotion(a.label or a.answer or "no answer", age)  # unknown answers show in grey
+            faces = self._newest.face_check
+            note = faces.short_warning() if faces is not None else None
+            self.video.set_emotion(a.label or a.answer or "no answer", age, note)  # unknown answers: grey
         else:
             self.video.set_emotion(None, None)
         self.status.show_snapshot(snap)

@@ -171,9 +171,12 @@ class ReasoningPanel(QWidget):
         a = result.analysis
         status = html.escape(PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status))
         audio = "" if result.audio_status == "ok" else f" · audio {result.audio_status}"
+        faces = result.face_check
+        note = faces.warning() if faces is not None else None
+        warn = f" &nbsp; <span style='color:{theme.current().caution}'>⚠ {html.escape(note)}</span>" if note else ""
         return (
             f"answer: {label_chip(a.label, a.answer)} &nbsp; {status}"
-            f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>"
+            f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>{warn}"
         )
 
     # -- internals ---------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ class Theme:
     accent: str  # selection, focus, "now"
     record: str  # the recording dot
     warning: str  # banner background for warnings
+    caution: str  # warning text on a panel (e.g. "2 faces in view")
     error: str  # banner background for errors
     banner_text: str
 
@@ -44,6 +45,7 @@ THEMES: dict[str, Theme] = {
         accent="#4aa3ff",
         record="#ff3b30",
         warning="#6b5410",
+        caution="#f2b84b",
         error="#7a1f1f",
         banner_text="#ffffff",
     ),
@@ -58,6 +60,7 @@ THEMES: dict[str, Theme] = {
         accent="#0b63c4",
         record="#d70015",
         warning="#fff1c2",
+        caution="#9a6700",
         error="#fddcdc",
         banner_text="#1d1d1f",
     ),

@@ -77,8 +77,9 @@ class VideoView(QWidget):
         self._empty.show()
         self._place()
 
-    def set_emotion(self, label: str | None, age_s: float | None) -> None:
-        """Overlay "ANGRY · 1.8 s ago" in the label's colour; ``label=None`` hides it."""
+    def set_emotion(self, label: str | None, age_s: float | None, note: str | None = None) -> None:
+        """Overlay "ANGRY · 1.8 s ago" in the label's colour, with ``note`` (e.g. "2 faces in view") on a
+        second line; ``label=None`` hides it."""
         if label is None or age_s is None:
             self._overlay.hide()
             return
@@ -88,7 +89,8 @@ class VideoView(QWidget):
             f"background: {colour.name()}; color: {text_colour}; font-size: 15pt; font-weight: bold;"
             " padding: 4px 10px; border-radius: 5px;"
         )
-        self._overlay.setText(f"{label.upper()}  ·  {formatting.seconds(age_s)} ago")
+        text = f"{label.upper()}  ·  {formatting.seconds(age_s)} ago"
+        self._overlay.setText(text + (f"\n⚠ {note}" if note else ""))
         self._overlay.adjustSize()
         self._overlay.show()
         self._place()

@@ -98,7 +98,8 @@ class StaticDecoder:
                 self._forward()
         torch.cuda.current_stream(self.token.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: only this (the worker's) thread is checked for calls a capture forbids
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self._logits = self._forward()
         torch.cuda.synchronize(self.token.device)
         self._graph = graph

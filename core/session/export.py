@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 from xml.etree import ElementTree as ET
 
 from core import labels as _labels
+from core.faces import status_of
 from core.session import events as ev
 from core.session import layout
 from core.session.media import media_origin as recorded_media_origin
@@ -40,6 +41,8 @@ CSV_FIELDS = (
     "answer",
     "parse_status",
     "audio_status",
+    "face_status",  # none | one | several (frontal faces in the frames the model saw); empty: not checked
+    "faces_max",
     "modal",
     "label_set",
     "think",
@@ -97,6 +100,13 @@ def fmt_clock(t: float) -> str:
     return f"{sign}{int(h)}:{int(m):02d}:{s:04.1f}" if h >= 1 else f"{sign}{int(m):02d}:{s:04.1f}"
 
 
+def _faces_note(faces: list[int] | None) -> str:
+    if faces is None:
+        return ""
+    status = status_of(faces)
+    return " · no frontal face" if status == "none" else f" · {max(faces)} faces" if status == "several" else ""
+
+
 # ---------------------------------------------------------------- CSV / JSON
 def to_csv(reader: SessionReader) -> str:
     """One row per analysed window; ``score_<label>`` and ``timing_<stage>`` columns; empty = none."""
@@ -108,7 +118,9 @@ def to_csv(reader: SessionReader) -> str:
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(header)
     for w in windows:
-        row = {**w, "latency_s": w["finished_at"] - w["t1"]}
+        faces = w.get("faces")
+        row = {**w, "latency_s": w["finished_at"] - w["t1"], "face_status": status_of(faces),
+               "faces_max": max(faces, default=0) if faces is not None else None}
         values = ["" if row.get(k) is None else row.get(k) for k in CSV_FIELDS]
         values += ["" if (w.get("scores") or {}).get(s) is None else w["scores"][s] for s in scores]
         values += ["" if (w.get("timings") or {}).get(s) is None else w["timings"][s] for s in timings]
@@ -460,7 +472,7 @@ def to_html(reader: SessionReader) -> str:
             f'<tr><td class="mono">{fmt_clock(w["t0"])}–{fmt_clock(w["t1"])}</td>'
             f'<td><span class="chip" style="background:{_labels.colour(label)}"></span>{esc(label or "—")}'
             f'<div class="status">{esc(w.get("parse_status") or "")}'
-            f" · audio {esc(w.get('audio_status') or '')}"
+            f" · audio {esc(w.get('audio_status') or '')}{_faces_note(w.get('faces'))}"
             f" · ready {w['finished_at'] - w['t1']:+.1f} s</div></td>"
             f"<td>{esc(w.get('think') or w.get('text') or '')}</td></tr>"
         )

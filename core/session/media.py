@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
+from core.faces import FaceDetector, FaceDetectorUnavailable
 from core.session import layout
 from core.window import MODEL_SAMPLE_RATE_HZ
 
@@ -62,65 +63,37 @@ def fit_height(rgb: np.ndarray, max_height: int | None) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- privacy: face blurring
-CASCADE_NAME = "haarcascade_frontalface_default.xml"
-CASCADE_DIRS = ("/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades")
-
-
 class FaceBlurUnavailable(RuntimeError):
     pass
 
 
-def find_face_cascade() -> Path | None:
-    """OpenCV's frontal-face Haar cascade: from ``cv2.data`` if the wheel ships it, else the system copy."""
-    dirs: list[str] = []
-    try:
-        import cv2
-
-        dirs.append(getattr(getattr(cv2, "data", None), "haarcascades", "") or "")
-    except ImportError:
-        pass
-    for d in [*dirs, *CASCADE_DIRS]:
-        p = Path(d) / CASCADE_NAME
-        if d and p.is_file():
-            return p
-    return None
-
-
 class FaceBlur:
-    """Blurs detected faces in RGB frames (uint8 [H,W,3]); detection at ≤ 320 px height for speed.
+    """Blurs detected faces in RGB frames (uint8 [H,W,3]), found by :class:`core.faces.FaceDetector`.
 
     ``detector(gray) -> [(x, y, w, h), ...]`` can be injected; by default OpenCV's Haar cascade.
     """
 
-    DETECT_HEIGHT_PX = 320
     MARGIN = 0.25  # grow each box by this fraction so hair and chin are covered too
 
     def __init__(self, detector: Callable[[np.ndarray], Any] | None = None) -> None:
         import cv2
 
         self._cv2 = cv2
-        if detector is None:
-            path = find_face_cascade()
-            if path is None:
-                raise FaceBlurUnavailable(
-                    "face blurring is not available: OpenCV's face detector file "
-                    f"({CASCADE_NAME}) is not installed (opencv-python-headless 5 does not ship it). "
-                    "Install the 'opencv-data' system package, or record analysis only (no video)."
-                )
-            cascade = cv2.CascadeClassifier(str(path))
-            detector = lambda g: cascade.detectMultiScale(g, scaleFactor=1.15, minNeighbors=4)  # noqa: E731
-        self._detect = detector
+        try:
+            self._faces = FaceDetector(detector, min_face_fraction=0.0)  # blur small faces too
+        except FaceDetectorUnavailable as exc:
+            raise FaceBlurUnavailable(
+                f"face blurring is not available: {exc}; or record analysis only (no video)"
+            ) from None
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         cv2 = self._cv2
         h, w = rgb.shape[:2]
-        scale = min(1.0, self.DETECT_HEIGHT_PX / h)
-        small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale)))) if scale < 1 else rgb
-        boxes = self._detect(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
-        if boxes is None or len(boxes) == 0:
+        boxes = self._faces(rgb)
+        if len(boxes) == 0:
             return rgb
         out = np.array(rgb, copy=True)
-        for x, y, bw, bh in np.asarray(boxes, dtype=float) / scale:
+        for x, y, bw, bh in boxes:
             mx, my = bw * self.MARGIN, bh * self.MARGIN
             x0, y0 = max(0, int(x - mx)), max(0, int(y - my))
             x1, y1 = min(w, int(x + bw + mx)), min(h, int(y + bh + my))

@@ -141,4 +141,5 @@ def window_result(window: dict[str, Any]) -> WindowResult:
         analysis=analysis,
         audio_status=window.get("audio_status") or "missing",
         finished_at=float(window.get("finished_at", window["t1"])),
+        faces=tuple(int(c) for c in window["faces"]) if window.get("faces") is not None else None,
     )

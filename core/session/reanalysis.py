@@ -23,6 +23,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from core.faces import DEFAULT_NUM_FRAMES, FaceChecks
 from core.results import AnalysisResult, WindowResult
 from core.session import events as ev
 from core.session.manifest import SessionManifest
@@ -167,6 +168,7 @@ def reanalyse(
     stopped = False
     t_start = time.perf_counter()
     has_audio = src.has_audio
+    face_checks = FaceChecks()
     for i, w in enumerate(windows):
         if should_stop is not None and should_stop():
             stopped = True
@@ -186,6 +188,7 @@ def reanalyse(
                 on_progress(i + 1, len(windows), None)
             continue
         audio, audio_status = _window_audio(src, w, has_audio)
+        faces = face_checks.submit(frames, getattr(model, "num_frames", DEFAULT_NUM_FRAMES))
         try:
             analysis = model.analyze(
                 frames, audio, instruction, max_new_tokens=max_new_tokens, label_set=label_set, scores=scores
@@ -204,12 +207,14 @@ def reanalyse(
             analysis=analysis,
             audio_status=audio_status,
             finished_at=w["t1"],
+            faces=face_checks.result(faces),
         )
         writer.write_result(result)
         done += 1
         if on_progress:
             on_progress(i + 1, len(windows), result)
     seconds = time.perf_counter() - t_start
+    face_checks.close()
     writer.stop()
     if errors:
         raise ReanalysisError(errors[0])

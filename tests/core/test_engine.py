@@ -180,3 +180,23 @@ def test_params_validate_and_presets_resolve():
     with pytest.raises(ValueError, match="empty"):
         resolve_instruction("custom", " ")
     assert "<answer>" in resolve_instruction("official")
+
+
+def test_results_say_how_many_faces_the_model_saw():
+    from core.media import read_clip
+    from core.sources import DEMO_CLIP
+
+    face = read_clip(DEMO_CLIP).frames[100]
+    two = np.concatenate([face, face], axis=1)
+    rec, windows, model = Recorder(), QueueWindows(), ScriptedModel()
+    w = _worker(model, rec, windows)
+    for i, picture in enumerate((face, two, np.zeros_like(face))):
+        frames = np.stack([picture] * 12)
+        windows.q.put(Window(i, 2.0 * i, 2.0 * i + 4.0, frames, np.linspace(0, 4, 12), np.zeros(64_000, np.float32)))
+    deadline = time.time() + 10
+    while len(rec.results) < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    w.stop()
+    assert [r.faces for r in rec.results] == [(1,) * 8, (2,) * 8, (0,) * 8]
+    assert [r.face_check.status for r in rec.results] == ["one", "several", "none"]
+    assert rec.results[1].to_dict()["faces"] == [2] * 8

@@ -203,3 +203,32 @@ def test_timeline_appends_in_chunks_and_rebuilds_when_order_breaks(qtbot, monkey
     tl.clear()
     tl.refresh()
     assert tl.span_count() == 0
+
+
+def test_who_is_in_view_is_shown_beside_the_answer(qtbot):
+    from dataclasses import replace
+
+    several = replace(make_result(7, 20.0, 24.0, "happy"), faces=(1, 1, 2, 2, 2, 2, 1, 1))
+    nobody = replace(make_result(8, 22.0, 26.0, "sad"), faces=(0,) * 8)
+    one = replace(make_result(9, 24.0, 28.0, "sad"), faces=(1,) * 8)
+    unchecked = make_result(10, 26.0, 30.0, "sad")
+
+    assert "may describe any of them" in ReasoningPanel.answer_html(several)
+    assert "no frontal face" in ReasoningPanel.answer_html(nobody)
+    assert "⚠" not in ReasoningPanel.answer_html(one) + ReasoningPanel.answer_html(unchecked)
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.set_emotion("happy", 1.2, several.face_check.short_warning())
+    assert view.overlay_text.endswith("⚠ 2 faces in view")
+    view.set_emotion("sad", 1.2, one.face_check.short_warning())
+    assert "⚠" not in view.overlay_text
+
+    ev = EvidenceView()
+    qtbot.addWidget(ev)
+    ev.show_window(several, make_window(7, 20.0, 24.0, fps=10.0))
+    assert "2 faces in view" in ev.header.text()
+    assert [t.text().split(" · ")[1] for t in ev._thumb_times] == ["1 face"] * 2 + ["2 faces"] * 4 + ["1 face"] * 2
+    assert "1 1 2 2 2 2 1 1" in ev.details.toPlainText() and "frontal-face detector" in ev.details.toPlainText()
+    ev.show_window(unchecked, make_window(10, 26.0, 30.0, fps=10.0))
+    assert " · " not in ev._thumb_times[0].text() and "Faces in view" not in ev.details.toPlainText()

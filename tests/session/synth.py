@@ -63,6 +63,10 @@ def window(wid: int, t0: float, t1: float, with_audio: bool = True) -> Window:
     )
 
 
+# frontal faces per model frame, by window id: one person, two, nobody facing the camera, not checked
+FACES = ((1,) * 8, (1, 1, 2, 2, 2, 1, 1, 1), (0,) * 8, None)
+
+
 def result(wid: int, t0: float, t1: float, label: str | None = None, status: str = "ok") -> WindowResult:
     label = label or LABELS[wid % len(LABELS)]
     think = f'Window {wid}: the speaker, says "hi", seems {label}.\nSecond line, with a comma.'
@@ -86,6 +90,7 @@ def result(wid: int, t0: float, t1: float, label: str | None = None, status: str
         analysis=a,
         audio_status="ok",
         finished_at=t1 + 0.5,
+        faces=FACES[wid % len(FACES)],
     )
 
 

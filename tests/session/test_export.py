@@ -67,6 +67,10 @@ def test_csv_round_trips_every_window(session):
             assert (got == "" and want is None) or float(got) == want
         assert float(row["timing_generate_s"]) == w["timings"]["generate_s"]
     assert rows[4]["label"] == "" and rows[4]["answer"] == "bored"
+    # who was in view (tests.session.synth.FACES, by window id)
+    assert [(row["face_status"], row["faces_max"]) for row in rows[:4]] == [
+        ("one", "1"), ("several", "2"), ("none", "0"), ("", "")
+    ]
 
 
 def test_json_holds_manifest_windows_and_markers(session):
@@ -185,6 +189,7 @@ def test_html_report_is_self_contained_and_coloured_by_label(session):
     for rect, w in zip(p.rects, r.windows):
         assert rect["fill"] == labels.colour(w["label"])
     assert "door &lt;slams&gt;" in page and r.windows[0]["think"].split('"')[0] in page
+    assert page.count("· 2 faces") == len(r.windows[1::4]) and page.count("· no frontal face") == len(r.windows[2::4])
 
 
 def _chromium() -> str | None:

@@ -263,9 +263,9 @@ def test_blur_faces_blurs_the_detected_region_in_video_and_kept_frames(tmp_path)
 
 
 def test_blur_faces_without_a_detector_file_refuses_to_record_unblurred(tmp_path, monkeypatch):
-    from core.session import media
+    from core import faces
 
-    monkeypatch.setattr(media, "find_face_cascade", lambda: None)
+    monkeypatch.setattr(faces, "find_face_cascade", lambda: None)
     errors = []
     w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions(blur_faces=True), errors.append)
     assert not w.start()
@@ -307,3 +307,16 @@ def test_a_slow_disk_drops_window_frames_never_results(tmp_path):
     assert len(kept) + len(dropped) == 10 and 1 <= len(kept) <= 4
     assert w.stats.dropped_window_frames == len(dropped)
     assert all(r.window_frames(x)[1].shape[0] == 8 for x in kept)
+
+
+def test_faces_in_view_survive_the_log(tmp_path):
+    from core.session.reader import window_result
+
+    w = SessionWriter(tmp_path / "s", synth.manifest(), RecordOptions.analysis_only())
+    assert w.start()
+    for i in range(len(synth.FACES)):
+        w.write_result(synth.result(i, float(i), i + 2.0))
+    assert w.stop()
+    rebuilt = [window_result(x) for x in SessionReader(tmp_path / "s").windows]
+    assert [r.faces for r in rebuilt] == list(synth.FACES)
+    assert [r.face_check.status if r.face_check else None for r in rebuilt] == ["one", "several", "none", None]
