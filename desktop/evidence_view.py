@@ -141,7 +141,7 @@ class EvidenceView(QWidget):
         counts = faces if faces is not None and len(faces) == len(picked) else (None,) * len(picked)
         for caption, idx, n in zip(self._thumb_times, picked, counts):
             self._pixmaps.append(to_pixmap(window.frames[idx], 2 * THUMB_HEIGHT_PX))
-            face_text = "" if n is None else f" · {n} face" + ("" if n == 1 else "s")
+            face_text = "" if n is None else f"\n{n} face" + ("" if n == 1 else "s")
             caption.setText(formatting.clock(float(window.frame_times[idx])) + face_text)
         self._fit_thumbs()
 

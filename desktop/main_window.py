@@ -8,9 +8,11 @@ report back through queued signals.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QElapsedTimer, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -105,6 +107,8 @@ class MainWindow(QMainWindow):
     """R1-Omni Live's window. ``closed`` fires after the ordered shutdown has finished."""
 
     closed = Signal()
+    replay_opened = Signal(object)  # a ReplayWindow, once its session was read
+    _replay_loaded = Signal(object)  # ReplayData from the replay-open thread
 
     def __init__(self, settings, controller: LiveController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -245,6 +249,7 @@ class MainWindow(QMainWindow):
         mb.source_chosen.connect(self._on_source_chosen)
         mb.microphone_chosen.connect(self._on_microphone_chosen)
         mb.refresh_requested.connect(self.refresh_devices)
+        self._replay_loaded.connect(self._show_replay)
         self.controller.devices_found.connect(self._on_devices_found)
         ab.choose_model_requested.connect(self._choose_model_folder)
         ab.load_requested.connect(self.load_model)
@@ -672,13 +677,28 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_replay(folder)
 
-    def open_replay(self, folder: str) -> QWidget | None:
-        """Open a recorded session in its own replay window (monitoring goes on)."""
+    def open_replay(self, folder: str) -> None:
+        """Open a recorded session in its own replay window (monitoring goes on). The session is read on a
+        "replay-open" thread (a long session's log takes a while); ``replay_opened`` brings the window."""
+        from desktop.replay import load_replay
+
+        self.statusBar().showMessage(f"Opening {Path(folder).name}…", 5000)
+
+        def load() -> None:
+            data = load_replay(folder)
+            if not self._shut_down:
+                self._replay_loaded.emit(data)
+
+        threading.Thread(target=load, name="replay-open", daemon=True).start()
+
+    def _show_replay(self, data: Any) -> None:
         from desktop.replay import ReplayWindow
 
-        window = ReplayWindow(folder, parent=self)
+        if self._shut_down:
+            return
+        window = ReplayWindow(data.session_dir, parent=self, data=data)
         window.show()
-        return window
+        self.replay_opened.emit(window)
 
     def _on_policy_ack(self) -> None:
         self.settings.policy_acknowledged = True

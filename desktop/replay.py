@@ -10,17 +10,22 @@ timeline, or jump between markers (``[`` / ``]``); Space plays and pauses.
 from __future__ import annotations
 
 import html
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
+    QToolButton,
     QSlider,
     QSplitter,
     QVBoxLayout,
@@ -28,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.session import SessionFormatError, SessionReader
+from core.session.export import export_session
 from core.session.layout import is_session
 from core.session.playback import AudioFeeder, FramePump, output_device_available
 from core.session.reader import window_result
@@ -42,12 +48,60 @@ from desktop.video_view import VideoView
 DISPLAY_PERIOD_MS = 33  # ~30 Hz: position, frame and cursor
 SLIDER_STEPS_PER_S = 10  # slider resolution: 0.1 s
 SEEK_STEP_S = 5.0  # Left / Right keys
+EXPORT_CHOICES = {  # core.session.export.FORMATS, as the menu names them
+    "csv": "CSV table",
+    "json": "JSON document",
+    "eaf": "ELAN annotation",
+    "vtt": "WebVTT subtitles",
+    "html": "HTML report",
+}
+
+
+@dataclass
+class ReplayData:
+    """Everything a replay window reads from the disk and the audio system before it can be built."""
+
+    session_dir: Path
+    reader: SessionReader | None = None
+    media: SessionReader | None = None  # whose video/audio play: the session's, or a re-analysis's original
+    source_windows: dict[int, dict] = field(default_factory=dict)  # the original's windows (kept frames)
+    comparison: str | None = None  # a re-analysis against its original
+    audio_output: bool = False
+    error: str | None = None
+
+
+def load_replay(session_dir: str | Path) -> ReplayData:
+    """Read a session for replay (any thread: it reads the log, and the original's for a re-analysis, and asks
+    PortAudio for an output device). A session that cannot be read gives ``error``, never an exception."""
+    data = ReplayData(Path(session_dir))
+    try:
+        r = data.reader = data.media = SessionReader(data.session_dir)
+    except (SessionFormatError, OSError) as e:
+        data.error = str(e)
+        return data
+    # a re-analysis keeps no media: play the original's, and show its kept frames as evidence
+    source = Path(r.manifest.source_session or "")
+    if not (r.has_video or r.has_audio) and r.manifest.source_session and is_session(source):
+        try:
+            data.media = SessionReader(source)
+            data.source_windows = {w["window_id"]: w for w in data.media.windows}
+        except (SessionFormatError, OSError):
+            data.media = r
+    if r.manifest.source_session:
+        data.comparison = ReplayWindow.comparison_note(r)
+    data.audio_output = data.media.has_audio and output_device_available()
+    return data
 
 
 class ReplayWindow(QWidget):
-    """A recorded session, replayable. UI thread only. ``position`` is session seconds."""
+    """A recorded session, replayable. UI thread only. ``position`` is session seconds.
 
-    def __init__(self, session_dir: str | Path, parent: QWidget | None = None) -> None:
+    ``data`` comes from :func:`load_replay` (the main window runs it on a thread); without it the window reads
+    the session itself (tests, scripts)."""
+
+    export_finished = Signal(str, str)  # path written ("" on failure), error ("" on success)
+
+    def __init__(self, session_dir: str | Path, parent: QWidget | None = None, data: ReplayData | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.session_dir = Path(session_dir)
@@ -56,24 +110,18 @@ class ReplayWindow(QWidget):
         self.reader: SessionReader | None = None
         self.error: str | None = None
         self._pump: FramePump | None = None
+        self._exporting: threading.Thread | None = None
+        data = data if data is not None else load_replay(self.session_dir)
         self._audio = AudioFeeder(self.session_dir)
-        try:
-            self.reader = SessionReader(self.session_dir)
-        except (SessionFormatError, OSError) as e:
-            self.error = str(e)
+        if data.reader is None:
+            self.error = data.error or "unreadable session"
             self._build_error(self.error)
             return
-        r = self.reader
-        # a re-analysis keeps no media: play the original's, and show its kept frames as evidence
-        self.media: SessionReader = r
-        self._source_windows: dict[int, dict] = {}
-        source = Path(r.manifest.source_session or "")
-        if not (r.has_video or r.has_audio) and r.manifest.source_session and is_session(source):
-            try:
-                self.media = SessionReader(source)
-                self._source_windows = {w["window_id"]: w for w in self.media.windows}
-            except (SessionFormatError, OSError):
-                self.media = r
+        self.reader = r = data.reader
+        self.media: SessionReader = data.media or r
+        self._source_windows: dict[int, dict] = data.source_windows
+        self._comparison = data.comparison
+        self._audio_output = data.audio_output
         self._audio = AudioFeeder(self.media.path)
         self.start_s, self.end_s = r.span
         self._windows = r.windows
@@ -141,21 +189,32 @@ class ReplayWindow(QWidget):
         notes = []
         if not self.media.has_audio:
             notes.append("no audio was recorded")
-        elif not output_device_available():
+        elif not self._audio_output:
             notes.append("no audio output device: playing video only")
         if not r.complete:
             notes.append("the recording did not end cleanly: shown up to its last complete log line")
-        if r.manifest.source_session:
-            notes.append(self._comparison_note(r))
+        if self._comparison:
+            notes.append(self._comparison)
         self.note = QLabel(" · ".join(notes))
         self.note.setStyleSheet(f"color: {t.muted};")
         self.note.setWordWrap(True)
+
+        self.export_button = QToolButton()
+        self.export_button.setText("Export")
+        self.export_button.setToolTip("Write this session as CSV, JSON, ELAN, WebVTT or an HTML report")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        export_menu = QMenu(self.export_button)
+        for fmt, text in EXPORT_CHOICES.items():
+            export_menu.addAction(text).triggered.connect(lambda _=False, f=fmt: self.export(f))
+        self.export_button.setMenu(export_menu)
+        self.export_finished.connect(self._on_exported)
 
         controls = QHBoxLayout()
         for widget in (self.play_button, self.prev_marker_button, self.next_marker_button, self.marker_box):
             controls.addWidget(widget)
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.time_label)
+        controls.addWidget(self.export_button)
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.video_view)
@@ -188,8 +247,45 @@ class ReplayWindow(QWidget):
         ):
             QShortcut(QKeySequence(key), self, activated=slot)
 
+    # ---- export ---------------------------------------------------------------------------------------
+    def export(self, fmt: str, path: str | Path | None = None) -> bool:
+        """Write the session as ``fmt`` (``core.session.export.FORMATS``) on a thread; without ``path`` the
+        user picks one (the session folder is offered). ``export_finished`` tells how it went. False when
+        nothing was started (cancelled, or an export is still running)."""
+        if self.reader is None or (self._exporting is not None and self._exporting.is_alive()):
+            return False
+        if path is None:
+            default = self.session_dir / f"{self.session_dir.resolve().name}.{fmt}"
+            chosen, _ = QFileDialog.getSaveFileName(self, "Export session", str(default),
+                                                    f"{EXPORT_CHOICES[fmt]} (*.{fmt})")
+            if not chosen:
+                return False
+            path = chosen
+        reader, target = self.reader, Path(path)
+        self.note.setText(f"Exporting {EXPORT_CHOICES[fmt]}…")
+
+        def run() -> None:
+            try:
+                written, error = str(export_session(reader, fmt, target)), ""
+            except (OSError, ValueError) as e:
+                written, error = "", f"{e}. Choose another folder or free some disk space."
+            try:
+                self.export_finished.emit(written, error)
+            except RuntimeError:  # the window was closed meanwhile: the file is written all the same
+                pass
+
+        self._exporting = threading.Thread(target=run, name="session-export", daemon=True)
+        self._exporting.start()
+        return True
+
+    def _on_exported(self, path: str, error: str) -> None:
+        if error:
+            self.note.setText(f"Export failed: {error}")
+        else:
+            self.note.setText(f"Exported to {path}")
+
     @staticmethod
-    def _comparison_note(r: SessionReader) -> str:
+    def comparison_note(r: SessionReader) -> str:
         source = Path(r.manifest.source_session or "")
         try:
             cmp = compare(source, r)
@@ -235,7 +331,7 @@ class ReplayWindow(QWidget):
         self._play_origin = (self._position, time.monotonic())
         self.play_button.setText("❚❚ Pause")
         self.timeline.set_follow(True)
-        if self.media.has_audio and output_device_available() and not self._audio.start(self._position):
+        if self._audio_output and not self._audio.start(self._position):
             self.note.setText(self._audio.error or "no audio output: playing video only")
 
     def pause(self) -> None:

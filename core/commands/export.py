@@ -30,7 +30,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from core.session import SessionFormatError, SessionReader
     from core.session import export as ex
-    from core.session.media import consolidate
 
     try:
         reader = SessionReader(args.session)
@@ -39,22 +38,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if reader.torn_tail or not reader.complete:
         log.warning("%s did not end cleanly; exporting up to its last complete log line", args.session)
-    if args.format == "eaf":
-        media = None
-        if not args.no_media and reader.has_video:
-            media = ex.default_media(reader) or consolidate(reader.path)
-        text = ex.to_eaf(reader, media)
-    else:
-        text = ex.EXPORTERS[args.format](reader)
     if args.out == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(ex.render(reader, args.format, link_media=not args.no_media))
         return 0
-    out = Path(args.out) if args.out else reader.path / f"{reader.path.resolve().name}.{args.format}"
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        out = ex.export_session(reader, args.format, args.out or None, link_media=not args.no_media)
     except OSError as e:
-        print(f"export: cannot write {out}: {e}. Choose another --out path.", file=sys.stderr)
+        print(f"export: cannot write {args.out or reader.path}: {e}. Choose another --out path.", file=sys.stderr)
         return 1
     print(f"{out}  ({len(reader.windows)} windows, {len(reader.markers)} markers)")
     return 0

@@ -85,17 +85,22 @@ class FastDecodeStep:
             self.layers.append(_Layer(layer.input_layernorm.weight, layer.post_attention_layernorm.weight, qkv_w,
                                       qkv_b, a.o_proj.weight, gu_w, mlp.down_proj.weight))
 
-    def _attend_one(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """Attention of one query position over the cache, q [B, heads, 1, d] -> [B, 1, heads * d].
+    def _attend_one(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                    mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention of one query position over the cache, q [B, heads, 1, d] -> [B, 1, heads * d]; ``mask``
+        [1, 1, 1, T] bool marks the slots to attend to (the static form), None: all of them.
 
         The CPU's fused SDPA kernel is tiled for long queries: for a single one it spends ~0.8 ms per layer over a
         1000-position cache (20 ms a token in bfloat16, a quarter of the step). Two small matrix products do the
         same: the query heads are grouped by the key/value head they share (head i uses kv head i // group, as in
-        ``repeat_kv``), scores and softmax in float32 (what the fused kernel accumulates in), same result."""
+        ``repeat_kv``), scores and softmax in float32 (what the fused kernel accumulates in), same result. The
+        static form (a CUDA graph) uses it on every device, so the CPU tests run the code a graph records."""
         b, n_heads, _, d = q.shape
         group = n_heads // self.n_kv
         qg = q.reshape(b, self.n_kv, group, d).float()
         scores = torch.matmul(qg, keys.float().transpose(-1, -2)).mul_(self.scale)  # [B, kv, group, T]
+        if mask is not None:
+            scores.masked_fill_(~mask, float("-inf"))
         probs = torch.softmax(scores, dim=-1)
         o = torch.matmul(probs, values.float())  # [B, kv, group, d]
         return o.to(q.dtype).reshape(b, 1, n_heads * d)
@@ -120,11 +125,10 @@ class FastDecodeStep:
             q = q * cos + _rotate_half(q) * sin
             k = k * cos + _rotate_half(k) * sin
             keys, values = cache.update(k, v, i)
-            if on_cpu and mask is None:
-                o = self._attend_one(q, keys, values)
+            if on_cpu or mask is not None:
+                o = self._attend_one(q, keys, values, mask)
             else:
-                o = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=self.scale,
-                                                   enable_gqa=True)
+                o = F.scaled_dot_product_attention(q, keys, values, scale=self.scale, enable_gqa=True)
                 o = o.transpose(1, 2).reshape(b, 1, -1)
             x = x + F.linear(o, ly.o_w)
             h = _rms(x, ly.ln2, eps)

@@ -545,3 +545,34 @@ def default_media(reader: SessionReader) -> Path | None:
     """The single-file recording an ELAN document should link, if it exists."""
     p = reader.path / layout.RECORDING
     return p if p.is_file() else None
+
+
+def render(reader: SessionReader, fmt: str, link_media: bool = True) -> str:
+    """The text of ``reader``'s session as ``fmt``; for ELAN with ``link_media``, the recorded video is joined
+    into one file (made once) and linked."""
+    from core.session.media import consolidate
+
+    if fmt not in EXPORTERS:
+        raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt == "eaf":
+        media = (default_media(reader) or consolidate(reader.path)) if link_media and reader.has_video else None
+        return to_eaf(reader, media)
+    return EXPORTERS[fmt](reader)
+
+
+def export_session(reader: SessionReader, fmt: str, out: str | os.PathLike[str] | None = None,
+                   link_media: bool = True) -> Path:
+    """Write ``reader``'s session as ``fmt`` (one of ``FORMATS``) to ``out`` (default: ``NAME.FMT`` inside the
+    session folder) and return the path (``link_media``: see :func:`render`). The file appears whole or not at all (written beside, then renamed). Raises ``OSError``
+    when it cannot be written, ``ValueError`` for an unknown format."""
+    text = render(reader, fmt, link_media)
+    target = Path(out) if out else reader.path / f"{reader.path.resolve().name}.{fmt}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

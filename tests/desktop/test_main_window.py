@@ -103,7 +103,11 @@ def test_no_model_no_camera_still_captures_marks_and_records(qtbot, make_window,
     assert list(session.rglob("*.ts")) and not list(session.rglob("*.pcm"))  # video kept, audio left out
     events = (session / "events.jsonl").read_text()
     assert '"exclude"' in events and "cough" in events
-    replay = win.open_replay(str(session))  # File ▸ Open recorded session…
+    opened = []
+    win.replay_opened.connect(opened.append)
+    win.open_replay(str(session))  # File ▸ Open recorded session…: read on a thread, then shown
+    qtbot.waitUntil(lambda: bool(opened), timeout=10000)
+    replay = opened[0]
     assert replay.isVisible() and replay.error is None
     replay.close()
     win.stop_monitoring()

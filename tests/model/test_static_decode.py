@@ -137,3 +137,23 @@ def test_warm_up_prepares_the_decoder_of_the_windows_to_come(parity_model, clip_
         result = parity_model.analyze(frames, audio, max_new_tokens=MAX_NEW_TOKENS)
         assert list(parity_model._decoders.values()) == [decoder]  # the window used the prepared one
     assert len(result.token_ids) == MAX_NEW_TOKENS
+
+
+def test_masked_single_query_attention_ignores_the_slots_after_the_position(parity_model):
+    """The static form attends over the whole fixed-size storage with a mask: the same as attending over the
+    written slots only, whatever the unwritten ones hold."""
+    step = parity_model._step
+    gen = torch.Generator().manual_seed(7)
+    heads, kv, written, capacity = 2 * step.n_kv, step.n_kv, 40, 64
+    q = torch.randn(2, heads, 1, 64, generator=gen)
+    keys = torch.randn(2, kv, capacity, 64, generator=gen)
+    values = torch.randn(2, kv, capacity, 64, generator=gen)
+    keys[:, :, written:] = 1e4  # garbage that would dominate if it were read
+    mask = (torch.arange(capacity) < written).view(1, 1, 1, -1)
+    saved = step.n_kv
+    try:
+        got = step._attend_one(q, keys, values, mask)
+        want = step._attend_one(q, keys[:, :, :written], values[:, :, :written])
+    finally:
+        step.n_kv = saved
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)

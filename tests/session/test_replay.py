@@ -136,3 +136,36 @@ def test_a_reanalysis_says_how_many_windows_disagree(qtbot, session, tmp_path):
     assert not win.evidence.thumbs[0].pixmap().isNull()
     new_label = [w for w in SessionReader(tmp_path / "re").windows if w["window_id"] == 2][0]["label"]
     assert new_label in win.evidence.header.text()
+
+
+def test_export_from_the_replay_window_runs_off_the_ui_thread(qtbot, session, tmp_path, monkeypatch):
+    import csv
+    import io
+    import threading
+
+    import desktop.replay as replay_mod
+    from core.session import export as ex
+
+    written_on = []
+
+    def spy(*args, **kwargs):
+        written_on.append(threading.current_thread().name)
+        return ex.export_session(*args, **kwargs)
+
+    monkeypatch.setattr(replay_mod, "export_session", spy)
+    win = _open(qtbot, session)
+    with qtbot.waitSignal(win.export_finished, timeout=10000) as done:
+        assert win.export("csv", tmp_path / "out" / "session.csv")
+    path, error = done.args
+    assert error == "" and path == str(tmp_path / "out" / "session.csv")
+    assert written_on == ["session-export"]
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "session.csv").read_text())))
+    assert len(rows) == N
+    assert "Exported to" in win.note.text()
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    with qtbot.waitSignal(win.export_finished, timeout=10000) as failed:
+        assert win.export("html", blocked / "report.html")  # a file where the folder should be
+    assert failed.args[0] == "" and "Choose another folder" in failed.args[1]
+    assert "Export failed" in win.note.text() and not list(tmp_path.glob("**/*.part"))
