@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -153,26 +154,100 @@ class Settings:
             f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("persist", True)
         }
 
+    def target(self) -> Path:
+        """Where ``save`` writes: where it was loaded from, else the config dir."""
+        return self.path or default_config_dir() / SETTINGS_FILE
+
     def save(self, path: str | Path | None = None) -> Path:
-        """Write atomically to ``path`` (default: where it was loaded from, else the config dir). Returns the path."""
-        target = Path(path) if path is not None else (self.path or default_config_dir() / SETTINGS_FILE)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        """Write atomically to ``path`` (default: :meth:`target`). Returns the path."""
+        target = Path(path) if path is not None else self.target()
+        write_settings(target, self.to_dict())
         self.path = target
         return target
+
+
+def write_settings(target: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as the settings file ``target``, atomically (a temporary file, fsync, rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class SettingsSaver:
+    """Saves settings on a "settings-save" thread, newest state wins, so that a UI thread never waits on the
+    disk and a change survives a crash of the app.
+
+    ``poll()`` (cheap; call it from a timer on the owning thread) hands the state over when it differs from the
+    last one handed over; ``close()`` writes the final state before it returns (call it at shutdown).
+    A write that fails is logged and retried with the next change."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._handed = settings.to_dict()  # what is on the disk, or on its way there
+        self._pending: dict[str, Any] | None = None
+        self._cond = threading.Condition()
+        self._closed = False
+        self._failed = False  # the last write failed
+        self.saves = 0  # files written (tests, diagnostics)
+        self._thread = threading.Thread(target=self._run, name="settings-save", daemon=True)
+        self._thread.start()
+
+    def poll(self) -> bool:
+        """Queue the current state if it changed; True when it did."""
+        data = self.settings.to_dict()
+        if data == self._handed:
+            return False
+        self._handed = data
+        with self._cond:
+            self._pending = data
+            self._cond.notify()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._closed:
+                    self._cond.wait()
+                data, self._pending = self._pending, None
+                if data is None:
+                    return
+            try:
+                write_settings(self.settings.target(), data)
+                self.saves += 1
+                self._failed = False
+            except OSError as exc:
+                log.warning("could not save settings to %s: %s", self.settings.target(), exc)
+                self._failed = True
+                self._handed = {}  # differs from anything: the next poll tries again
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what changed since the last poll and stop the thread (waits for the write); a state whose last
+        write failed is tried once more here."""
+        self.poll()
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        if self._failed and not self._thread.is_alive():
+            try:
+                write_settings(self.settings.target(), self.settings.to_dict())
+                self.saves += 1
+                self._failed = False
+            except OSError as exc:
+                log.warning("could not save settings to %s: %s", self.settings.target(), exc)
+
 
 
 def _fits(value: Any, hint: Any) -> bool:

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core import labels as core_labels
 from core.results import WindowResult
+from core.settings import SettingsSaver
 from core.window import Window
 from desktop import banner as banner_levels
 from desktop import theme
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
             min(DEFAULT_SIZE_PX[0], room.width()) if room else DEFAULT_SIZE_PX[0],
             min(DEFAULT_SIZE_PX[1], room.height()) if room else DEFAULT_SIZE_PX[1],
         )
+        self._settings_saver = SettingsSaver(settings)
         self._results: dict[int, WindowResult] = {}
         self._evidence = EvidenceStore()
         self._newest: WindowResult | None = None
@@ -648,6 +650,7 @@ class MainWindow(QMainWindow):
         self.reasoning.refresh()
 
     def _on_stats_tick(self) -> None:
+        self._settings_saver.poll()  # a changed setting is written on the saver's thread
         now_mono = time.monotonic()
         span = now_mono - self._preview_fps_at
         self.preview_fps = self._preview_count / span if span > 0 else None
@@ -701,8 +704,7 @@ class MainWindow(QMainWindow):
         self.replay_opened.emit(window)
 
     def _on_policy_ack(self) -> None:
-        self.settings.policy_acknowledged = True
-        self.settings.save()
+        self.settings.policy_acknowledged = True  # saved by the settings saver within a second
 
     def _set_theme(self, name: str) -> None:
         self.settings.theme = name
@@ -741,10 +743,7 @@ class MainWindow(QMainWindow):
         self._stats_timer.stop()
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode("ascii")
         self.controller.shutdown()
-        try:
-            self.settings.save()
-        except OSError as exc:
-            log.warning("could not save settings: %s", exc)
+        self._settings_saver.close()  # the last state, written before the window goes
 
     def closeEvent(self, event) -> None:
         self.shutdown()

@@ -83,3 +83,56 @@ def test_config_dir_override_by_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(CONFIG_DIR_ENV, str(tmp_path))
     s = Settings.load()
     assert s.save() == tmp_path / "settings.json"
+
+
+def test_saver_writes_changes_on_its_own_thread_and_the_last_state_at_close(tmp_path, monkeypatch):
+    import json
+    import threading
+    import time
+
+    from core import settings as settings_mod
+
+    s = Settings.load(tmp_path / "settings.json")
+    writers: list[str] = []
+    real_write = settings_mod.write_settings
+
+    def spy(target, data):
+        writers.append(threading.current_thread().name)
+        real_write(target, data)
+
+    monkeypatch.setattr(settings_mod, "write_settings", spy)
+    saver = settings_mod.SettingsSaver(s)
+    assert not saver.poll()  # nothing changed: nothing written
+    s.window_s = 6.0
+    assert saver.poll()
+    deadline = time.monotonic() + 5
+    while saver.saves < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writers == ["settings-save"]
+    assert json.loads((tmp_path / "settings.json").read_text())["window_s"] == 6.0
+    s.hop_s = 3.0  # changed, never polled: close() still writes it
+    saver.close()
+    assert json.loads((tmp_path / "settings.json").read_text())["hop_s"] == 3.0
+    assert Settings.load(tmp_path / "settings.json").hop_s == 3.0
+
+
+def test_saver_retries_after_a_failed_write(tmp_path, monkeypatch, caplog):
+    from core import settings as settings_mod
+
+    s = Settings.load(tmp_path / "settings.json")
+    calls = []
+    real_write = settings_mod.write_settings
+
+    def flaky(target, data):
+        calls.append(data["window_s"])
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        real_write(target, data)
+
+    monkeypatch.setattr(settings_mod, "write_settings", flaky)
+    saver = settings_mod.SettingsSaver(s)
+    s.window_s = 6.0
+    saver.poll()
+    saver.close()  # the first write failed: close() hands the same state over again
+    assert calls == [6.0, 6.0] and "No space left" in caplog.text
+    assert Settings.load(tmp_path / "settings.json").window_s == 6.0

@@ -32,6 +32,7 @@ CORE_THREAD_PREFIXES = (
     "session-writer",
     "recording-stop",
     "fake-mic",
+    "settings-save",
 )
 
 
@@ -205,11 +206,12 @@ def test_closing_shuts_down_in_order_without_leftover_threads(qtbot, make_window
     session.scheduler.stop = spy("scheduler", session.scheduler.stop)
     session.worker.stop = spy("worker", session.worker.stop)
     session.writer.stop = spy("writer", session.writer.stop)
-    settings.save = spy("settings", settings.save)
+    win._settings_saver.close = spy("settings", win._settings_saver.close)
     win.close()
     assert order[:5] == ["capture", "scheduler", "worker", "writer", "settings"]
-    assert not core_threads(), core_threads()
-    assert Path(settings.path).exists()
+    assert not core_threads(), core_threads()  # the settings saver's thread too
+    saved = json.loads(Path(settings.target()).read_text())
+    assert saved["window_geometry"] == settings.window_geometry != ""  # the state at close, on the disk
 
 
 def test_model_load_failure_is_shown_and_the_app_recovers(qtbot, make_window, tmp_path):
@@ -231,7 +233,8 @@ def test_policy_notice_shows_once(qtbot, make_window, settings):
     assert not win.policy.isHidden()
     qtbot.mouseClick(win.policy.findChild(QPushButton), Qt.MouseButton.LeftButton)
     assert win.policy.isHidden()
-    assert Settings.load(settings.path).policy_notice_accepted
+    # saved off the UI thread within a stats tick (1 s), no need to close the window
+    qtbot.waitUntil(lambda: Settings.load(settings.path).policy_notice_accepted, timeout=5000)
     again = make_window()
     assert again.policy.isHidden()
 
