@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 SOURCE_STOP_TIMEOUT_S = 3.0
 WORKER_STOP_TIMEOUT_S = 10.0
 WRITER_STOP_TIMEOUT_S = 10.0
+EVERY_WINDOW_POLL_S = 0.005  # analyse_every_window: how often it looks at the buffer and the worker
 
 
 class SessionListener(NullListener):
@@ -100,6 +101,70 @@ class LiveSession:
             src.add_listener(self._on_source_event)
             src.start(self.buffer)
         self.scheduler.start()
+
+    def analyse_every_window(self, stop: threading.Event | None = None,
+                             on_window: Callable[[Window], None] | None = None) -> int:
+        """Run a finite source (a media file) through every window, as fast as the model allows, instead of in
+        real time: the session clock is a ``FakeClock`` that this call moves one hop at a time, and only once
+        the previous window's analysis has ended, so no window is superseded. Recording, listeners and results
+        work as in a live session. Blocks (call it instead of ``start``) until the source ends, a source fails,
+        or ``stop`` is set; then call ``stop()``. Returns the number of windows cut.
+
+        Needs a loaded model (``load_model`` and wait for it), or the windows would wait forever."""
+        from core.capture.base import ENDED, ERROR
+        from core.clock import FakeClock
+        from core.scheduler import MAX_WAIT_S
+
+        if not isinstance(self.clock, FakeClock):
+            raise ValueError("every-window analysis needs the session built on a FakeClock (the clock follows "
+                             "the model); pass clock=FakeClock()")
+        if self._started:
+            raise RuntimeError("this session has started already")
+        if not self.worker.has_model:
+            raise RuntimeError("load a model first: every window waits for its analysis")
+        stop = stop or threading.Event()
+        self._started = True
+        self.worker.start()
+        for src in self._sources:
+            src.add_listener(self._on_source_event)
+            src.start(self.buffer)
+        sched, clock = self.scheduler, self.clock
+
+        def finished() -> bool:
+            return all(src.status().state in (ENDED, ERROR) for src in self._sources)
+
+        # A source takes its time base from the clock when it starts; the first frame (at that time) says it did.
+        while not stop.is_set() and self.buffer.horizons()[0] is None and not finished():
+            stop.wait(EVERY_WINDOW_POLL_S)
+        sched.start_at(clock.now())
+        cut = k = 0
+        while not stop.is_set():
+            t1 = sched.boundary(k)
+            clock.set(max(t1, clock.now()))  # the sources deliver up to t1, then wait for the clock
+            ended = False
+            while not stop.is_set() and not sched.data_ready(t1):
+                if finished():
+                    ended = True
+                    break
+                stop.wait(EVERY_WINDOW_POLL_S)
+            if stop.is_set():
+                break
+            video_h, _ = self.buffer.horizons()
+            if ended and (video_h is None or video_h < t1 - 1.0 / self.buffer.frames.keep_fps):
+                break  # the file ends before this window does
+            done = self.worker.stats.analysed + self.worker.stats.failed
+            window = sched.tick(now=t1 + (MAX_WAIT_S if ended else 0.0))  # at the end: what audio there is
+            k += 1
+            if window is None:
+                continue
+            cut += 1
+            if on_window is not None:
+                on_window(window)
+            while not stop.is_set() and self.worker.stats.analysed + self.worker.stats.failed == done:
+                if not self.worker.has_model:
+                    raise RuntimeError("the model was unloaded during every-window analysis")
+                stop.wait(EVERY_WINDOW_POLL_S)
+        return cut
 
     def stop(self) -> bool:
         """Ordered shutdown: capture → scheduler → worker → writer. True when every thread ended."""

@@ -149,8 +149,17 @@ class Scheduler:
         return self._start_t + self.window_s + k * self.hop_s
 
     def _ready(self, t1: float, now: float) -> bool:
-        if now >= t1 + MAX_WAIT_S:
-            return True
+        return now >= t1 + MAX_WAIT_S or self.data_ready(t1)
+
+    def start_at(self, t: float) -> None:
+        """Count boundaries from session time ``t`` (the first window ends at ``t + window_s``). Before any tick."""
+        if self._start_t is not None:
+            raise RuntimeError("the scheduler has started already")
+        self._start_t = float(t)
+
+    def data_ready(self, t1: float) -> bool:
+        """Whether the buffer holds the data of a window ending at ``t1``: video up to t1 (within one kept-frame
+        period) and, if audio is flowing, audio up to t1."""
         video_h, audio_h = self.buffer.horizons()
         if video_h is None or video_h < t1 - 1.0 / self.buffer.frames.keep_fps:
             return False

@@ -5,6 +5,11 @@
 Results go to stdout as they are produced (one JSON object per line, the same fields as the session log);
 progress, device events and warnings go to stderr. Stops after --duration seconds, when a media file ends
 (after its last window is analysed), or on Ctrl-C / SIGTERM, shutting down in order.
+
+A media file plays in real time like a camera, so a model slower than the hop skips windows (newest wins).
+``--every-window`` analyses every window of a file instead, as fast as the model allows (the session clock
+follows the model, not the wall): a complete emotion timeline of a recording, with --record a session bundle
+that replays and exports like a live one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sys
 import threading
 import time
 
+from core.clock import FakeClock
 from core.engine import AnalysisParams, LoadRequest, resolve_instruction
 from core.pipeline import LiveSession, SessionListener
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S
@@ -41,6 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
     parser.add_argument("--no-warmup", action="store_true")
+    parser.add_argument("--every-window", action="store_true",
+                        help="a media file: analyse every window, as fast as the model allows (not in real time)")
     parser.add_argument("--accept-usage-policy", action="store_true",
                         help="record that the R1-Omni usage policy was shown and accepted (stored in the session)")
 
@@ -104,8 +112,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for note in choice.notes:
         print(f"note: {note}", file=sys.stderr)
+    if args.every_window and (choice.video is None or getattr(choice.video, "kind", "") != "media"):
+        print("error: --every-window needs a media file as --source (a camera or microphone runs in real time)",
+              file=sys.stderr)
+        return 2
     printer = _Printer()
-    session = LiveSession(choice.video, choice.audio, printer, args.window, args.hop, params)
+    clock = FakeClock(wall_t0=time.time()) if args.every_window else None
+    session = LiveSession(choice.video, choice.audio, printer, args.window, args.hop, params, clock=clock)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -118,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     if printer.failed.is_set() or stop.is_set():
         session.stop()
         return 1 if printer.failed.is_set() else 0
-    session.start()
+    if not args.every_window:
+        session.start()
     if args.record:
         from core.session.manifest import USAGE_NOTICE
         from core.session.writer import RecordOptions
@@ -128,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         options = RecordOptions.analysis_only() if args.analysis_only else RecordOptions()
         session.start_recording(args.record, options=options, usage_notice_accepted=args.accept_usage_policy)
+    if args.every_window:
+        return _every_window(session, printer, stop, args.duration)
     started = time.monotonic()
     ended_at: float | None = None
     code = 0
@@ -148,4 +164,27 @@ def run(args: argparse.Namespace) -> int:
     finally:
         ok = session.stop()
     print(f"{printer.results} windows analysed", file=sys.stderr)
+    return code if ok else 1
+
+
+def _every_window(session: LiveSession, printer: _Printer, stop: threading.Event, duration: float | None) -> int:
+    """Every window of the file, one after the other; ``duration`` bounds the wall time."""
+    timer = threading.Timer(duration, stop.set) if duration is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    started = time.monotonic()
+    code = 0
+    try:
+        cut = session.analyse_every_window(stop)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        cut, code = 0, 1
+    finally:
+        if timer is not None:
+            timer.cancel()
+        ok = session.stop()
+    failed = session.worker.stats.failed
+    print(f"{printer.results} of {cut} windows analysed in {time.monotonic() - started:.1f} s"
+          + (f" ({failed} failed)" if failed else ""), file=sys.stderr)
     return code if ok else 1

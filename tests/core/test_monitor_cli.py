@@ -58,3 +58,38 @@ def test_monitor_reports_a_bad_model_folder(tmp_path):
     )
     assert out.returncode == 1
     assert "Could not load the model" in out.stderr and str(tmp_path / "missing") in out.stderr
+
+
+@pytest.mark.slow
+def test_monitor_every_window_of_a_file_gives_a_complete_timeline(tmp_path):
+    import math
+
+    from core.media import read_clip
+
+    clip = PARITY_DIR / "clips" / "clip_a.mp4"
+    duration = read_clip(clip).duration
+    window, hop = 1.0, 0.5
+    want = math.floor((duration - window) / hop + 1e-6) + 1
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "monitor", "--source", str(clip), "--model",
+         str(PARITY_DIR / "checkpoint"), "--window", str(window), "--hop", str(hop), "--max-new-tokens", "6",
+         "--every-window", "--record", str(tmp_path / "rec")],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.split("\n") if line]
+    assert [r["window_id"] for r in lines] == list(range(want)), out.stderr
+    assert [r["t1"] for r in lines] == pytest.approx([window + hop * i for i in range(want)])
+    assert f"{want} of {want} windows analysed" in out.stderr
+    log = [json.loads(x) for x in (tmp_path / "rec" / "events.jsonl").read_text().splitlines()]
+    assert [e["window_id"] for e in log if e["type"] == "window"] == list(range(want))
+    assert not [e for e in log if e["type"] == "superseded"]
+
+
+def test_monitor_every_window_needs_a_file():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "monitor", "--source", "synthetic", "--model", "unused",
+         "--every-window"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 2 and "--every-window needs a media file" in out.stderr

@@ -92,3 +92,53 @@ def test_unwritable_recording_folder_keeps_monitoring(tmp_path):
     assert _wait(lambda: len(rec.results) >= 1)
     assert s.stop()
     assert rec.results[0][0].audio_status == "missing" and rec.results[0][0].analysis.modal == "video"
+
+
+def test_every_window_of_a_file_is_analysed_however_slow_the_model(tmp_path):
+    """The demo clip (12 s) with 2 s windows every 1 s and a model that takes 0.25 s per window plus the face
+    check: in real time most windows would be superseded; here every one is analysed, in order, with complete
+    data, and recorded."""
+    from core.capture.media_file import MediaFileSource
+    from core.clock import FakeClock
+    from core.sources import DEMO_CLIP
+
+    model = ScriptedModel(token_delay_s=0.06)  # 4 tokens: ~0.25 s a window
+    rec = Collect()
+    source = MediaFileSource(DEMO_CLIP, realtime=True)
+    session = LiveSession(source, source, rec, window_s=2.0, hop_s=1.0, params=AnalysisParams(max_new_tokens=8),
+                          clock=FakeClock(), loader=lambda req: model)
+    session.worker.start()
+    session.load_model(LoadRequest("scripted", warm_up=False))
+    assert rec.loaded.wait(10)
+    assert session.start_recording(str(tmp_path / "rec"))
+    started = time.monotonic()
+    cut = session.analyse_every_window()
+    assert session.stop()
+    assert time.monotonic() - started < 60
+    results = [r for r, _ in rec.results]
+    assert cut == len(results) == 11  # t1 = 2, 3, ..., 12
+    assert [r.window_id for r in results] == list(range(11))
+    assert [r.t1 for r in results] == [float(t) for t in range(2, 13)]
+    assert session.scheduler.stats().superseded == 0 and session.scheduler.stats().skipped_behind == 0
+    for result, window in rec.results:
+        assert window.frame_times[0] >= window.t0 - 0.2 and window.frame_times[-1] >= window.t1 - 0.2
+        assert len(window.frames) >= 12  # 2 s kept at 8 fps
+        assert result.audio_status in ("ok", "partial") and window.audio is not None
+    assert [r.audio_status for r in results[:-1]] == ["ok"] * 10
+    assert not rec.errors
+    logged = [w["window_id"] for w in SessionReader(tmp_path / "rec").windows]
+    assert logged == list(range(11))
+
+
+def test_every_window_refuses_a_real_clock_and_a_missing_model():
+    import pytest
+
+    from core.clock import FakeClock
+
+    live = LiveSession(SyntheticSource(), None, Collect())
+    with pytest.raises(ValueError, match="FakeClock"):
+        live.analyse_every_window()
+    no_model = LiveSession(SyntheticSource(), None, Collect(), clock=FakeClock())
+    with pytest.raises(RuntimeError, match="load a model first"):
+        no_model.analyse_every_window()
+    assert live.stop() and no_model.stop()
