@@ -20,6 +20,7 @@ import datetime as _dt
 import gc
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,8 @@ from PySide6.QtCore import QObject, Signal
 
 from core import engine as core_engine
 from core.capture import base as cap
+from core.capture.media_file import MediaFileSource
+from core.clock import FakeClock
 from core.engine import AnalysisParams, LoadRequest
 from core.pipeline import LiveSession
 from core.ring_buffer import LatestFrame
@@ -160,6 +163,7 @@ class LiveController(QObject):
         self._closed = False
         self._swapping = False  # a session is being retired and the next one not started yet
         self._scan_thread: threading.Thread | None = None
+        self._every_window: threading.Event | None = None  # stops the running file-timeline thread
         self._scan_again = False  # a scan was asked for while one ran
         self.source_choice: SourceChoice | None = self._initial_source()
         self._retired.connect(lambda then: then())
@@ -265,7 +269,7 @@ class LiveController(QObject):
         if self._monitoring:
             self._swap_session(monitoring=True)
 
-    def _new_session(self, video: Any, audio: Any) -> LiveSession:
+    def _new_session(self, video: Any, audio: Any, every_window: bool = False) -> LiveSession:
         return LiveSession(
             video,
             audio,
@@ -273,21 +277,90 @@ class LiveController(QObject):
             window_s=self.settings.window_s,
             hop_s=self.settings.hop_s,
             params=self.params(),
+            clock=FakeClock(wall_t0=time.time()) if every_window else None,
             loader=self._load,
         )
 
-    def _swap_session(self, monitoring: bool) -> None:
+    # ---- every window of a file --------------------------------------------------------------------------
+    @property
+    def analysing_file(self) -> bool:
+        """A file is being analysed window by window (``analyse_file``)."""
+        return self._every_window is not None
+
+    def analyse_file(self, path: str) -> None:
+        """Analyse every window of a media file, as fast as the model allows (not in real time: the session
+        clock follows the model), shown and recorded like monitoring; monitoring stops at the end of the file.
+        Needs a model (loaded or loading)."""
+        if self._closed:
+            return
+        if self._load_request is None:
+            self.message_posted.emit(
+                levels.ERROR, "Load a model first (Ctrl+L): every window of the file waits for its analysis."
+            )
+            return
+        self.source_choice = SourceChoice(SOURCE_FILE, path, Path(path).name)
+        self.settings.camera = path
+        self._swap_session(monitoring=True, every_window=True)
+
+    def _run_every_window(self, session: LiveSession, stop: threading.Event) -> None:
+        name = self.source_choice.label if self.source_choice is not None else "the file"
+        record, root = self._record_wanted, self.settings.record_dir
+        accepted, options = bool(self.settings.policy_acknowledged), record_options(self.settings)
+
+        def run() -> None:
+            if record:  # before the first frame, so that the recording has all of the file
+                info = dict(self._model_info) if self._model_info else None
+                session.start_recording(str(new_session_dir(root)), options=options,
+                                        usage_notice_accepted=accepted, model_info=info)
+            while not stop.is_set() and not session.worker.has_model and self._load_request is not None:
+                stop.wait(0.05)  # a kept model is back at once; a load takes its time
+            error, cut = "", 0
+            if not stop.is_set():
+                try:
+                    cut = session.analyse_every_window(stop) if session.worker.has_model else 0
+                except (RuntimeError, ValueError) as exc:
+                    error = str(exc)
+            if not self._closed:
+                self._retired.emit(lambda: self._every_window_done(session, stop, name, cut, error))
+
+        threading.Thread(target=run, name="file-timeline", daemon=True).start()
+
+    def _every_window_done(self, session: LiveSession, stop: threading.Event, name: str, cut: int,
+                           error: str) -> None:
+        if stop.is_set() or session is not self.session:
+            return  # stopped, or replaced by another run: nothing to announce
+        self._every_window = None
+        stats = session.worker.stats
+        if error:
+            self.message_posted.emit(levels.ERROR, f"Every-window analysis of {name} stopped: {error}")
+        else:
+            failed = f", {stats.failed} failed" if stats.failed else ""
+            self.message_posted.emit(
+                levels.INFO, f"Analysed every window of {name}: {stats.analysed} of {cut} windows{failed}."
+            )
+        self.stop_monitoring()
+
+    def _swap_session(self, monitoring: bool, every_window: bool = False) -> None:
         """Retire the current session (off the UI thread) and start the next one when it has stopped."""
         old = self.session
+        if self._every_window is not None:  # a file analysed window by window ends with its session
+            self._every_window.set()
+            self._every_window = None
         try:
-            video, audio = (
-                self._source_factory(self.source_choice, self.settings.microphone)
-                if monitoring
-                else (None, None)
-            )
+            if every_window:
+                assert self.source_choice is not None
+                src = MediaFileSource(str(self.source_choice.ref), realtime=True, loop=False)
+                video, audio = src, src
+            else:
+                video, audio = (
+                    self._source_factory(self.source_choice, self.settings.microphone)
+                    if monitoring
+                    else (None, None)
+                )
         except (OSError, ValueError, RuntimeError) as exc:
             self.message_posted.emit(levels.ERROR, f"Cannot open the source: {exc}")
             video, audio, monitoring = None, None, False
+        timeline_stop = self._every_window = threading.Event() if every_window and monitoring else None
         self._monitoring = monitoring
         self.monitoring_changed.emit(monitoring)
         if self._recording_dir is not None:
@@ -299,9 +372,12 @@ class LiveController(QObject):
             self._swapping = False
             if self._closed:
                 return
-            self.session = self._new_session(video, audio)
+            self.session = self._new_session(video, audio, every_window=every_window and monitoring)
             self.session_started.emit(monitoring)  # a new session clock starts at 0
-            self.session.start()
+            if every_window and monitoring:
+                self.session.worker.start()  # the clock, sources and scheduler are driven by the file-timeline
+            else:
+                self.session.start()
             if self._load_request is not None:
                 # the kept model comes back at once; a load interrupted by the swap starts again
                 kept = self._kept is not None and self._kept.model is not None
@@ -315,7 +391,17 @@ class LiveController(QObject):
                 self.message_posted.emit(
                     levels.INFO, "No microphone: analysis is video-only (the model hears nothing)."
                 )
-            if monitoring and self._record_wanted:
+            if every_window and monitoring:
+                self.message_posted.emit(
+                    levels.INFO,
+                    f"Analysing every window of {self.source_choice.label if self.source_choice else 'the file'}"
+                    " as fast as the model allows (not in real time). Stop (Space) ends it.",
+                )
+                assert timeline_stop is not None
+                if timeline_stop.is_set():  # stopped while the previous session was retired
+                    return
+                self._run_every_window(self.session, timeline_stop)
+            elif monitoring and self._record_wanted:
                 self._start_recording()
 
         self._retire(old, then=start_next)
@@ -536,6 +622,8 @@ class LiveController(QObject):
         if self._closed:
             return True
         self._closed = True
+        if self._every_window is not None:
+            self._every_window.set()
         self._monitoring = False
         ok = True
         for thread in self._retiring:

@@ -288,6 +288,9 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         open_media = file_menu.addAction("Open media file or URL…")
         open_media.triggered.connect(lambda: self._on_source_chosen(SourceChoice(SOURCE_PICK_FILE)))
+        every = file_menu.addAction("Analyse every window of a file…")
+        every.setToolTip("Not in real time: every window of the file is analysed, as fast as the model allows")
+        every.triggered.connect(self._analyse_file)
         demo = file_menu.addAction("Use the demo clip")
         demo.triggered.connect(lambda: self._on_source_chosen(SourceChoice(SOURCE_DEMO, str(DEMO_CLIP))))
         self.replay_action = file_menu.addAction("Open recorded session…")
@@ -673,6 +676,16 @@ class MainWindow(QMainWindow):
         self.audio_caption.setText(self.controller.audio_caption())
 
     # ---- misc ------------------------------------------------------------------------------------------------
+    def _analyse_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Analyse every window of a file", str(Path.home()), MEDIA_FILTER)
+        if path:
+            self.analyse_file(path)
+
+    def analyse_file(self, path: str) -> None:
+        """Every window of ``path``, as fast as the model allows; the pickers show the file."""
+        self.controller.analyse_file(path)
+        self._rebuild_pickers()
+
     def _open_replay(self) -> None:
         folder = QFileDialog.getExistingDirectory(
             self, "Open a recorded session", self.settings.record_dir or ""

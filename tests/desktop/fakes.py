@@ -109,8 +109,9 @@ class ScriptedModel:
     token by token and answers the next label of ``labels``; the calls listed in ``fail_on`` raise
     ``fail_with`` instead (e.g. an out-of-memory error)."""
 
-    def __init__(self, labels=("happy", "sad", "angry"), fail_on=(), fail_with=None) -> None:
+    def __init__(self, labels=("happy", "sad", "angry"), fail_on=(), fail_with=None, seconds=0.0) -> None:
         self.labels = labels
+        self.seconds = seconds  # time each window takes (a slow model)
         self.fail_on = set(fail_on)
         self.fail_with = fail_with or RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         self.calls = 0
@@ -133,6 +134,10 @@ class ScriptedModel:
         call, self.calls = self.calls, self.calls + 1
         if call in self.fail_on:
             raise self.fail_with
+        if self.seconds:
+            import time
+
+            time.sleep(self.seconds)
         label = self.labels[call % len(self.labels)]
         pieces = [
             "<think>",

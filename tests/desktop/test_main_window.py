@@ -33,6 +33,7 @@ CORE_THREAD_PREFIXES = (
     "recording-stop",
     "fake-mic",
     "settings-save",
+    "file-timeline",
 )
 
 
@@ -327,3 +328,45 @@ def test_device_scan_runs_off_the_ui_thread_and_fills_the_pickers(qtbot, make_wi
     )
     mics = [win.monitor_bar.mic_combo.itemText(i) for i in range(win.monitor_bar.mic_combo.count())]
     assert any("USB mic" in t for t in mics)
+
+
+def test_every_window_of_a_file_lands_on_the_timeline_and_is_recorded(qtbot, make_window, settings):
+    from core.sources import DEMO_CLIP
+
+    settings.window_s, settings.hop_s = 2.0, 1.0
+    win = make_window(loader=lambda request: ScriptedModel(seconds=0.2))  # slower than real time at this hop
+    win.analyse_file(str(DEMO_CLIP))
+    assert "Load a model first" in " ".join(m for _, m in win.banner.history)
+    assert not win.controller.monitoring
+    win.controller.load_model("/models/scripted", "cpu", "float32")
+    qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
+    win.controller.set_recording(True)
+    win.analyse_file(str(DEMO_CLIP))
+    qtbot.waitUntil(lambda: win.controller.monitoring, timeout=10000)
+    assert win.controller.analysing_file
+    qtbot.waitUntil(lambda: not win.controller.monitoring, timeout=60000)  # the end of the file ends it
+    assert sorted(win._results) == list(range(11))  # 12 s, 2 s windows every 1 s: t1 = 2 .. 12, none skipped
+    assert [win._results[i].t1 for i in range(11)] == [float(t) for t in range(2, 13)]
+    qtbot.waitUntil(lambda: win.timeline.span_count() == 11, timeout=5000)  # drawn on the next view tick
+    assert "Analysed every window of demo.mp4: 11 of 11 windows" in " ".join(m for _, m in win.banner.history)
+    qtbot.waitUntil(lambda: not win.controller.recording, timeout=10000)
+    [session] = list(Path(settings.record_dir).iterdir())
+    logged = [json.loads(x) for x in (session / "events.jsonl").read_text().splitlines()]
+    assert [e["window_id"] for e in logged if e["type"] == "window"] == list(range(11))
+
+
+def test_stopping_an_every_window_run_ends_it_cleanly(qtbot, make_window, settings):
+    from core.sources import DEMO_CLIP
+
+    settings.window_s, settings.hop_s = 2.0, 1.0
+    win = make_window(loader=lambda request: ScriptedModel(seconds=0.4))
+    win.controller.load_model("/models/scripted", "cpu", "float32")
+    qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
+    win.analyse_file(str(DEMO_CLIP))
+    qtbot.waitUntil(lambda: len(win._results) >= 2, timeout=30000)
+    win.controller.stop_monitoring()  # Space
+    assert not win.controller.analysing_file
+    qtbot.waitUntil(lambda: not [t for t in core_threads() if t == "file-timeline"], timeout=10000)
+    qtbot.wait(500)
+    assert len(win._results) < 11
+    assert not any("Analysed every window" in m for _, m in win.banner.history)
