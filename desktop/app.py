@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="model precision")
     p.add_argument("--labels", choices=("dfew", "mafw", "free"), help="label set of the answers")
     p.add_argument("--record", metavar="DIR", help="record the session into a new folder under DIR")
+    p.add_argument("--every-window", action="store_true",
+                   help="with a file --source and --model: analyse every window, as fast as the model allows")
     p.add_argument("--quit-after", type=float, metavar="SECONDS", help="start monitoring, quit after SECONDS")
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
     p.add_argument("--theme", choices=("dark", "light"), help="colour theme (default: remembered, else dark)")
@@ -102,6 +104,11 @@ def run_app(argv: list[str]) -> int:
             "(config.json, model.safetensors, siglip/, whisper/, bert/) or run: python main.py download",
             file=sys.stderr,
         )
+        return 2
+    from desktop.startup import file_source
+
+    if args.every_window and not (args.source and file_source(args.source) and args.model):
+        print("error: --every-window needs a media file as --source and a --model", file=sys.stderr)
         return 2
     if args.quit_after is not None and args.quit_after <= 0:
         print("error: --quit-after needs a positive number of seconds", file=sys.stderr)

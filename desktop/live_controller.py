@@ -331,8 +331,16 @@ class LiveController(QObject):
             return  # stopped, or replaced by another run: nothing to announce
         self._every_window = None
         stats = session.worker.stats
+        info = getattr(session.video, "info", None)
+        duration = getattr(info, "duration_s", None)
         if error:
             self.message_posted.emit(levels.ERROR, f"Every-window analysis of {name} stopped: {error}")
+        elif cut == 0 and duration is not None and duration < session.window_s:
+            self.message_posted.emit(
+                levels.WARNING,
+                f"{name} lasts {duration:.1f} s, less than one {session.window_s:g} s window: shorten the window "
+                "(Window box) and analyse it again.",
+            )
         else:
             failed = f", {stats.failed} failed" if stats.failed else ""
             self.message_posted.emit(

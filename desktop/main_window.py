@@ -660,7 +660,7 @@ class MainWindow(QMainWindow):
         self._preview_count = 0
         self._preview_fps_at = now_mono
         snap = self.controller.snapshot(preview_fps=self.preview_fps if self.controller.monitoring else None)
-        if self._newest is not None:
+        if self._newest is not None and self.controller.monitoring:  # an age on this session's clock only
             age = self.controller.now() - self._newest.t1
             snap = snap.__class__(**{**snap.__dict__, "result_age_s": age})
             a = self._newest.analysis

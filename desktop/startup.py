@@ -29,6 +29,15 @@ def source_choice(source: str) -> SourceChoice:
     return SourceChoice(SOURCE_FILE, source, Path(source).name or source)
 
 
+def file_source(source: str) -> str | None:
+    """The media file a ``--source`` names (``demo`` is the bundled clip), or None."""
+    from core.sources import DEMO_CLIP
+
+    if source == "demo":
+        return str(DEMO_CLIP)
+    return str(Path(source).resolve()) if Path(source).is_file() else None
+
+
 def apply_args(window, args: argparse.Namespace) -> None:
     """Apply the automation flags to a freshly built ``MainWindow``; flags override remembered settings
     for this run. A given ``--source`` (or ``--quit-after``) starts monitoring at once."""
@@ -45,8 +54,11 @@ def apply_args(window, args: argparse.Namespace) -> None:
         window.use_source(source_choice(args.source))
     if args.record:
         window.controller.set_recording(True, root=args.record)
-    if args.source or args.quit_after is not None:
+    every = bool(getattr(args, "every_window", False))
+    if (args.source or args.quit_after is not None) and not every:
         window.start_monitoring()  # first, so capture runs while the model loads
     if args.model:
         s.model_dir = str(Path(args.model).resolve())
         window.load_model()
+    if every:  # after the load request: every window of the file waits for the model
+        window.analyse_file(file_source(args.source) or args.source)

@@ -24,6 +24,9 @@ def test_bad_source_and_model_flags_exit_2_with_the_fix(capsys, tmp_path):
     assert "python main.py download" in capsys.readouterr().err
     assert run_app(["--quit-after", "0"]) == 2
     assert run_app(["--source", "camera:x"]) == 2 and "camera:N" in capsys.readouterr().err
+    for flags in (["--source", "camera:0"], ["--source", "demo"]):  # a camera; no model
+        assert run_app([*flags, "--every-window"]) == 2
+        assert "--every-window needs a media file as --source and a --model" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -348,6 +348,8 @@ def test_every_window_of_a_file_lands_on_the_timeline_and_is_recorded(qtbot, mak
     assert sorted(win._results) == list(range(11))  # 12 s, 2 s windows every 1 s: t1 = 2 .. 12, none skipped
     assert [win._results[i].t1 for i in range(11)] == [float(t) for t in range(2, 13)]
     qtbot.waitUntil(lambda: win.timeline.span_count() == 11, timeout=5000)  # drawn on the next view tick
+    # not monitoring any more: the results stay, the overlay (an age on a clock that has gone) does not
+    qtbot.waitUntil(lambda: win.video.overlay_text == "", timeout=3000)
     assert "Analysed every window of demo.mp4: 11 of 11 windows" in " ".join(m for _, m in win.banner.history)
     qtbot.waitUntil(lambda: not win.controller.recording, timeout=10000)
     [session] = list(Path(settings.record_dir).iterdir())
