@@ -161,6 +161,10 @@ class AudioView(QWidget):
     def unavailable_text(self) -> str:
         return self._empty.text() if self._stack.currentWidget() is self._empty else ""
 
+    def apply_theme(self, t: theme.Theme) -> None:
+        for line in self._selection.lines:
+            line.setPen(pg.mkPen(t.accent))
+
     def set_selection(self, t0_s: float | None, t1_s: float | None) -> None:
         """Shade the audio span ``[t0, t1]`` of the selected window (hidden with ``None``)."""
         if t0_s is None or t1_s is None:

@@ -31,7 +31,7 @@ def seconds(value_s: float | None, digits: int = 1) -> str:
         return "—"
     if -0.0005 < value_s < 0:
         value_s = 0.0
-    if 0 <= value_s < 1.0:
+    if -1.0 < value_s < 1.0:  # also a window cut a few ms before its nominal end: "-40 ms", not "-0.0 s"
         return f"{value_s * 1000:.0f} ms"
     return f"{value_s:.{digits}f} s"
 

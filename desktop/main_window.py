@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(dismiss)
         view_menu.addSeparator()
         for name in (theme.DARK, theme.LIGHT):
-            action = view_menu.addAction(f"{name.capitalize()} theme (after restart)")
+            action = view_menu.addAction(f"{name.capitalize()} theme")
             action.triggered.connect(lambda _=False, n=name: self._set_theme(n))
         analysis_menu = self.menuBar().addMenu("&Analysis")
         for action in (
@@ -720,8 +720,11 @@ class MainWindow(QMainWindow):
         self.settings.policy_acknowledged = True  # saved by the settings saver within a second
 
     def _set_theme(self, name: str) -> None:
+        """Switch the theme now (every open window is re-coloured) and remember it."""
+        from PySide6.QtWidgets import QApplication
+
         self.settings.theme = name
-        self.banner.show_message(banner_levels.INFO, f"The {name} theme applies from the next start.")
+        theme.switch(QApplication.instance(), name)
 
     def _show_shortcuts(self) -> None:
         lines = [

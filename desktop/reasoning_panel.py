@@ -179,6 +179,10 @@ class ReasoningPanel(QWidget):
             f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>{warn}"
         )
 
+    def apply_theme(self, t: theme.Theme) -> None:
+        for i in range(self.history.count()):
+            self.history.item(i).setForeground(QColor(t.text))
+
     # -- internals ---------------------------------------------------------------------------------------
     def _add_history(self, result: WindowResult) -> None:
         a = result.analysis

@@ -149,6 +149,13 @@ class LabelLegend(QWidget):
         self._layout.addStretch(1)
 
 
+def _pending_brush(t: theme.Theme) -> QBrush:
+    """A faint veil over the window being analysed, in the theme's text colour (light on dark, dark on light)."""
+    colour = QColor(t.text)
+    colour.setAlpha(28)
+    return pg.mkBrush(colour)
+
+
 class EmotionTimeline(QWidget):
     """Spans lane + per-label score lines sharing one session-time x axis. UI thread only."""
 
@@ -213,7 +220,7 @@ class EmotionTimeline(QWidget):
         self._brushes: dict[str, QBrush] = {}  # one brush per colour, shared by all spans
         self._pending = pg.LinearRegionItem(
             movable=False,
-            brush=pg.mkBrush(255, 255, 255, 28),
+            brush=_pending_brush(t),
             pen=pg.mkPen(t.muted, style=Qt.PenStyle.DashLine),
         )
         self._pending.hide()
@@ -248,7 +255,23 @@ class EmotionTimeline(QWidget):
         layout.addWidget(self._graphics, 1)
         self._apply_range()
 
+    def apply_theme(self, t: theme.Theme) -> None:
+        """Re-colour the items drawn with theme pens (``theme.recolour`` does style sheets and plots)."""
+        self._span_pen = pg.mkPen(t.panel, width=1)
+        for item in self._span_items:
+            item.setOpts(pen=self._span_pen)
+        self._pending.setBrush(_pending_brush(t))
+        self._pending.lines[0].setPen(pg.mkPen(t.muted, style=Qt.PenStyle.DashLine))
+        self._pending.lines[1].setPen(pg.mkPen(t.muted, style=Qt.PenStyle.DashLine))
+        self._pending_text.setColor(t.muted)
+        self._selection.setOpts(pen=pg.mkPen(t.text, width=2.5))
+        for line in self._now_lines:
+            line.setPen(pg.mkPen(t.accent, width=1.5))
+        self._no_scores.setColor(t.muted)
+        self._dirty = True
+
     # -- inputs -----------------------------------------------------------------------------------------
+
     def set_label_set(self, labels: tuple[str, ...] | None) -> None:
         """Labels whose scores get a line (``None`` = free labels: spans only, no score lines)."""
         self._label_set = labels

@@ -372,3 +372,33 @@ def test_stopping_an_every_window_run_ends_it_cleanly(qtbot, make_window, settin
     qtbot.wait(500)
     assert len(win._results) < 11
     assert not any("Analysed every window" in m for _, m in win.banner.history)
+
+
+def test_the_theme_switches_while_the_app_runs(qtbot, make_window, settings):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from desktop import theme as themes
+
+    app = QApplication.instance()
+    themes.apply(app, themes.DARK)
+    win = make_window()
+    dark, light = themes.theme(themes.DARK), themes.theme(themes.LIGHT)
+    assert dark.muted in win.reasoning.header.styleSheet()
+    win._set_theme(themes.LIGHT)
+    try:
+        assert settings.theme == themes.LIGHT and themes.current(app) == light
+        assert app.palette().color(QPalette.ColorRole.Window).name() == light.window
+        # style sheets baked at construction follow, role by role
+        assert light.muted in win.reasoning.header.styleSheet() and dark.muted not in win.reasoning.header.styleSheet()
+        assert light.muted in win.timeline._hint.styleSheet()
+        # plots: background, axes and the items drawn with theme pens
+        view = win.timeline._graphics
+        assert view.backgroundBrush().color().name() == light.panel
+        assert win.timeline.lane_plot.getAxis("left").pen().color().name() == light.muted
+        assert win.timeline._now_lines[0].pen.color().name() == light.accent
+        assert win.video._graphics.backgroundBrush().color().name() == "#000000"  # the picture stays on black
+    finally:
+        themes.switch(app, themes.DARK)
+    assert win.timeline._graphics.backgroundBrush().color().name() == dark.panel
+    assert dark.muted in win.reasoning.header.styleSheet()

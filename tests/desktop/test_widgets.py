@@ -232,3 +232,9 @@ def test_who_is_in_view_is_shown_beside_the_answer(qtbot):
     assert "1 1 2 2 2 2 1 1" in ev.details.toPlainText() and "frontal-face detector" in ev.details.toPlainText()
     ev.show_window(unchecked, make_window(10, 26.0, 30.0, fps=10.0))
     assert "\n" not in ev._thumb_times[0].text() and "Faces in view" not in ev.details.toPlainText()
+
+
+def test_durations_read_in_ms_below_a_second_either_side_of_zero():
+    assert formatting.seconds(-0.04) == "-40 ms"  # a window cut a frame before its nominal end
+    assert formatting.seconds(-0.0002) == "0 ms"
+    assert formatting.seconds(-1.5) == "-1.5 s"
