@@ -4,6 +4,7 @@ parse status, per-label scores and stage timings — so a user can judge the cal
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -48,6 +49,7 @@ class EvidenceView(QWidget):
         super().__init__(parent)
         t = theme.current()
         self.window_id: int | None = None
+        self._shown: tuple[WindowResult, Window | None] | None = None
         self.header = QLabel("Select a span on the timeline or a history row to see what the model saw.")
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -101,8 +103,14 @@ class EvidenceView(QWidget):
         layout.addWidget(self._audio_plot)
         layout.addWidget(self.details, 1)
 
+    def apply_theme(self, t: Any) -> None:
+        """Draw the shown window again: its header and details are rich text in theme colours."""
+        if self._shown is not None:
+            self.show_window(*self._shown)
+
     def show_window(self, result: WindowResult, window: Window | None) -> None:
         """Fill every part of the view for ``result`` (UI thread)."""
+        self._shown = (result, window)
         self.window_id = result.window_id
         a = result.analysis
         status = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)

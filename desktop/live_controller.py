@@ -266,8 +266,8 @@ class LiveController(QObject):
 
         check_window_hop(window_s, hop_s)
         self.settings.window_s, self.settings.hop_s = window_s, hop_s
-        if self._monitoring:
-            self._swap_session(monitoring=True)
+        if self._monitoring:  # an every-window run starts the file over with the new windows
+            self._swap_session(monitoring=True, every_window=self._every_window is not None)
 
     def _new_session(self, video: Any, audio: Any, every_window: bool = False) -> LiveSession:
         return LiveSession(

@@ -402,3 +402,18 @@ def test_the_theme_switches_while_the_app_runs(qtbot, make_window, settings):
         themes.switch(app, themes.DARK)
     assert win.timeline._graphics.backgroundBrush().color().name() == dark.panel
     assert dark.muted in win.reasoning.header.styleSheet()
+
+
+def test_new_windows_during_an_every_window_run_start_the_file_over(qtbot, make_window, settings):
+    from core.sources import DEMO_CLIP
+
+    settings.window_s, settings.hop_s = 2.0, 1.0
+    win = make_window(loader=lambda request: ScriptedModel(seconds=0.3))
+    win.controller.load_model("/models/scripted", "cpu", "float32")
+    qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
+    win.analyse_file(str(DEMO_CLIP))
+    qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=30000)
+    win.controller.set_window_hop(4.0, 2.0)
+    assert win.controller.analysing_file  # still every window, now of 4 s every 2 s
+    qtbot.waitUntil(lambda: not win.controller.monitoring, timeout=60000)
+    assert [r.t1 for _, r in sorted(win._results.items())] == [4.0, 6.0, 8.0, 10.0, 12.0]
