@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from core.capture import devices as _devices
 from core.capture.audio_path import AudioConverter, BlockRing, drain
 from core.capture.base import (
     ERROR,
@@ -22,7 +23,6 @@ from core.capture.base import (
     SourceBase,
     SourceError,
 )
-from core.capture import devices as _devices
 from core.capture.devices import MicrophoneInfo, _sounddevice, find_microphone, rescan_audio_devices
 
 log = logging.getLogger(__name__)

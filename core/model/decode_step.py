@@ -4,10 +4,10 @@ Computes exactly what transformers' ``Qwen2DecoderLayer`` stack computes for a s
 cache (same RMSNorm upcast, rotary embedding, SDPA call with grouped-query heads), but as a flat sequence of
 tensor ops with q/k/v and gate/up projections fused into one matrix product each (and, on the CPU, attention
 of the one query as two small matrix products instead of the fused kernel, see ``_attend_one``). The fused
-matrices are the storage of the module's own parameters (the ``q_proj``/``k_proj``/``v_proj`` and ``gate_proj``/``up_proj``
-weights become views into them), so no weight is duplicated and the transformers modules stay usable (prefill,
-label scoring and any naive composition use them). Prefill stays on the transformers layers: it is
-compute-bound, the per-layer overhead does not matter there.
+matrices are the storage of the module's own parameters (the ``q_proj``/``k_proj``/``v_proj`` and
+``gate_proj``/``up_proj`` weights become views into them), so no weight is duplicated and the transformers
+modules stay usable (prefill, label scoring and any naive composition use them). Prefill stays on the
+transformers layers: it is compute-bound, the per-layer overhead does not matter there.
 """
 
 from __future__ import annotations

@@ -563,8 +563,9 @@ def render(reader: SessionReader, fmt: str, link_media: bool = True) -> str:
 def export_session(reader: SessionReader, fmt: str, out: str | os.PathLike[str] | None = None,
                    link_media: bool = True) -> Path:
     """Write ``reader``'s session as ``fmt`` (one of ``FORMATS``) to ``out`` (default: ``NAME.FMT`` inside the
-    session folder) and return the path (``link_media``: see :func:`render`). The file appears whole or not at all (written beside, then renamed). Raises ``OSError``
-    when it cannot be written, ``ValueError`` for an unknown format."""
+    session folder) and return the path (``link_media``: see :func:`render`). The file appears whole or not at
+    all (written beside, then renamed). Raises ``OSError`` when it cannot be written, ``ValueError`` for an
+    unknown format."""
     text = render(reader, fmt, link_media)
     target = Path(out) if out else reader.path / f"{reader.path.resolve().name}.{fmt}"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ from core.capture.synthetic import SyntheticSource
 from core.engine import AnalysisParams, LoadRequest
 from core.pipeline import LiveSession, SessionListener
 from core.session.reader import SessionReader
-
 from tests.core.test_engine import ScriptedModel
 
 

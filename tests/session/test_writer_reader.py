@@ -8,8 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from core.session import RecordOptions, SessionReader, SessionWriter, events as ev, layout
 from core.model.preprocess import frame_indices
+from core.session import RecordOptions, SessionReader, SessionWriter, layout
+from core.session import events as ev
 from tests.session import synth
 
 
@@ -198,8 +199,8 @@ def test_a_folder_that_holds_a_session_is_never_overwritten(tmp_path):
 
 
 def test_weights_fingerprint_names_the_weights(tmp_path):
-    from tests.conftest import PARITY_DIR
     from core.session import SessionManifest, weights_fingerprint
+    from tests.conftest import PARITY_DIR
 
     ckpt = PARITY_DIR / "checkpoint"
     a = weights_fingerprint(ckpt)
