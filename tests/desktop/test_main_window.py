@@ -357,14 +357,21 @@ def test_every_window_of_a_file_lands_on_the_timeline_and_is_recorded(qtbot, mak
     assert [e["window_id"] for e in logged if e["type"] == "window"] == list(range(11))
 
 
-def test_stopping_an_every_window_run_ends_it_cleanly(qtbot, make_window, settings):
+def _every_window_of_the_demo(qtbot, make_window, settings, seconds_per_window: float) -> MainWindow:
+    """A window with a scripted model that takes ``seconds_per_window``, analysing every 2 s window (1 s hop)
+    of the demo clip."""
     from core.sources import DEMO_CLIP
 
     settings.window_s, settings.hop_s = 2.0, 1.0
-    win = make_window(loader=lambda request: ScriptedModel(seconds=0.4))
+    win = make_window(loader=lambda request: ScriptedModel(seconds=seconds_per_window))
     win.controller.load_model("/models/scripted", "cpu", "float32")
     qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
     win.analyse_file(str(DEMO_CLIP))
+    return win
+
+
+def test_stopping_an_every_window_run_ends_it_cleanly(qtbot, make_window, settings):
+    win = _every_window_of_the_demo(qtbot, make_window, settings, 0.4)
     qtbot.waitUntil(lambda: len(win._results) >= 2, timeout=30000)
     win.controller.stop_monitoring()  # Space
     assert not win.controller.analysing_file
@@ -405,13 +412,7 @@ def test_the_theme_switches_while_the_app_runs(qtbot, make_window, settings):
 
 
 def test_new_windows_during_an_every_window_run_start_the_file_over(qtbot, make_window, settings):
-    from core.sources import DEMO_CLIP
-
-    settings.window_s, settings.hop_s = 2.0, 1.0
-    win = make_window(loader=lambda request: ScriptedModel(seconds=0.3))
-    win.controller.load_model("/models/scripted", "cpu", "float32")
-    qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
-    win.analyse_file(str(DEMO_CLIP))
+    win = _every_window_of_the_demo(qtbot, make_window, settings, 0.3)
     qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=30000)
     win.controller.set_window_hop(4.0, 2.0)
     assert win.controller.analysing_file  # still every window, now of 4 s every 2 s
