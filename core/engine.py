@@ -129,7 +129,6 @@ class InferenceWorker:
         clock: Callable[[], float] = time.monotonic,
         params: AnalysisParams | None = None,
         loader: Callable[[LoadRequest], Any] = _default_loader,
-        check_faces: bool = True,
     ) -> None:
         self._windows = windows
         self._listener = listener
@@ -142,7 +141,7 @@ class InferenceWorker:
         self._cancel = threading.Event()
         self._model: Any = None
         self._audio_missing_warned = False
-        self._faces = FaceChecks(enabled=check_faces)
+        self._faces = FaceChecks()
         self.stats = WorkerStats()
 
     # ---- commands (any thread) -------------------------------------------------------------

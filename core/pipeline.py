@@ -96,14 +96,17 @@ class LiveSession:
         if self._started:
             return
         self._started = True
+        self._start_capture()
+        self.scheduler.start()
+
+    def _start_capture(self) -> None:
+        """The worker, then the sources (pushing into the buffer); the scheduler is the caller's."""
         self.worker.start()
         for src in self._sources:
             src.add_listener(self._on_source_event)
             src.start(self.buffer)
-        self.scheduler.start()
 
-    def analyse_every_window(self, stop: threading.Event | None = None,
-                             on_window: Callable[[Window], None] | None = None) -> int:
+    def analyse_every_window(self, stop: threading.Event | None = None) -> int:
         """Run a finite source (a media file) through every window, as fast as the model allows, instead of in
         real time: the session clock is a ``FakeClock`` that this call moves one hop at a time, and only once
         the previous window's analysis has ended, so no window is superseded. Recording, listeners and results
@@ -124,10 +127,7 @@ class LiveSession:
             raise RuntimeError("load a model first: every window waits for its analysis")
         stop = stop or threading.Event()
         self._started = True
-        self.worker.start()
-        for src in self._sources:
-            src.add_listener(self._on_source_event)
-            src.start(self.buffer)
+        self._start_capture()  # no scheduler thread: windows are cut below, one at a time
         sched, clock = self.scheduler, self.clock
 
         def finished() -> bool:
@@ -149,8 +149,7 @@ class LiveSession:
                 stop.wait(EVERY_WINDOW_POLL_S)
             if stop.is_set():
                 break
-            video_h, _ = self.buffer.horizons()
-            if ended and (video_h is None or video_h < t1 - 1.0 / self.buffer.frames.keep_fps):
+            if ended and not sched.video_ready(t1):
                 break  # the file ends before this window does
             done = self.worker.stats.analysed + self.worker.stats.failed
             window = sched.tick(now=t1 + (MAX_WAIT_S if ended else 0.0))  # at the end: what audio there is
@@ -158,13 +157,16 @@ class LiveSession:
             if window is None:
                 continue
             cut += 1
-            if on_window is not None:
-                on_window(window)
             while not stop.is_set() and self.worker.stats.analysed + self.worker.stats.failed == done:
                 if not self.worker.has_model:
                     raise RuntimeError("the model was unloaded during every-window analysis")
                 stop.wait(EVERY_WINDOW_POLL_S)
         return cut
+
+    def file_shorter_than_a_window(self) -> float | None:
+        """The length (s) of a media-file source too short for one window, else None."""
+        length = getattr(getattr(self.video, "info", None), "duration_s", None)
+        return length if length is not None and length < self.window_s else None
 
     def stop(self) -> bool:
         """Ordered shutdown: capture → scheduler → worker → writer. True when every thread ended."""

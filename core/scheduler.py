@@ -157,14 +157,21 @@ class Scheduler:
             raise RuntimeError("the scheduler has started already")
         self._start_t = float(t)
 
+    def video_ready(self, t1: float) -> bool:
+        """Whether the buffer holds video up to ``t1`` (within one kept-frame period)."""
+        return self._video_covers(self.buffer.horizons()[0], t1)
+
     def data_ready(self, t1: float) -> bool:
-        """Whether the buffer holds the data of a window ending at ``t1``: video up to t1 (within one kept-frame
-        period) and, if audio is flowing, audio up to t1."""
+        """Whether the buffer holds the data of a window ending at ``t1``: video (``video_ready``) and, if audio
+        is flowing, audio up to t1."""
         video_h, audio_h = self.buffer.horizons()
-        if video_h is None or video_h < t1 - 1.0 / self.buffer.frames.keep_fps:
+        if not self._video_covers(video_h, t1):
             return False
         audio_flowing = audio_h is not None and audio_h >= t1 - self.window_s
         return not audio_flowing or audio_h >= t1 - 1e-6
+
+    def _video_covers(self, video_h: float | None, t1: float) -> bool:
+        return video_h is not None and video_h >= t1 - 1.0 / self.buffer.frames.keep_fps
 
     def tick(self, now: float | None = None) -> Window | None:
         """Cut the newest due window, if any, and post it. Returns the posted window (or None).

@@ -141,7 +141,7 @@ def run_app(argv: list[str]) -> int:
     apply_args(window, args)
     window.show()
     gc.freeze()  # what start-up created lives for the whole run: keep it out of every later full collection
-    prewarm = threading.Thread(target=_import_model_runtime, name="model-prewarm", daemon=True)
+    prewarm = threading.Thread(target=import_model_runtime, name="model-prewarm", daemon=True)
     # shortly after the window is drawn, while nothing is live yet: the import's GIL stalls land here, not in
     # the middle of a monitoring run when the user loads a model
     QTimer.singleShot(PREWARM_DELAY_MS, prewarm.start)
@@ -162,7 +162,7 @@ def run_app(argv: list[str]) -> int:
     return outcome["code"]
 
 
-def _import_model_runtime() -> None:
+def import_model_runtime() -> None:
     try:
         from core.model import import_runtime
 

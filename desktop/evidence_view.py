@@ -26,7 +26,7 @@ from core.window import MODEL_SAMPLE_RATE_HZ, Window
 from desktop import formatting, theme
 from desktop.audio_view import min_max_envelope
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
-from desktop.reasoning_panel import PARSE_STATUS_TEXT, label_chip
+from desktop.reasoning_panel import PARSE_STATUS_TEXT, caution_html, label_chip
 from desktop.timeline_axis import ClockAxis
 
 THUMB_HEIGHT_PX = 84
@@ -114,16 +114,13 @@ class EvidenceView(QWidget):
         self.window_id = result.window_id
         a = result.analysis
         status = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
+        faces = result.face_check
+        note = faces.short_warning() if faces is not None else None
         self.header.setText(
             f"<b>window #{result.window_id}</b> &nbsp; {formatting.span(result.t0, result.t1)}"
             f" ({formatting.seconds(result.t1 - result.t0)}) &nbsp; {label_chip(a.label, a.answer)}"
-            f" &nbsp; {html.escape(status)}"
+            f" &nbsp; {html.escape(status)}" + (f" &nbsp; {caution_html(note)}" if note else "")
         )
-        faces = result.face_check
-        note = faces.short_warning() if faces is not None else None
-        if note:
-            warn = f"<span style='color:{theme.current().caution}'>⚠ {html.escape(note)}</span>"
-            self.header.setText(f"{self.header.text()} &nbsp; {warn}")
         self._show_frames(window, result.faces)
         self._show_audio(result, window)
         self.details.setHtml(self._details_html(result))
@@ -203,7 +200,7 @@ class EvidenceView(QWidget):
             parts.append(
                 "<h4 style='margin:2px 0'>Faces in view</h4>"
                 f"<p>frontal faces per frame the model saw: {' '.join(str(c) for c in faces.counts)}"
-                + (f"<br><span style='color:{theme.current().caution}'>⚠ {html.escape(note)}</span>" if note else "")
+                + (f"<br>{caution_html(note)}" if note else "")
                 + f"<br><span style='color:{muted}'>a frontal-face detector: it misses profiles and covered "
                 "faces; it informs, it does not change the answer</span></p>"
             )

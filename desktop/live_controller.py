@@ -304,14 +304,11 @@ class LiveController(QObject):
 
     def _run_every_window(self, session: LiveSession, stop: threading.Event) -> None:
         name = self.source_choice.label if self.source_choice is not None else "the file"
-        record, root = self._record_wanted, self.settings.record_dir
-        accepted, options = bool(self.settings.policy_acknowledged), record_options(self.settings)
+        start_recording = self._recording_starter(session) if self._record_wanted else None
 
         def run() -> None:
-            if record:  # before the first frame, so that the recording has all of the file
-                info = dict(self._model_info) if self._model_info else None
-                session.start_recording(str(new_session_dir(root)), options=options,
-                                        usage_notice_accepted=accepted, model_info=info)
+            if start_recording is not None:  # before the first frame, so that the recording has all of the file
+                start_recording()
             while not stop.is_set() and not session.worker.has_model and self._load_request is not None:
                 stop.wait(0.05)  # a kept model is back at once; a load takes its time
             error, cut = "", 0
@@ -331,14 +328,13 @@ class LiveController(QObject):
             return  # stopped, or replaced by another run: nothing to announce
         self._every_window = None
         stats = session.worker.stats
-        info = getattr(session.video, "info", None)
-        duration = getattr(info, "duration_s", None)
+        short = session.file_shorter_than_a_window()
         if error:
             self.message_posted.emit(levels.ERROR, f"Every-window analysis of {name} stopped: {error}")
-        elif cut == 0 and duration is not None and duration < session.window_s:
+        elif cut == 0 and short is not None:
             self.message_posted.emit(
                 levels.WARNING,
-                f"{name} lasts {duration:.1f} s, less than one {session.window_s:g} s window: shorten the window "
+                f"{name} lasts {short:.1f} s, less than one {session.window_s:g} s window: shorten the window "
                 "(Window box) and analyse it again.",
             )
         else:
@@ -534,19 +530,23 @@ class LiveController(QObject):
             self.message_posted.emit(levels.INFO, "Recording starts with monitoring (Space).")
 
     def _start_recording(self) -> None:
-        session = self.session
+        threading.Thread(target=self._recording_starter(self.session), name="recording-start", daemon=True).start()
+
+    def _recording_starter(self, session: LiveSession) -> Callable[[], None]:
+        """Starts a recording of ``session`` with the current choices (read now, on the UI thread) when called.
+        Call it off the UI thread: folder, manifest and weights fingerprint are disk work."""
         root = self.settings.record_dir
         accepted = bool(self.settings.policy_acknowledged)
         info = dict(self._model_info) if self._model_info else None
         options = record_options(self.settings)
 
-        def start() -> None:  # folder, manifest and weights fingerprint are disk work: off the UI thread
+        def start() -> None:
             session.start_recording(str(new_session_dir(root)), options=options, usage_notice_accepted=accepted,
                                     model_info=info)
             if not self._record_wanted:  # switched off while it was starting
                 session.stop_recording()
 
-        threading.Thread(target=start, name="recording-start", daemon=True).start()
+        return start
 
     def _on_recording_started(self, directory: str) -> None:
         self._recording_dir = directory

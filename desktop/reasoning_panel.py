@@ -48,6 +48,11 @@ def label_chip(label: str | None, answer: str | None = None) -> str:
     )
 
 
+def caution_html(text: str) -> str:
+    """Rich text "⚠ text" in the theme's caution colour (e.g. "2 faces in view")."""
+    return f"<span style='color:{theme.current().caution}'>⚠ {html.escape(text)}</span>"
+
+
 class ReasoningPanel(QWidget):
     """Live text of the window being analysed + history newest first. UI thread only.
 
@@ -173,7 +178,7 @@ class ReasoningPanel(QWidget):
         audio = "" if result.audio_status == "ok" else f" · audio {result.audio_status}"
         faces = result.face_check
         note = faces.warning() if faces is not None else None
-        warn = f" &nbsp; <span style='color:{theme.current().caution}'>⚠ {html.escape(note)}</span>" if note else ""
+        warn = f" &nbsp; {caution_html(note)}" if note else ""
         return (
             f"answer: {label_chip(a.label, a.answer)} &nbsp; {status}"
             f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>{warn}"

@@ -87,10 +87,23 @@ def load_replay(session_dir: str | Path) -> ReplayData:
             data.source_windows = {w["window_id"]: w for w in data.media.windows}
         except (SessionFormatError, OSError):
             data.media = r
-    if r.manifest.source_session:
-        data.comparison = ReplayWindow.comparison_note(r)
+    if r.manifest.source_session:  # the original, when it was read above, is not read again
+        data.comparison = _comparison_note(r, data.media if data.media is not r else None)
     data.audio_output = data.media.has_audio and output_device_available()
     return data
+
+
+def _comparison_note(r: SessionReader, original: SessionReader | None) -> str:
+    """How a re-analysis ``r`` differs from its original (read here unless given)."""
+    source = Path(r.manifest.source_session or "")
+    try:
+        cmp = compare(original or source, r)
+    except (SessionFormatError, OSError):
+        return f"re-analysis of {source.name} (the original is not available to compare)"
+    return (
+        f"re-analysis of {source.name}: {len(cmp.disagreements)} of {cmp.common} windows disagree "
+        "with the original"
+    )
 
 
 class ReplayWindow(QWidget):
@@ -283,18 +296,6 @@ class ReplayWindow(QWidget):
             self.note.setText(f"Export failed: {error}")
         else:
             self.note.setText(f"Exported to {path}")
-
-    @staticmethod
-    def comparison_note(r: SessionReader) -> str:
-        source = Path(r.manifest.source_session or "")
-        try:
-            cmp = compare(source, r)
-        except (SessionFormatError, OSError):
-            return f"re-analysis of {source.name} (the original is not available to compare)"
-        return (
-            f"re-analysis of {source.name}: {len(cmp.disagreements)} of {cmp.common} windows disagree "
-            "with the original"
-        )
 
     # ---- control -------------------------------------------------------------------------------------
     @property

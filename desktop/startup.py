@@ -31,11 +31,10 @@ def source_choice(source: str) -> SourceChoice:
 
 def file_source(source: str) -> str | None:
     """The media file a ``--source`` names (``demo`` is the bundled clip), or None."""
-    from core.sources import DEMO_CLIP
-
-    if source == "demo":
-        return str(DEMO_CLIP)
-    return str(Path(source).resolve()) if Path(source).is_file() else None
+    choice = source_choice(source)
+    if choice.kind == SOURCE_DEMO:
+        return str(choice.ref)
+    return str(Path(source).resolve()) if choice.kind == SOURCE_FILE and Path(source).is_file() else None
 
 
 def apply_args(window, args: argparse.Namespace) -> None:

@@ -73,7 +73,7 @@ def measure(
 
     from core.settings import Settings
     from desktop import theme
-    from desktop.app import _import_model_runtime, tune_interpreter
+    from desktop.app import import_model_runtime, tune_interpreter
     from desktop.live_controller import LiveController, _default_loader
     from desktop.main_window import MainWindow
     from desktop.qt_compat import install_guard
@@ -111,7 +111,7 @@ def measure(
         if model_dir is not None:
             pump_until(lambda: False, 0.5)  # first paint
             if prewarm:  # as the app does after showing its window: torch & co. imported on a thread first
-                thread = threading.Thread(target=_import_model_runtime, name="model-prewarm", daemon=True)
+                thread = threading.Thread(target=import_model_runtime, name="model-prewarm", daemon=True)
                 window.loop_watch.reset()
                 thread.start()
                 if not pump_until(lambda: not thread.is_alive(), 120):

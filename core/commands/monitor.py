@@ -185,9 +185,9 @@ def _every_window(session: LiveSession, printer: _Printer, stop: threading.Event
             timer.cancel()
         ok = session.stop()
     failed = session.worker.stats.failed
-    duration = getattr(getattr(session.video, "info", None), "duration_s", None)
-    if cut == 0 and code == 0 and duration is not None and duration < session.window_s:
-        print(f"warning: the file lasts {duration:.1f} s, less than one {session.window_s:g} s window: pass a "
+    short = session.file_shorter_than_a_window()
+    if cut == 0 and code == 0 and short is not None:
+        print(f"warning: the file lasts {short:.1f} s, less than one {session.window_s:g} s window: pass a "
               "shorter --window", file=sys.stderr)
     print(f"{printer.results} of {cut} windows analysed in {time.monotonic() - started:.1f} s"
           + (f" ({failed} failed)" if failed else ""), file=sys.stderr)

@@ -8,8 +8,8 @@ it with a single launch.
 
 A graph replays fixed memory addresses and shapes, so the step is written in a static form:
 
-- the KV cache has a fixed capacity (``KVCache(zeroed=True)``; slots never written hold zeros, not garbage, so
-  a masked read of them cannot produce NaN);
+- the KV cache has a fixed capacity (``R1OmniModel.new_cache(..., zeroed=True)``; slots never written hold
+  zeros, not garbage, so a masked read of them cannot produce NaN);
 - the new token and its position are tensors the caller fills before each replay;
 - each layer writes its key/value at ``position`` with ``index_copy_`` and attends over the whole storage with
   a mask of the slots ``<= position``.
@@ -53,25 +53,25 @@ def capacity_for(length: int) -> int:
 class StaticDecoder:
     """``decoder(tokens [B], position) -> logits [B, V] float32`` for one decode step, in static form.
 
-    ``cache`` is the KV storage the prefill writes into (call ``cache.reset()`` first). The returned logits
-    tensor is owned by the decoder and overwritten by the next call: read it (argmax) before calling again.
+    ``cache`` (a zeroed ``KVCache``: batch and capacity come from it) is the KV storage the prefill writes into
+    (call ``cache.reset()`` first). The returned logits tensor is owned by the decoder and overwritten by the next
+    call: read it (argmax) before calling again.
     """
 
-    def __init__(self, module: Any, step: Any, batch: int, capacity: int, use_graph: bool) -> None:
-        c = module.config.llm
-        head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-        weight = module.model.embed_tokens.weight
-        device, dtype = weight.device, weight.dtype
-        self.module, self.step, self.batch, self.capacity = module, step, batch, capacity
-        self.cache = KVCache(c.num_hidden_layers, c.num_key_value_heads, head_dim, capacity, dtype, device, batch,
-                             zeroed=True)
-        self.token = torch.zeros((batch, 1), dtype=torch.long, device=device)
+    def __init__(self, module: Any, step: Any, cache: KVCache, use_graph: bool) -> None:
+        device = module.model.embed_tokens.weight.device
+        self.module, self.step, self.cache = module, step, cache
+        self.token = torch.zeros((cache.batch, 1), dtype=torch.long, device=device)
         self.position = torch.zeros((1,), dtype=torch.long, device=device)
-        self._slots = torch.arange(capacity, device=device)
+        self._slots = torch.arange(cache.max_len, device=device)
         self._graph: Any = None
         self._logits: torch.Tensor | None = None
         if use_graph:
             self._capture()
+
+    @property
+    def capacity(self) -> int:
+        return self.cache.max_len
 
     @property
     def graphed(self) -> bool:
@@ -107,7 +107,7 @@ class StaticDecoder:
     def __call__(self, tokens: torch.Tensor, position: int) -> torch.Tensor:
         if position >= self.capacity:
             raise RuntimeError(f"KV cache full ({self.capacity} positions)")
-        self.token.copy_(tokens.view(self.batch, 1))
+        self.token.copy_(tokens.view(self.cache.batch, 1))
         self.position.fill_(position)
         if self._graph is None:
             return self._forward()
@@ -116,11 +116,11 @@ class StaticDecoder:
         return self._logits
 
 
-def make_decoder(module: Any, step: Any, batch: int, capacity: int, use_graph: bool) -> StaticDecoder | None:
+def make_decoder(module: Any, step: Any, cache: KVCache, use_graph: bool) -> StaticDecoder | None:
     """A decoder with a captured graph, or None (logged once per failure) when capturing fails: the caller then
     decodes step by step, which computes the same tokens."""
     try:
-        return StaticDecoder(module, step, batch, capacity, use_graph)
+        return StaticDecoder(module, step, cache, use_graph)
     except Exception as exc:  # a driver/toolkit without graph support, or out of memory while capturing
         log.warning("CUDA graph capture failed (%s: %s); decoding step by step. Set %s=0 to skip the attempt",
                     type(exc).__name__, exc, GRAPHS_ENV)

@@ -258,10 +258,11 @@ class R1OmniModel:
             x = layer(x, attention_mask=mask, position_ids=pos, cache=cache, use_cache=True, position_embeddings=pe)
         return m.norm(x)
 
-    def new_cache(self, max_len: int, batch: int = 1) -> KVCache:
+    def new_cache(self, max_len: int, batch: int = 1, zeroed: bool = False) -> KVCache:
         c = self.module.config.llm
         head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
-        return KVCache(c.num_hidden_layers, c.num_key_value_heads, head_dim, max_len, self.dtype, self.device, batch)
+        return KVCache(c.num_hidden_layers, c.num_key_value_heads, head_dim, max_len, self.dtype, self.device, batch,
+                       zeroed=zeroed)
 
     def _static_decoder(self, batch: int, length: int) -> StaticDecoder | None:
         """The kept static decoder for ``batch`` sequences of up to ``length`` positions (made and, in "graph"
@@ -271,7 +272,8 @@ class R1OmniModel:
         key = (batch, capacity_for(length))
         decoder = self._decoders.get(key)
         if decoder is None:
-            decoder = make_decoder(self.module, self._step, batch, key[1], use_graph=self.decode_mode == "graph")
+            decoder = make_decoder(self.module, self._step, self.new_cache(key[1], batch, zeroed=True),
+                                   use_graph=self.decode_mode == "graph")
             if decoder is None:
                 self.decode_mode = "eager"  # capture failed: do not try again for every window
                 return None

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 from xml.etree import ElementTree as ET
 
 from core import labels as _labels
-from core.faces import status_of
+from core.faces import FaceCheck, status_of
 from core.session import events as ev
 from core.session import layout
 from core.session.media import media_origin as recorded_media_origin
@@ -101,10 +101,8 @@ def fmt_clock(t: float) -> str:
 
 
 def _faces_note(faces: list[int] | None) -> str:
-    if faces is None:
-        return ""
-    status = status_of(faces)
-    return " · no frontal face" if status == "none" else f" · {max(faces)} faces" if status == "several" else ""
+    note = FaceCheck(tuple(faces)).short_warning() if faces is not None else None
+    return f" · {note}" if note else ""
 
 
 # ---------------------------------------------------------------- CSV / JSON

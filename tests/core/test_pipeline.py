@@ -116,6 +116,7 @@ def test_every_window_of_a_file_is_analysed_however_slow_the_model(tmp_path):
     assert time.monotonic() - started < 60
     results = [r for r, _ in rec.results]
     assert cut == len(results) == 11  # t1 = 2, 3, ..., 12
+    assert session.file_shorter_than_a_window() is None
     assert [r.window_id for r in results] == list(range(11))
     assert [r.t1 for r in results] == [float(t) for t in range(2, 13)]
     assert session.scheduler.stats().superseded == 0 and session.scheduler.stats().skipped_behind == 0
@@ -141,3 +142,20 @@ def test_every_window_refuses_a_real_clock_and_a_missing_model():
     with pytest.raises(RuntimeError, match="load a model first"):
         no_model.analyse_every_window()
     assert live.stop() and no_model.stop()
+
+
+def test_a_file_shorter_than_one_window_cuts_none_and_says_how_long_it_is():
+    from core.capture.media_file import MediaFileSource
+    from core.clock import FakeClock
+    from tests.conftest import PARITY_DIR
+
+    rec = Collect()
+    source = MediaFileSource(PARITY_DIR / "clips" / "clip_a.mp4", realtime=True)  # 3 s
+    session = LiveSession(source, source, rec, window_s=4.0, hop_s=2.0, clock=FakeClock(),
+                          loader=lambda req: ScriptedModel())
+    session.worker.start()
+    session.load_model(LoadRequest("scripted", warm_up=False))
+    assert rec.loaded.wait(10)
+    assert session.analyse_every_window() == 0
+    assert session.stop()
+    assert session.file_shorter_than_a_window() == 3.0
