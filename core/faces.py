@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from core.model.preprocess import frame_indices
+from core.window import DEFAULT_MODEL_FRAMES, model_frame_indices
 
 log = logging.getLogger(__name__)
 
 CASCADE_NAME = "haarcascade_frontalface_default.xml"
 CASCADE_DIRS = ("/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades")
 DETECT_HEIGHT_PX = 320
-DEFAULT_NUM_FRAMES = 8  # frames the model samples per window (R1OmniModel.num_frames)
+DEFAULT_NUM_FRAMES = DEFAULT_MODEL_FRAMES  # the model's own count comes from its config (R1OmniModel.num_frames)
 CHECK_WAIT_S = 5.0  # a check normally ends long before the model; a result is never held longer
 MIN_FACE_FRACTION = 0.08  # smallest face counted, as a fraction of the frame height (24 px at 320)
 
@@ -149,12 +149,15 @@ class FaceChecks:
         self._detector: Any = None  # used on the pool's one thread only
 
     def submit(self, frames: np.ndarray, num_frames: int = DEFAULT_NUM_FRAMES) -> Future | None:
-        """Start counting in the frames the model samples from ``frames`` (uint8 [N, H, W, 3])."""
+        """Start counting in the ``num_frames`` frames the model samples from ``frames`` (uint8 [N, H, W, 3])."""
+        return self.submit_picked(frames[model_frame_indices(len(frames), num_frames)])
+
+    def submit_picked(self, picked: np.ndarray) -> Future | None:
+        """Start counting in frames already sampled for the model (uint8 [K, H, W, 3])."""
         if not self._enabled:
             return None
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-check")
-        picked = frames[frame_indices(len(frames), num_frames)]
         return self._pool.submit(self._count, picked)
 
     def _count(self, frames: np.ndarray) -> tuple[int, ...] | None:

@@ -118,6 +118,7 @@ class WindowResult:
     audio_status: str  # see core.window.AUDIO_STATUSES
     finished_at: float  # session seconds when the result became available
     faces: tuple[int, ...] | None = None  # frontal faces per frame the model saw (core.faces); None: not checked
+    frame_indices: tuple[int, ...] | None = None  # which of the window's frames the model saw (core.window rule)
 
     def to_dict(self) -> dict[str, Any]:
         return {

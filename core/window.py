@@ -9,12 +9,27 @@ from typing import Any, Mapping
 import numpy as np
 
 MODEL_SAMPLE_RATE_HZ = 16_000  # R1-Omni's Whisper tower eats 16 kHz mono
+DEFAULT_MODEL_FRAMES = 8  # frames R1-Omni samples per clip; a checkpoint's config (num_frames) may say otherwise
 
 AUDIO_OK = "ok"
 AUDIO_MISSING = "missing"  # no microphone / no audio track / no samples in the span
 AUDIO_SILENT = "silent"  # samples present but below the silence threshold
 AUDIO_PARTIAL = "partial"  # audio covers only part of the span (gap, start of capture)
 AUDIO_STATUSES = (AUDIO_OK, AUDIO_MISSING, AUDIO_SILENT, AUDIO_PARTIAL)
+
+
+def model_frame_indices(n_frames: int, count: int = DEFAULT_MODEL_FRAMES) -> np.ndarray:
+    """The frames the model sees: ``count`` indices sampled uniformly from ``n_frames`` -> int64 [count].
+
+    The one definition of the rule (the official inference path's uniform sampling, segment midpoints rounded);
+    the model, the face check, the session writer's kept frames and the evidence view all use it, with ``count``
+    taken from the loaded checkpoint (``num_frames`` in its config)."""
+    if n_frames < 1:
+        raise ValueError("a clip needs at least one frame")
+    if count < 1:
+        raise ValueError(f"the model must sample at least one frame, not {count}")
+    seg = (n_frames - 1) / count
+    return np.round(np.array([seg * (i + 0.5) + 1e-6 for i in range(count)], dtype=np.float64)).astype(np.int64)
 
 
 def _readonly(a: np.ndarray | None) -> np.ndarray | None:

@@ -13,17 +13,18 @@ from collections import OrderedDict
 
 import numpy as np
 
-from core.model.preprocess import frame_indices
-from core.window import Window
+from core.window import Window, model_frame_indices
 
 EVIDENCE_KEPT_WINDOWS = 100
 EVIDENCE_FRAME_HEIGHT_PX = 168  # at most about twice the thumbnail height (high-DPI screens)
 FRAMES_IN_WINDOW_KEY = "evidence_frames_in_window"  # how many frames the full window had
 
 
-def evidence_copy(window: Window, height_px: int = EVIDENCE_FRAME_HEIGHT_PX) -> Window:
-    """A ``Window`` with only the model's 8 sampled frames, resized to ``height_px`` high (aspect kept)."""
-    idx = frame_indices(len(window.frames))
+def evidence_copy(window: Window, indices: tuple[int, ...] | None = None,
+                  height_px: int = EVIDENCE_FRAME_HEIGHT_PX) -> Window:
+    """A ``Window`` with only the frames the model saw (``indices``, from its result; by default the rule for
+    the usual frame count), resized to ``height_px`` high (aspect kept)."""
+    idx = np.asarray(indices, np.int64) if indices is not None else model_frame_indices(len(window.frames))
     step = max(1, math.ceil(window.frames.shape[1] / height_px))
     # integer-step subsampling: a strided copy of only the kept pixels (~1 ms, on the UI thread);
     # enough for thumbnails of frames that are already reduced for the model
@@ -49,8 +50,9 @@ class EvidenceStore:
         self.capacity = capacity
         self._items: OrderedDict[int, Window] = OrderedDict()
 
-    def add(self, window: Window) -> None:
-        self._items[window.id] = evidence_copy(window)
+    def add(self, window: Window, indices: tuple[int, ...] | None = None) -> None:
+        """Keep the frames the model saw of ``window`` (``indices``: ``WindowResult.frame_indices``)."""
+        self._items[window.id] = evidence_copy(window, indices)
         self._items.move_to_end(window.id)
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)

@@ -20,9 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from core import labels as core_labels
-from core.model.preprocess import frame_indices
 from core.results import WindowResult
-from core.window import MODEL_SAMPLE_RATE_HZ, Window
+from core.window import DEFAULT_MODEL_FRAMES, MODEL_SAMPLE_RATE_HZ, Window, model_frame_indices
 from desktop import formatting, theme
 from desktop.audio_view import min_max_envelope
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
@@ -30,7 +29,7 @@ from desktop.reasoning_panel import PARSE_STATUS_TEXT, caution_html, label_chip
 from desktop.timeline_axis import ClockAxis
 
 THUMB_HEIGHT_PX = 84
-MODEL_FRAME_COUNT = len(frame_indices(2))  # frames the model samples per window (its own default)
+MODEL_FRAME_COUNT = DEFAULT_MODEL_FRAMES  # thumbnails in the strip
 AUDIO_BINS = 600
 
 
@@ -142,7 +141,7 @@ class EvidenceView(QWidget):
             f"(sampled uniformly from the {n_total} frames of the window)"
         )
         self._pixmaps = []
-        picked = frame_indices(len(window.frames))
+        picked = model_frame_indices(len(window.frames), MODEL_FRAME_COUNT)
         counts = faces if faces is not None and len(faces) == len(picked) else (None,) * len(picked)
         for caption, idx, n in zip(self._thumb_times, picked, counts):
             self._pixmaps.append(to_pixmap(window.frames[idx], 2 * THUMB_HEIGHT_PX))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from core.window import MODEL_SAMPLE_RATE_HZ
+from core.window import MODEL_SAMPLE_RATE_HZ, model_frame_indices
 
 IMAGE_SIZE_PX = 224
 AUDIO_WINDOW_S = 30  # Whisper always sees exactly 30 s
@@ -46,11 +46,9 @@ DEFAULT_INSTRUCTION = (
 
 
 def frame_indices(n_frames: int, num: int = 8) -> np.ndarray:
-    """Uniform sampling of ``num`` indices into ``n_frames`` decoded frames -> int64 [num]."""
-    if n_frames < 1:
-        raise ValueError("a clip needs at least one frame")
-    seg = (n_frames - 1) / num
-    return np.round(np.array([seg * (i + 0.5) + 1e-6 for i in range(num)], dtype=np.float64)).astype(np.int64)
+    """Uniform sampling of ``num`` indices into ``n_frames`` decoded frames -> int64 [num]
+    (``core.window.model_frame_indices``, the one definition of the rule)."""
+    return model_frame_indices(n_frames, num)
 
 
 def pixel_values(frames: np.ndarray) -> np.ndarray:

@@ -54,8 +54,7 @@ from core.session.media import (
     encode_image,
     fsync_file,
 )
-from core.model.preprocess import frame_indices  # the model's own sampling: keep exactly its frames
-from core.window import MODEL_SAMPLE_RATE_HZ, Window
+from core.window import MODEL_SAMPLE_RATE_HZ, Window, model_frame_indices
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +296,8 @@ class SessionWriter:
         if window is not None and self.options.window_frames and len(window.frames):
             # keep only the sampled frames (a copy): the queue must not hold whole windows (~100 MB at 4 s of
             # 640x480x30 fps) while the disk is slow
-            idx = frame_indices(len(window.frames))
+            idx = (np.asarray(result.frame_indices, np.int64) if result.frame_indices is not None
+                   else model_frame_indices(len(window.frames)))
             evidence = _Evidence(window.frames[idx], window.frame_times[idx], idx, len(window.frames))
         with self._cv:
             if self._state == PAUSED:
