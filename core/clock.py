@@ -44,11 +44,12 @@ class SessionClock:
         return not stop.wait(delay)
 
 
-class FakeClock(SessionClock):
-    """A clock that only moves when told to (tests, accelerated benchmarks).
+class SteppedClock(SessionClock):
+    """A session clock that moves only when its owner moves it: a file analysed window by window (the clock
+    follows the model, not the wall), accelerated benchmarks, tests.
 
     ``sleep_until`` blocks until another thread advances the clock past ``t`` (or ``stop`` is set), so a real-time
-    paced source driven by a fake clock produces exactly the data that the test's time says it should.
+    paced source driven by this clock produces exactly the data that the owner's time says it should.
     """
 
     def __init__(self, start: float = 0.0, wall_t0: float = 1_700_000_000.0) -> None:
@@ -82,3 +83,6 @@ class FakeClock(SessionClock):
                     return False
                 self._cond.wait(0.05)  # short wait so a set ``stop`` is seen promptly
         return not (stop is not None and stop.is_set())
+
+
+FakeClock = SteppedClock  # the name tests use for it

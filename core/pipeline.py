@@ -1,43 +1,65 @@
-"""A live session: sources → LiveBuffer → Scheduler → InferenceWorker (→ SessionWriter), Qt-free.
+"""A live session: sources → LiveBuffer → Scheduler → (an attached InferenceWorker) → SessionWriter, Qt-free.
 
 The desktop window and the headless ``monitor`` command both drive this object. It owns the threads of one
-monitoring run and shuts them down in order (capture → scheduler → worker → writer). Everything it reports goes
-through a ``SessionListener`` on the thread where it happened (source, worker or writer thread); the desktop
-bridge turns those calls into queued Qt signals.
+monitoring run — capture, scheduler, recording — and shuts them down in order (capture → scheduler → detach from
+the worker → writer). It never owns or loads the model: ``start(worker)`` attaches the session's mailbox and
+listener to the app's one ``core.engine.InferenceWorker``, and ``stop()`` detaches without waiting for the model
+(the window in flight is cancelled at its next token). Everything it reports goes through a ``SessionListener``
+on the thread where it happened (source, worker or writer thread); the desktop bridge turns those calls into
+queued Qt signals.
 
 Recording can start and stop while monitoring runs: the buffer's taps forward every full-resolution frame and
 audio block to the current writer, whose queues are bounded, so neither capture nor the model ever waits on disk.
+
+What the desktop reads while a session runs is its public front: ``now()``, ``latest_frame()``,
+``recent_audio(seconds)``, ``audio_status()``, ``stats()`` (a snapshot), ``window_s``/``hop_s``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from core.capture.base import Source, SourceEvent
-from core.clock import SessionClock
-from core.engine import AnalysisParams, InferenceWorker, LoadRequest, NullListener, WorkerStats
+import numpy as np
+
+from core.capture.base import ENDED, ERROR, Source, SourceEvent, SourceStatus
+from core.clock import SessionClock, SteppedClock
+from core.engine import Attachment, InferenceWorker, WindowListener, WorkerStats
 from core.results import WindowResult
-from core.ring_buffer import LiveBuffer
-from core.scheduler import Mailbox, Scheduler, SchedulerStats
-from core.window import Window
+from core.ring_buffer import LatestFrame, LiveBuffer
+from core.scheduler import (
+    DEFAULT_HOP_S,
+    DEFAULT_WINDOW_S,
+    MAX_WAIT_S,
+    Mailbox,
+    Scheduler,
+    SchedulerStats,
+    check_window_hop,
+)
+from core.window import MODEL_SAMPLE_RATE_HZ, Window
 
 log = logging.getLogger(__name__)
 
 SOURCE_STOP_TIMEOUT_S = 3.0
-WORKER_STOP_TIMEOUT_S = 10.0
 WRITER_STOP_TIMEOUT_S = 10.0
-EVERY_WINDOW_POLL_S = 0.005  # analyse_every_window: how often it looks at the buffer and the worker
+EVERY_WINDOW_STALL_S = 15.0  # every-window run: a source that delivers nothing this long (wall time) has stalled
+EVERY_WINDOW_CHECK_S = 0.5  # how often a waiting every-window run looks at ``stop`` (completions wake it at once)
 
 
-class SessionListener(NullListener):
-    """Worker callbacks (see ``core.engine.WorkerListener``) plus capture and recording events."""
+class SessionListener(WindowListener):
+    """Window events (``core.engine.WindowListener``) plus capture, recording and session errors."""
 
     def source_event(self, event: SourceEvent) -> None: ...
     def recording_started(self, directory: str) -> None: ...
     def recording_stopped(self, directory: str, error: str | None) -> None: ...
+    def error(self, message: str) -> None: ...
+
+
+class EveryWindowError(RuntimeError):
+    """An every-window run cannot go on (no model, the model unloaded, a source that stalled)."""
 
 
 @dataclass(frozen=True)
@@ -45,16 +67,17 @@ class PipelineStats:
     """One snapshot for the status bar, read at ~1 Hz on the UI thread."""
 
     session_t: float
-    video: Any  # SourceStatus | None
-    audio: Any  # SourceStatus | None
+    video: SourceStatus | None
+    audio: SourceStatus | None
     scheduler: SchedulerStats
-    worker: WorkerStats
-    recording: Any  # WriterStats | None
+    worker: WorkerStats  # this session's windows
+    recording: Any  # core.session.writer.WriterStats | None
     buffer_bytes: int
 
 
 class LiveSession:
-    """One monitoring run. Create, ``start()``, optionally ``load_model``/``start_recording``, then ``stop()``.
+    """One monitoring run. Create (with the app's worker, or None to capture and record without analysis),
+    ``start()``, optionally ``start_recording``, then ``stop()``.
 
     ``video`` and ``audio`` may be the same object (a media file delivers both) or None (no camera / no
     microphone); a session without video still records audio but cuts no windows (the scheduler counts them).
@@ -67,101 +90,131 @@ class LiveSession:
         listener: SessionListener | None = None,
         window_s: float | None = None,
         hop_s: float | None = None,
-        params: AnalysisParams | None = None,
         clock: SessionClock | None = None,
-        loader: Callable[[LoadRequest], Any] | None = None,
+        worker: InferenceWorker | None = None,
     ) -> None:
-        from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S
-
         self.listener = listener or SessionListener()
         self.clock = clock or SessionClock()
-        self.window_s = float(window_s or DEFAULT_WINDOW_S)
-        self.hop_s = float(hop_s or DEFAULT_HOP_S)
+        self.window_s = DEFAULT_WINDOW_S if window_s is None else float(window_s)
+        self.hop_s = DEFAULT_HOP_S if hop_s is None else float(hop_s)
+        check_window_hop(self.window_s, self.hop_s)
         self.buffer = LiveBuffer(self.clock, window_s=self.window_s)
         self.mailbox: Mailbox[Window] = Mailbox()
         self.scheduler = Scheduler(self.buffer, self.mailbox, self.window_s, self.hop_s)
-        worker_kwargs = {"loader": loader} if loader is not None else {}
-        self.worker = InferenceWorker(self.mailbox, _WorkerBridge(self), self.clock.now, params, **worker_kwargs)
         self._sources: list[Source] = [s for s in dict.fromkeys([video, audio]) if s is not None]
         self.video, self.audio = video, audio
+        self._worker = worker
+        self._attachment: Attachment | None = None
         self._writer: Any = None  # core.session.writer.SessionWriter | None
         self._writer_lock = threading.Lock()
         self._superseded_seen = 0
-        self.model_info: dict[str, Any] | None = None  # from the worker once a model is loaded
+        self._data_arrived = threading.Event()
         self._started = self._stopped = False
         self.buffer.add_listener(on_frame=self._tap_frame, on_audio=self._tap_audio)
 
     # ---- lifecycle (owning thread) -------------------------------------------------------------------
     def start(self) -> None:
+        """Start capture and the scheduler, with the windows going to the worker. Returns at once."""
         if self._started:
             return
         self._started = True
-        self._start_capture()
+        self._attach()
+        self._start_sources()
         self.scheduler.start()
 
-    def _start_capture(self) -> None:
-        """The worker, then the sources (pushing into the buffer); the scheduler is the caller's."""
-        self.worker.start()
+    def _attach(self) -> None:
+        if self._worker is not None:
+            self._attachment = self._worker.attach(self.mailbox, _SessionSink(self), self.clock.now)
+
+    def _start_sources(self) -> None:
         for src in self._sources:
             src.add_listener(self._on_source_event)
             src.start(self.buffer)
 
     def analyse_every_window(self, stop: threading.Event | None = None) -> int:
         """Run a finite source (a media file) through every window, as fast as the model allows, instead of in
-        real time: the session clock is a ``FakeClock`` that this call moves one hop at a time, and only once
-        the previous window's analysis has ended, so no window is superseded. Recording, listeners and results
-        work as in a live session. Blocks (call it instead of ``start``) until the source ends, a source fails,
-        or ``stop`` is set; then call ``stop()``. Returns the number of windows cut.
-
-        Needs a loaded model (``load_model`` and wait for it), or the windows would wait forever."""
-        from core.capture.base import ENDED, ERROR
-        from core.clock import FakeClock
-        from core.scheduler import MAX_WAIT_S
-
-        if not isinstance(self.clock, FakeClock):
-            raise ValueError("every-window analysis needs the session built on a FakeClock (the clock follows "
-                             "the model); pass clock=FakeClock()")
+        real time: the session clock is a ``SteppedClock`` that this call moves one hop at a time, and only once
+        the previous window's analysis has ended (it wakes on the worker's completion event), so no window is
+        superseded. Recording and listeners work as in a live session. Blocks (call it instead of ``start``)
+        until the source ends, a source fails, or ``stop`` is set; then call ``stop()``. Returns the number of
+        windows cut. Raises ``EveryWindowError`` without a loaded model, when the model is unloaded during the
+        run, or when a source stops delivering data it has not finished (instead of waiting forever)."""
+        if not isinstance(self.clock, SteppedClock):
+            raise ValueError("every-window analysis needs the session built on a SteppedClock (the clock follows "
+                             "the model); pass clock=SteppedClock()")
         if self._started:
             raise RuntimeError("this session has started already")
-        if not self.worker.has_model:
-            raise RuntimeError("load a model first: every window waits for its analysis")
+        worker = self._worker
+        if worker is None or not worker.has_model:
+            raise EveryWindowError("load a model first: every window waits for its analysis")
         stop = stop or threading.Event()
         self._started = True
-        self._start_capture()  # no scheduler thread: windows are cut below, one at a time
+        self._attach()
+        self._start_sources()  # no scheduler thread: windows are cut below, one at a time
         sched, clock = self.scheduler, self.clock
-
-        def finished() -> bool:
-            return all(src.status().state in (ENDED, ERROR) for src in self._sources)
+        attachment = self._attachment
+        assert attachment is not None
 
         # A source takes its time base from the clock when it starts; the first frame (at that time) says it did.
-        while not stop.is_set() and self.buffer.horizons()[0] is None and not finished():
-            stop.wait(EVERY_WINDOW_POLL_S)
+        while not stop.is_set() and self.buffer.horizons()[0] is None and not self._sources_finished():
+            self._wait_for_data(stop)
         sched.start_at(clock.now())
         cut = k = 0
         while not stop.is_set():
             t1 = sched.boundary(k)
             clock.set(max(t1, clock.now()))  # the sources deliver up to t1, then wait for the clock
-            ended = False
-            while not stop.is_set() and not sched.data_ready(t1):
-                if finished():
-                    ended = True
-                    break
-                stop.wait(EVERY_WINDOW_POLL_S)
+            ended = self._wait_until_ready(t1, stop)
             if stop.is_set():
                 break
             if ended and not sched.video_ready(t1):
                 break  # the file ends before this window does
-            done = self.worker.stats.analysed + self.worker.stats.failed
+            done = attachment.stats().completed
             window = sched.tick(now=t1 + (MAX_WAIT_S if ended else 0.0))  # at the end: what audio there is
             k += 1
             if window is None:
                 continue
             cut += 1
-            while not stop.is_set() and self.worker.stats.analysed + self.worker.stats.failed == done:
-                if not self.worker.has_model:
-                    raise RuntimeError("the model was unloaded during every-window analysis")
-                stop.wait(EVERY_WINDOW_POLL_S)
+            self._wait_for_analysis(worker, attachment, done, stop)
         return cut
+
+    def _sources_finished(self) -> bool:
+        return all(src.status().state in (ENDED, ERROR) for src in self._sources)
+
+    def _wait_for_data(self, stop: threading.Event) -> None:
+        """Wait for the next frame or audio block (or ``stop``); raises ``EveryWindowError`` after
+        ``EVERY_WINDOW_STALL_S`` without any."""
+        deadline = time.monotonic() + EVERY_WINDOW_STALL_S
+        while not stop.is_set():
+            if self._data_arrived.wait(EVERY_WINDOW_CHECK_S):
+                self._data_arrived.clear()
+                return
+            if self._sources_finished():
+                return
+            if time.monotonic() > deadline:
+                video_h, audio_h = self.buffer.horizons()
+                raise EveryWindowError(
+                    f"the source stopped delivering data at {self.clock.now():.2f} s without ending (video up to "
+                    f"{_at(video_h)}, audio up to {_at(audio_h)}); the file may be damaged or its audio and video "
+                    "tracks far apart: re-encode it (e.g. ffmpeg -i IN -c:v libx264 -c:a aac OUT.mp4)")
+
+    def _wait_until_ready(self, t1: float, stop: threading.Event) -> bool:
+        """Wait until the buffer holds the window ending at ``t1``; True when the sources ended first."""
+        while not stop.is_set():
+            self._data_arrived.clear()  # before the check: data that lands after it wakes the wait below
+            if self.scheduler.data_ready(t1):
+                return False
+            if self._sources_finished():
+                return True
+            self._wait_for_data(stop)
+        return False
+
+    def _wait_for_analysis(self, worker: InferenceWorker, attachment: Attachment, done: int,
+                           stop: threading.Event) -> None:
+        while not attachment.wait_completed(done, EVERY_WINDOW_CHECK_S, unless=lambda: not worker.has_model):
+            if stop.is_set() or attachment.detached:
+                return
+            if not worker.has_model:
+                raise EveryWindowError("the model was unloaded during every-window analysis")
 
     def file_shorter_than_a_window(self) -> float | None:
         """The length (s) of a media-file source too short for one window, else None."""
@@ -169,38 +222,77 @@ class LiveSession:
         return length if length is not None and length < self.window_s else None
 
     def stop(self) -> bool:
-        """Ordered shutdown: capture → scheduler → worker → writer. True when every thread ended."""
+        """Ordered shutdown: capture → scheduler → detach from the worker → writer. Never waits for the model.
+        True when every thread of the session ended."""
+        ok = self.stop_capture()
+        return self.stop_recording() and ok
+
+    def stop_capture(self) -> bool:
+        """Stop the sources and the scheduler and detach from the worker (the window in flight is cancelled at
+        its next token); a recording goes on until ``stop_recording``. True when the capture threads ended."""
         if self._stopped:
             return True
         self._stopped = True
+        ok = True
         for src in self._sources:
             try:
                 src.stop()
             except Exception:  # noqa: BLE001 — a broken device must not block shutdown
                 log.exception("stopping %s failed", getattr(src, "name", src))
+                ok = False
         self.scheduler.stop(close_mailbox=True)
-        ok = self.worker.stop(WORKER_STOP_TIMEOUT_S)
-        return self.stop_recording() and ok
+        if self._worker is not None and self._attachment is not None:
+            self._worker.detach(self._attachment)
+        return ok
 
-    # ---- model (any thread; served by the worker) -------------------------------------------------------
-    def load_model(self, request: LoadRequest) -> None:
-        self.worker.load(request)
+    # ---- what the window reads (any thread) --------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now()
 
-    def unload_model(self) -> None:
-        self.worker.unload()
+    def latest_frame(self) -> LatestFrame | None:
+        return self.buffer.latest_frame()
 
-    def set_params(self, params: AnalysisParams) -> None:
-        self.worker.set_params(params)
+    def recent_audio(self, seconds: float) -> tuple[np.ndarray, int, float] | None:
+        """(float32 [S] samples, rate Hz, session time of the last sample) of the last ``seconds``, or None
+        without audio."""
+        if self.audio is None or not self.audio.status().has_audio:
+            return None
+        _, horizon = self.buffer.horizons()
+        if horizon is None:
+            return None
+        return self.buffer.recent_audio(seconds), MODEL_SAMPLE_RATE_HZ, horizon
+
+    def audio_status(self) -> SourceStatus | None:
+        return self.audio.status() if self.audio is not None else None
+
+    @property
+    def audio_name(self) -> str | None:
+        return getattr(self.audio, "name", None) if self.audio is not None else None
+
+    def stats(self) -> PipelineStats:
+        writer = self._writer
+        attachment = self._attachment
+        return PipelineStats(
+            session_t=self.clock.now(),
+            video=self.video.status() if self.video is not None else None,
+            audio=self.audio_status(),
+            scheduler=self.scheduler.stats(),
+            worker=attachment.stats() if attachment is not None else WorkerStats(),
+            recording=writer.stats if writer is not None else None,
+            buffer_bytes=self.buffer.capacity_bytes,
+        )
 
     # ---- recording -----------------------------------------------------------------------------------
     def manifest(self, usage_notice_accepted: bool = False, model_info: dict[str, Any] | None = None) -> Any:
         """The session manifest for a recording started now: analysis settings, capture devices, and the
-        model's folder with a fingerprint of its weights (``model_info`` overrides the model this session
-        loaded; none while no model is loaded). Reads the weights' headers: call it off the UI thread."""
+        model's folder with a fingerprint of its weights (``model_info`` overrides the attached worker's model;
+        none while no model is loaded). Reads the weights' headers: call it off the UI thread."""
+        from core.engine import AnalysisParams
         from core.session.manifest import SessionManifest
 
-        params = self.worker.params
-        info = dict(model_info or self.model_info or {})
+        worker = self._worker
+        params = worker.params if worker is not None else AnalysisParams()
+        info = dict(model_info or (worker.model_info if worker is not None else None) or {})
         return SessionManifest.for_model(
             info.get("model_dir"),
             clock_origin_wall=self.clock.wall_at(0.0), window_s=self.window_s, hop_s=self.hop_s,
@@ -243,35 +335,30 @@ class LiveSession:
     def writer(self) -> Any:
         return self._writer
 
+    @property
+    def recording(self) -> bool:
+        return self._writer is not None
+
     def add_marker(self, kind: str, text: str = "") -> dict[str, Any] | None:
         """Log a marker at the current session time; None when not recording."""
         writer = self._writer
         return writer.add_marker(kind, text, t=self.clock.now()) if writer is not None else None
 
-    def stats(self) -> PipelineStats:
-        writer = self._writer
-        return PipelineStats(
-            session_t=self.clock.now(),
-            video=self.video.status() if self.video is not None else None,
-            audio=self.audio.status() if self.audio is not None else None,
-            scheduler=self.scheduler.stats(),
-            worker=self.worker.stats,
-            recording=writer.stats if writer is not None else None,
-            buffer_bytes=self.buffer.capacity_bytes,
-        )
-
     # ---- taps and callbacks (source / worker / writer threads) ---------------------------------------------
     def _tap_frame(self, frame: Any, t: float) -> None:
+        self._data_arrived.set()
         writer = self._writer
         if writer is not None:
             writer.write_frame(frame, t)
 
     def _tap_audio(self, samples: Any, t0: float) -> None:
+        self._data_arrived.set()
         writer = self._writer
         if writer is not None:
             writer.write_audio(samples, t0)
 
     def _on_source_event(self, event: SourceEvent) -> None:
+        self._data_arrived.set()  # an ended or failed source wakes an every-window run too
         writer = self._writer
         if writer is not None:
             writer.write_event("device", t=event.t, source=event.source, state=event.kind, detail=event.message)
@@ -288,23 +375,21 @@ class LiveSession:
                                total=superseded)
         self._superseded_seen = superseded
 
+    def _log_error(self, message: str) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.write_event("error", t=self.clock.now(), message=message)
 
-class _WorkerBridge(NullListener):
-    """Forwards worker callbacks to the session listener, and results to the recording first."""
+
+def _at(t: float | None) -> str:
+    return "nothing" if t is None else f"{t:.2f} s"
+
+
+class _SessionSink(WindowListener):
+    """The session's side of its attachment (worker thread): the recording first, then the listener."""
 
     def __init__(self, session: LiveSession) -> None:
         self._s = session
-
-    def model_loading(self, message: str) -> None:
-        self._s.listener.model_loading(message)
-
-    def model_loaded(self, info: dict[str, Any]) -> None:
-        self._s.model_info = info
-        self._s.listener.model_loaded(info)
-
-    def model_unloaded(self) -> None:
-        self._s.model_info = None
-        self._s.listener.model_unloaded()
 
     def window_started(self, window: Window) -> None:
         self._s._log_superseded()
@@ -319,11 +404,13 @@ class _WorkerBridge(NullListener):
             writer.write_result(result, window)
         self._s.listener.result_ready(result, window)
 
-    def error(self, message: str) -> None:
-        writer = self._s.writer
-        if writer is not None:
-            writer.write_event("error", t=self._s.clock.now(), message=message)
+    def window_failed(self, window: Window, message: str) -> None:
+        self._s._log_error(message)
+        self._s.listener.window_failed(window, message)
         self._s.listener.error(message)
+
+    def window_cancelled(self, window: Window) -> None:
+        self._s.listener.window_cancelled(window)
 
     def warning(self, message: str) -> None:
         self._s.listener.warning(message)

@@ -21,9 +21,10 @@ import sys
 import threading
 import time
 
-from core.clock import FakeClock
-from core.engine import AnalysisParams, LoadRequest, resolve_instruction
-from core.pipeline import LiveSession, SessionListener
+from core.backend import LoadRequest
+from core.clock import SteppedClock
+from core.engine import AnalysisParams, InferenceWorker, ModelListener, resolve_instruction
+from core.pipeline import EveryWindowError, LiveSession, SessionListener
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S
 from core.sources import open_sources
 
@@ -53,7 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="record that the R1-Omni usage policy was shown and accepted (stored in the session)")
 
 
-class _Printer(SessionListener):
+class _Printer(SessionListener, ModelListener):
     def __init__(self) -> None:
         self.loaded = threading.Event()
         self.failed = threading.Event()
@@ -117,20 +118,20 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     printer = _Printer()
-    clock = FakeClock(wall_t0=time.time()) if args.every_window else None
-    session = LiveSession(choice.video, choice.audio, printer, args.window, args.hop, params, clock=clock)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    # Load the model before capture starts: a file then loses no windows to the load, and the session
-    # manifest can name the model and fingerprint its weights.
-    session.worker.start()
-    session.load_model(LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup))
-    while not (printer.loaded.wait(0.1) or printer.failed.is_set() or stop.is_set()):
-        pass
-    if printer.failed.is_set() or stop.is_set():
-        session.stop()
+    # The command's one model owner. The model loads before capture starts: a file then loses no windows to
+    # the load, and the session manifest can name the model and fingerprint its weights.
+    worker = InferenceWorker(printer, params)
+    worker.start()
+    worker.load(LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup))
+    worker.wait_for_model(stop)
+    if not worker.has_model or stop.is_set():
+        worker.stop()
         return 1 if printer.failed.is_set() else 0
+    clock = SteppedClock(wall_t0=time.time()) if args.every_window else None
+    session = LiveSession(choice.video, choice.audio, printer, args.window, args.hop, clock=clock, worker=worker)
     if not args.every_window:
         session.start()
     if args.record:
@@ -143,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         options = RecordOptions.analysis_only() if args.analysis_only else RecordOptions()
         session.start_recording(args.record, options=options, usage_notice_accepted=args.accept_usage_policy)
     if args.every_window:
-        return _every_window(session, printer, stop, args.duration)
+        return _every_window(session, worker, printer, stop, args.duration)
     started = time.monotonic()
     ended_at: float | None = None
     code = 0
@@ -157,17 +158,25 @@ def run(args: argparse.Namespace) -> int:
             video = choice.video.status() if choice.video is not None else None
             if video is not None and video.state == "ended":
                 ended_at = ended_at or time.monotonic()
-                sched = session.scheduler.stats()
-                accounted = printer.results + sched.superseded + session.worker.stats.failed
-                if sched.windows_cut == accounted and time.monotonic() - ended_at > IDLE_AFTER_END_S:
+                stats = session.stats()
+                accounted = stats.worker.completed + stats.scheduler.superseded
+                if stats.scheduler.windows_cut == accounted and time.monotonic() - ended_at > IDLE_AFTER_END_S:
                     break
     finally:
-        ok = session.stop()
+        ok = _shut_down(session, worker)
     print(f"{printer.results} windows analysed", file=sys.stderr)
     return code if ok else 1
 
 
-def _every_window(session: LiveSession, printer: _Printer, stop: threading.Event, duration: float | None) -> int:
+def _shut_down(session: LiveSession, worker: InferenceWorker) -> bool:
+    """Capture → scheduler → the model worker → the recording."""
+    ok = session.stop_capture()
+    ok = worker.stop() and ok
+    return session.stop_recording() and ok
+
+
+def _every_window(session: LiveSession, worker: InferenceWorker, printer: _Printer, stop: threading.Event,
+                  duration: float | None) -> int:
     """Every window of the file, one after the other; ``duration`` bounds the wall time."""
     timer = threading.Timer(duration, stop.set) if duration is not None else None
     if timer is not None:
@@ -177,14 +186,14 @@ def _every_window(session: LiveSession, printer: _Printer, stop: threading.Event
     code = 0
     try:
         cut = session.analyse_every_window(stop)
-    except RuntimeError as exc:
+    except (EveryWindowError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         cut, code = 0, 1
     finally:
         if timer is not None:
             timer.cancel()
-        ok = session.stop()
-    failed = session.worker.stats.failed
+        ok = _shut_down(session, worker)
+    failed = session.stats().worker.failed
     short = session.file_shorter_than_a_window()
     if cut == 0 and code == 0 and short is not None:
         print(f"warning: the file lasts {short:.1f} s, less than one {session.window_s:g} s window: pass a "

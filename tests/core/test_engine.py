@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from core.engine import AnalysisParams, InferenceWorker, LoadRequest, NullListener, resolve_instruction
+from core.engine import AnalysisParams, InferenceWorker, LoadRequest, ModelListener, WindowListener, resolve_instruction
 from core.results import OK, AnalysisResult
 from core.window import AUDIO_MISSING, Window
 
@@ -27,7 +27,7 @@ class QueueWindows:
             return None
 
 
-class Recorder(NullListener):
+class Recorder(ModelListener, WindowListener):
     def __init__(self):
         self.events = []
         self.results = []
@@ -54,6 +54,9 @@ class Recorder(NullListener):
     def error(self, message):
         self.errors.append(message)
         self.got_result.set()
+
+    def window_failed(self, window, message):
+        self.error(message)
 
     def warning(self, message):
         self.warnings.append(message)
@@ -97,10 +100,11 @@ def _window(i, audio_status="ok"):
 
 
 def _worker(model, rec, windows):
-    w = InferenceWorker(windows, rec, clock=lambda: 100.0, loader=lambda req: model)
+    w = InferenceWorker(rec, loader=lambda req: model)
     w.start()
     w.load(LoadRequest("scripted"))
     assert rec.loaded.wait(5)
+    w.attach(windows, rec, clock=lambda: 100.0)
     return w
 
 
@@ -145,7 +149,7 @@ def test_out_of_memory_is_reported_and_the_worker_keeps_going():
     windows.q.put(_window(2))
     assert rec.got_result.wait(5)
     w.stop()
-    assert [r.window_id for r in rec.results] == [2] and w.stats.failed == 1
+    assert [r.window_id for r in rec.results] == [2] and w.stats().failed == 1
 
 
 def test_load_failure_is_an_error_not_a_crash():
@@ -154,7 +158,7 @@ def test_load_failure_is_an_error_not_a_crash():
     def broken(req):
         raise FileNotFoundError(f"model folder {req.model_dir} does not exist")
 
-    w = InferenceWorker(windows, rec, loader=broken)
+    w = InferenceWorker(rec, loader=broken)
     w.start()
     w.load(LoadRequest("/nope"))
     assert rec.got_result.wait(5)
@@ -200,3 +204,66 @@ def test_results_say_how_many_faces_the_model_saw():
     assert [r.faces for r in rec.results] == [(1,) * 8, (2,) * 8, (0,) * 8]
     assert [r.face_check.status for r in rec.results] == ["one", "several", "none"]
     assert rec.results[1].to_dict()["faces"] == [2] * 8
+
+
+def test_stats_cross_threads_as_snapshots_and_completions_wake_waiters():
+    rec, windows, model = Recorder(), QueueWindows(), ScriptedModel(token_delay_s=0.05)
+    w = InferenceWorker(rec, loader=lambda req: model)
+    w.start()
+    w.load(LoadRequest("scripted", warm_up=False))
+    assert w.wait_for_model(timeout=5)
+    attachment = w.attach(windows, rec, clock=lambda: 100.0)
+    before = attachment.stats()
+    windows.q.put(_window(1))
+    assert attachment.wait_completed(0, timeout=5)  # woken by the completion, not by a timeout
+    after = attachment.stats()
+    assert (before.analysed, after.analysed) == (0, 1)  # the earlier snapshot did not change under us
+    with pytest.raises(AttributeError):
+        after.analysed = 5  # frozen
+    assert after.last_first_token_s is not None and 0 < after.last_first_token_s <= after.last_compute_s
+    assert w.stats().analysed == 1 and rec.results[0].frame_indices == (0, 0, 1, 1, 1, 1, 2, 2)
+    assert w.stop()
+
+
+def test_asking_again_for_the_loaded_model_keeps_it():
+    rec, model, loads = Recorder(), ScriptedModel(), []
+    w = InferenceWorker(rec, loader=lambda req: loads.append(req) or model)
+    w.start()
+    w.load(LoadRequest("scripted", "cpu", "float32", warm_up=False))
+    assert w.wait_for_model(timeout=5)
+    w.load(LoadRequest("scripted", "cpu", "float32", warm_up=False))
+    assert w.wait_for_model(timeout=5)
+    assert len(loads) == 1 and w.loads == 1 and not model.closed
+    assert [e[0] for e in rec.events] == ["loaded", "loaded"]  # the window hears it is ready again
+    w.load(LoadRequest("scripted", "cpu", "bfloat16", warm_up=False))  # another precision: a real reload
+    assert w.wait_for_model(timeout=5)
+    assert len(loads) == 2 and model.closed is True
+    assert w.stop()
+
+
+def test_detaching_cancels_only_that_attachment_and_a_new_one_is_served():
+    rec, model = Recorder(), ScriptedModel(token_delay_s=0.3)
+    w = InferenceWorker(rec, loader=lambda req: model)
+    w.start()
+    w.load(LoadRequest("scripted", warm_up=False))
+    assert w.wait_for_model(timeout=5)
+    first_windows, first = QueueWindows(), Recorder()
+    cancelled = []
+    first.window_cancelled = lambda window: cancelled.append(window.id)
+    att = w.attach(first_windows, first)
+    first_windows.q.put(_window(1))
+    time.sleep(0.2)
+    t = time.perf_counter()
+    w.detach(att)
+    assert time.perf_counter() - t < 0.05 and att.detached
+    assert not att.wait_completed(0, timeout=2)  # a detached attachment's waiters stop waiting at once
+    deadline = time.time() + 2
+    while att.stats().cancelled < 1 and time.time() < deadline:
+        time.sleep(0.01)
+    assert att.stats().cancelled == 1 and cancelled == [1] and first.results == []
+    second_windows, second = QueueWindows(), Recorder()
+    w.attach(second_windows, second)
+    model.token_delay_s = 0.0
+    second_windows.q.put(_window(2))
+    assert second.got_result.wait(5) and [r.window_id for r in second.results] == [2]
+    assert w.stop()

@@ -5,20 +5,26 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from core.capture.synthetic import SyntheticSource
-from core.engine import AnalysisParams, LoadRequest
-from core.pipeline import LiveSession, SessionListener
+from core.engine import AnalysisParams, InferenceWorker, LoadRequest, ModelListener
+from core.pipeline import EveryWindowError, LiveSession, SessionListener
 from core.session.reader import SessionReader
 from tests.core.test_engine import ScriptedModel
 
 
-class Collect(SessionListener):
+class Collect(SessionListener, ModelListener):
     def __init__(self):
         self.results, self.errors, self.events, self.recordings = [], [], [], []
+        self.cancelled = []
         self.loaded = threading.Event()
 
     def model_loaded(self, info):
         self.loaded.set()
+
+    def window_cancelled(self, window):
+        self.cancelled.append(window.id)
 
     def result_ready(self, result, window):
         self.results.append((result, window))
@@ -33,6 +39,23 @@ class Collect(SessionListener):
         self.recordings.append((directory, error))
 
 
+def loaded_worker(model, params=None, warm_up=True, listener=None):
+    """An inference worker with ``model`` loaded (the app's or a command's one model owner)."""
+    loads = []
+
+    def loader(req):
+        loads.append(req)
+        return model
+
+    rec = listener or Collect()
+    worker = InferenceWorker(rec, params=params, loader=loader)
+    worker.start()
+    worker.load(LoadRequest("scripted", warm_up=warm_up))
+    assert worker.wait_for_model(timeout=10)
+    worker.loads_seen = loads
+    return worker
+
+
 def _wait(cond, timeout=15.0):
     deadline = time.time() + timeout
     while not cond() and time.time() < deadline:
@@ -45,17 +68,15 @@ def test_live_session_analyses_windows_and_records_them(tmp_path):
     src = SyntheticSource(width=160, height=120, fps=15, audio="tone", audio_rate_hz=16_000, channels=1)
     model = ScriptedModel(token_delay_s=0.01)
     rec = Collect()
-    s = LiveSession(src, src, rec, window_s=1.0, hop_s=0.5, params=AnalysisParams(max_new_tokens=8),
-                    loader=lambda req: model)
+    worker = loaded_worker(model, AnalysisParams(max_new_tokens=8))
+    s = LiveSession(src, src, rec, window_s=1.0, hop_s=0.5, worker=worker)
     s.start()
-    s.load_model(LoadRequest("scripted"))
-    assert rec.loaded.wait(5)
     assert s.start_recording(str(tmp_path / "bundle"))
     assert _wait(lambda: len(rec.results) >= 3)
     t_before = s.clock.now()
     marker = s.add_marker("event", "laughs")
     t_after = s.clock.now()
-    assert s.stop()
+    assert s.stop() and worker.stop()
     assert rec.errors == [] and "started" in rec.events
 
     results = [r for r, _ in rec.results]
@@ -83,13 +104,13 @@ def test_unwritable_recording_folder_keeps_monitoring(tmp_path):
     blocker.write_text("not a folder")
     src = SyntheticSource(width=64, height=48, fps=10, audio=None)
     rec = Collect()
-    s = LiveSession(src, None, rec, window_s=1.0, hop_s=0.5, loader=lambda req: ScriptedModel())
+    worker = loaded_worker(ScriptedModel())
+    s = LiveSession(src, None, rec, window_s=1.0, hop_s=0.5, worker=worker)
     s.start()
-    s.load_model(LoadRequest("scripted"))
     assert not s.start_recording(str(blocker / "bundle"))
     assert rec.recordings and rec.recordings[0][1]  # the reason reaches the listener
     assert _wait(lambda: len(rec.results) >= 1)
-    assert s.stop()
+    assert s.stop() and worker.stop()
     assert rec.results[0][0].audio_status == "missing" and rec.results[0][0].analysis.modal == "video"
 
 
@@ -104,15 +125,12 @@ def test_every_window_of_a_file_is_analysed_however_slow_the_model(tmp_path):
     model = ScriptedModel(token_delay_s=0.06)  # 4 tokens: ~0.25 s a window
     rec = Collect()
     source = MediaFileSource(DEMO_CLIP, realtime=True)
-    session = LiveSession(source, source, rec, window_s=2.0, hop_s=1.0, params=AnalysisParams(max_new_tokens=8),
-                          clock=FakeClock(), loader=lambda req: model)
-    session.worker.start()
-    session.load_model(LoadRequest("scripted", warm_up=False))
-    assert rec.loaded.wait(10)
+    worker = loaded_worker(model, AnalysisParams(max_new_tokens=8), warm_up=False)
+    session = LiveSession(source, source, rec, window_s=2.0, hop_s=1.0, clock=FakeClock(), worker=worker)
     assert session.start_recording(str(tmp_path / "rec"))
     started = time.monotonic()
     cut = session.analyse_every_window()
-    assert session.stop()
+    assert session.stop() and worker.stop()
     assert time.monotonic() - started < 60
     results = [r for r, _ in rec.results]
     assert cut == len(results) == 11  # t1 = 2, 3, ..., 12
@@ -131,17 +149,20 @@ def test_every_window_of_a_file_is_analysed_however_slow_the_model(tmp_path):
 
 
 def test_every_window_refuses_a_real_clock_and_a_missing_model():
-    import pytest
-
     from core.clock import FakeClock
 
     live = LiveSession(SyntheticSource(), None, Collect())
-    with pytest.raises(ValueError, match="FakeClock"):
+    with pytest.raises(ValueError, match="SteppedClock"):
         live.analyse_every_window()
     no_model = LiveSession(SyntheticSource(), None, Collect(), clock=FakeClock())
-    with pytest.raises(RuntimeError, match="load a model first"):
+    with pytest.raises(EveryWindowError, match="load a model first"):
         no_model.analyse_every_window()
-    assert live.stop() and no_model.stop()
+    worker = InferenceWorker()
+    worker.start()
+    unloaded = LiveSession(SyntheticSource(), None, Collect(), clock=FakeClock(), worker=worker)
+    with pytest.raises(EveryWindowError, match="load a model first"):
+        unloaded.analyse_every_window()
+    assert live.stop() and no_model.stop() and unloaded.stop() and worker.stop()
 
 
 def test_a_file_shorter_than_one_window_cuts_none_and_says_how_long_it_is():
@@ -151,11 +172,89 @@ def test_a_file_shorter_than_one_window_cuts_none_and_says_how_long_it_is():
 
     rec = Collect()
     source = MediaFileSource(PARITY_DIR / "clips" / "clip_a.mp4", realtime=True)  # 3 s
-    session = LiveSession(source, source, rec, window_s=4.0, hop_s=2.0, clock=FakeClock(),
-                          loader=lambda req: ScriptedModel())
-    session.worker.start()
-    session.load_model(LoadRequest("scripted", warm_up=False))
-    assert rec.loaded.wait(10)
+    worker = loaded_worker(ScriptedModel(), warm_up=False)
+    session = LiveSession(source, source, rec, window_s=4.0, hop_s=2.0, clock=FakeClock(), worker=worker)
     assert session.analyse_every_window() == 0
-    assert session.stop()
+    assert session.stop() and worker.stop()
     assert session.file_shorter_than_a_window() == 3.0
+
+
+def _synthetic():
+    return SyntheticSource(width=96, height=72, fps=15, audio="tone", audio_rate_hz=16_000, channels=1)
+
+
+def test_one_model_serves_two_sessions_and_a_file_run_without_a_reload():
+    """The app's one worker loads once; live sessions and an every-window file run attach to it in turn."""
+    from core.capture.media_file import MediaFileSource
+    from core.clock import FakeClock
+    from tests.conftest import PARITY_DIR
+
+    model = ScriptedModel()
+    worker = loaded_worker(model, warm_up=False)
+    for _ in range(2):
+        rec = Collect()
+        session = LiveSession(_synthetic(), None, rec, window_s=1.0, hop_s=0.5, worker=worker)
+        session.start()
+        assert _wait(lambda: len(rec.results) >= 2)
+        assert session.stop()
+    rec = Collect()
+    source = MediaFileSource(PARITY_DIR / "clips" / "clip_a.mp4", realtime=True)  # 3 s
+    run = LiveSession(source, source, rec, window_s=1.0, hop_s=1.0, clock=FakeClock(), worker=worker)
+    assert run.analyse_every_window() == len(rec.results) == 3
+    assert run.stop()
+    assert len(worker.loads_seen) == 1 and worker.loads == 1 and not model.closed
+    assert worker.stop() and model.closed
+
+
+def test_stopping_a_session_during_a_long_model_step_returns_at_once():
+    """Detaching never waits for the model: the window in flight is cancelled at its next token, and the next
+    session gets the same model straight away."""
+    model = ScriptedModel(token_delay_s=1.0)  # 4 tokens: a 4 s model step
+    worker = loaded_worker(model, warm_up=False)
+    first = Collect()
+    started = threading.Event()
+    first.window_started = lambda window: started.set()
+    session = LiveSession(_synthetic(), None, first, window_s=1.0, hop_s=0.5, worker=worker)
+    session.start()
+    assert started.wait(10)
+    t = time.perf_counter()
+    assert session.stop()
+    assert time.perf_counter() - t < 0.5  # capture and scheduler only; the model is not waited for
+    assert _wait(lambda: first.cancelled, timeout=2.0)  # at the next token (<= 1 s)
+    assert first.results == []
+    model.token_delay_s = 0.01
+    second = Collect()
+    after = LiveSession(_synthetic(), None, second, window_s=1.0, hop_s=0.5, worker=worker)
+    after.start()
+    assert _wait(lambda: len(second.results) >= 1)
+    assert after.stop() and worker.loads == 1
+    assert worker.stop()
+
+
+def test_stopping_with_a_model_step_in_flight_ends_in_order_within_a_second_of_the_next_token(tmp_path):
+    before = {t.name for t in threading.enumerate()}
+    model = ScriptedModel(token_delay_s=0.8)
+    worker = loaded_worker(model, warm_up=False)
+    rec = Collect()
+    started = threading.Event()
+    rec.window_started = lambda window: started.set()
+    session = LiveSession(_synthetic(), _synthetic(), rec, window_s=1.0, hop_s=0.5, worker=worker)
+    session.start()
+    assert session.start_recording(str(tmp_path / "bundle"))
+    assert started.wait(10)
+    order = []
+    for name, owner, attr in (("capture", session.video, "stop"), ("scheduler", session.scheduler, "stop"),
+                              ("worker", worker, "stop"), ("writer", session.writer, "stop")):
+        def spy(*a, _fn=getattr(owner, attr), _name=name, **kw):
+            order.append(_name)
+            return _fn(*a, **kw)
+
+        setattr(owner, attr, spy)
+    t = time.perf_counter()
+    assert session.stop_capture() and worker.stop(timeout=5) and session.stop_recording()
+    assert time.perf_counter() - t < 0.8 + 1.0  # the next token comes within 0.8 s; then it all ends
+    assert order == ["capture", "scheduler", "worker", "writer"]
+    assert model.closed
+    leftover = {t.name for t in threading.enumerate()} - before
+    assert not [n for n in leftover if n.startswith(("inference-worker", "scheduler", "face-check", "capture-",
+                                                     "session-"))], leftover
