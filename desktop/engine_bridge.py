@@ -1,31 +1,44 @@
-"""The thin QObject that turns ``core.pipeline`` session callbacks into Qt signals.
+"""Thin QObjects that turn core callbacks (the inference worker's model events, a live session's window, capture
+and recording events) into Qt signals.
 
-Core never imports Qt; this bridge is the only place where its callbacks meet the UI. Each signal is
-emitted on the calling thread (source, worker or writer thread); the QObject lives in the UI thread, so Qt
-queues the delivery and the slots run on the UI thread. Emitting never blocks the caller.
+Core never imports Qt; these bridges are the only place where its callbacks meet the UI. Each signal is emitted on
+the calling thread (source, worker or writer thread); the QObject lives in the UI thread, so Qt queues the
+delivery and the slots run on the UI thread. Emitting never blocks the caller.
 
-Signals are past-tense events and carry immutable values (``Window``, ``WindowResult``, ``SourceEvent``,
-str, dict).
+Signals are past-tense events and carry immutable values (``Window``, ``WindowResult``, ``SourceEvent``, str,
+dict copies).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from core.capture.base import SourceEvent
+from core.engine import ModelListener
 from core.pipeline import SessionListener
 from core.results import WindowResult
 from core.window import Window
 
 
+class ModelBridge(QObject):
+    """Signals for the worker's model events; ``listener()`` is what the ``InferenceWorker`` calls."""
+
+    model_loading_changed = Signal(str)  # progress message
+    model_loaded = Signal(object)  # dict: backend.info()
+    model_unloaded = Signal()
+    error_raised = Signal(str)
+    warning_raised = Signal(str)
+
+    def listener(self) -> ModelListener:
+        return _ModelEmitter(self)
+
+
 class SessionBridge(QObject):
     """Signals for everything a ``LiveSession`` reports; ``listener()`` is what the session calls."""
 
-    model_loading_changed = Signal(str)  # progress message
-    model_loaded = Signal(object)  # dict: model.info()
-    model_unloaded = Signal()
     window_started = Signal(object)  # Window
     token_streamed = Signal(int, str)  # window_id, text delta
     result_ready = Signal(object, object)  # WindowResult, Window
@@ -35,17 +48,48 @@ class SessionBridge(QObject):
     recording_started = Signal(str)  # session folder
     recording_stopped = Signal(str, object)  # session folder, error text or None
 
-    def listener(self) -> BridgeListener:
-        """The object to hand to ``LiveSession`` as its listener."""
-        return BridgeListener(self)
+    def listener(self) -> SessionListener:
+        return _SessionEmitter(self)
 
 
-class BridgeListener(SessionListener):
-    """Implements ``core.pipeline.SessionListener`` by emitting the bridge's signals (core threads).
+_SESSION_SIGNALS = ("window_started", "token_streamed", "result_ready", "error_raised", "warning_raised",
+                    "source_event", "recording_started", "recording_stopped")
+_CURRENT_ONLY = frozenset({"window_started", "token_streamed", "result_ready", "source_event", "warning_raised"})
 
-    A separate object because the protocol's method names are the natural names of the signals too."""
 
-    def __init__(self, bridge: SessionBridge) -> None:
+class SessionRelay(SessionBridge):
+    """The window-facing session signals, one set for every session of the window, so views connect once.
+
+    Each session gets its own ``SessionBridge`` (``bridge_for_new_session``); the relay forwards its signals on
+    the UI thread. Window, token, capture and warning events of a session that is no longer the current one are
+    dropped when they arrive — results still queued from a stopped session must not land on the next session's
+    clock — while its errors and recording events still get through (a recording ends after its session)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._current: SessionBridge | None = None
+
+    def bridge_for_new_session(self) -> SessionBridge:
+        bridge = SessionBridge()
+        for name in _SESSION_SIGNALS:
+            getattr(bridge, name).connect(partial(self._forward, bridge, name))  # queued to this (UI) thread
+        self._current = bridge
+        return bridge
+
+    def retire_current(self) -> None:
+        """From now on, events of the current session's window are dropped (it is being stopped)."""
+        self._current = None
+
+    def _forward(self, bridge: SessionBridge, name: str, *args: Any) -> None:
+        if name in _CURRENT_ONLY and bridge is not self._current:
+            return
+        getattr(self, name).emit(*args)
+
+
+class _ModelEmitter(ModelListener):
+    """Implements ``core.engine.ModelListener`` by emitting the bridge's signals (worker thread)."""
+
+    def __init__(self, bridge: ModelBridge) -> None:
         self._b = bridge
 
     def model_loading(self, message: str) -> None:
@@ -56,6 +100,19 @@ class BridgeListener(SessionListener):
 
     def model_unloaded(self) -> None:
         self._b.model_unloaded.emit()
+
+    def error(self, message: str) -> None:
+        self._b.error_raised.emit(message)
+
+    def warning(self, message: str) -> None:
+        self._b.warning_raised.emit(message)
+
+
+class _SessionEmitter(SessionListener):
+    """Implements ``core.pipeline.SessionListener`` by emitting the bridge's signals (core threads)."""
+
+    def __init__(self, bridge: SessionBridge) -> None:
+        self._b = bridge
 
     def window_started(self, window: Window) -> None:
         self._b.window_started.emit(window)

@@ -8,27 +8,16 @@ report back through queued signals.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QElapsedTimer, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QFrame,
     QInputDialog,
-    QLabel,
     QMainWindow,
-    QMenu,
-    QScrollArea,
-    QSplitter,
-    QStackedWidget,
-    QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -38,8 +27,7 @@ from core.settings import SettingsSaver
 from core.window import Window
 from desktop import banner as banner_levels
 from desktop import theme
-from desktop.audio_view import WAVEFORM_SPAN_S, AudioView
-from desktop.banner import Banner
+from desktop.audio_view import WAVEFORM_SPAN_S
 from desktop.controls import (
     SOURCE_CAMERA,
     SOURCE_DEMO,
@@ -51,14 +39,11 @@ from desktop.controls import (
     SourceChoice,
 )
 from desktop.evidence_store import EvidenceStore
-from desktop.evidence_view import EvidenceView
 from desktop.live_controller import DEMO_CLIP, SYNTHETIC_CHOICE, LiveController
-from desktop.model_panel import ModelSetupPanel
-from desktop.policy import PolicyNotice
-from desktop.reasoning_panel import ReasoningPanel
-from desktop.status_bar import StatusBar
-from desktop.timeline import EmotionTimeline, Marker
-from desktop.video_view import VideoView
+from desktop.live_views import build_live_views
+from desktop.loop_watch import LoopWatch
+from desktop.menus import SHORTCUTS, build_menus
+from desktop.timeline import Marker
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +52,6 @@ VIEW_PERIOD_MS = 33  # preview, meter, waveform, timeline, token flush (~30 Hz)
 STATS_PERIOD_MS = 1000  # status bar, overlay age (~1 Hz)
 WAVEFORM_EVERY_N_TICKS = 2  # meter + waveform at 15 Hz: smooth to the eye, half the axis work
 TIMELINE_EVERY_N_TICKS = 3  # timeline scroll at 10 Hz: it moves a pixel or two per update
-LOOP_SAMPLES = 10_000  # view-timer lateness samples kept (about 5 minutes)
 MEDIA_FILTER = "Media (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mp3 *.wav *.flac);;All files (*)"
 
 NO_CAMERA_TEXT = (
@@ -77,39 +61,11 @@ NO_CAMERA_TEXT = (
 NO_MIC_TEXT = "No microphone — analysis is video-only (the model hears nothing)."
 
 
-class LoopWatch:
-    """How late the view timer fires, i.e. how long the event loop was busy elsewhere (UI thread).
-
-    ``lateness_ms`` keeps the newest ``LOOP_SAMPLES`` values of (interval - period) in ms."""
-
-    def __init__(self, period_ms: int) -> None:
-        self.period_ms = period_ms
-        self._timer = QElapsedTimer()
-        self.lateness_ms: deque[float] = deque(maxlen=LOOP_SAMPLES)
-        self.max_stall_ms = 0.0
-        self.ticks = 0
-
-    def tick(self) -> None:
-        if self._timer.isValid():
-            late = self._timer.nsecsElapsed() / 1e6 - self.period_ms
-            self.lateness_ms.append(late)
-            self.max_stall_ms = max(self.max_stall_ms, late)
-        self._timer.restart()
-        self.ticks += 1
-
-    def reset(self) -> None:
-        self.max_stall_ms = 0.0
-        self.ticks = 0
-        self.lateness_ms.clear()
-        self._timer.invalidate()
-
-
 class MainWindow(QMainWindow):
     """R1-Omni Live's window. ``closed`` fires after the ordered shutdown has finished."""
 
     closed = Signal()
     replay_opened = Signal(object)  # a ReplayWindow, once its session was read
-    _replay_loaded = Signal(object)  # ReplayData from the replay-open thread
 
     def __init__(self, settings, controller: LiveController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,85 +112,19 @@ class MainWindow(QMainWindow):
 
     # ---- construction ------------------------------------------------------------------------------------
     def _build_views(self) -> None:
-        t = theme.current()
-        self.banner = Banner()
-        self.policy = PolicyNotice()
+        v = build_live_views(str(self.controller.model.default_model_dir()),
+                             core_labels.label_set(self.settings.label_set))
+        self.banner, self.policy, self.video, self.audio = v.banner, v.policy, v.video, v.audio
+        self.audio_caption, self.reasoning, self.model_panel = v.audio_caption, v.reasoning, v.model_panel
+        self._model_page, self.reasoning_stack, self.evidence = v.model_page, v.reasoning_stack, v.evidence
+        self.tabs, self.timeline, self.status = v.tabs, v.timeline, v.status
         self.policy.acknowledged.connect(self._on_policy_ack)
         self.policy.setVisible(not self.settings.policy_acknowledged)
-
-        self.video = VideoView()
-        self.audio = AudioView()
-        self.audio_caption = QLabel("Microphone — level and the last 5 s")
-        self.audio_caption.setStyleSheet(f"color: {t.muted};")
-        audio_box = QWidget()
-        al = QVBoxLayout(audio_box)
-        al.setContentsMargins(0, 0, 0, 0)
-        al.setSpacing(1)
-        al.addWidget(self.audio_caption)
-        al.addWidget(self.audio, 1)
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.video)
-        left.addWidget(audio_box)
-        left.setStretchFactor(0, 4)
-        left.setStretchFactor(1, 1)
-        left.setSizes([420, 120])
-
-        self.reasoning = ReasoningPanel()
         self.reasoning.window_selected.connect(self.select_window)
-        self.model_panel = ModelSetupPanel(str(self.controller.default_model_dir()))
         self.model_panel.choose_folder_requested.connect(self._choose_model_folder)
         self.model_panel.download_requested.connect(self._download)
-        self._model_page = QScrollArea()  # the folder layout is wide: scroll rather than squeeze the video
-        self._model_page.setWidget(self.model_panel)
-        self._model_page.setWidgetResizable(True)
-        self._model_page.setFrameShape(QFrame.Shape.NoFrame)
-        self._model_page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.reasoning_stack = QStackedWidget()
-        self.reasoning_stack.addWidget(self._model_page)
-        self.reasoning_stack.addWidget(self.reasoning)
-        self.evidence = EvidenceView()
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.reasoning_stack, "Reasoning")
-        self.tabs.addTab(self.evidence, "Evidence")
-
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(left)
-        top.addWidget(self.tabs)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
-        top.setSizes([760, 560])
-
-        self.timeline = EmotionTimeline()
         self.timeline.window_selected.connect(self.select_window)
-        self.timeline.set_label_set(core_labels.label_set(self.settings.label_set))
-        caption = QLabel(
-            "Emotion timeline — one span per analysed window [t0, t1], drawn where the window was, "
-            "not when its result arrived"
-        )
-        caption.setStyleSheet(f"color: {t.muted};")
-        timeline_box = QWidget()
-        tl = QVBoxLayout(timeline_box)
-        tl.setContentsMargins(0, 0, 0, 0)
-        tl.setSpacing(1)
-        tl.addWidget(caption)
-        tl.addWidget(self.timeline, 1)
-
-        main = QSplitter(Qt.Orientation.Vertical)
-        main.addWidget(top)
-        main.addWidget(timeline_box)
-        main.setStretchFactor(0, 3)
-        main.setStretchFactor(1, 2)
-        main.setSizes([540, 260])
-
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(6, 4, 6, 2)
-        layout.setSpacing(4)
-        layout.addWidget(self.policy)
-        layout.addWidget(self.banner)
-        layout.addWidget(main, 1)
-        self.setCentralWidget(central)
-        self.status = StatusBar()
+        self.setCentralWidget(v.central)
         self.setStatusBar(self.status)
 
     def _build_toolbars(self) -> None:
@@ -251,11 +141,10 @@ class MainWindow(QMainWindow):
         mb.source_chosen.connect(self._on_source_chosen)
         mb.microphone_chosen.connect(self._on_microphone_chosen)
         mb.refresh_requested.connect(self.refresh_devices)
-        self._replay_loaded.connect(self._show_replay)
         self.controller.devices_found.connect(self._on_devices_found)
         ab.choose_model_requested.connect(self._choose_model_folder)
         ab.load_requested.connect(self.load_model)
-        ab.unload_requested.connect(self.controller.unload_model)
+        ab.unload_requested.connect(self.controller.model.unload)
         ab.download_requested.connect(self._download)
         ab.device_chosen.connect(self._on_device_chosen)
         ab.dtype_chosen.connect(self._on_dtype_chosen)
@@ -263,85 +152,22 @@ class MainWindow(QMainWindow):
         ab.label_set_chosen.connect(self.set_label_set)
         ab.preset_chosen.connect(self._on_preset)
 
-    def _build_recording_menu(self, menu: QMenu) -> None:
-        """Privacy choices for the next recording: media or analysis only, audio, face blurring."""
-        self.record_choice_actions = {}
-        for key, text in (
-            ("record_media", "Video, audio and the frames each window used (off: analysis log only)"),
-            ("record_audio", "Audio in the recorded media"),
-            ("blur_faces", "Blur faces in recorded video and frames"),
-        ):
-            action = menu.addAction(text)
-            action.setCheckable(True)
-            action.setChecked(bool(getattr(self.settings, key)))
-            action.toggled.connect(lambda on, k=key: self._set_record_choice(k, on))
-            self.record_choice_actions[key] = action
-        menu.addSeparator()
-        menu.addAction("Applies to the next recording").setEnabled(False)
+    def _build_menus(self) -> None:
+        self.follow_action, self.replay_action, self.record_choice_actions = build_menus(self)
 
     def _set_record_choice(self, key: str, on: bool) -> None:
         setattr(self.settings, key, on)
         for k in ("record_audio", "blur_faces"):
             self.record_choice_actions[k].setEnabled(self.settings.record_media)
 
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        open_media = file_menu.addAction("Open media file or URL…")
-        open_media.triggered.connect(lambda: self._on_source_chosen(SourceChoice(SOURCE_PICK_FILE)))
-        every = file_menu.addAction("Analyse every window of a file…")
-        every.setToolTip("Not in real time: every window of the file is analysed, as fast as the model allows")
-        every.triggered.connect(self._analyse_file)
-        demo = file_menu.addAction("Use the demo clip")
-        demo.triggered.connect(lambda: self._on_source_chosen(SourceChoice(SOURCE_DEMO, str(DEMO_CLIP))))
-        self.replay_action = file_menu.addAction("Open recorded session…")
-        self.replay_action.triggered.connect(self._open_replay)
-        file_menu.addSeparator()
-        quit_action = file_menu.addAction("Quit")
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        view_menu = self.menuBar().addMenu("&View")
-        self.follow_action = QAction("Follow now on the timeline", self, checkable=True, checked=True)
-        self.follow_action.setShortcut(QKeySequence(Qt.Key.Key_F))
-        self.follow_action.toggled.connect(self.timeline.set_follow)
-        self.timeline.follow_changed.connect(self.follow_action.setChecked)
-        view_menu.addAction(self.follow_action)
-        dismiss = QAction("Dismiss message", self)
-        dismiss.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        dismiss.triggered.connect(self.banner.dismiss)
-        self.addAction(dismiss)
-        view_menu.addAction(dismiss)
-        view_menu.addSeparator()
-        for name in (theme.DARK, theme.LIGHT):
-            action = view_menu.addAction(f"{name.capitalize()} theme")
-            action.triggered.connect(lambda _=False, n=name: self._set_theme(n))
-        analysis_menu = self.menuBar().addMenu("&Analysis")
-        for action in (
-            self.monitor_bar.monitor_action,
-            self.monitor_bar.record_action,
-            self.monitor_bar.event_action,
-            self.monitor_bar.exclude_action,
-        ):
-            analysis_menu.addAction(action)
-        self._build_recording_menu(analysis_menu.addMenu("Recording keeps"))
-        analysis_menu.addSeparator()
-        for action in (
-            self.analysis_bar.choose_action,
-            self.analysis_bar.load_action,
-            self.analysis_bar.unload_action,
-            self.analysis_bar.download_action,
-        ):
-            analysis_menu.addAction(action)
-        help_menu = self.menuBar().addMenu("&Help")
-        shortcuts = help_menu.addAction("Keyboard shortcuts")
-        shortcuts.triggered.connect(self._show_shortcuts)
-        policy = help_menu.addAction("Usage policy")
-        policy.triggered.connect(self.policy.show)
-
     def _connect_controller(self) -> None:
+        m = self.controller.model.bridge
+        m.model_loading_changed.connect(self._on_model_loading)
+        m.model_loaded.connect(self._on_model_loaded)
+        m.model_unloaded.connect(self._on_model_unloaded)
+        m.error_raised.connect(self._on_error)
+        m.warning_raised.connect(lambda msg: self.banner.show_message(banner_levels.WARNING, msg))
         w = self.controller.bridge
-        w.model_loading_changed.connect(self._on_model_loading)
-        w.model_loaded.connect(self._on_model_loaded)
-        w.model_unloaded.connect(self._on_model_unloaded)
         w.window_started.connect(self._on_window_started)
         w.token_streamed.connect(self.reasoning.token_streamed)
         w.result_ready.connect(self._on_result)
@@ -487,7 +313,7 @@ class MainWindow(QMainWindow):
 
     # ---- model ---------------------------------------------------------------------------------------------
     def _choose_model_folder(self) -> None:
-        start = self.settings.model_dir or str(self.controller.default_model_dir())
+        start = self.settings.model_dir or str(self.controller.model.default_model_dir())
         path = QFileDialog.getExistingDirectory(self, "Choose the R1-Omni model folder", start)
         if path:
             self.settings.model_dir = path
@@ -497,12 +323,12 @@ class MainWindow(QMainWindow):
         if not self.settings.model_dir:
             self._choose_model_folder()
             return
-        self.controller.load_model(self.settings.model_dir, self.settings.device, self.settings.dtype)
+        self.controller.model.load(self.settings.model_dir, self.settings.device, self.settings.dtype)
 
     def _download(self) -> None:
         from desktop.download_dialog import DownloadDialog  # only when asked for
 
-        dialog = DownloadDialog(str(self.controller.default_model_dir()), self)
+        dialog = DownloadDialog(str(self.controller.model.default_model_dir()), self)
         dialog.finished_ok.connect(self._on_downloaded)
         dialog.show()
 
@@ -515,7 +341,7 @@ class MainWindow(QMainWindow):
         self.banner.show_message(banner_levels.ERROR, message)
         if self._loading:  # the load failed: say why where the weights are explained
             self._loading = False
-            self._show_model_state(loaded=self.controller.has_model)
+            self._show_model_state(loaded=self.controller.model.has_model)
             self.model_panel.set_reason(message)
 
     def _on_model_loading(self, message: str) -> None:
@@ -529,12 +355,11 @@ class MainWindow(QMainWindow):
         self._show_model_state(loaded=True, info=info)
 
     def _on_model_unloaded(self) -> None:
-        # a session swap keeps the model: the controller knows whether it is really gone
-        self._show_model_state(loaded=self.controller.has_model)
+        self._show_model_state(loaded=False)
 
     def _show_model_state(self, loaded: bool, info: dict | None = None) -> None:
         if loaded:
-            self.analysis_bar.set_model_text(self.controller.model_description())
+            self.analysis_bar.set_model_text(self.controller.model.description())
             self.reasoning_stack.setCurrentWidget(self.reasoning)
         else:
             self.analysis_bar.set_model_text("none")
@@ -544,12 +369,12 @@ class MainWindow(QMainWindow):
 
     def _on_device_chosen(self, device: str) -> None:
         self.settings.device = device
-        if self.controller.has_model:
+        if self.controller.model.has_model:
             self.load_model()
 
     def _on_dtype_chosen(self, dtype: str) -> None:
         self.settings.dtype = dtype
-        if self.controller.has_model:
+        if self.controller.model.has_model:
             self.load_model()
 
     def _on_window_hop(self, window_s: float, hop_s: float) -> None:
@@ -584,7 +409,7 @@ class MainWindow(QMainWindow):
 
     def _apply_params(self) -> None:
         try:
-            self.controller.set_analysis(
+            self.controller.model.set_analysis(
                 self.settings.instruction_preset, self.settings.custom_instruction, self.settings.label_set
             )
         except ValueError as exc:
@@ -598,7 +423,7 @@ class MainWindow(QMainWindow):
     def _on_result(self, result: WindowResult, window: Window | None) -> None:
         self._results[result.window_id] = result
         if window is not None:
-            self._evidence.add(window)
+            self._evidence.add(window, result.frame_indices)
         if self._newest is None or result.t1 >= self._newest.t1:
             self._newest = result
         self.timeline.add_result(result)
@@ -694,18 +519,12 @@ class MainWindow(QMainWindow):
             self.open_replay(folder)
 
     def open_replay(self, folder: str) -> None:
-        """Open a recorded session in its own replay window (monitoring goes on). The session is read on a
-        "replay-open" thread (a long session's log takes a while); ``replay_opened`` brings the window."""
+        """Open a recorded session in its own replay window (monitoring goes on). The session is read off the UI
+        thread (a long session's log takes a while); ``replay_opened`` brings the window."""
         from desktop.replay import load_replay
 
         self.statusBar().showMessage(f"Opening {Path(folder).name}…", 5000)
-
-        def load() -> None:
-            data = load_replay(folder)
-            if not self._shut_down:
-                self._replay_loaded.emit(data)
-
-        threading.Thread(target=load, name="replay-open", daemon=True).start()
+        self.controller.tasks.run(lambda: load_replay(folder), then=self._show_replay)
 
     def _show_replay(self, data: Any) -> None:
         from desktop.replay import ReplayWindow
@@ -727,19 +546,7 @@ class MainWindow(QMainWindow):
         theme.switch(QApplication.instance(), name)
 
     def _show_shortcuts(self) -> None:
-        lines = [
-            "Space  start / stop monitoring",
-            "Ctrl+R  record on / off",
-            "M  event marker",
-            "X  exclude marker",
-            "F  follow now on the timeline",
-            "F5  look for devices again",
-            "Ctrl+O  choose model folder",
-            "Ctrl+L  load model",
-            "Esc  dismiss message",
-            "Ctrl+Q  quit",
-        ]
-        self.banner.show_message(banner_levels.INFO, " · ".join(lines))
+        self.banner.show_message(banner_levels.INFO, " · ".join(SHORTCUTS))
 
     @property
     def showing_model_setup(self) -> bool:
@@ -750,7 +557,7 @@ class MainWindow(QMainWindow):
         return self.status.text()
 
     def shutdown(self) -> None:
-        """Ordered shutdown: timers, then the controller (capture → scheduler → worker → writer), then
+        """Ordered shutdown: timers, then the controller (capture → scheduler → model worker → writer), then
         settings. Idempotent; called by ``closeEvent``."""
         if self._shut_down:
             return

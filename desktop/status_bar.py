@@ -19,6 +19,7 @@ class StatusSnapshot:
     audio_overflows: int = 0
     last_latency_s: float | None = None  # window end -> result
     last_compute_s: float | None = None  # time in the model for the last window
+    first_token_s: float | None = None  # model start -> first reasoning text of the last window
     result_age_s: float | None = None  # now - end of the newest result's window
     superseded: int = 0  # windows replaced in the mailbox before the model took them
     model: str = "no model"  # e.g. "R1-Omni · cuda float16"
@@ -46,8 +47,9 @@ class StatusBar(QStatusBar):
             ),
             (
                 "latency",
-                "latency 00.0 s (model 00.0 s)",
-                "End of a window to its result; model time in brackets",
+                "latency 00.0 s (model 00.0 s, first token 000 ms)",
+                "End of a window to its result; in brackets the model's time for it and how long its first "
+                "reasoning text took",
             ),
             ("age", "result age 000 ms", "How old the newest result is: now minus the end of its window"),
             (
@@ -80,8 +82,11 @@ class StatusBar(QStatusBar):
             else f"audio {s.audio_rate_hz / 1000:g} kHz · {s.audio_overflows} overflows"
         )
         lat = f"latency {formatting.seconds(s.last_latency_s)}"
-        if s.last_compute_s is not None:
-            lat += f" (model {formatting.seconds(s.last_compute_s)})"
+        inner = [f"model {formatting.seconds(s.last_compute_s)}"] if s.last_compute_s is not None else []
+        if s.first_token_s is not None:
+            inner.append(f"first token {formatting.seconds(s.first_token_s)}")
+        if inner:
+            lat += f" ({', '.join(inner)})"
         f["latency"].setText(lat)
         f["age"].setText(f"result age {formatting.seconds(s.result_age_s)}")
         f["superseded"].setText(f"superseded {s.superseded}")

@@ -74,7 +74,8 @@ def measure(
     from core.settings import Settings
     from desktop import theme
     from desktop.app import import_model_runtime, tune_interpreter
-    from desktop.live_controller import LiveController, _default_loader
+    from core.backend import default_loader
+    from desktop.live_controller import LiveController
     from desktop.main_window import MainWindow
     from desktop.qt_compat import install_guard
     from desktop.startup import source_choice
@@ -90,7 +91,7 @@ def measure(
         settings.max_new_tokens = max_new_tokens
         settings.camera = None
         controller = LiveController(
-            settings, loader=lambda req: SlowedModel(_default_loader(req), token_delay_s)
+            settings, loader=lambda req: SlowedModel(default_loader(req), token_delay_s)
         )
         window = MainWindow(settings, controller)
         window.resize(1280, 820)
@@ -118,8 +119,8 @@ def measure(
                     raise RuntimeError("the model code did not import within 120 s")
                 prewarm_stall = window.loop_watch.max_stall_ms
             window.loop_watch.reset()
-            controller.load_model(str(model_dir), "cpu", "float32")
-            if not pump_until(lambda: controller.has_model, 120):
+            controller.model.load(str(model_dir), "cpu", "float32")
+            if not pump_until(lambda: controller.model.has_model, 120):
                 raise RuntimeError("the model did not load within 120 s")
             # importing torch/transformers on the worker thread loads large native libraries with the GIL
             # held: the UI hitches while a model loads (reported apart; monitoring itself is measured below)

@@ -28,12 +28,11 @@ CORE_THREAD_PREFIXES = (
     "capture-",
     "scheduler",
     "inference-worker",
-    "session-retire",
-    "session-writer",
-    "recording-stop",
+    "face-check",
+    "desktop-task",
+    "session-",
     "fake-mic",
     "settings-save",
-    "file-timeline",
 )
 
 
@@ -122,9 +121,9 @@ def test_media_file_and_parity_model_stream_spans_and_evidence(qtbot, make_windo
     deltas: dict[int, list[str]] = {}
     win.controller.bridge.token_streamed.connect(lambda wid, text: deltas.setdefault(wid, []).append(text))
     # load first (torch's import alone takes seconds here); the model is kept when monitoring starts
-    win.controller.load_model(str(PARITY_CKPT), "cpu", "float32")
+    win.controller.model.load(str(PARITY_CKPT), "cpu", "float32")
     qtbot.waitUntil(lambda: win.reasoning_stack.currentWidget() is win.reasoning, timeout=60000)
-    assert win.controller.has_model and "float32" in win.analysis_bar.model_button.text()
+    assert win.controller.model.has_model and "float32" in win.analysis_bar.model_button.text()
     win.use_source(source_choice(str(Path("resources/demo.mp4").resolve())))
     win.start_monitoring()
     qtbot.waitUntil(lambda: len(win._results) >= 2, timeout=60000)
@@ -205,7 +204,7 @@ def test_closing_shuts_down_in_order_without_leftover_threads(qtbot, make_window
 
     session.video.stop = spy("capture", session.video.stop)
     session.scheduler.stop = spy("scheduler", session.scheduler.stop)
-    session.worker.stop = spy("worker", session.worker.stop)
+    win.controller.model.worker.stop = spy("worker", win.controller.model.worker.stop)
     session.writer.stop = spy("writer", session.writer.stop)
     win._settings_saver.close = spy("settings", win._settings_saver.close)
     win.close()
@@ -219,7 +218,7 @@ def test_model_load_failure_is_shown_and_the_app_recovers(qtbot, make_window, tm
     win = make_window()
     broken = tmp_path / "not-a-model"
     broken.mkdir()
-    win.controller.load_model(str(broken), "cpu", "float32")
+    win.controller.model.load(str(broken), "cpu", "float32")
     qtbot.waitUntil(lambda: win.banner.level == "error", timeout=60000)
     assert "load" in win.banner.message.lower()
     assert win.showing_model_setup
@@ -245,7 +244,7 @@ def test_out_of_memory_in_one_window_is_shown_and_analysis_goes_on(qtbot, make_w
     model = ScriptedModel(fail_on={1})  # call 0 is the warm-up
     settings.window_s, settings.hop_s = 2.0, 1.0  # windows sooner
     win = make_window(loader=lambda request: model)
-    win.controller.load_model("/models/scripted", "cpu", "float32")
+    win.controller.model.load("/models/scripted", "cpu", "float32")
     qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
     win.use_source(source_choice("demo"))
     win.start_monitoring()
@@ -272,18 +271,18 @@ def test_changing_the_window_length_restarts_the_session_and_keeps_the_model(qtb
         return model
 
     win = make_window(loader=loader)
-    win.controller.load_model("/models/scripted", "cpu", "float32")
+    win.controller.model.load("/models/scripted", "cpu", "float32")
     qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
     win.use_source(source_choice("demo"))
     win.start_monitoring()
     qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=15000)
     first_session = win.controller.session
     win.analysis_bar.window_spin.setValue(3.0)  # user edits the window length while monitoring
-    qtbot.waitUntil(lambda: win.controller.session is not first_session, timeout=15000)
+    qtbot.waitUntil(lambda: win.controller.session not in (None, first_session), timeout=15000)
     assert win.timeline.results == {}  # the new session's clock starts at 0: the views start over
     qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=15000)
     assert all(r.t1 - r.t0 == pytest.approx(3.0) for r in win._results.values())
-    assert len(loads) == 1 and win.controller.has_model  # the model was kept, not loaded again
+    assert len(loads) == 1 and win.controller.model.has_model  # the model was kept, not loaded again
     assert settings.window_s == 3.0  # remembered for the next start
 
 
@@ -318,7 +317,7 @@ def test_device_scan_runs_off_the_ui_thread_and_fills_the_pickers(qtbot, make_wi
     win.refresh_devices()  # asked again while one runs: runs once more afterwards, not twice at once
     release.set()
     qtbot.waitUntil(lambda: len(scanned_on) == 2, timeout=5000)
-    assert scanned_on == ["device-scan", "device-scan"]
+    assert all(name.startswith("desktop-task") for name in scanned_on) and len(scanned_on) == 2  # off the UI thread
     qtbot.waitUntil(
         lambda: any(
             "USB camera" in win.monitor_bar.source_combo.itemText(i)
@@ -338,7 +337,7 @@ def test_every_window_of_a_file_lands_on_the_timeline_and_is_recorded(qtbot, mak
     win.analyse_file(str(DEMO_CLIP))
     assert "Load a model first" in " ".join(m for _, m in win.banner.history)
     assert not win.controller.monitoring
-    win.controller.load_model("/models/scripted", "cpu", "float32")
+    win.controller.model.load("/models/scripted", "cpu", "float32")
     qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
     win.controller.set_recording(True)
     win.analyse_file(str(DEMO_CLIP))
@@ -357,6 +356,42 @@ def test_every_window_of_a_file_lands_on_the_timeline_and_is_recorded(qtbot, mak
     assert [e["window_id"] for e in logged if e["type"] == "window"] == list(range(11))
 
 
+def test_a_source_swap_during_a_long_model_step_returns_at_once_and_one_load_serves_every_run(
+        qtbot, make_window, settings):
+    """The window's one worker: a swap while the model is busy for seconds does not wait for it; the new run
+    captures at once and is analysed by the same model; a file run after it uses the same model too."""
+    import time
+
+    from tests.conftest import PARITY_DIR
+
+    settings.window_s, settings.hop_s = 1.0, 0.5
+    model = ScriptedModel(seconds=0.0)
+    loads = []
+    win = make_window(loader=lambda request: loads.append(request) or model)
+    win.controller.model.load("/models/scripted", "cpu", "float32")
+    qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
+    model.seconds = 3.0  # from now on every model step takes 3 s and cannot be interrupted
+    started = []
+    win.controller.bridge.window_started.connect(lambda w: started.append(w.id))
+    win.use_source(source_choice("synthetic"))
+    win.start_monitoring()
+    qtbot.waitUntil(lambda: bool(started), timeout=10000)  # the model is inside a 3 s step now
+    first = win.controller.session
+    t = time.perf_counter()
+    win.use_source(source_choice("demo"))
+    assert time.perf_counter() - t < 0.1  # returns at once
+    qtbot.waitUntil(lambda: win.controller.session not in (None, first), timeout=2000)  # not after the step
+    shown = win.video.frames_shown
+    qtbot.waitUntil(lambda: win.video.frames_shown > shown + 5, timeout=2000)  # capturing while the model works
+    model.seconds = 0.0
+    qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=15000)  # the same model analyses the new run
+    win.analyse_file(str(PARITY_DIR / "clips" / "clip_a.mp4"))  # 3 s: every window of it, then monitoring ends
+    qtbot.waitUntil(lambda: win.controller.analysing_file, timeout=5000)
+    qtbot.waitUntil(lambda: not win.controller.monitoring, timeout=30000)
+    assert "Analysed every window of clip_a.mp4: 5 of 5 windows" in " ".join(m for _, m in win.banner.history)
+    assert len(loads) == 1 and win.controller.model.worker.loads == 1
+
+
 def _every_window_of_the_demo(qtbot, make_window, settings, seconds_per_window: float) -> MainWindow:
     """A window with a scripted model that takes ``seconds_per_window``, analysing every 2 s window (1 s hop)
     of the demo clip."""
@@ -364,7 +399,7 @@ def _every_window_of_the_demo(qtbot, make_window, settings, seconds_per_window: 
 
     settings.window_s, settings.hop_s = 2.0, 1.0
     win = make_window(loader=lambda request: ScriptedModel(seconds=seconds_per_window))
-    win.controller.load_model("/models/scripted", "cpu", "float32")
+    win.controller.model.load("/models/scripted", "cpu", "float32")
     qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
     win.analyse_file(str(DEMO_CLIP))
     return win
@@ -375,7 +410,7 @@ def test_stopping_an_every_window_run_ends_it_cleanly(qtbot, make_window, settin
     qtbot.waitUntil(lambda: len(win._results) >= 2, timeout=30000)
     win.controller.stop_monitoring()  # Space
     assert not win.controller.analysing_file
-    qtbot.waitUntil(lambda: not [t for t in core_threads() if t == "file-timeline"], timeout=10000)
+    qtbot.waitUntil(lambda: not win.controller.tasks.busy, timeout=10000)  # the file run's task has ended
     qtbot.wait(500)
     assert len(win._results) < 11
     assert not any("Analysed every window" in m for _, m in win.banner.history)
