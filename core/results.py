@@ -13,6 +13,8 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from core import labels as _labels
+from core.consistency import Consistency, labels_of
+from core.consistency import check as check_consistency
 from core.faces import FaceCheck
 
 # parse_status values, most severe first
@@ -130,8 +132,15 @@ class WindowResult:
             "finished_at": self.finished_at,
             "faces": list(self.faces) if self.faces is not None else None,
             **self.analysis.to_dict(),
+            "consistency": self.consistency.to_dict(),
         }
 
     @property
     def face_check(self) -> FaceCheck | None:
         return FaceCheck(self.faces) if self.faces is not None else None
+
+    @property
+    def consistency(self) -> Consistency:
+        """Does the answer agree with its reasoning, the audio and the faces in view (``core.consistency``)."""
+        a = self.analysis
+        return check_consistency(a.think, a.label, labels_of(a.label_set), self.audio_status, self.faces)
