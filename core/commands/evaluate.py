@@ -1,11 +1,16 @@
 """UAR / WAR of the model on labelled clips, resumable, with report files; or a comparison of runs.
 
     python main.py evaluate DATASET --model DIR [--labels dfew|mafw|ravdess|FILE] [--out DIR] [--batch-size N]
+                                [--modal video_audio|video | --ablation]
     python main.py evaluate --compare RUN_A RUN_B ...
 
 DATASET: a manifest (.csv 'path,label' / .jsonl), a folder with one sub-folder per label, or a
 RAVDESS, DFEW or MAFW folder (or one DFEW split .csv / MAFW split .txt). Rerun the same command to
 resume an interrupted run: clips already in OUT/results.jsonl are skipped.
+
+--ablation runs the dataset video-only and audio-visual (OUT/video, OUT/video_audio: two ordinary runs, each
+resumable) and writes the modality ablation table OUT/ablation.md (core.evaluation.ablation). Reports carry
+bootstrap intervals; --compare adds McNemar's test of each run against the first on the clips both scored.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +44,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
                         help=f"generation budget per clip (default {DEFAULT_MAX_NEW_TOKENS})")
     parser.add_argument("--limit", type=int, help="evaluate only the first N clips")
-    parser.add_argument("--modal", choices=("video_audio", "video"), default="video_audio")
+    parser.add_argument("--modal", choices=("video_audio", "video"), default="video_audio",
+                        help="video_audio (default) or video: the official video-only path (no audio tokens)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="run both modes (OUT/video_audio, OUT/video; --modal is then ignored) and write "
+                        "OUT/ablation.md")
     parser.add_argument("--device", default="auto", help="auto | cuda | cuda:N | cpu")
     parser.add_argument("--dtype", default="auto", help="auto | float32 | float16 | bfloat16")
     parser.add_argument("--split", choices=("test", "train"), default="test",
@@ -52,11 +63,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.evaluation.report import compare_table, load_run
+    from core.evaluation.report import compare_table, load_runs
 
     if args.compare:
         try:
-            runs = [load_run(r) for r in args.compare]
+            runs = load_runs(args.compare)
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -69,12 +80,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from core.evaluation.ablation import MODES, ablation_summary, mode_dir, render_ablation, write_ablation
     from core.evaluation.dataset import DatasetError, load_dataset
-    from core.evaluation.log import LogMismatch, ResultLog, check_resumable, read_log
-    from core.evaluation.report import RESULTS_FILE, build_summary, write_report
-    from core.evaluation.runner import (
-        Job, RunOptions, load_analyzer, model_label_set, resolve_instruction, run_jobs,
-    )
+    from core.evaluation.log import LogMismatch, check_resumable
+    from core.evaluation.report import RESULTS_FILE
+    from core.evaluation.runner import Job, RunOptions, load_analyzer, model_label_set, resolve_instruction
 
     try:
         ds = load_dataset(args.dataset, args.labels, split=args.split, fold=args.fold)
@@ -107,9 +117,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     }
     dataset_info = {"path": settings["dataset"], "layout": ds.layout, "label_set": ds.label_set,
                     "clips": len(ds.clips), "evaluated": len(clips), "notes": list(ds.notes)}
-    result_log = ResultLog(out / RESULTS_FILE)
+    # one run per mode: an --ablation folder holds a video-only and an audio-visual run, each resumable
+    modes = list(MODES) if args.ablation else [args.modal]
+    runs = [(mode_dir(out, m) if args.ablation else out, replace(opts, modal=m), {**settings, "modal": m})
+            for m in modes]
     try:
-        check_resumable(result_log.path, settings)  # before the slow model load
+        for run_out, _, run_settings in runs:
+            check_resumable(run_out / RESULTS_FILE, run_settings)  # before the slow model load
     except (LogMismatch, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -119,13 +133,36 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
         return EXIT_MODEL
     jobs = [Job(c.key, c.path, c.label) for c in clips]
+    records_by_mode = {}
+    for run_out, run_opts, run_settings in runs:
+        if args.ablation:
+            print(f"mode {run_opts.modal}: {run_out}", file=sys.stderr)
+        code, records = _run_one(jobs, model, run_opts, run_settings, run_out, ds.labels, dataset_info)
+        if code:
+            return code
+        records_by_mode[run_opts.modal] = records
+    if args.ablation:
+        table = ablation_summary(records_by_mode, ds.labels)
+        write_ablation(out, table)
+        print(render_ablation(table))
+    return 0
+
+
+def _run_one(jobs: list, model: Any, opts: Any, settings: dict[str, Any], out: Path, labels: tuple[str, ...],
+             dataset_info: dict[str, Any]) -> tuple[int, dict[str, dict[str, Any]]]:
+    """One resumable run into ``out``, its report written and printed: (exit code, its clip records)."""
+    from core.evaluation.log import LogMismatch, ResultLog, read_log
+    from core.evaluation.report import RESULTS_FILE, build_summary, write_report
+    from core.evaluation.runner import run_jobs
+
+    result_log = ResultLog(out / RESULTS_FILE)
     summary = None
     code = 0
     try:
-        summary = run_jobs(jobs, model, opts, result_log, settings, title="evaluate")
+        summary = run_jobs(jobs, model, opts, result_log, settings, title=f"evaluate {opts.modal}")
     except LogMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT, {}
     except KeyboardInterrupt:
         print(f"\ninterrupted: results so far are in {out / RESULTS_FILE}; rerun the same command to resume",
               file=sys.stderr)
@@ -135,13 +172,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         code = EXIT_MODEL
     _, records, _ = read_log(out / RESULTS_FILE)
     records = {k: r for k, r in records.items() if k in {j.key for j in jobs}}
-    report = build_summary(records, ds.labels, settings, total=len(jobs),
+    report = build_summary(records, labels, settings, total=len(jobs),
                            clips_per_s=summary.clips_per_s if summary else None, dataset=dataset_info)
-    write_report(out, report, ds.labels, records)
+    write_report(out, report, labels, records)
     print((out / "per_class.md").read_text(encoding="utf-8"))
     if summary is not None:
         rate = summary.clips_per_s
         print(f"{summary.analysed + summary.decode_errors} clips in {summary.elapsed_s:.1f} s"
               f"{f' ({rate:.3f} clips/s)' if rate else ''}, {summary.resumed} resumed; "
               f"report in {out}", file=sys.stderr)
-    return code
+    return code, records

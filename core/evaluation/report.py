@@ -3,8 +3,9 @@
 ``write_report(out_dir, ...)`` writes, next to ``results.jsonl``:
 
 - ``metrics.json``     UAR, WAR, per-class recall/support, confusion counts, unparsed share,
-                       parse-status counts, failed clips, throughput, the run settings
-- ``per_class.md`` / ``per_class.csv``   the per-class table
+                       parse-status counts, failed clips, throughput, the run settings, bootstrap
+                       intervals (``core.evaluation.stats``) and consistency flag counts (``core.consistency``)
+- ``per_class.md`` / ``per_class.csv``   the per-class table, with each recall's bootstrap interval
 - ``confusion.csv``    counts, rows = truth, columns = prediction + ``unparsed/out-of-set``
 - ``confusion.png``    the same matrix drawn with Pillow (cells shaded by row share)
 
@@ -21,7 +22,9 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from core import consistency as _consistency
 from core import labels as _labels
+from core.evaluation import stats
 from core.evaluation.metrics import UNPARSED_COLUMN, Metrics, compute_metrics
 from core.evaluation.runner import STATUS_DECODE_ERROR, STATUS_MODEL_ERROR, STATUS_OK
 
@@ -40,13 +43,28 @@ CELL_RGB_HIGH = np.array([16, 66, 140], dtype=float)
 UNPARSED_RGB_HIGH = np.array([150, 40, 40], dtype=float)
 
 
+def _scored(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("status") == STATUS_OK and r.get("truth") is not None]
+
+
 def metrics_from_records(records: Iterable[dict[str, Any]], labels: Sequence[str]) -> Metrics:
     """Metrics over the clips the model answered (``status == ok``); failed clips are counted apart."""
-    ok = [r for r in records if r.get("status") == STATUS_OK and r.get("truth") is not None]
+    ok = _scored(records)
     return compute_metrics([r["truth"] for r in ok], [r.get("prediction") for r in ok], labels)
 
 
-def _pct(x: float | None) -> str:
+def bootstrap_from_records(records: Iterable[dict[str, Any]], labels: Sequence[str]) -> stats.Bootstrap | None:
+    """Bootstrap intervals over the scored clips (``core.evaluation.stats``); None without any."""
+    ok = _scored(records)
+    return stats.bootstrap_metrics([r["truth"] for r in ok], [r.get("prediction") for r in ok], labels)
+
+
+def consistency_counts(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many answered clips raised each consistency check (``core.consistency.flag_counts``)."""
+    return _consistency.flag_counts(_consistency.of_record(r) for r in records if r.get("status") == STATUS_OK)
+
+
+def pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.2f}"
 
 
@@ -65,9 +83,12 @@ def build_summary(
 ) -> dict[str, Any]:
     recs = list(records.values())
     m = metrics_from_records(recs, labels)
+    ci = bootstrap_from_records(recs, labels)
     status = Counter(r.get("status") for r in recs)
     return {
         "metrics": m.to_dict(),
+        "bootstrap": ci.to_dict() if ci is not None else None,
+        "consistency": consistency_counts(recs),
         "clips": {
             "total": total,
             "scored": m.n,
@@ -86,9 +107,37 @@ def build_summary(
     }
 
 
-def per_class_rows(m: Metrics) -> list[list[str]]:
-    return [[lab, str(s), str(p), _pct(r)]
-            for lab, s, p, r in zip(m.labels, m.support, m.predicted, m.recall)]
+def interval_text(iv: dict[str, float | None] | stats.Interval | None) -> str:
+    """``low–high`` in percent, or ``—``."""
+    if iv is None:
+        return "—"
+    d = iv.to_dict() if isinstance(iv, stats.Interval) else iv
+    if d.get("low") is None:
+        return "—"
+    return f"{pct(d['low'])}–{pct(d['high'])}"
+
+
+def per_class_rows(m: Metrics, ci: stats.Bootstrap | None = None) -> list[list[str]]:
+    """label, support, predicted, recall % and its bootstrap interval (``—`` without)."""
+    intervals = ci.recall if ci is not None else (None,) * len(m.labels)
+    return [[lab, str(s), str(p), pct(r), interval_text(iv)]
+            for lab, s, p, r, iv in zip(m.labels, m.support, m.predicted, m.recall, intervals)]
+
+
+def ci_note(ci: dict[str, Any] | None) -> str:
+    """One line naming how the intervals were made."""
+    if not ci:
+        return "no clips scored: no confidence intervals"
+    return (f"{round(100 * ci['level'])} % percentile bootstrap intervals over clips ({ci['resamples']} resamples, "
+            f"seed {ci['seed']}): UAR {interval_text(ci['uar'])} %, WAR {interval_text(ci['war'])} %")
+
+
+def consistency_note(counts: dict[str, int] | None) -> str:
+    """One line of consistency flag counts (``core.consistency``)."""
+    if not counts or not counts.get("checked"):
+        return "consistency: no answers checked"
+    parts = ", ".join(f"{_consistency.CHECK_TITLES[c]} {counts.get(c, 0)}" for c in _consistency.CHECKS)
+    return f"consistency flags on {counts['flagged']} of {counts['checked']} answers: {parts}"
 
 
 def write_report(out_dir: Path, summary: dict[str, Any], labels: Sequence[str],
@@ -96,14 +145,15 @@ def write_report(out_dir: Path, summary: dict[str, Any], labels: Sequence[str],
     """Write every report file into ``out_dir``; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     m = metrics_from_records(records.values(), labels)
+    ci = bootstrap_from_records(records.values(), labels)
     paths = []
 
     p = out_dir / METRICS_FILE
     p.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     paths.append(p)
 
-    header = ["label", "support", "predicted", "recall_%"]
-    rows = per_class_rows(m)
+    header = ["label", "support", "predicted", "recall_%", f"recall_{round(100 * stats.CONFIDENCE)}%_ci"]
+    rows = per_class_rows(m, ci)
     p = out_dir / "per_class.csv"
     with p.open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([header, *rows])
@@ -112,9 +162,11 @@ def write_report(out_dir: Path, summary: dict[str, Any], labels: Sequence[str],
     p = out_dir / "per_class.md"
     clips = summary["clips"]
     lines = [
-        f"UAR {_pct(m.uar)} % · WAR {_pct(m.war)} % · unparsed/out-of-set {_pct(m.unparsed_share)} % "
+        f"UAR {pct(m.uar)} % · WAR {pct(m.war)} % · unparsed/out-of-set {pct(m.unparsed_share)} % "
         f"of {m.n} scored clips ({clips['decode_errors']} undecodable, {clips['model_errors']} model errors, "
         f"{clips['pending']} not run)",
+        ci_note(summary.get("bootstrap")),
+        consistency_note(summary.get("consistency")),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
@@ -181,7 +233,7 @@ def draw_confusion(m: Metrics):
             if count:
                 draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), str(count),
                           fill="white" if share > 0.5 else "black", font=font, anchor="mm")
-    caption = f"UAR {_pct(m.uar)}%  WAR {_pct(m.war)}%  n={m.n}  rows: truth, columns: prediction"
+    caption = f"UAR {pct(m.uar)}%  WAR {pct(m.war)}%  n={m.n}  rows: truth, columns: prediction"
     draw.text((MARGIN_PX, height - MARGIN_PX - FONT_PX), caption, fill="black", font=font)
     return img
 
@@ -190,37 +242,105 @@ def draw_confusion(m: Metrics):
 
 
 def load_run(path: str | Path) -> dict[str, Any]:
-    """A run folder (or its metrics.json) → its summary; clear error when it is not a run."""
+    """A run folder (or its metrics.json) → its summary, with its clip records (``_records``, by key) when its
+    results.jsonl is beside it; clear error when it is not a run."""
+    from core.evaluation.log import read_log
+
     p = Path(path)
     f = p / METRICS_FILE if p.is_dir() else p
     if not f.is_file():
         raise FileNotFoundError(f"{path}: no {METRICS_FILE} (pass an evaluation --out folder)")
-    data = json.loads(f.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{f} is not a readable {METRICS_FILE} ({exc}); run the evaluation again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise ValueError(f"{f} does not hold the metrics of an evaluation run")  # noqa: TRY004 — a bad file
     data["_name"] = p.name if p.is_dir() else p.parent.name
+    results = f.parent / RESULTS_FILE
+    data["_records"] = read_log(results)[1] if results.is_file() else None
     return data
 
 
+def load_runs(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """``load_run`` of each path; an ``--ablation`` folder stands for its mode runs (``video_audio``, ``video``)."""
+    from core.evaluation.ablation import mode_runs
+
+    runs: list[dict[str, Any]] = []
+    for path in paths:
+        modes = mode_runs(Path(path))
+        runs += [load_run(m) for m in modes] if modes else [load_run(path)]
+    return runs
+
+
+def _run_ci(run: dict[str, Any]) -> dict[str, Any] | None:
+    """A run's bootstrap intervals: stored, else computed from its records (runs written before they existed)."""
+    if run.get("bootstrap") is not None or not run.get("_records"):
+        return run.get("bootstrap")
+    ci = bootstrap_from_records(run["_records"].values(), run["metrics"]["labels"])
+    return ci.to_dict() if ci is not None else None
+
+
+def _run_consistency(run: dict[str, Any]) -> dict[str, int] | None:
+    if run.get("consistency") is not None or not run.get("_records"):
+        return run.get("consistency")
+    return consistency_counts(run["_records"].values())
+
+
+def paired_tests(runs: Sequence[dict[str, Any]]) -> list[tuple[str, str, stats.McNemar | None]]:
+    """McNemar of every run against the first, on the clips both scored; None where a run has no records."""
+    base = runs[0]
+    out = []
+    for other in runs[1:]:
+        if not base.get("_records") or not other.get("_records"):
+            out.append((base["_name"], other["_name"], None))
+            continue
+        _, ca, cb = stats.paired_correctness(base["_records"], other["_records"])
+        out.append((base["_name"], other["_name"], stats.mcnemar(ca, cb)))
+    return out
+
+
+def mcnemar_line(a: str, b: str, test: stats.McNemar | None) -> str:
+    if test is None:
+        return f"{a} vs {b}: no paired test (a results.jsonl is missing)"
+    if test.n == 0:
+        return f"{a} vs {b}: no clip was scored in both runs"
+    stat = f", chi-square {test.statistic:.2f}" if test.statistic is not None else ""
+    return (f"{a} vs {b}: {test.n} clips scored in both; right only in {a}: {test.a_only}, only in {b}: "
+            f"{test.b_only}; McNemar p = {test.p_value:.4g} ({test.method}{stat})")
+
+
 def compare_table(runs: Sequence[dict[str, Any]]) -> str:
-    """Plain-text table: one column per run; UAR, WAR, unparsed share, per-class recall, clips/s."""
+    """Plain-text table: one column per run; UAR, WAR (with bootstrap intervals), unparsed share, consistency
+    flags, per-class recall, clips/s; then McNemar's test of each run against the first, where the runs'
+    results.jsonl files are there to pair clips."""
     names = [r["_name"] for r in runs]
     rows: list[list[str]] = []
 
     def add(title: str, values: Iterable[str]) -> None:
         rows.append([title, *values])
 
-    add("UAR %", (_pct(r["metrics"]["uar"]) for r in runs))
-    add("WAR %", (_pct(r["metrics"]["war"]) for r in runs))
-    add("unparsed %", (_pct(r["metrics"]["unparsed_share"]) for r in runs))
+    cis = [_run_ci(r) for r in runs]
+    level = next((round(100 * c["level"]) for c in cis if c), round(100 * stats.CONFIDENCE))
+    flags = [_run_consistency(r) or {} for r in runs]
+    add("UAR %", (pct(r["metrics"]["uar"]) for r in runs))
+    add(f"UAR {level}% CI", (interval_text(c["uar"]) if c else "—" for c in cis))
+    add("WAR %", (pct(r["metrics"]["war"]) for r in runs))
+    add(f"WAR {level}% CI", (interval_text(c["war"]) if c else "—" for c in cis))
+    add("unparsed %", (pct(r["metrics"]["unparsed_share"]) for r in runs))
     add("clips scored", (str(r["metrics"]["n"]) for r in runs))
     add("clips failed", (str(r["clips"]["decode_errors"] + r["clips"]["model_errors"]) for r in runs))
     rates = [r["throughput"]["clips_per_s"] for r in runs]
     add("clips/s", ("—" if x is None else f"{x:.3f}" for x in rates))
+    for check in _consistency.CHECKS:
+        add(f"flag: {check}", (str(f.get(check, "—")) for f in flags))
     all_labels: list[str] = []
     for r in runs:
         all_labels += [lab for lab in r["metrics"]["labels"] if lab not in all_labels]
     for lab in all_labels:
-        add(f"recall {lab} %", (_pct(r["metrics"]["per_class"].get(lab, {}).get("recall")) for r in runs))
-    for key in ("model", "instruction", "labels", "max_new_tokens"):
+        add(f"recall {lab} %", (pct(r["metrics"]["per_class"].get(lab, {}).get("recall")) for r in runs))
+        add(f"  {level}% CI", (interval_text((c or {}).get("recall", {}).get(lab)) for c in cis))
+    for key in ("model", "modal", "instruction", "labels", "max_new_tokens"):
         add(key, (_short(r.get("settings", {}).get(key)) for r in runs))
 
     table = [["", *names], *rows]
@@ -231,6 +351,9 @@ def compare_table(runs: Sequence[dict[str, Any]]) -> str:
         out.append("  ".join(cells))
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
+    if len(runs) > 1:
+        out += ["", "Paired tests (McNemar on per-clip correctness):"]
+        out += [f"  {mcnemar_line(*t)}" for t in paired_tests(runs)]
     return "\n".join(out)
 
 
@@ -239,5 +362,5 @@ def _short(value: Any, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["UNPARSED_COLUMN", "build_summary", "compare_table", "draw_confusion", "load_run",
-           "metrics_from_records", "write_report"]
+__all__ = ["UNPARSED_COLUMN", "bootstrap_from_records", "build_summary", "compare_table", "consistency_counts",
+           "draw_confusion", "load_run", "load_runs", "metrics_from_records", "paired_tests", "write_report"]

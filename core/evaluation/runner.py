@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
 
 from core import labels as _labels
+from core.consistency import check as check_consistency
 from core.evaluation.log import ResultLog
 from core.evaluation.progress import Progress
 from core.evaluation.scoring import predict
+from core.window import AUDIO_MISSING, AUDIO_OK
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,9 @@ def _clip_record(job: Job, clip: Any, result: Any, opts: RunOptions, decode_s: f
     parsed = predict(result.text, opts.labels)
     timings = {"decode_s": round(decode_s, 4), "total_s": round(total_s, 4)}
     timings.update({k: round(float(v), 4) for k, v in dict(result.timings).items()})
+    heard = clip.audio is not None and opts.modal == "video_audio"
+    # faces are not checked on clips (None): the person check needs them and is left out here
+    checks = check_consistency(parsed.think, parsed.label, opts.labels, AUDIO_OK if heard else AUDIO_MISSING, None)
     return {
         "key": job.key,
         "path": str(job.path),
@@ -150,10 +155,11 @@ def _clip_record(job: Job, clip: Any, result: Any, opts: RunOptions, decode_s: f
         "scores": dict(result.scores) if getattr(result, "scores", None) is not None else None,
         "n_frames": int(getattr(clip, "n_frames", len(clip.frames))),  # frames in the file
         "fps": float(clip.fps) if clip.fps else None,
-        "has_audio": clip.audio is not None and opts.modal == "video_audio",
+        "has_audio": heard,
         "modal": getattr(result, "modal", opts.modal),  # video when the file has no sound
         "warnings": list(getattr(clip, "warnings", ()) or ()),
         "timings": timings,
+        "consistency": checks.to_dict(),
         "error": None,
         "finished_at": time.time(),
     }

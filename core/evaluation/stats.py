@@ -8,6 +8,9 @@ the interval is the percentile interval of those scores at ``CONFIDENCE`` (numpy
 at (1 - level) / 2 and 1 - (1 - level) / 2). A class absent from a resample has no recall there; its interval is
 taken over the resamples that hold it. With few clips per class the intervals are wide, as they should be.
 
+**Paired difference.** For two runs on the same clips, each resample draws the same clips for both, and the
+interval of (A − B) for UAR and WAR says how large the difference plausibly is (McNemar says whether it is there).
+
 **McNemar.** Two runs (say video-only and audio-visual) are paired on the clips both scored; what matters are the
 discordant clips, right in one run and wrong in the other (``a_only``, ``b_only``). With at most
 ``EXACT_MAX_DISCORDANT`` of them the two-sided exact binomial test is used (p = 2 · P(X ≤ min) for
@@ -18,7 +21,7 @@ X ~ Binomial(a_only + b_only, 1/2), capped at 1); above it the chi-square statis
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +95,13 @@ def _score(rows: np.ndarray, correct: np.ndarray, k: int) -> tuple[np.ndarray, n
     return uar, war, recall
 
 
+def resample_chunks(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """``resamples`` draws of ``n`` clip indices with replacement, as int64 arrays [<= 100, n] (bounded memory)."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, _CHUNK_RESAMPLES):
+        yield rng.integers(0, n, size=(min(_CHUNK_RESAMPLES, resamples - start), n))
+
+
 def bootstrap_from_indices(rows: np.ndarray, correct: np.ndarray, labels: Sequence[str],
                            resample_indices: Iterable[np.ndarray], level: float = CONFIDENCE,
                            seed: int | None = None) -> Bootstrap:
@@ -132,10 +142,60 @@ def bootstrap_metrics(truth: Sequence[str], predicted: Sequence[str | None], lab
         raise ValueError(f"ground-truth labels {unknown} are not in the label set {list(labels)}")
     rows = np.array([index[t] for t in truth], np.int64)
     correct = np.array([p == t for t, p in zip(truth, predicted)], bool)
-    rng = np.random.default_rng(seed)
-    chunks = (rng.integers(0, n, size=(min(_CHUNK_RESAMPLES, resamples - start), n))
-              for start in range(0, resamples, _CHUNK_RESAMPLES))
-    return bootstrap_from_indices(rows, correct, labels, chunks, level, seed)
+    return bootstrap_from_indices(rows, correct, labels, resample_chunks(n, resamples, seed), level, seed)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Percentile intervals of run A minus run B on resamples that draw the same clips for both."""
+
+    uar: Interval
+    war: Interval
+    resamples: int
+    seed: int | None
+    level: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "paired percentile bootstrap over clips", "resamples": self.resamples, "seed": self.seed,
+                "level": self.level, "uar": self.uar.to_dict(), "war": self.war.to_dict()}
+
+
+def difference_from_indices(rows: np.ndarray, correct_a: np.ndarray, correct_b: np.ndarray, k: int,
+                            resample_indices: Iterable[np.ndarray], level: float = CONFIDENCE,
+                            seed: int | None = None) -> Difference:
+    """Intervals of A − B over the given resamples (``rows`` int64 [n] truth classes, ``correct_*`` bool [n])."""
+    rows = np.asarray(rows, np.int64)
+    ca, cb = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    du, dw = [], []
+    for idx in resample_indices:
+        idx = np.asarray(idx, np.int64)
+        ua, wa, _ = _score(rows[idx], ca[idx], k)
+        ub, wb, _ = _score(rows[idx], cb[idx], k)
+        du.append(ua - ub)
+        dw.append(wa - wb)
+    if not du:
+        raise ValueError("no resamples")
+    u, w = np.concatenate(du), np.concatenate(dw)
+    return Difference(_quantiles(u, level), _quantiles(w, level), len(u), seed, level)
+
+
+def bootstrap_difference(truth: Sequence[str], predicted_a: Sequence[str | None],
+                         predicted_b: Sequence[str | None], labels: Sequence[str],
+                         resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                         level: float = CONFIDENCE) -> Difference | None:
+    """Paired bootstrap intervals of UAR(A) − UAR(B) and WAR(A) − WAR(B) on the same clips (None without any)."""
+    if not len(truth) == len(predicted_a) == len(predicted_b):
+        raise ValueError("the two runs must be paired on the same clips (same length, same order)")
+    n = len(truth)
+    if n == 0:
+        return None
+    index = {lab: i for i, lab in enumerate(labels)}
+    if any(t not in index for t in truth):
+        raise ValueError(f"ground-truth labels outside the label set {list(labels)}")
+    rows = np.array([index[t] for t in truth], np.int64)
+    ca = np.array([p == t for t, p in zip(truth, predicted_a)], bool)
+    cb = np.array([p == t for t, p in zip(truth, predicted_b)], bool)
+    return difference_from_indices(rows, ca, cb, len(labels), resample_chunks(n, resamples, seed), level, seed)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ class FakeReader:
 
 class FakeModel:
     def __init__(self, answers: dict[int, str], fail: tuple[int, ...] = (), interrupt_at: int | None = None,
-                 batch_fails: bool = False):
+                 batch_fails: bool = False, video_only_answers: dict[int, str] | None = None):
         self.answers, self.fail, self.interrupt_at, self.batch_fails = answers, fail, interrupt_at, batch_fails
+        self.video_only_answers = video_only_answers  # what it says without audio (default: the same)
         self.seen: list[int] = []
         self.kwargs: list[dict] = []
         self.batches: list[list[tuple[int, bool]]] = []  # (clip value, has audio) per analyze_batch call
@@ -50,7 +51,7 @@ class FakeModel:
         self.kwargs.append(dict(kwargs, audio=audio is not None, instruction=instruction))
         if v in self.fail:
             raise RuntimeError(f"boom {v}")
-        text = self.answers[v]
+        text = self.answers[v] if audio is not None or self.video_only_answers is None else self.video_only_answers[v]
         return AnalysisResult(token_ids=(1, 2), text=text, think=None, answer=None, label=None,
                               parse_status="ok", label_set=kwargs.get("label_set", "dfew"),
                               modal="video_audio",

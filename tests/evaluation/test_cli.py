@@ -150,3 +150,43 @@ def test_bad_batch_sizes_are_refused_before_the_model_loads(tmp_path, fake, caps
     assert main.main(["analyze", str(tmp_path), "--model", "M", "--batch-size", "0"]) == 2
     assert "batch size 0" in capsys.readouterr().err
     assert fake.loaded == []
+
+
+def test_ablation_runs_both_modes_resumes_and_compares(tmp_path, fake, capsys):
+    """Video-only and audio-visual runs of the same clips, each resumable, with the ablation table and the paired
+    test; the fake answers differ without audio on clips a and d."""
+    fake.video_only_answers = {0: "<think>Her voice is cheerful.</think><answer>sad</answer>",
+                               1: ANSWERS[1], 2: ANSWERS[2], 3: "fear"}
+    m = make_manifest(tmp_path)
+    out = tmp_path / "abl"
+    fake.interrupt_at = 5  # during the second mode: the first is complete, the second resumes
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(out), "--ablation"]) == 130
+    assert not (out / "ablation.md").exists()
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(out), "--ablation"]) == 0
+    assert len(fake.seen) == 8  # 4 decodable clips per mode, none analysed twice
+    assert [k["audio"] for k in fake.kwargs] == [True] * 4 + [False] * 4
+    for mode in ("video_audio", "video"):
+        settings = json.loads((out / mode / "results.jsonl").read_text().splitlines()[0])
+        assert settings["modal"] == mode
+    table = json.loads((out / "ablation.json").read_text())
+    av, v = table["modes"]["video_audio"], table["modes"]["video"]
+    assert av["metrics"]["war"] == pytest.approx(3 / 4) and v["metrics"]["war"] == pytest.approx(1 / 4)
+    assert table["paired"]["mcnemar"] == {"n": 4, "both_right": 1, "a_only": 2, "b_only": 0, "both_wrong": 1,
+                                          "method": "exact binomial", "statistic": None, "p_value": 0.5}
+    assert v["consistency"]["voice_without_audio"] == 1 and av["consistency"]["voice_without_audio"] == 0
+    assert av["bootstrap"]["resamples"] == 2000
+    md = capsys.readouterr().out
+    assert "| WAR | 75.00 [" in md and "| +50.00 [" in md and "McNemar p = 0.5 (exact binomial)" in md
+
+    # the ablation folder compares as its two runs, with McNemar against the first
+    assert main.main(["evaluate", "--compare", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].split() == ["video_audio", "video"]
+    assert "video_audio vs video: 4 clips scored in both; right only in video_audio: 2, only in video: 0; " \
+           "McNemar p = 0.5 (exact binomial)" in text
+    assert "UAR 95% CI" in text and "flag: voice_without_audio" in text
+    # settings that differ from a mode's run are refused before the model loads
+    n_loads = len(fake.loaded)
+    assert main.main(["evaluate", str(m), "--model", "M", "--out", str(out), "--ablation", "--max-new-tokens",
+                      "3"]) == 2
+    assert len(fake.loaded) == n_loads

@@ -51,10 +51,16 @@ def test_report_files(tmp_path):
     assert by_truth["sad"] == [0, 0, 0, 1, 0, 1, 0, 0]
 
     table = list(csv.reader((tmp_path / "per_class.csv").open()))
-    assert table[1] == ["happy", "2", "1", "50.00"] and table[4] == ["angry", "0", "1", "—"]
+    # happy: one of two right; a resample of its two clips scores 0, 1/2 or 1, so the 95 % interval is 0-100
+    assert table[0][-1] == "recall_95%_ci"
+    assert table[1] == ["happy", "2", "1", "50.00", "0.00–100.00"] and table[4] == ["angry", "0", "1", "—", "—"]
     md = (tmp_path / "per_class.md").read_text()
     assert md.startswith("UAR 50.00 % · WAR 50.00 % · unparsed/out-of-set 25.00 %")
-    assert "| sad | 2 | 1 | 50.00 |" in md
+    assert "| sad | 2 | 1 | 50.00 | 0.00–100.00 |" in md
+    assert "95 % percentile bootstrap intervals over clips (2000 resamples" in md
+    boot = data["bootstrap"]
+    assert boot["resamples"] == 2000 and boot["level"] == 0.95
+    assert boot["war"]["low"] <= 0.5 <= boot["war"]["high"] and boot["recall"]["angry"] == {"low": None, "high": None}
 
     img = Image.open(tmp_path / "confusion.png")
     assert img.mode == "RGB" and img.width > 8 * 56 and img.height > 7 * 56
@@ -75,3 +81,20 @@ def test_compare_table_lists_every_run(tmp_path):
     assert any(line.startswith("clips/s") and "1.250" in line for line in lines)
     with pytest.raises(FileNotFoundError, match="metrics.json"):
         load_run(tmp_path / "nothing")
+
+
+def test_consistency_flags_are_counted_in_the_report(tmp_path):
+    recs = {
+        "a": {**rec("a", "happy", "happy"), "think": "She is sad.", "text": "x", "label_set": "dfew",
+              "audio_status": "ok"},  # computed from the fields: answer disagrees
+        "b": {**rec("b", "sad", "sad"), "consistency": {"conclusion": ["sad"], "flags": [
+            {"check": "voice_without_audio", "reason": "r"}]}},  # stored checks are read as they are
+        "c": {**rec("c", "sad", "sad"), "think": "He is sad.", "text": "x", "label_set": "dfew"},
+    }
+    summary = build_summary(recs, LABELS, {}, total=3)
+    assert summary["consistency"] == {"answer_vs_reasoning": 1, "voice_without_audio": 1, "person_vs_faces": 0,
+                                      "checked": 3, "flagged": 2}
+    write_report(tmp_path, summary, LABELS, recs)
+    md = (tmp_path / "per_class.md").read_text()
+    assert "consistency flags on 2 of 3 answers: answer disagrees with the reasoning 1, reasoning describes a " \
+           "voice the model did not hear 1" in md

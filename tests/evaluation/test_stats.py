@@ -122,3 +122,23 @@ def test_pairing_uses_clips_scored_in_both_runs():
          "z": {"status": "ok", "truth": "sad", "prediction": "sad"}}
     keys, ca, cb = stats.paired_correctness(a, b)
     assert keys == ["x", "y"] and ca == [True, False] and cb == [False, True]
+
+
+def test_paired_difference_on_given_resamples():
+    # truth a, a, b; run A right, right, wrong; run B wrong, right, right
+    rows = np.array([0, 0, 1])
+    ca, cb = np.array([True, True, False]), np.array([False, True, True])
+    resamples = [np.array([[0, 1, 2],    # A: UAR (1 + 0)/2 = 0.5, WAR 2/3; B: (0.5 + 1)/2 = 0.75, WAR 2/3
+                           [0, 0, 0]])]  # A: UAR 1, WAR 1; B: UAR 0, WAR 0
+    d = stats.difference_from_indices(rows, ca, cb, 2, resamples, level=0.5)
+    # two values each: the 25 % / 75 % quantiles sit a quarter of the way from each end
+    assert d.uar.low == pytest.approx(-0.25 + 0.25 * 1.25) and d.uar.high == pytest.approx(-0.25 + 0.75 * 1.25)
+    assert d.war.low == pytest.approx(0.25) and d.war.high == pytest.approx(0.75)
+
+
+def test_identical_runs_differ_by_nothing():
+    truth = ["a", "b", "c", "a"] * 10
+    predicted = ["a", "c", "c", None] * 10
+    d = stats.bootstrap_difference(truth, predicted, predicted, ["a", "b", "c"])
+    assert d.uar == d.war == stats.Interval(0.0, 0.0)
+    assert stats.bootstrap_difference([], [], [], ["a"]) is None
