@@ -11,6 +11,14 @@ are an immutable value read at the start of each window.
 Everything leaves as immutable values on the worker thread: model events through a ``ModelListener``, window
 events through the attachment's ``WindowListener``; counters are ``WorkerStats`` snapshots. The desktop bridge
 re-emits them as queued Qt signals, the headless monitor prints them. Listener methods must not block.
+
+Attribution (``core.attribution``): a second, lower-priority queue of video-only re-runs of analysed windows. The
+worker keeps the inputs of each attachment's newest windows (``Attachment.kept``) so that any of them can be
+attributed on demand (``attribute``), and attributes every window itself when automatic attribution is on
+(``set_auto_attribution``). A request is served only when no live window waits: after the attachment's mailbox
+has stayed empty for one ``COMMAND_POLL_S``, and it yields to a window that arrives meanwhile at the model's next
+stop check (between tokens; before the prefill), to run again from the start later. On-demand requests go before
+automatic ones; both are cancellable (``cancel_attributions``); loading another model drops them all.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +35,16 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from core import labels as _labels
+from core.attribution import (
+    ATTRIBUTION_KEPT_WINDOWS,
+    AUTO_MODES,
+    AUTO_OFF,
+    Attribution,
+    AttributionInputs,
+    KeptInputs,
+    auto_enabled,
+    compare,
+)
 from core.backend import (
     BackendError,
     LoadRequest,
@@ -83,9 +102,25 @@ class ModelListener:
     def warning(self, message: str) -> None: ...
 
 
-class WindowListener:
+class AttributionListener:
+    """Attribution events, from the worker thread. Every ``attribution_started`` is followed by exactly one of
+    ``attribution_ready``, ``attribution_failed``, ``attribution_cancelled`` or ``attribution_yielded`` (a live
+    window came first; the request stays queued and starts again later). A queued request that is dropped
+    (another model loaded, a newer automatic request, ``cancel_attributions``) gets ``attribution_cancelled``
+    without a start — on the thread that called ``cancel_attributions`` in that case. Same rules as
+    ``ModelListener``."""
+
+    def attribution_started(self, window_id: int) -> None: ...
+    def attribution_ready(self, window_id: int, attribution: Attribution) -> None: ...
+    def attribution_failed(self, window_id: int, message: str) -> None: ...
+    def attribution_cancelled(self, window_id: int) -> None: ...
+    def attribution_yielded(self, window_id: int) -> None: ...
+
+
+class WindowListener(AttributionListener):
     """Window events for one attachment, from the worker thread. Every ``window_started`` is followed by exactly
-    one of ``result_ready``, ``window_failed`` or ``window_cancelled``. Same rules as ``ModelListener``."""
+    one of ``result_ready``, ``window_failed`` or ``window_cancelled``. The attachment's attributions (automatic,
+    or asked for with ``InferenceWorker.attribute_window``) come here too. Same rules as ``ModelListener``."""
 
     def window_started(self, window: Window) -> None: ...
     def token_streamed(self, window_id: int, text: str) -> None: ...
@@ -110,6 +145,10 @@ class WorkerStats:
     last_compute_s: float | None = None  # seconds the backend spent on the window
     last_first_token_s: float | None = None  # analysis start -> first streamed text (what a watcher feels)
     busy: bool = False
+    attributed: int = 0  # video-only re-runs finished (core.attribution)
+    attributions_yielded: int = 0  # re-runs interrupted by a live window (and queued again)
+    attributions_dropped: int = 0  # automatic requests dropped because newer ones filled the queue
+    last_attribution_s: float | None = None  # seconds the last video-only re-run took
 
     @property
     def completed(self) -> int:
@@ -121,10 +160,12 @@ class Attachment:
     ``InferenceWorker.attach``. It counts its windows and wakes ``wait_completed`` callers at each end of one, so
     a file run advances on the event instead of polling. Thread-safe."""
 
-    def __init__(self, windows: WindowSource, listener: WindowListener, clock: Callable[[], float]) -> None:
+    def __init__(self, windows: WindowSource, listener: WindowListener, clock: Callable[[], float],
+                 keep: int = 0) -> None:
         self.windows = windows
         self.listener = listener
         self.clock = clock
+        self.kept = KeptInputs(keep)  # the newest windows' inputs, for attribution on demand
         self._cond = threading.Condition()
         self._stats = WorkerStats()
         self._detached = False
@@ -162,6 +203,15 @@ class Attachment:
             self._cond.notify_all()
 
 
+@dataclass(eq=False)
+class _AttributionJob:
+    inputs: AttributionInputs
+    listener: AttributionListener
+    auto: bool  # queued by automatic attribution (served after on-demand requests)
+    attachment: Attachment | None = None  # whose counters it adds to
+    cancelled: bool = False  # set under the worker's lock
+
+
 class InferenceWorker:
     """Owns the model backend on one thread for the lifetime of an app or a command.
 
@@ -195,6 +245,11 @@ class InferenceWorker:
         self._state = threading.Condition()  # load requests pending / served
         self._loads_pending = 0
         self.loads = 0  # backends loaded over the worker's life
+        self._jobs: deque[_AttributionJob] = deque()  # attribution requests, next first (under _lock)
+        self._job: _AttributionJob | None = None  # the one running (under _lock)
+        self._yield_job = threading.Event()  # a command wants the model: the running attribution stops
+        self._auto_mode = AUTO_OFF
+        self.keep_windows = ATTRIBUTION_KEPT_WINDOWS  # inputs kept per attachment for attribution on demand
 
     # ---- commands (any thread, never blocking) -----------------------------------------------------------
     def start(self) -> None:
@@ -207,12 +262,14 @@ class InferenceWorker:
         """Load a model: a ``LoadRequest`` (a local folder, through the worker's loader) or any backend. A load
         that names the model already loaded, on the same device and precision, keeps it."""
         self._cancel.set()
+        self._yield_job.set()
         with self._state:
             self._loads_pending += 1
         self._commands.put(("load", what))
 
     def unload(self) -> None:
         self._cancel.set()
+        self._yield_job.set()
         self._commands.put(("unload", None))
 
     def set_params(self, params: AnalysisParams) -> None:
@@ -227,7 +284,7 @@ class InferenceWorker:
                clock: Callable[[], float] = time.monotonic) -> Attachment:
         """Serve windows from ``windows`` to ``listener`` (``clock``: the session clock, for latencies) from now
         on, in place of any other attachment, which is detached (its window in flight is cancelled)."""
-        attachment = Attachment(windows, listener, clock)
+        attachment = Attachment(windows, listener, clock, keep=self.keep_windows)
         with self._lock:
             old, self._attachment = self._attachment, attachment
             if old is not None and self._current is old:
@@ -246,9 +303,86 @@ class InferenceWorker:
                 self._cancel.set()
         attachment._detach()
 
+    # ---- attribution (any thread, never blocking) -------------------------------------------------------------
+    def set_auto_attribution(self, mode: str) -> None:
+        """Attribute every analysed window when the device has spare time: ``core.attribution.AUTO_MODES``
+        (``gpu``: only when the model runs on a GPU)."""
+        if mode not in AUTO_MODES:
+            raise ValueError(f"automatic attribution {mode!r}: use one of {', '.join(AUTO_MODES)}")
+        self._auto_mode = mode
+
+    @property
+    def auto_attribution(self) -> bool:
+        """Windows are attributed automatically now (the setting, for the loaded model's device)."""
+        info = self._model_info
+        return info is not None and auto_enabled(self._auto_mode, info.get("device"))
+
+    def attribute(self, inputs: AttributionInputs, listener: AttributionListener) -> None:
+        """Queue a video-only re-run of ``inputs``' window, before automatic requests; ``listener`` gets its
+        events. A request for a window already queued moves it forward; one already running is left alone."""
+        self._enqueue(_AttributionJob(inputs, listener, auto=False))
+
+    def attribute_window(self, attachment: Attachment, window_id: int) -> bool:
+        """Queue the attribution of one of ``attachment``'s windows from its kept inputs (events go to its
+        listener). False when that window's inputs are no longer kept (only the newest ``keep_windows`` are)."""
+        inputs = attachment.kept.get(window_id)
+        if inputs is None:
+            return False
+        self._enqueue(_AttributionJob(inputs, attachment.listener, auto=False, attachment=attachment))
+        return True
+
+    def cancel_attributions(self, listener: AttributionListener | None = None, window_id: int | None = None) -> None:
+        """Drop queued attribution requests (of ``listener``, of ``window_id``; None: any) and stop the running
+        one at its next token. Each dropped request gets ``attribution_cancelled``."""
+        def hit(job: _AttributionJob) -> bool:
+            return ((listener is None or job.listener is listener)
+                    and (window_id is None or job.inputs.window_id == window_id))
+
+        with self._lock:
+            dropped = [j for j in self._jobs if hit(j)]
+            self._jobs = deque(j for j in self._jobs if not hit(j))
+            running = self._job
+            if running is not None and hit(running):
+                running.cancelled = True
+        for job in dropped:
+            job.listener.attribution_cancelled(job.inputs.window_id)
+
+    def pending_attributions(self) -> int:
+        with self._lock:
+            return len(self._jobs) + (self._job is not None)
+
+    def _enqueue(self, job: _AttributionJob) -> None:
+        key = job.inputs.key
+        with self._lock:
+            running = self._job
+            if running is not None and running.inputs.key == key and running.listener is job.listener:
+                return
+            same = [j for j in self._jobs if j.inputs.key == key and j.listener is job.listener]
+            for j in same:
+                self._jobs.remove(j)
+            if job.auto:
+                self._jobs.append(job)
+                dropped = self._trim_auto_jobs()
+            else:
+                self._jobs.appendleft(job)
+                dropped = []
+        for old in dropped:
+            self._count_job(old, attributions_dropped=1)
+            old.listener.attribution_cancelled(old.inputs.window_id)
+        self._commands.put(("wake", None))
+
+    def _trim_auto_jobs(self) -> list[_AttributionJob]:
+        """Keep at most ``keep_windows`` automatic requests (the newest); the older ones are dropped. Under _lock."""
+        autos = [j for j in self._jobs if j.auto]
+        extra = autos[: max(0, len(autos) - max(1, self.keep_windows))]
+        for j in extra:
+            self._jobs.remove(j)
+        return extra
+
     def stop(self, timeout: float = 10.0) -> bool:
         """Cancel the current window, unload the model and join the thread. True when it ended."""
         self._stopping.set()
+        self._yield_job.set()
         self._cancel.set()
         self._commands.put(("stop", None))
         self._wake_attachments()
@@ -304,16 +438,22 @@ class InferenceWorker:
     def _run(self) -> None:
         try:
             while not self._stopping.is_set():
-                idle = self._backend is None or self._attachment is None
+                idle = self._backend is None or (self._attachment is None and not self._jobs)
                 if self._serve_commands(wait_s=COMMAND_POLL_S if idle else 0.0):
                     break
                 attachment = self._attachment
-                if self._backend is None or attachment is None:
+                if self._backend is None:
                     continue
-                window = attachment.windows.get(timeout=COMMAND_POLL_S)
-                if window is not None and not self._stopping.is_set():
-                    self._analyse(attachment, window)
+                if attachment is not None:
+                    # the wait doubles as the test for spare time: attributions run only after it found nothing
+                    window = attachment.windows.get(timeout=COMMAND_POLL_S)
+                    if window is not None and not self._stopping.is_set():
+                        self._analyse(attachment, window)
+                        continue
+                if not self._stopping.is_set() and self._commands.empty():
+                    self._attribute_next(attachment)
         finally:
+            self._drop_jobs()
             self._release()
             self._faces.close()
             self._wake_attachments()
@@ -377,6 +517,7 @@ class InferenceWorker:
         backend, self._backend = self._backend, None
         if backend is None:
             return
+        self._drop_jobs()  # their audio-visual answers came from this model: never compare across models
         self._model_info = None
         self._memory_bytes = None
         try:
@@ -438,7 +579,7 @@ class InferenceWorker:
                 listener.window_cancelled(window)
                 self._count(attachment, cancelled=1)
                 return
-            listener.window_failed(window, self._failure_message(window, exc))
+            listener.window_failed(window, self._failure_message(window.id, exc))
             self._count(attachment, failed=1)
             return
         if self._cancel.is_set():
@@ -452,20 +593,97 @@ class InferenceWorker:
             audio_status=window.audio_status, finished_at=now, faces=self._faces.result(faces),
             frame_indices=tuple(int(i) for i in picked),
         )
+        inputs = self._keep_for_attribution(attachment, result, frames, params)  # before anyone can ask for it
         listener.result_ready(result, window)
         self._memory_bytes = backend.memory_bytes()
         self._count(attachment, analysed=1, last_compute_s=compute_s, last_latency_s=now - window.t1,
                     last_first_token_s=first_token[0] if first_token else None)
+        if inputs is not None and self.auto_attribution:
+            self._enqueue(_AttributionJob(inputs, attachment.listener, auto=True, attachment=attachment))
 
-    def _failure_message(self, window: Window, exc: BaseException) -> str:
+    def _keep_for_attribution(self, attachment: Attachment, result: WindowResult, frames: Any,
+                              params: AnalysisParams) -> AttributionInputs | None:
+        """Keep the window's model frames and question for attribution (on demand, or automatic)."""
+        if attachment.kept.capacity == 0 and not self.auto_attribution:
+            return None
+        inputs = AttributionInputs(result.window_id, result.t0, result.t1, result.wall_t0, frames, params,
+                                   result.analysis)
+        attachment.kept.add(inputs)
+        return inputs
+
+    # ---- attribution (worker thread) ---------------------------------------------------------------------
+    def _attribute_next(self, attachment: Attachment | None) -> None:
+        """Run the next queued attribution, if any, until it ends or a live window (or a command) wants the
+        model; an interrupted one goes back to the front of the queue."""
+        backend = self._backend
+        with self._lock:
+            if not self._jobs or backend is None:
+                return
+            job = self._jobs.popleft()
+            self._job = job
+            self._yield_job.clear()
+        window_waiting = getattr(attachment.windows, "peek_pending", None) if attachment is not None else None
+
+        def should_stop() -> bool:
+            return (job.cancelled or self._yield_job.is_set() or self._attachment is not attachment
+                    or (window_waiting is not None and window_waiting()))
+
+        inputs, listener = job.inputs, job.listener
+        params = replace(inputs.params, label_set=inputs.audio_visual.label_set or inputs.params.label_set,
+                         scores=inputs.audio_visual.scores is not None)
+        listener.attribution_started(inputs.window_id)
+        started = time.perf_counter()
+        try:
+            try:
+                video_only = backend.analyze(inputs.frames, None, params, None, should_stop)
+                failure = None
+            except Exception as exc:  # noqa: BLE001 — a failed attribution never kills the worker
+                video_only, failure = None, exc
+            seconds = time.perf_counter() - started
+            if job.cancelled or self._stopping.is_set():
+                listener.attribution_cancelled(inputs.window_id)
+            elif should_stop():  # a live window or a command came first: run it again later
+                with self._lock:
+                    self._jobs.appendleft(job)
+                self._count_job(job, attributions_yielded=1)
+                listener.attribution_yielded(inputs.window_id)
+            elif failure is not None:
+                message = (self._failure_message(inputs.window_id, failure) if is_out_of_memory(failure)
+                           else f"The video-only run of window {inputs.window_id} failed: {failure}")
+                log.warning("%s", message)
+                listener.attribution_failed(inputs.window_id, message)
+            else:
+                listener.attribution_ready(inputs.window_id, compare(inputs, video_only, seconds))
+                self._count_job(job, attributed=1, last_attribution_s=seconds)
+        finally:
+            with self._lock:
+                self._job = None
+
+    def _drop_jobs(self) -> None:
+        with self._lock:
+            dropped, self._jobs = list(self._jobs), deque()
+        for job in dropped:
+            job.listener.attribution_cancelled(job.inputs.window_id)
+
+    def _count_job(self, job: _AttributionJob, **change: Any) -> None:
+        def apply(old: WorkerStats) -> WorkerStats:
+            counts = {k: getattr(old, k) + v for k, v in change.items() if not k.startswith("last_")}
+            return replace(old, **counts, **{k: v for k, v in change.items() if k.startswith("last_")})
+
+        with self._lock:
+            self._stats = apply(self._stats)
+        if job.attachment is not None:
+            job.attachment._apply(apply)
+
+    def _failure_message(self, window_id: int, exc: BaseException) -> str:
         if is_out_of_memory(exc):
             free_accelerator_memory()
             return ("Out of memory while analysing a window. Fix: choose float16/bfloat16 precision, lower "
                     "'max new tokens', or switch the device to CPU. Monitoring continues.")
         if isinstance(exc, BackendError):
-            return f"Window {window.id} was not analysed: {exc}"
-        log.error("analysis of window %d failed", window.id, exc_info=exc)
-        return f"Analysis of window {window.id} failed: {exc}"
+            return f"Window {window_id} was not analysed: {exc}"
+        log.error("analysis of window %d failed", window_id, exc_info=exc)
+        return f"Analysis of window {window_id} failed: {exc}"
 
     def _set_busy(self, attachment: Attachment, busy: bool) -> None:
         self._apply(attachment, lambda old: replace(old, busy=busy))

@@ -1,0 +1,204 @@
+"""What did the voice add? A window analysed again video-only, compared with its audio-visual answer.
+
+The official code runs the same model with ``--modal video`` (no audio tokens, the prompt without ``<audio>``).
+Running a window that way on exactly the frames its audio-visual analysis saw, with the same question, and comparing
+the two answers shows what the audio contributed: the label ("the voice changed fear → angry", or "the voice
+changed nothing"), the answer and reasoning text, and the shift of the model's per-label scores. It is an ablation
+of one window, not an explanation of the model's internals: the model was never asked to answer without audio in
+training, so a video-only answer is itself a model output to read with care.
+
+Values here cross threads: ``AttributionInputs`` (what is kept per window so that it can be attributed later) and
+``Attribution`` (the comparison). ``KeptInputs`` is the bounded store of the newest windows' inputs; the inference
+worker (``core.engine``) fills it and serves attribution requests when no live window waits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.results import AnalysisResult
+
+if TYPE_CHECKING:
+    from core.engine import AnalysisParams
+
+# Inputs kept for on-demand attribution of live windows: the model frames as the model got them (at most 448 px
+# on the long side, core.ring_buffer), ≈ 3.6 MB per window at 4:3, so ≈ 58 MB for 16 windows.
+ATTRIBUTION_KEPT_WINDOWS = 16
+VIDEO_ONLY = "video"
+
+# When every window is attributed automatically (a setting): never, only when the model runs on a GPU (the
+# default: on a CPU a video-only run costs as much as the window itself), or always.
+AUTO_OFF, AUTO_GPU, AUTO_ON = "off", "gpu", "on"
+AUTO_MODES = (AUTO_OFF, AUTO_GPU, AUTO_ON)
+
+
+def auto_enabled(mode: str, device: str | None) -> bool:
+    """Whether windows are attributed automatically under ``mode`` on the model's ``device`` ("cuda:0", "cpu")."""
+    if mode not in AUTO_MODES:
+        raise ValueError(f"automatic attribution {mode!r}: use one of {', '.join(AUTO_MODES)}")
+    return mode == AUTO_ON or (mode == AUTO_GPU and str(device or "").startswith("cuda"))
+
+
+def _readonly(frames: np.ndarray) -> np.ndarray:
+    out = np.array(frames, dtype=np.uint8, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class AttributionInputs:
+    """What a video-only run of a window needs, and the audio-visual answer it is compared with.
+
+    frames: uint8 [K, H, W, 3] RGB, exactly the K frames the model saw (so the model's own sampling of K frames from
+    K keeps them all) — a private read-only copy. ``params``: the question the window was asked.
+    """
+
+    window_id: int
+    t0: float  # session seconds
+    t1: float
+    wall_t0: float  # unix seconds of t0: tells windows of different sessions apart (ids restart)
+    frames: np.ndarray
+    params: AnalysisParams
+    audio_visual: AnalysisResult
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or len(self.frames) == 0:
+            raise ValueError(f"frames must be uint8 [K,H,W,3] with K >= 1, got {self.frames.shape}")
+        object.__setattr__(self, "frames", _readonly(self.frames))
+
+    @property
+    def key(self) -> tuple[int, float]:
+        return (self.window_id, self.wall_t0)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The comparison of one window's audio-visual answer with its video-only answer."""
+
+    window_id: int
+    t0: float
+    t1: float
+    wall_t0: float
+    audio_visual_label: str | None
+    audio_visual_answer: str | None
+    audio_visual_text: str
+    audio_visual_scores: Mapping[str, float] | None
+    video_only: AnalysisResult
+    seconds: float  # wall time of the video-only run (what an attribution costs on this device)
+
+    @property
+    def video_only_label(self) -> str | None:
+        return self.video_only.label
+
+    @property
+    def label_changed(self) -> bool:
+        return self.audio_visual_label != self.video_only.label
+
+    @property
+    def text_changed(self) -> bool:
+        return self.audio_visual_text != self.video_only.text
+
+    @property
+    def score_shift(self) -> dict[str, float] | None:
+        """Audio-visual minus video-only score per label (both scored), or None when either has no scores."""
+        a, v = self.audio_visual_scores, self.video_only.scores
+        if not a or not v:
+            return None
+        return {k: float(a[k]) - float(v[k]) for k in a if k in v}
+
+    def largest_shift(self) -> tuple[str, float] | None:
+        shift = self.score_shift
+        if not shift:
+            return None
+        return max(shift.items(), key=lambda kv: abs(kv[1]))
+
+    def summary(self) -> str:
+        """"the voice changed fear → angry" or "the voice changed nothing" (the label; details elsewhere)."""
+        if not self.label_changed:
+            return "the voice changed nothing"
+        return f"the voice changed {_name(self.video_only)} → {self.audio_visual_label or '(no label)'}"
+
+    def matches(self, window_id: int, t0: float, wall_t0: float) -> bool:
+        """Is this the attribution of that window (of that session)?"""
+        return (self.window_id, round(self.t0, 6), round(self.wall_t0, 3)) == (
+            window_id, round(t0, 6), round(wall_t0, 3))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The logged form (an ``attribution`` event of the session log, beside its window)."""
+        shift = self.score_shift
+        return {
+            "window_id": self.window_id,
+            "t0": self.t0,
+            "t1": self.t1,
+            "wall_t0": self.wall_t0,
+            "summary": self.summary(),
+            "label_changed": self.label_changed,
+            "text_changed": self.text_changed,
+            "audio_visual": {"label": self.audio_visual_label, "answer": self.audio_visual_answer,
+                             "text": self.audio_visual_text,
+                             "scores": dict(self.audio_visual_scores) if self.audio_visual_scores else None},
+            "video_only": self.video_only.to_dict(),
+            "score_shift": shift,
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Attribution:
+        """An attribution back from its logged form; raises ``ValueError`` naming what is wrong."""
+        try:
+            av = d["audio_visual"]
+            vo = d["video_only"]
+            video_only = AnalysisResult(
+                token_ids=tuple(int(t) for t in vo.get("token_ids") or ()), text=str(vo.get("text") or ""),
+                think=vo.get("think"), answer=vo.get("answer"), label=vo.get("label"),
+                parse_status=str(vo.get("parse_status") or "empty"), label_set=str(vo.get("label_set") or "free"),
+                modal=str(vo.get("modal") or VIDEO_ONLY), scores=vo.get("scores"), timings=vo.get("timings") or {})
+            return cls(int(d["window_id"]), float(d["t0"]), float(d["t1"]), float(d.get("wall_t0") or 0.0),
+                       av.get("label"), av.get("answer"), str(av.get("text") or ""), av.get("scores"), video_only,
+                       float(d.get("seconds") or 0.0))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"not an attribution record ({type(exc).__name__}: {exc})") from None
+
+
+def _name(result: AnalysisResult) -> str:
+    return result.label or (f"“{result.answer}”" if result.answer else "(no label)")
+
+
+def compare(inputs: AttributionInputs, video_only: AnalysisResult, seconds: float) -> Attribution:
+    """The attribution of ``inputs``' window from its video-only answer."""
+    av = inputs.audio_visual
+    return Attribution(inputs.window_id, inputs.t0, inputs.t1, inputs.wall_t0, av.label, av.answer, av.text,
+                       av.scores, video_only, seconds)
+
+
+class KeptInputs:
+    """The newest ``capacity`` windows' ``AttributionInputs`` by window id (oldest dropped). Thread-safe: the worker
+    adds, any thread looks up."""
+
+    def __init__(self, capacity: int = ATTRIBUTION_KEPT_WINDOWS) -> None:
+        if capacity < 0:
+            raise ValueError("capacity must be >= 0")
+        self.capacity = capacity
+        self._items: OrderedDict[int, AttributionInputs] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, inputs: AttributionInputs) -> None:
+        with self._lock:
+            self._items[inputs.window_id] = inputs
+            self._items.move_to_end(inputs.window_id)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def get(self, window_id: int) -> AttributionInputs | None:
+        with self._lock:
+            return self._items.get(window_id)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
