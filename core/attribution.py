@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # on the long side, core.ring_buffer), ≈ 3.6 MB per window at 4:3, so ≈ 58 MB for 16 windows.
 ATTRIBUTION_KEPT_WINDOWS = 16
 VIDEO_ONLY = "video"
+ATTRIBUTION_EVENT = "attribution"  # its type in the session log: ``Attribution.to_dict()`` beside its window
 
 # When every window is attributed automatically (a setting): never, only when the model runs on a GPU (the
 # default: on a CPU a video-only run costs as much as the window itself), or always.

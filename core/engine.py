@@ -347,9 +347,11 @@ class InferenceWorker:
         for job in dropped:
             job.listener.attribution_cancelled(job.inputs.window_id)
 
-    def pending_attributions(self) -> int:
+    def pending_attributions(self, attachment: Attachment | None = None) -> int:
+        """Attribution requests queued or running (of ``attachment``'s; None: all)."""
         with self._lock:
-            return len(self._jobs) + (self._job is not None)
+            jobs = [*self._jobs, *([self._job] if self._job is not None else [])]
+        return sum(attachment is None or j.attachment is attachment for j in jobs)
 
     def _enqueue(self, job: _AttributionJob) -> None:
         key = job.inputs.key
@@ -658,12 +660,16 @@ class InferenceWorker:
         finally:
             with self._lock:
                 self._job = None
+            if job.attachment is not None:
+                job.attachment.wake()  # whoever waits for the attachment's attributions looks again
 
     def _drop_jobs(self) -> None:
         with self._lock:
             dropped, self._jobs = list(self._jobs), deque()
         for job in dropped:
             job.listener.attribution_cancelled(job.inputs.window_id)
+            if job.attachment is not None:
+                job.attachment.wake()
 
     def _count_job(self, job: _AttributionJob, **change: Any) -> None:
         def apply(old: WorkerStats) -> WorkerStats:

@@ -12,7 +12,9 @@ Recording can start and stop while monitoring runs: the buffer's taps forward ev
 audio block to the current writer, whose queues are bounded, so neither capture nor the model ever waits on disk.
 
 What the desktop reads while a session runs is its public front: ``now()``, ``latest_frame()``,
-``recent_audio(seconds)``, ``audio_status()``, ``stats()`` (a snapshot), ``window_s``/``hop_s``.
+``recent_audio(seconds)``, ``audio_status()``, ``stats()`` (a snapshot), ``window_s``/``hop_s``; and what it asks
+of the model about the session's windows: ``request_attribution(window_id)`` (what did the voice add?), whose
+result is logged beside the window (an ``attribution`` event) when recording, then reported to the listener.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from core.attribution import ATTRIBUTION_EVENT, Attribution
 from core.capture.base import ENDED, ERROR, Source, SourceEvent, SourceStatus
 from core.clock import SessionClock, SteppedClock
 from core.engine import Attachment, InferenceWorker, WindowListener, WorkerStats
@@ -175,6 +178,8 @@ class LiveSession:
                 continue
             cut += 1
             self._wait_for_analysis(worker, attachment, done, stop)
+            if worker.auto_attribution:  # nothing is live in a file run: each window is attributed before the next
+                self._wait_for_attributions(worker, attachment, stop)
         return cut
 
     def _sources_finished(self) -> bool:
@@ -216,6 +221,13 @@ class LiveSession:
             if not worker.has_model:
                 raise EveryWindowError("the model was unloaded during every-window analysis")
 
+    def _wait_for_attributions(self, worker: InferenceWorker, attachment: Attachment, stop: threading.Event) -> None:
+        def settled() -> bool:
+            return worker.pending_attributions(attachment) == 0 or not worker.has_model
+
+        while not settled() and not stop.is_set() and not attachment.detached:
+            attachment.wait_completed(attachment.stats().completed, EVERY_WINDOW_CHECK_S, unless=settled)
+
     def file_shorter_than_a_window(self) -> float | None:
         """The length (s) of a media-file source too short for one window, else None."""
         length = getattr(getattr(self.video, "info", None), "duration_s", None)
@@ -244,6 +256,19 @@ class LiveSession:
         if self._worker is not None and self._attachment is not None:
             self._worker.detach(self._attachment)
         return ok
+
+    # ---- attribution (any thread) ----------------------------------------------------------------------------
+    def request_attribution(self, window_id: int) -> bool:
+        """Ask the worker for a video-only re-run of one of this session's newest windows; its events reach the
+        listener (``attribution_*``). False when no model worker serves this session or the window's inputs are
+        no longer kept (``InferenceWorker.keep_windows`` newest)."""
+        worker, attachment = self._worker, self._attachment
+        return worker is not None and attachment is not None and worker.attribute_window(attachment, window_id)
+
+    def cancel_attributions(self) -> None:
+        """Drop this session's queued attribution requests and stop the running one."""
+        if self._worker is not None and self._attachment is not None:
+            self._worker.cancel_attributions(self._attachment.listener)
 
     # ---- what the window reads (any thread) --------------------------------------------------------------
     def now(self) -> float:
@@ -414,3 +439,22 @@ class _SessionSink(WindowListener):
 
     def warning(self, message: str) -> None:
         self._s.listener.warning(message)
+
+    def attribution_started(self, window_id: int) -> None:
+        self._s.listener.attribution_started(window_id)
+
+    def attribution_ready(self, window_id: int, attribution: Attribution) -> None:
+        writer = self._s.writer
+        if writer is not None:
+            writer.write_event(ATTRIBUTION_EVENT, t=self._s.clock.now(), **attribution.to_dict())
+        self._s.listener.attribution_ready(window_id, attribution)
+
+    def attribution_failed(self, window_id: int, message: str) -> None:
+        self._s._log_error(message)
+        self._s.listener.attribution_failed(window_id, message)
+
+    def attribution_cancelled(self, window_id: int) -> None:
+        self._s.listener.attribution_cancelled(window_id)
+
+    def attribution_yielded(self, window_id: int) -> None:
+        self._s.listener.attribution_yielded(window_id)

@@ -10,6 +10,10 @@ A media file plays in real time like a camera, so a model slower than the hop sk
 ``--every-window`` analyses every window of a file instead, as fast as the model allows (the session clock
 follows the model, not the wall): a complete emotion timeline of a recording, with --record a session bundle
 that replays and exports like a live one.
+
+``--attribution on`` (default ``gpu``: only when the model runs on a GPU) also re-runs windows video-only when the
+device has spare time and prints what the voice changed, one ``{"type": "attribution", ...}`` line per window
+(``core.attribution``); with ``--every-window`` every window is attributed before the next one is cut.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import threading
 import time
 
+from core.attribution import ATTRIBUTION_EVENT, AUTO_GPU, AUTO_MODES
 from core.backend import LoadRequest
 from core.clock import SteppedClock
 from core.engine import AnalysisParams, InferenceWorker, ModelListener, resolve_instruction
@@ -48,6 +53,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
     parser.add_argument("--no-warmup", action="store_true")
+    parser.add_argument("--attribution", default=AUTO_GPU, choices=AUTO_MODES,
+                        help="re-run windows video-only to show what the voice changed: off | gpu (default: only "
+                        "when the model runs on a GPU) | on")
     parser.add_argument("--every-window", action="store_true",
                         help="a media file: analyse every window, as fast as the model allows (not in real time)")
     parser.add_argument("--accept-usage-policy", action="store_true",
@@ -80,6 +88,13 @@ class _Printer(SessionListener, ModelListener):
             self.results += 1
             self.busy_since = None
             print(json.dumps(result.to_dict(), ensure_ascii=False), flush=True)
+
+    def attribution_ready(self, window_id: int, attribution) -> None:
+        with self.lock:
+            print(json.dumps({"type": ATTRIBUTION_EVENT, **attribution.to_dict()}, ensure_ascii=False), flush=True)
+
+    def attribution_failed(self, window_id: int, message: str) -> None:
+        self._err(f"warning: {message}")
 
     def error(self, message: str) -> None:
         self.busy_since = None
@@ -124,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     # The command's one model owner. The model loads before capture starts: a file then loses no windows to
     # the load, and the session manifest can name the model and fingerprint its weights.
     worker = InferenceWorker(printer, params)
+    worker.set_auto_attribution(args.attribution)
     worker.start()
     worker.load(LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup))
     worker.wait_for_model(stop)
