@@ -36,6 +36,7 @@ DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 THEMES = ("dark", "light")
 LABEL_SETS = ("DFEW", "MAFW", "RAVDESS", "free")
+AUTO_ATTRIBUTION = ("off", "gpu", "on")  # core.attribution.AUTO_MODES (kept here: settings import nothing heavy)
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "instruction_preset": INSTRUCTION_PRESETS,
@@ -43,6 +44,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "precision": PRECISIONS,
     "theme": THEMES,
     "label_set": LABEL_SETS,
+    "auto_attribution": AUTO_ATTRIBUTION,
 }
 
 
@@ -68,6 +70,7 @@ class Settings:
     custom_instruction: str = ""
     label_set: str = "DFEW"
     max_new_tokens: int = 256
+    auto_attribution: str = "gpu"  # re-run every window video-only when the device is free: off | gpu | on
     model_dir: str = ""  # "" = not chosen yet
     device: str = "auto"
     precision: str = "auto"

@@ -16,8 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.attribution import Attribution
 from core.capture.base import SourceEvent
-from core.engine import ModelListener
+from core.engine import AttributionListener, ModelListener
 from core.pipeline import SessionListener
 from core.results import WindowResult
 from core.window import Window
@@ -36,7 +37,21 @@ class ModelBridge(QObject):
         return _ModelEmitter(self)
 
 
-class SessionBridge(QObject):
+class AttributionBridge(QObject):
+    """Signals for attribution events (``core.engine.AttributionListener``); ``listener()`` is what the worker
+    calls. Replay asks with its own bridge; a live session's come through its ``SessionBridge``."""
+
+    attribution_started = Signal(int)  # window_id
+    attribution_ready = Signal(int, object)  # window_id, core.attribution.Attribution
+    attribution_failed = Signal(int, str)  # window_id, message
+    attribution_cancelled = Signal(int)
+    attribution_yielded = Signal(int)  # a live window came first; it runs again later
+
+    def listener(self) -> AttributionListener:
+        return _AttributionEmitter(self)
+
+
+class SessionBridge(AttributionBridge):
     """Signals for everything a ``LiveSession`` reports; ``listener()`` is what the session calls."""
 
     window_started = Signal(object)  # Window
@@ -52,9 +67,12 @@ class SessionBridge(QObject):
         return _SessionEmitter(self)
 
 
+_ATTRIBUTION_SIGNALS = ("attribution_started", "attribution_ready", "attribution_failed", "attribution_cancelled",
+                        "attribution_yielded")
 _SESSION_SIGNALS = ("window_started", "token_streamed", "result_ready", "error_raised", "warning_raised",
-                    "source_event", "recording_started", "recording_stopped")
+                    "source_event", "recording_started", "recording_stopped", *_ATTRIBUTION_SIGNALS)
 _CURRENT_ONLY = frozenset({"window_started", "token_streamed", "result_ready", "source_event", "warning_raised"})
+_SHOWN_ONLY = frozenset(_ATTRIBUTION_SIGNALS)
 
 
 class SessionRelay(SessionBridge):
@@ -63,17 +81,20 @@ class SessionRelay(SessionBridge):
     Each session gets its own ``SessionBridge`` (``bridge_for_new_session``); the relay forwards its signals on
     the UI thread. Window, token, capture and warning events of a session that is no longer the current one are
     dropped when they arrive — results still queued from a stopped session must not land on the next session's
-    clock — while its errors and recording events still get through (a recording ends after its session)."""
+    clock — while its errors and recording events still get through (a recording ends after its session).
+    Attribution events get through for the newest session even once stopped: its windows stay on show (and may
+    be attributed) until the next session starts."""
 
     def __init__(self) -> None:
         super().__init__()
         self._current: SessionBridge | None = None
+        self._shown: SessionBridge | None = None
 
     def bridge_for_new_session(self) -> SessionBridge:
         bridge = SessionBridge()
         for name in _SESSION_SIGNALS:
             getattr(bridge, name).connect(partial(self._forward, bridge, name))  # queued to this (UI) thread
-        self._current = bridge
+        self._current = self._shown = bridge
         return bridge
 
     def retire_current(self) -> None:
@@ -81,7 +102,8 @@ class SessionRelay(SessionBridge):
         self._current = None
 
     def _forward(self, bridge: SessionBridge, name: str, *args: Any) -> None:
-        if name in _CURRENT_ONLY and bridge is not self._current:
+        if (name in _CURRENT_ONLY and bridge is not self._current) or (name in _SHOWN_ONLY and bridge is not
+                                                                        self._shown):
             return
         getattr(self, name).emit(*args)
 
@@ -108,11 +130,32 @@ class _ModelEmitter(ModelListener):
         self._b.warning_raised.emit(message)
 
 
-class _SessionEmitter(SessionListener):
+class _AttributionEmitter(AttributionListener):
+    """Implements ``core.engine.AttributionListener`` by emitting the bridge's signals (worker thread)."""
+
+    def __init__(self, bridge: AttributionBridge) -> None:
+        self._b = bridge
+
+    def attribution_started(self, window_id: int) -> None:
+        self._b.attribution_started.emit(window_id)
+
+    def attribution_ready(self, window_id: int, attribution: Attribution) -> None:
+        self._b.attribution_ready.emit(window_id, attribution)
+
+    def attribution_failed(self, window_id: int, message: str) -> None:
+        self._b.attribution_failed.emit(window_id, message)
+
+    def attribution_cancelled(self, window_id: int) -> None:
+        self._b.attribution_cancelled.emit(window_id)
+
+    def attribution_yielded(self, window_id: int) -> None:
+        self._b.attribution_yielded.emit(window_id)
+
+
+class _SessionEmitter(_AttributionEmitter, SessionListener):
     """Implements ``core.pipeline.SessionListener`` by emitting the bridge's signals (core threads)."""
 
-    def __init__(self, bridge: SessionBridge) -> None:
-        self._b = bridge
+    _b: SessionBridge
 
     def window_started(self, window: Window) -> None:
         self._b.window_started.emit(window)

@@ -1,5 +1,6 @@
 """Evidence for one analysed window: the 8 frames and the audio the model saw, its reasoning, answer,
-parse status, per-label scores and stage timings — so a user can judge the call, not just read it."""
+parse status, consistency checks, per-label scores, stage timings and what the voice added (its video-only re-run,
+``desktop.voice_panel``) — so a user can judge the call, not just read it."""
 
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from core import labels as core_labels
+from core.consistency import CHECK_TITLES
 from core.results import WindowResult
 from core.window import DEFAULT_MODEL_FRAMES, MODEL_SAMPLE_RATE_HZ, Window, model_frame_indices
 from desktop import formatting, theme
 from desktop.audio_view import min_max_envelope
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
-from desktop.reasoning_panel import PARSE_STATUS_TEXT, caution_html, label_chip
+from desktop.reasoning_panel import PARSE_STATUS_TEXT, caution_html, flags_html, label_chip
 from desktop.timeline_axis import ClockAxis
+from desktop.voice_panel import DONE, AttributionStatus, VoicePanel, attribution_html
 
 THUMB_HEIGHT_PX = 84
 MODEL_FRAME_COUNT = DEFAULT_MODEL_FRAMES  # thumbnails in the strip
@@ -42,16 +45,22 @@ def to_pixmap(frame: np.ndarray, height_px: int = THUMB_HEIGHT_PX) -> QPixmap:
 
 
 class EvidenceView(QWidget):
-    """Shows ``show(result, window)``; ``window`` may be None when its frames are no longer kept."""
+    """Shows ``show_window(result, window)``; ``window`` may be None when its frames are no longer kept. The
+    attribution of the shown window comes with ``show_attribution``; ``attribution_requested(window_id)`` fires
+    when the user asks for one."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         t = theme.current()
         self.window_id: int | None = None
         self._shown: tuple[WindowResult, Window | None] | None = None
+        self._attribution = AttributionStatus()
         self.header = QLabel("Select a span on the timeline or a history row to see what the model saw.")
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.voice = VoicePanel()
+        self.voice.setVisible(False)
+        self.attribution_requested = self.voice.attribution_requested
         self._frames_title = QLabel(f"The {MODEL_FRAME_COUNT} frames the model saw")
         self._frames_title.setStyleSheet(f"color: {t.muted};")
         self._frames_title.setWordWrap(True)  # long captions must not widen the panel
@@ -96,6 +105,7 @@ class EvidenceView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
+        layout.addWidget(self.voice)
         layout.addWidget(self._frames_title)
         layout.addWidget(strip)
         layout.addWidget(self.audio_title)
@@ -105,24 +115,39 @@ class EvidenceView(QWidget):
     def apply_theme(self, t: Any) -> None:
         """Draw the shown window again: its header and details are rich text in theme colours."""
         if self._shown is not None:
-            self.show_window(*self._shown)
+            self.show_window(*self._shown, attribution=self._attribution)
 
-    def show_window(self, result: WindowResult, window: Window | None) -> None:
-        """Fill every part of the view for ``result`` (UI thread)."""
+    def show_window(self, result: WindowResult, window: Window | None,
+                    attribution: AttributionStatus | None = None) -> None:
+        """Fill every part of the view for ``result`` (UI thread); ``attribution``: what is known of its
+        video-only re-run (default: nothing yet)."""
         self._shown = (result, window)
         self.window_id = result.window_id
         a = result.analysis
         status = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
         faces = result.face_check
         note = faces.short_warning() if faces is not None else None
+        flags = flags_html(result.consistency)
         self.header.setText(
             f"<b>window #{result.window_id}</b> &nbsp; {formatting.span(result.t0, result.t1)}"
             f" ({formatting.seconds(result.t1 - result.t0)}) &nbsp; {label_chip(a.label, a.answer)}"
             f" &nbsp; {html.escape(status)}" + (f" &nbsp; {caution_html(note)}" if note else "")
+            + (f"<br>{flags}" if flags else "")
         )
         self._show_frames(window, result.faces)
         self._show_audio(result, window)
-        self.details.setHtml(self._details_html(result))
+        self.show_attribution(attribution or AttributionStatus())
+
+    def show_attribution(self, status: AttributionStatus) -> None:
+        """The shown window's attribution state (UI thread); redraws the voice line and the details."""
+        self._attribution = status
+        if self._shown is None:
+            return
+        result = self._shown[0]
+        self.voice.setVisible(True)
+        self.voice.show_status(result.window_id, status)
+        done = status.attribution if status.state == DONE else None
+        self.details.setHtml(self._details_html(result, attribution_html(done) if done is not None else ""))
 
     def _show_frames(self, window: Window | None, faces: tuple[int, ...] | None = None) -> None:
         if window is None or len(window.frames) == 0:
@@ -183,7 +208,8 @@ class EvidenceView(QWidget):
         )
 
     @staticmethod
-    def _details_html(result: WindowResult) -> str:
+    def _details_html(result: WindowResult, attribution: str = "") -> str:
+        """Rich text of everything known about the window; ``attribution``: its comparison section, if any."""
         a = result.analysis
         muted = theme.current().muted
         parts = [
@@ -193,6 +219,18 @@ class EvidenceView(QWidget):
                 f"<code>{html.escape(a.answer or '—')}</code> &nbsp; label set {a.label_set}</p>"
             ),
         ]
+        checks = result.consistency
+        concluded = (f"the reasoning concludes {html.escape(' or '.join(checks.conclusion))}"
+                     if checks.conclusion else "the reasoning names no emotion of the label set")
+        found = "".join(f"<br>{caution_html(CHECK_TITLES[f.check] + ': ' + f.reason)}" for f in checks.flags)
+        parts.append(
+            "<h4 style='margin:2px 0'>Consistency</h4>"
+            f"<p>{concluded}{found or '; no check failed'}<br><span style='color:{muted}'>word rules over the "
+            "reasoning (emotion words and negations, speech words against the audio, one person against the faces "
+            "in view): they inform, they do not change the answer</span></p>"
+        )
+        if attribution:
+            parts.append(attribution)
         faces = result.face_check
         if faces is not None:
             note = faces.warning()

@@ -122,6 +122,7 @@ class LiveController(QObject):
         self.tasks = BackgroundTasks()
         self._source_factory = source_factory or self.make_sources
         self.session: LiveSession | None = None  # the running session (None while not monitoring)
+        self.shown_session: LiveSession | None = None  # the newest session: its windows are on show
         self._stopping: list[LiveSession] = []  # sessions whose capture is being stopped
         self._waiting_start: Callable[[], None] | None = None  # the next session, once the stops are done
         self._monitoring = False
@@ -244,10 +245,12 @@ class LiveController(QObject):
                 src.stop()  # opened for a run that was stopped meanwhile
             return
         clock = SteppedClock(wall_t0=time.time()) if file_run is not None else None
+        if self.shown_session is not None:
+            self.shown_session.cancel_attributions()  # its windows leave the views now
         listener = self.bridge.bridge_for_new_session().listener()
         session = LiveSession(video, audio, listener, window_s=self.settings.window_s,
                               hop_s=self.settings.hop_s, clock=clock, worker=self.model.worker)
-        self.session = session
+        self.session = self.shown_session = session
         self.session_started.emit(True)  # a new session clock starts at 0
         if video is None:
             self.message_posted.emit(
@@ -284,6 +287,16 @@ class LiveController(QObject):
         start()
 
     # ---- every window of a file --------------------------------------------------------------------------
+    def request_attribution(self, window_id: int) -> str | None:
+        """Ask for a video-only re-run of one of the shown session's windows; None when asked, else why not."""
+        session = self.shown_session
+        if not self.model.has_model:
+            return "load a model to re-run this window video-only"
+        if session is None or not session.request_attribution(window_id):
+            return (f"this window's frames are no longer kept (only the newest {self.model.worker.keep_windows} "
+                    "windows are): record the session and attribute it in replay")
+        return None
+
     @property
     def analysing_file(self) -> bool:
         """A file is being analysed window by window (``analyse_file``)."""

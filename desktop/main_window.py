@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import labels as core_labels
+from core.attribution import Attribution
 from core.results import WindowResult
 from core.settings import SettingsSaver
 from core.window import Window
@@ -44,6 +46,7 @@ from desktop.live_views import build_live_views
 from desktop.loop_watch import LoopWatch
 from desktop.menus import SHORTCUTS, build_menus
 from desktop.timeline import Marker
+from desktop.voice_panel import DONE, FAILED, QUEUED, RUNNING, UNAVAILABLE, AttributionStatus
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class MainWindow(QMainWindow):
         )
         self._settings_saver = SettingsSaver(settings)
         self._results: dict[int, WindowResult] = {}
+        self._attributions: dict[int, AttributionStatus] = {}  # of the shown session's windows
         self._evidence = EvidenceStore()
         self._newest: WindowResult | None = None
         self._selected: int | None = None
@@ -153,7 +157,11 @@ class MainWindow(QMainWindow):
         ab.preset_chosen.connect(self._on_preset)
 
     def _build_menus(self) -> None:
-        self.follow_action, self.replay_action, self.record_choice_actions = build_menus(self)
+        (self.follow_action, self.replay_action, self.record_choice_actions,
+         self.auto_attribution_actions) = build_menus(self)
+
+    def _set_auto_attribution(self, mode: str) -> None:
+        self.controller.model.set_auto_attribution(mode)
 
     def _set_record_choice(self, key: str, on: bool) -> None:
         setattr(self.settings, key, on)
@@ -174,6 +182,13 @@ class MainWindow(QMainWindow):
         w.error_raised.connect(self._on_error)
         w.warning_raised.connect(lambda m: self.banner.show_message(banner_levels.WARNING, m))
         w.source_event.connect(self._on_source_event)
+        w.attribution_started.connect(lambda wid: self._set_attribution(wid, AttributionStatus(RUNNING)))
+        w.attribution_yielded.connect(self._on_attribution_yielded)
+        w.attribution_ready.connect(self._on_attribution_ready)
+        w.attribution_failed.connect(lambda wid, msg: self._set_attribution(wid, AttributionStatus(FAILED,
+                                                                                                  message=msg)))
+        w.attribution_cancelled.connect(self._on_attribution_cancelled)
+        self.evidence.attribution_requested.connect(self.request_attribution)
         self.controller.message_posted.connect(self.banner.show_message)
         self.controller.monitoring_changed.connect(self._on_monitoring_changed)
         self.controller.session_started.connect(self._on_session_started)
@@ -270,6 +285,7 @@ class MainWindow(QMainWindow):
         if not monitoring:
             return
         self._results.clear()
+        self._attributions.clear()
         self._evidence.clear()
         self._newest = None
         self._selected = None
@@ -439,9 +455,45 @@ class MainWindow(QMainWindow):
         self._selected = window_id
         self.timeline.select(window_id)
         self.reasoning.select(window_id)
-        self.evidence.show_window(result, self._evidence.get(window_id))
+        self.evidence.show_window(result, self._evidence.get(window_id), self.attribution_status(window_id))
         self.audio.set_selection(result.t0, result.t1)
         self.tabs.setCurrentWidget(self.evidence)
+
+    # ---- attribution: what did the voice add? ---------------------------------------------------------------
+    def request_attribution(self, window_id: int) -> None:
+        """Re-run a shown window video-only (the evidence view's button); live windows go first."""
+        why_not = self.controller.request_attribution(window_id)
+        self._set_attribution(window_id, AttributionStatus(UNAVAILABLE, message=why_not) if why_not
+                              else AttributionStatus(QUEUED))
+
+    def attribution_status(self, window_id: int) -> AttributionStatus:
+        return self._attributions.get(window_id, AttributionStatus())
+
+    def _set_attribution(self, window_id: int, status: AttributionStatus) -> None:
+        if window_id not in self._results:
+            return  # a window of an earlier session
+        old = self._attributions.get(window_id)
+        if old is not None and old.state == DONE and status.state != DONE:
+            return  # a finished attribution stays shown (a repeated request's events change nothing)
+        self._attributions[window_id] = replace(status, waited=max(status.waited, old.waited if old else 0))
+        if self._selected == window_id and self.evidence.window_id == window_id:
+            self.evidence.show_attribution(self._attributions[window_id])
+
+    def _on_attribution_ready(self, window_id: int, attribution: Attribution) -> None:
+        result = self._results.get(window_id)
+        if result is None or not attribution.matches(window_id, result.t0, result.wall_t0):
+            return
+        self._attributions.pop(window_id, None)
+        self._set_attribution(window_id, AttributionStatus(DONE, attribution))
+
+    def _on_attribution_yielded(self, window_id: int) -> None:
+        old = self.attribution_status(window_id)
+        self._set_attribution(window_id, AttributionStatus(QUEUED, waited=old.waited + 1))
+
+    def _on_attribution_cancelled(self, window_id: int) -> None:
+        if self.attribution_status(window_id).state in (QUEUED, RUNNING):
+            self._attributions.pop(window_id, None)
+            self._set_attribution(window_id, AttributionStatus())
 
     # ---- source events --------------------------------------------------------------------------------------
     def _on_source_event(self, event) -> None:

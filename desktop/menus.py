@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 from core.sources import DEMO_CLIP
@@ -27,6 +27,11 @@ SHORTCUTS = (
     "Esc  dismiss message",
     "Ctrl+Q  quit",
 )
+AUTO_ATTRIBUTION_CHOICES = (
+    ("off", "Never (only when asked, in the evidence view)"),
+    ("gpu", "When the model runs on a GPU"),
+    ("on", "Always (on a CPU each re-run costs as much as the window)"),
+)
 RECORD_CHOICES = (
     ("record_media", "Video, audio and the frames each window used (off: analysis log only)"),
     ("record_audio", "Audio in the recorded media"),
@@ -34,9 +39,9 @@ RECORD_CHOICES = (
 )
 
 
-def build_menus(window: Any) -> tuple[QAction, QAction, dict[str, QAction]]:
+def build_menus(window: Any) -> tuple[QAction, QAction, dict[str, QAction], dict[str, QAction]]:
     """Fill ``window``'s menu bar. Returns (follow-now action, open-recorded-session action, the recording
-    choices' actions by settings key)."""
+    choices' actions by settings key, the automatic attribution choices' actions by mode)."""
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction("Open media file or URL…").triggered.connect(
@@ -74,6 +79,8 @@ def build_menus(window: Any) -> tuple[QAction, QAction, dict[str, QAction]]:
     for action in (mb.monitor_action, mb.record_action, mb.event_action, mb.exclude_action):
         analysis_menu.addAction(action)
     record_choices = _recording_menu(window, analysis_menu.addMenu("Recording keeps"))
+    attribution = _attribution_menu(window, analysis_menu.addMenu("What did the voice add? Re-run every window "
+                                                                  "video-only"))
     analysis_menu.addSeparator()
     for action in (ab.choose_action, ab.load_action, ab.unload_action, ab.download_action):
         analysis_menu.addAction(action)
@@ -81,7 +88,23 @@ def build_menus(window: Any) -> tuple[QAction, QAction, dict[str, QAction]]:
     help_menu = bar.addMenu("&Help")
     help_menu.addAction("Keyboard shortcuts").triggered.connect(window._show_shortcuts)
     help_menu.addAction("Usage policy").triggered.connect(window.policy.show)
-    return follow, replay_action, record_choices
+    return follow, replay_action, record_choices, attribution
+
+
+def _attribution_menu(window: Any, menu: QMenu) -> dict[str, QAction]:
+    """When every window is re-run video-only (only while no live window waits for the model)."""
+    group = QActionGroup(menu)
+    actions: dict[str, QAction] = {}
+    for mode, text in AUTO_ATTRIBUTION_CHOICES:
+        action = menu.addAction(text)
+        action.setCheckable(True)
+        action.setChecked(window.settings.auto_attribution == mode)
+        action.triggered.connect(lambda _=False, m=mode: window._set_auto_attribution(m))
+        group.addAction(action)
+        actions[mode] = action
+    menu.addSeparator()
+    menu.addAction("Live windows always go first").setEnabled(False)
+    return actions
 
 
 def _recording_menu(window: Any, menu: QMenu) -> dict[str, QAction]:

@@ -35,6 +35,7 @@ class ModelController(QObject):
         self.settings = settings
         self.bridge = ModelBridge()
         self.worker = InferenceWorker(self.bridge.listener(), params=analysis_params(settings), loader=loader)
+        self.worker.set_auto_attribution(settings.auto_attribution)
         self._info: dict[str, Any] | None = None
         self.bridge.model_loaded.connect(self._on_loaded)
         self.bridge.model_unloaded.connect(self._on_unloaded)
@@ -54,6 +55,11 @@ class ModelController(QObject):
         self.settings.instruction_preset, self.settings.custom_instruction = preset, custom
         self.settings.label_set = label_set
         self.worker.set_params(analysis_params(self.settings))
+
+    def set_auto_attribution(self, mode: str) -> None:
+        """Attribute every window when the device has spare time: off | gpu (only on a GPU) | on."""
+        self.worker.set_auto_attribution(mode)
+        self.settings.auto_attribution = mode
 
     def shutdown(self, timeout: float = WORKER_STOP_TIMEOUT_S) -> bool:
         """Cancel the window in flight at its next token, free the model and end the worker thread."""

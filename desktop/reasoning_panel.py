@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core import labels as core_labels
 from core import results as core_results
+from core.consistency import CHECK_TITLES, Consistency
 from core.results import WindowResult
 from desktop import formatting, theme
 
@@ -51,6 +52,20 @@ def label_chip(label: str | None, answer: str | None = None) -> str:
 def caution_html(text: str) -> str:
     """Rich text "⚠ text" in the theme's caution colour (e.g. "2 faces in view")."""
     return f"<span style='color:{theme.current().caution}'>⚠ {html.escape(text)}</span>"
+
+
+def flags_html(consistency: Consistency | None) -> str:
+    """The failed consistency checks of an answer as short caution notes (``core.consistency``), or ""."""
+    if consistency is None:
+        return ""
+    return " &nbsp; ".join(caution_html(CHECK_TITLES[f.check]) for f in consistency.flags)
+
+
+def flags_tooltip(consistency: Consistency | None) -> str:
+    """Plain text: each failed check with its reason, one per line."""
+    if consistency is None:
+        return ""
+    return "\n".join(f"⚠ {CHECK_TITLES[f.check]}: {f.reason}" for f in consistency.flags)
 
 
 class ReasoningPanel(QWidget):
@@ -179,9 +194,11 @@ class ReasoningPanel(QWidget):
         faces = result.face_check
         note = faces.warning() if faces is not None else None
         warn = f" &nbsp; {caution_html(note)}" if note else ""
+        flags = flags_html(result.consistency)
         return (
             f"answer: {label_chip(a.label, a.answer)} &nbsp; {status}"
             f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>{warn}"
+            + (f"<br>{flags}" if flags else "")
         )
 
     def apply_theme(self, t: theme.Theme) -> None:
@@ -194,13 +211,16 @@ class ReasoningPanel(QWidget):
         preview = " ".join((a.think or a.text or "").split())
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
+        checks = result.consistency
+        mark = "⚠ " if checks.flags else ""
         item = QListWidgetItem(
-            f"{formatting.span(result.t0, result.t1)}   {(a.label or a.answer or '—'):<12}  “{preview}”"
+            f"{formatting.span(result.t0, result.t1)}   {mark}{(a.label or a.answer or '—'):<12}  “{preview}”"
         )
         item.setData(Qt.ItemDataRole.UserRole, result.window_id)
         item.setForeground(QColor(theme.current().text))
         item.setData(Qt.ItemDataRole.DecorationRole, QColor(core_labels.colour(a.label)))
-        item.setToolTip(PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status))
+        tip = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
+        item.setToolTip(tip + (f"\n{flags_tooltip(checks)}" if checks.flags else ""))
         old = self._history_rows.pop(result.window_id, None)
         if old is not None:
             self.history.takeItem(self.history.row(old))
