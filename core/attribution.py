@@ -120,10 +120,13 @@ class Attribution:
         return max(shift.items(), key=lambda kv: abs(kv[1]))
 
     def summary(self) -> str:
-        """"the voice changed fear → angry" or "the voice changed nothing" (the label; details elsewhere)."""
-        if not self.label_changed:
-            return "the voice changed nothing"
-        return f"the voice changed {_name(self.video_only)} → {self.audio_visual_label or '(no label)'}"
+        """"the voice changed fear → angry", "the voice kept angry; the reasoning changed" or "the voice changed
+        nothing" (the same text word for word); the score shift is told apart (``largest_shift``)."""
+        if self.label_changed:
+            return f"the voice changed {_name(self.video_only)} → {self.audio_visual_label or '(no label)'}"
+        if self.text_changed:
+            return f"the voice kept {_name(self.video_only)}; the reasoning changed"
+        return "the voice changed nothing"
 
     def matches(self, window_id: int, t0: float, wall_t0: float) -> bool:
         """Is this the attribution of that window (of that session)?"""

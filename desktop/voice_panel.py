@@ -42,13 +42,19 @@ class AttributionStatus:
 
 
 def summary_html(attribution: Attribution) -> str:
-    """"the voice changed fear → angry" with the labels as chips (escaped pieces only)."""
-    if not attribution.label_changed:
-        return "<b>the voice changed nothing</b> &nbsp; " + label_chip(attribution.audio_visual_label,
-                                                                        attribution.audio_visual_answer)
+    """``Attribution.summary`` with the labels as chips, plus the largest score shift (escaped pieces only)."""
     vo = attribution.video_only
-    return (f"<b>the voice changed</b> {label_chip(vo.label, vo.answer)} → "
-            f"{label_chip(attribution.audio_visual_label, attribution.audio_visual_answer)}")
+    av_chip = label_chip(attribution.audio_visual_label, attribution.audio_visual_answer)
+    if attribution.label_changed:
+        text = f"<b>the voice changed</b> {label_chip(vo.label, vo.answer)} → {av_chip}"
+    elif attribution.text_changed:
+        text = f"<b>the voice kept</b> {av_chip}<b>; the reasoning changed</b>"
+    else:
+        text = f"<b>the voice changed nothing</b> &nbsp; {av_chip}"
+    shift = attribution.largest_shift()
+    if shift is not None:
+        text += f" &nbsp; largest score shift {html.escape(shift[0])} {shift[1]:+.2f}"
+    return text
 
 
 def attribution_html(attribution: Attribution) -> str:

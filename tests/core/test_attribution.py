@@ -125,8 +125,10 @@ def test_comparison_names_what_the_voice_changed():
     assert a.label_changed and a.video_only_label == "fear"
     assert a.score_shift == pytest.approx({"angry": 0.5, "fear": -0.5})
     assert a.largest_shift()[0] in ("angry", "fear") and abs(a.largest_shift()[1]) == pytest.approx(0.5)
-    same = compare(_inputs(_analysis("sad")), _analysis("sad", modal="video", text="<answer>sad</answer>"), 1.0)
-    assert same.summary() == "the voice changed nothing" and same.text_changed and same.score_shift is None
+    kept = compare(_inputs(_analysis("sad")), _analysis("sad", modal="video", text="<answer>sad</answer>"), 1.0)
+    assert kept.summary() == "the voice kept sad; the reasoning changed" and kept.score_shift is None
+    same = compare(_inputs(_analysis("sad")), _analysis("sad", modal="video"), 1.0)
+    assert same.summary() == "the voice changed nothing" and not same.text_changed
     unparsed = compare(_inputs(_analysis("sad")), AnalysisResult((), "hmm", None, None, None, "no_answer", "dfew",
                                                                  "video"), 1.0)
     assert unparsed.summary() == "the voice changed (no label) → sad"

@@ -43,6 +43,7 @@ def test_evidence_view_shows_the_comparison_and_its_cost(qtbot):
     view.show_attribution(AttributionStatus(DONE, _attribution(result)))
     voice = view.voice.text.text()
     assert "the voice changed" in voice and "fear" in voice and "angry" in voice and "2.50 s" in voice
+    assert "largest score shift fear -0.71" in voice  # fear 0.9 without the voice, 2/10.5 with it
     details = view.details.toPlainText()
     assert "What did the voice add?" in details and "score shift per label" in details
     assert "Reasoning without the voice" in details and "The face is tense." in details
@@ -54,12 +55,13 @@ def test_evidence_view_shows_the_comparison_and_its_cost(qtbot):
     assert "no longer kept" in view.voice.text.text() and view.voice.button.isHidden()
 
 
-def test_same_label_says_the_voice_changed_nothing(qtbot):
+def test_same_label_says_what_the_voice_kept(qtbot):
     view = EvidenceView()
     qtbot.addWidget(view)
     result = make_result(2, 0.0, 4.0, label="happy")
     view.show_window(result, None, AttributionStatus(DONE, _attribution(result, video_label="happy")))
-    assert "the voice changed nothing" in view.voice.text.text()
+    text = view.voice.text.text()
+    assert "the voice kept" in text and "the reasoning changed" in text and "largest score shift" in text
 
 
 def test_consistency_flags_stand_next_to_the_answer(qtbot):
@@ -98,7 +100,7 @@ def test_a_window_is_attributed_from_the_evidence_view(qtbot, tmp_path, settings
         win.start_monitoring()
         qtbot.waitUntil(lambda: len(win._results) >= 2, timeout=30000)
         win.stop_monitoring()
-        wid = sorted(win._results)[-1]
+        wid = max(win._results)
         win.select_window(wid)
         assert win.evidence.window_id == wid and win.attribution_status(wid).state == NOT_YET
         win.evidence.voice.button.click()
@@ -128,3 +130,30 @@ def settings(tmp_path, monkeypatch):
     s.record_dir = str(tmp_path / "sessions")
     s.camera = None
     return s
+
+
+@pytest.mark.slow
+@pytest.mark.xvfb
+def test_screenshot_of_an_attributed_window_under_xvfb(tmp_path):
+    """The real window on an X display: the comparison is painted (tests/desktop/attribution_shot.py)."""
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from tests.conftest import ROOT
+    from tests.support.xvfb import XvfbDisplay, xvfb_available
+
+    if not xvfb_available():
+        pytest.skip("Xvfb not installed: apt-get install xvfb xauth")
+    shot = tmp_path / "attributed.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb", "R1OMNI_LIVE_CONFIG_DIR": str(tmp_path / "config")}
+    with XvfbDisplay() as display:
+        env["DISPLAY"] = display
+        proc = subprocess.run([sys.executable, "-m", "tests.desktop.attribution_shot", str(shot)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().startswith("the voice changed")
+    image = np.asarray(Image.open(shot).convert("RGB"))
+    assert image.shape[1] >= 1000 and len(np.unique(image.reshape(-1, 3)[::97], axis=0)) > 200
