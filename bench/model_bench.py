@@ -13,6 +13,9 @@ and prints per-stage times, tokens/s, the whole window for each generation lengt
 float32 it checks that both paths compute the same function (prefill and decode-step logits within 1e-4, same
 tokens). Stopping on eos is disabled so that every run generates exactly N tokens.
 
+It also times what an attribution costs (``core.attribution``: the window's 8 model frames re-run video-only, no
+Whisper and no audio tokens) for the same number of new tokens, and its share of the window's time.
+
 Usage: python main.py bench [--quick] [--device cpu|cuda|auto] [--dtypes float32,bfloat16] [--tokens 64,128]
        python bench/model_bench.py ...   (same options)
 Timings on a shared machine are noisy: run it twice and compare. ``--tiny`` runs the code path on a tiny config
@@ -244,6 +247,7 @@ def bench_one(cfg: Any, device: str, dtype_name: str, tokens: list[int], check_t
 
     from core.model.loading import resolve_device, resolve_dtype
     from core.model.preprocess import DEFAULT_INSTRUCTION
+    from core.window import model_frame_indices
 
     dev = resolve_device(device)
     dt = resolve_dtype(dtype_name, dev)
@@ -261,9 +265,11 @@ def bench_one(cfg: Any, device: str, dtype_name: str, tokens: list[int], check_t
     # warm-up: kernels, allocator, and the per-instruction caches (first-window cost reported separately)
     first = rt.analyze(frames, audio, DEFAULT_INSTRUCTION, max_new_tokens=2, label_set="free")
     out["first_window_gate_s"] = first.timings["gate"]
+    picked = frames[model_frame_indices(len(frames), rt.num_frames)]  # what an attribution re-runs
     if rt.decode_mode != "eager":  # as the app does after a load: the CUDA graph for each window size
         for n in tokens:
             rt.warm_up(frames, audio, DEFAULT_INSTRUCTION, n)
+            rt.warm_up(picked, None, DEFAULT_INSTRUCTION, n)  # the video-only prompt is shorter: its own graph
     naive.run(frames, audio, DEFAULT_INSTRUCTION, 2)
     if dt == torch.float32 and check_tokens:
         out["check"] = check_same_function(rt, naive, frames, audio, DEFAULT_INSTRUCTION, check_tokens)
@@ -275,14 +281,19 @@ def bench_one(cfg: Any, device: str, dtype_name: str, tokens: list[int], check_t
         f = fast_window(rt, frames, audio, DEFAULT_INSTRUCTION, n)
         nv = naive.run(frames, audio, DEFAULT_INSTRUCTION, n)
         ft, nt = f["timings"], nv["timings"]
+        attributed = fast_window(rt, picked, None, DEFAULT_INSTRUCTION, n)
+        at = attributed["timings"]
         run = {"new_tokens": n, "fast": ft, "naive": nt, "ratio": nt["total"] / ft["total"],
                "fast_cpu_s": f["cpu_s"], "naive_cpu_s": nv["cpu_s"], "cpu_ratio": nv["cpu_s"] / f["cpu_s"],
                "decode_tok_s": (n - 1) / ft["decode"] if n > 1 else None,
-               "same_tokens": f["ids"] == nv["ids"]}
+               "same_tokens": f["ids"] == nv["ids"],
+               "attribution": at, "attribution_share": at["total"] / ft["total"],
+               "attribution_cpu_s": attributed["cpu_s"], "attribution_cpu_share": attributed["cpu_s"] / f["cpu_s"]}
         out["runs"].append(run)
         log(f"[{dev} {dtype_name}] {n} tokens: fast {ft['total']:.2f} s, naive {nt['total']:.2f} s, "
             f"naive/fast {run['ratio']:.2f}x (CPU time {f['cpu_s']:.1f} s vs {nv['cpu_s']:.1f} s: "
-            f"{run['cpu_ratio']:.2f}x; load average {_load():.1f})")
+            f"{run['cpu_ratio']:.2f}x; load average {_load():.1f}); attribution {at['total']:.2f} s = "
+            f"{run['attribution_share']:.2f} of the window (CPU time {run['attribution_cpu_share']:.2f})")
     out["peak_rss_gib"] = _rss_gib()
     if dev.type == "cuda":
         out["peak_cuda_gib"] = torch.cuda.max_memory_allocated(dev) / 1024**3
@@ -308,6 +319,10 @@ def format_report(results: list[dict[str, Any]]) -> str:
                          f"{run['ratio']:.2f}x; decode {tok_s}; same tokens {run['same_tokens']}")
             lines.append(f"   {'':>14}  process CPU time fast {run['fast_cpu_s']:.1f} s vs naive {run['naive_cpu_s']:.1f} s"
                          f" -> {run['cpu_ratio']:.2f}x (less sensitive to other load on a shared machine)")
+            at = run["attribution"]
+            lines.append(f"   {'':>14}  attribution (the 8 frames re-run video-only): " + "  ".join(
+                f"{s} {at[s]:.3f}" for s in stages if s in at) + f" -> {run['attribution_share']:.2f} of the "
+                f"window's time ({run['attribution_cpu_share']:.2f} of its process CPU time)")
         if "check" in r:
             c = r["check"]
             lines.append(f"   same function (fp32): max |logit diff| {c['max_abs_logit_diff']:.2e} (limit {LOGIT_ATOL}), "
