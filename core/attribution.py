@@ -154,20 +154,68 @@ class Attribution:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Attribution:
-        """An attribution back from its logged form; raises ``ValueError`` naming what is wrong."""
+        """An attribution back from its logged form (a log may come from anywhere: every field is checked, text
+        is bounded); raises ``ValueError`` naming what is wrong."""
         try:
-            av = d["audio_visual"]
-            vo = d["video_only"]
+            av, vo = d["audio_visual"], d["video_only"]
+            if not isinstance(av, Mapping) or not isinstance(vo, Mapping):
+                raise TypeError("'audio_visual' and 'video_only' must be objects")
+            ids = vo.get("token_ids") or []
+            if not isinstance(ids, list) or len(ids) > MAX_TOKENS or not all(type(t) is int for t in ids):
+                raise TypeError("'token_ids' is not a list of token ids")
             video_only = AnalysisResult(
-                token_ids=tuple(int(t) for t in vo.get("token_ids") or ()), text=str(vo.get("text") or ""),
-                think=vo.get("think"), answer=vo.get("answer"), label=vo.get("label"),
-                parse_status=str(vo.get("parse_status") or "empty"), label_set=str(vo.get("label_set") or "free"),
-                modal=str(vo.get("modal") or VIDEO_ONLY), scores=vo.get("scores"), timings=vo.get("timings") or {})
-            return cls(int(d["window_id"]), float(d["t0"]), float(d["t1"]), float(d.get("wall_t0") or 0.0),
-                       av.get("label"), av.get("answer"), str(av.get("text") or ""), av.get("scores"), video_only,
-                       float(d.get("seconds") or 0.0))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                token_ids=tuple(ids), text=_text(vo, "text") or "", think=_text(vo, "think"),
+                answer=_text(vo, "answer"), label=_text(vo, "label", MAX_SHORT_CHARS),
+                parse_status=_text(vo, "parse_status", MAX_SHORT_CHARS) or "empty",
+                label_set=_text(vo, "label_set", MAX_SHORT_CHARS) or "free",
+                modal=_text(vo, "modal", MAX_SHORT_CHARS) or VIDEO_ONLY, scores=_numbers(vo, "scores"),
+                timings=_numbers(vo, "timings") or {})
+            return cls(_whole(d, "window_id"), _finite(d, "t0"), _finite(d, "t1"), _finite(d, "wall_t0", 0.0),
+                       _text(av, "label", MAX_SHORT_CHARS), _text(av, "answer"), _text(av, "text") or "",
+                       _numbers(av, "scores"), video_only, _finite(d, "seconds", 0.0))
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not an attribution record ({type(exc).__name__}: {exc})") from None
+
+
+MAX_TEXT_CHARS = 1 << 20  # a logged text field (reasoning, answer)
+MAX_SHORT_CHARS = 256  # labels, statuses
+MAX_TOKENS = 1 << 16
+MAX_ENTRIES = 256  # scores and timings
+MAX_ABS = 1e11  # seconds (session or unix) and scores
+
+
+def _text(d: Mapping[str, Any], key: str, limit: int = MAX_TEXT_CHARS) -> str | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise TypeError(f"{key!r} is not text of at most {limit} characters")
+    return value
+
+
+def _finite(d: Mapping[str, Any], key: str, default: float | None = None) -> float:
+    value = d.get(key)
+    if value is None and default is not None:
+        return default
+    if type(value) not in (int, float) or not -MAX_ABS <= value <= MAX_ABS:  # NaN fails the comparison
+        raise TypeError(f"{key!r} is not a finite number")
+    return float(value)
+
+
+def _whole(d: Mapping[str, Any], key: str) -> int:
+    value = d.get(key)
+    if type(value) is not int or value < 0:
+        raise TypeError(f"{key!r} is not a whole number")
+    return value
+
+
+def _numbers(d: Mapping[str, Any], key: str) -> dict[str, float] | None:
+    value = d.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or len(value) > MAX_ENTRIES:
+        raise TypeError(f"{key!r} is not an object of at most {MAX_ENTRIES} numbers")
+    return {str(k)[:MAX_SHORT_CHARS]: _finite(value, k) for k in value}
 
 
 def _name(result: AnalysisResult) -> str:

@@ -48,6 +48,9 @@ from core import labels as _labels
 from core.faces import FaceCheck
 from core.window import AUDIO_MISSING, AUDIO_SILENT
 
+MAX_REASON_CHARS = 500  # a logged reason longer than this is cut (logs are read from anywhere)
+MAX_LABEL_CHARS = 64
+
 ANSWER = "answer_vs_reasoning"
 VOICE = "voice_without_audio"
 PERSON = "person_vs_faces"
@@ -151,16 +154,20 @@ class Consistency:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> Consistency | None:
-        """The logged form back (``to_dict``); None for a missing or malformed value (old or damaged logs)."""
+        """The logged form back (``to_dict``); None for a missing or malformed value (old or damaged logs).
+        A log may come from anywhere: only known checks are kept (once each), with bounded text."""
         if not isinstance(d, Mapping):
             return None
-        flags = d.get("flags")
-        conclusion = d.get("conclusion")
-        if not isinstance(flags, list) or not isinstance(conclusion, list):
+        flags, conclusion = d.get("flags"), d.get("conclusion")
+        if not isinstance(flags, list) or not isinstance(conclusion, list) or len(conclusion) > len(EMOTION_WORDS):
             return None
-        out = [Flag(str(f["check"]), str(f.get("reason", ""))) for f in flags
-               if isinstance(f, Mapping) and f.get("check") in CHECKS]
-        return cls(tuple(str(c) for c in conclusion), tuple(out))
+        if not all(isinstance(c, str) and len(c) <= MAX_LABEL_CHARS for c in conclusion):
+            return None
+        kept: dict[str, Flag] = {}
+        for f in flags[: 4 * len(CHECKS)]:
+            if isinstance(f, Mapping) and f.get("check") in CHECKS and isinstance(f.get("reason", ""), str):
+                kept.setdefault(f["check"], Flag(f["check"], f.get("reason", "")[:MAX_REASON_CHARS]))
+        return cls(tuple(conclusion), tuple(kept[c] for c in CHECKS if c in kept))
 
 
 def _clauses(sentence: str) -> list[list[str]]:

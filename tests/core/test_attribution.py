@@ -315,3 +315,14 @@ def test_a_failed_rerun_is_reported_and_the_worker_goes_on():
     mailbox.put(_window(5))
     assert ev.wait_for(("result", 5))
     assert w.stop()
+
+
+@pytest.mark.parametrize("change", [
+    {"window_id": -1}, {"window_id": True}, {"t0": float("nan")}, {"t1": "1"}, {"seconds": 1e300},
+    {"audio_visual": []}, {"video_only": {"token_ids": ["a"]}}, {"video_only": {"scores": {"angry": "high"}}},
+    {"video_only": {"label": "x" * 1000}}, {"audio_visual": {"text": 5}},
+])
+def test_a_hostile_logged_attribution_is_refused(change):
+    a = compare(_inputs(_analysis("angry", {"angry": 0.7})), _analysis("fear", {"angry": 0.2}, "video"), 1.0)
+    with pytest.raises(ValueError, match="not an attribution record"):
+        Attribution.from_dict({**a.to_dict(), **change})

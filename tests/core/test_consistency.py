@@ -176,3 +176,13 @@ def test_flag_counts():
     bad = _result("He is sad.", "angry", faces=(0,) * 8).consistency
     counts = cc.flag_counts([ok, bad, None])
     assert counts == {cc.ANSWER: 1, cc.VOICE: 0, cc.PERSON: 1, "checked": 2, "flagged": 1}
+
+
+def test_logged_checks_from_a_hostile_log_are_bounded():
+    d = {"conclusion": ["sad"], "flags": [{"check": cc.VOICE, "reason": "x" * 10_000},
+                                           {"check": cc.VOICE, "reason": "again"},
+                                           {"check": "rm -rf", "reason": "?"}, {"check": cc.ANSWER, "reason": 7}]}
+    c = cc.Consistency.from_dict(d)
+    assert [f.check for f in c.flags] == [cc.VOICE] and len(c.flags[0].reason) == cc.MAX_REASON_CHARS
+    assert cc.Consistency.from_dict({"conclusion": [{"a": 1}], "flags": []}) is None
+    assert cc.Consistency.from_dict({"conclusion": ["x"] * 1000, "flags": []}) is None
