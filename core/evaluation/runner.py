@@ -331,8 +331,23 @@ def resolve_instruction(text: str | None, default: str) -> str:
     return text.replace("\\n", "\n")
 
 
-def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> Analyzer:
-    """Load the model for a run (heavy imports happen here, not at module import)."""
+def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto", remote: Any = None) -> Analyzer:
+    """Load the model for a run (heavy imports happen here, not at module import). A server address
+    (``https://HOST:PORT``) gives a ``core.serve.client.RemoteModel`` (``remote``: its ``RemoteTarget`` with the
+    token and trust options; device and precision are the server's)."""
+    from core.serve.client import RemoteModel, RemoteTarget, is_remote_model
+
+    if is_remote_model(str(model_dir)):
+        model = RemoteModel(remote or RemoteTarget.parse(str(model_dir)))
+        model.fetch_info()  # fails now, with the reason, rather than on every clip
+        return model
     from core.model import load_model
 
     return load_model(str(model_dir), device=device, dtype=dtype)
+
+
+def model_identity(model: str | Path) -> str:
+    """How a run's settings name its model: a server's address as given, a folder as its absolute path."""
+    from core.serve.client import is_remote_model
+
+    return str(model) if is_remote_model(str(model)) else str(Path(model).resolve())

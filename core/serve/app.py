@@ -20,6 +20,7 @@ Imports Ray and FastAPI: only ``main.py serve`` (and tests and benchmarks of the
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,7 @@ class ServerConfig:
     warm_up: bool = True
     warm_up_instruction: str | None = None
     warm_up_max_new_tokens: int = 256
+    loader: Callable[..., Any] | None = None  # (model_dir, device=, dtype=) -> model; None: core.model.load_model
 
 
 class Refused(Exception):
@@ -101,7 +103,7 @@ class ModelServer:
 
         self.config = config
         replica = _replica_tag()
-        self.host = ModelHost(config.model_dir, config.device, config.dtype, replica=replica)
+        self.host = ModelHost(config.model_dir, config.device, config.dtype, loader=config.loader, replica=replica)
         if config.warm_up:
             self.host.warm_up(config.warm_up_instruction or DEFAULT_INSTRUCTION, config.warm_up_max_new_tokens)
         self.limiter = RateLimiter(config.rate_per_s, config.burst)

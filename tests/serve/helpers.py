@@ -73,3 +73,59 @@ def deployed(http: dict, **config_kwargs):
         yield config
     finally:
         serve.shutdown()
+
+
+TOKEN_DELAY_S = 0.03  # a slowed model: a window of a few hundred tokens takes seconds, long enough to kill mid-way
+
+
+class SlowModel:
+    """The parity model, streaming each token ``TOKEN_DELAY_S`` late: a window is in flight long enough for a
+    test to kill its server half-way."""
+
+    def __init__(self, model) -> None:
+        self._model = model
+        self.num_frames = model.num_frames
+
+    def analyze(self, *args, on_token=None, **kwargs):
+        def slow(text: str) -> None:
+            import time
+
+            time.sleep(TOKEN_DELAY_S)
+            if on_token is not None:
+                on_token(text)
+
+        return self._model.analyze(*args, on_token=slow, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+def slow_parity_loader(model_dir, device="cpu", dtype="float32") -> SlowModel:
+    from core.model import load_model
+
+    return SlowModel(load_model(str(model_dir), device=device, dtype=dtype))
+
+
+class DyingWorker:
+    """A cluster worker whose process dies (as in a crash or a lost node) the first time it is handed the clip
+    named by ``die_on``; a marker file makes it die once only, whichever worker gets the clip."""
+
+    die_on = "c03.mp4"
+
+    def __init__(self, *args, marker: str = "", **kwargs) -> None:
+        from core.evaluation.distributed import ClipWorker
+
+        self._inner = ClipWorker(*args, **kwargs)
+
+    def ready(self) -> int:
+        return self._inner.ready()
+
+    def analyze(self, jobs):
+        import os
+        from pathlib import Path
+
+        marker = Path(jobs[0][1]).parent / ".died"
+        if any(Path(path).name == self.die_on for _, path, _ in jobs) and not marker.exists():
+            marker.write_text("once")
+            os._exit(1)
+        return self._inner.analyze(jobs)
