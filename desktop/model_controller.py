@@ -80,7 +80,8 @@ class ModelController(QObject):
         if not info:
             return "none"
         name = info.get("model_id") or Path(str(info.get("model_dir", ""))).name or "R1-Omni"
-        where = f" @ {info['server']}" if info.get("backend") == REMOTE and info.get("server") else ""
+        # a server by host:port (the model menu's dialog shows its full address, https or loopback http)
+        where = f" @ {str(info['server']).split('://', 1)[-1]}" if info.get("backend") == REMOTE and info.get("server") else ""
         return f"{name}{where} · {info.get('device', '?')} {info.get('dtype', '')}".strip()
 
     def memory_bytes(self) -> int | None:

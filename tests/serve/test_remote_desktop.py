@@ -35,7 +35,7 @@ def test_a_server_killed_mid_window_gives_a_banner_and_results_resume(ray_instan
         win.controller.model.load_remote(RemoteTarget.parse(f"http://127.0.0.1:{port}"))
         qtbot.waitUntil(lambda: win.controller.model.has_model, timeout=30_000)
         # the status bar (refreshed once a second) names the remote model and its server
-        qtbot.waitUntil(lambda: f"@ http://127.0.0.1:{port}" in win.status_text(), timeout=5_000)
+        qtbot.waitUntil(lambda: f"checkpoint @ 127.0.0.1:{port} · cpu float32" in win.status_text(), timeout=5_000)
         assert win.controller.model.info["backend"] == "remote"
 
         win.use_source(source_choice("synthetic"))
