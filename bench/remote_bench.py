@@ -111,7 +111,7 @@ def main() -> int:
             done = [0] * clients
             stop_at = time.perf_counter() + args.seconds
 
-            def client(i: int) -> None:
+            def client(i: int, stream: bool = stream, stop_at: float = stop_at, done: list = done) -> None:
                 model = RemoteModel(target)
                 model.fetch_info()
                 n = 0

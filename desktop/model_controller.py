@@ -81,7 +81,8 @@ class ModelController(QObject):
             return "none"
         name = info.get("model_id") or Path(str(info.get("model_dir", ""))).name or "R1-Omni"
         # a server by host:port (the model menu's dialog shows its full address, https or loopback http)
-        where = f" @ {str(info['server']).split('://', 1)[-1]}" if info.get("backend") == REMOTE and info.get("server") else ""
+        server = str(info.get("server") or "") if info.get("backend") == REMOTE else ""
+        where = f" @ {server.split('://', 1)[-1]}" if server else ""
         return f"{name}{where} · {info.get('device', '?')} {info.get('dtype', '')}".strip()
 
     def memory_bytes(self) -> int | None:

@@ -90,7 +90,7 @@ def analyze_file(args: argparse.Namespace) -> int:
     instruction = args.instruct if args.instruct is not None else DEFAULT_INSTRUCTION
 
     from core.backend import BackendError
-    from core.evaluation.runner import load_analyzer
+    from core.evaluation.runner import load_analyzer, load_remote_analyzer
     from core.model import ModelLoadError
     from core.serve.client import is_remote_model, target_from_args
 
@@ -99,7 +99,7 @@ def analyze_file(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         remote = target_from_args(args) if is_remote_model(args.model) else None
-        model = load_analyzer(args.model, args.device, args.dtype, remote)
+        model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype)
     except (ModelLoadError, BackendError, ValueError) as exc:
         _err(f"error: {exc}")
         return EXIT_MODEL

@@ -77,11 +77,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from core.evaluation.dataset import DatasetError, load_dataset
+    from core.evaluation.distributed import cluster_options_from_args, run_jobs_on_ray
     from core.evaluation.log import LogMismatch, ResultLog, check_resumable, read_log
     from core.evaluation.report import RESULTS_FILE, build_summary, write_report
-    from core.evaluation.distributed import cluster_options_from_args, run_jobs_on_ray
     from core.evaluation.runner import (
-        Job, RunOptions, load_analyzer, model_identity, model_label_set, resolve_instruction, run_jobs,
+        Job,
+        RunOptions,
+        load_analyzer,
+        load_remote_analyzer,
+        model_identity,
+        model_label_set,
+        resolve_instruction,
+        run_jobs,
     )
     from core.serve.client import is_remote_model, target_from_args
 
@@ -127,7 +134,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     jobs = [Job(c.key, c.path, c.label) for c in clips]
     if cluster is None:
         try:
-            model = load_analyzer(args.model, args.device, args.dtype, remote)
+            model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype)
         except Exception as exc:  # noqa: BLE001 — ModelLoadError and friends already say what to fix
             print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
             return EXIT_MODEL

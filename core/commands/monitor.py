@@ -22,11 +22,11 @@ import threading
 import time
 
 from core.backend import LoadRequest
-from core.serve.client import RemoteBackend, add_remote_arguments, is_remote_model, target_from_args
 from core.clock import SteppedClock
 from core.engine import AnalysisParams, InferenceWorker, ModelListener, resolve_instruction
 from core.pipeline import EveryWindowError, LiveSession, SessionListener
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S
+from core.serve.client import RemoteBackend, add_remote_arguments, is_remote_model, target_from_args
 from core.sources import open_sources
 
 IDLE_AFTER_END_S = 1.0  # a finished file: wait this long for the scheduler to cut its last window

@@ -13,14 +13,19 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from core.evaluation.dataset import VIDEO_EXTENSIONS, DatasetError, resolve_labels
 from core.evaluation import runner
+from core.evaluation.dataset import VIDEO_EXTENSIONS, DatasetError, resolve_labels
 from core.evaluation.distributed import cluster_options_from_args, run_jobs_on_ray
 from core.evaluation.log import LogMismatch, ResultLog, check_resumable
-from core.serve.client import is_remote_model, target_from_args
 from core.evaluation.runner import (
-    STATUS_OK, Job, RunOptions, model_label_set, resolve_instruction, run_jobs,
+    STATUS_OK,
+    Job,
+    RunOptions,
+    model_label_set,
+    resolve_instruction,
+    run_jobs,
 )
+from core.serve.client import is_remote_model, target_from_args
 
 DEFAULT_OUT_NAME = "results.jsonl"
 EXIT_BAD_INPUT = 2
@@ -81,7 +86,8 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
     print(f"{len(jobs)} video(s) under {folder} → {out}", file=sys.stderr)
     if cluster is None:
         try:
-            model = runner.load_analyzer(args.model, settings["device"], settings["dtype"], remote)
+            model = (runner.load_remote_analyzer(remote) if remote else
+                     runner.load_analyzer(args.model, settings["device"], settings["dtype"]))
         except Exception as exc:  # noqa: BLE001 — the loader's message says what to fix
             print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
             return EXIT_MODEL

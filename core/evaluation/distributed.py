@@ -24,9 +24,9 @@ import logging
 import os
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from core.evaluation.log import ResultLog
