@@ -194,3 +194,23 @@ def test_non_streaming_windows_share_a_batch_and_give_the_tokens_of_one_by_one(s
         assert result.token_ids == want.token_ids
     assert max(r.timings.get("batch_size", 1) for r in got) >= 2  # they did share one model call
     remote.close()
+
+
+def test_the_analyze_command_on_the_server_gives_the_local_answer_for_a_clip(server, local_model, tmp_path, capsys):
+    import main
+    from core.media import read_clip
+    from core.model.preprocess import DEFAULT_INSTRUCTION
+    from core.serve.security import write_token_file
+    from tests.conftest import PARITY_DIR
+
+    video = PARITY_DIR / "clips" / "clip_a.mp4"
+    token_file = tmp_path / "token"
+    write_token_file(token_file, server.token)
+    code = main.main(["analyze", str(video), "--model", server.url, "--token-file", str(token_file),
+                      "--server-ca", server.ca_file, "--max-new-tokens", str(MAX_NEW_TOKENS), "--json"])
+    assert code == 0, capsys.readouterr().err
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    clip = read_clip(video, frames="sampled")
+    want = local_model.analyze(clip.frames, clip.audio, DEFAULT_INSTRUCTION, max_new_tokens=MAX_NEW_TOKENS)
+    assert got["token_ids"] == list(want.token_ids) and got["text"] == want.text
+    assert got["model_dir"] == server.url and got["device"] == "cpu"
