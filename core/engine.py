@@ -144,6 +144,7 @@ class WorkerStats:
     last_latency_s: float | None = None  # window end -> result ready, on the session clock
     last_compute_s: float | None = None  # seconds the backend spent on the window
     last_first_token_s: float | None = None  # analysis start -> first streamed text (what a watcher feels)
+    last_network_s: float | None = None  # of last_compute_s, the time on the network (a model server), else None
     busy: bool = False
     attributed: int = 0  # video-only re-runs finished (core.attribution)
     attributions_yielded: int = 0  # re-runs interrupted by a live window (and queued again)
@@ -599,7 +600,8 @@ class InferenceWorker:
         listener.result_ready(result, window)
         self._memory_bytes = backend.memory_bytes()
         self._count(attachment, analysed=1, last_compute_s=compute_s, last_latency_s=now - window.t1,
-                    last_first_token_s=first_token[0] if first_token else None)
+                    last_first_token_s=first_token[0] if first_token else None,
+                    last_network_s=analysis.timings.get("network"))
         if inputs is not None and self.auto_attribution:
             self._enqueue(_AttributionJob(inputs, attachment.listener, auto=True, attachment=attachment))
 

@@ -72,6 +72,9 @@ class Settings:
     max_new_tokens: int = 256
     auto_attribution: str = "gpu"  # re-run every window video-only when the device is free: off | gpu | on
     model_dir: str = ""  # "" = not chosen yet
+    remote_url: str = ""  # a model server (main.py serve); its token is kept by core.serve.credentials, not here
+    remote_ca_file: str = ""  # certificate to trust for it ("" = the system's)
+    use_remote: bool = False  # "Load model" connects to remote_url instead of loading model_dir
     device: str = "auto"
     precision: str = "auto"
     record_dir: str = field(default_factory=default_record_dir)

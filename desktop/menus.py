@@ -82,7 +82,7 @@ def build_menus(window: Any) -> tuple[QAction, QAction, dict[str, QAction], dict
     attribution = _attribution_menu(window, analysis_menu.addMenu("What did the voice add? Re-run every window "
                                                                   "video-only"))
     analysis_menu.addSeparator()
-    for action in (ab.choose_action, ab.load_action, ab.unload_action, ab.download_action):
+    for action in (ab.choose_action, ab.remote_action, ab.load_action, ab.unload_action, ab.download_action):
         analysis_menu.addAction(action)
 
     help_menu = bar.addMenu("&Help")

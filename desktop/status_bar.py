@@ -20,6 +20,7 @@ class StatusSnapshot:
     last_latency_s: float | None = None  # window end -> result
     last_compute_s: float | None = None  # time in the model for the last window
     first_token_s: float | None = None  # model start -> first reasoning text of the last window
+    network_s: float | None = None  # a model server: the part of last_compute_s spent on the network
     result_age_s: float | None = None  # now - end of the newest result's window
     superseded: int = 0  # windows replaced in the mailbox before the model took them
     model: str = "no model"  # e.g. "R1-Omni · cuda float16"
@@ -48,8 +49,8 @@ class StatusBar(QStatusBar):
             (
                 "latency",
                 "latency 00.0 s (model 00.0 s, first token 000 ms)",
-                "End of a window to its result; in brackets the model's time for it and how long its first "
-                "reasoning text took",
+                "End of a window to its result; in brackets the model's time for it (with a model server: "
+                "the server's time and the network's), and how long its first reasoning text took",
             ),
             ("age", "result age 000 ms", "How old the newest result is: now minus the end of its window"),
             (
@@ -82,7 +83,12 @@ class StatusBar(QStatusBar):
             else f"audio {s.audio_rate_hz / 1000:g} kHz · {s.audio_overflows} overflows"
         )
         lat = f"latency {formatting.seconds(s.last_latency_s)}"
-        inner = [f"model {formatting.seconds(s.last_compute_s)}"] if s.last_compute_s is not None else []
+        inner = []
+        if s.last_compute_s is not None and s.network_s is not None:  # a model server: split model / network
+            inner = [f"model {formatting.seconds(max(0.0, s.last_compute_s - s.network_s))}",
+                     f"network {formatting.seconds(s.network_s)}"]
+        elif s.last_compute_s is not None:
+            inner = [f"model {formatting.seconds(s.last_compute_s)}"]
         if s.first_token_s is not None:
             inner.append(f"first token {formatting.seconds(s.first_token_s)}")
         if inner:

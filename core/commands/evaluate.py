@@ -2,6 +2,8 @@
 
     python main.py evaluate DATASET --model DIR [--labels dfew|mafw|ravdess|FILE] [--out DIR] [--batch-size N]
                                 [--modal video_audio|video | --ablation]
+    python main.py evaluate DATASET --model DIR --ray [ADDRESS] [--workers N]   spread over a Ray cluster
+    python main.py evaluate DATASET --model https://HOST:PORT [--token-file F]  on a model server
     python main.py evaluate --compare RUN_A RUN_B ...
 
 DATASET: a manifest (.csv 'path,label' / .jsonl), a folder with one sub-folder per label, or a
@@ -22,6 +24,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from core.evaluation.distributed import add_ray_arguments
+from core.serve.client import add_remote_arguments
+
 log = logging.getLogger(__name__)
 
 DEFAULT_OUT_ROOT = Path("out")
@@ -34,7 +39,7 @@ EXIT_INTERRUPTED = 130
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("dataset", nargs="?", help="manifest file or dataset folder (see above)")
-    parser.add_argument("--model", help="model folder (the R1-Omni checkpoint)")
+    parser.add_argument("--model", help="model folder (the R1-Omni checkpoint), or a model server https://HOST:PORT")
     parser.add_argument("--labels", help="label set: dfew | mafw | ravdess | FILE (one label per line); "
                         "default: the dataset's own (inferred for manifests and folders)")
     parser.add_argument("--instruct", help="question for the model, or a preset: 'evaluation' (default, "
@@ -60,6 +65,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="clips analysed together (default 1). More raises the throughput where one clip "
                         "leaves the device idle (GPU) and needs more memory; the answers are the same")
     parser.add_argument("--compare", nargs="+", metavar="RUN", help="print a comparison of finished runs")
+    add_remote_arguments(parser)
+    add_ray_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,9 +89,19 @@ def run(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from core.evaluation.ablation import MODES, ablation_summary, mode_dir, render_ablation, write_ablation
     from core.evaluation.dataset import DatasetError, load_dataset
+    from core.evaluation.distributed import cluster_options_from_args
     from core.evaluation.log import LogMismatch, check_resumable
     from core.evaluation.report import RESULTS_FILE
-    from core.evaluation.runner import Job, RunOptions, load_analyzer, model_label_set, resolve_instruction
+    from core.evaluation.runner import (
+        Job,
+        RunOptions,
+        load_analyzer,
+        load_remote_analyzer,
+        model_identity,
+        model_label_set,
+        resolve_instruction,
+    )
+    from core.serve.client import is_remote_model, target_from_args
 
     try:
         ds = load_dataset(args.dataset, args.labels, split=args.split, fold=args.fold)
@@ -92,6 +109,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         opts = RunOptions(instruction=instruction, label_set=model_label_set(ds.label_set), labels=ds.labels,
                           modal=args.modal, max_new_tokens=args.max_new_tokens, scores=args.scores,
                           batch_size=args.batch_size)
+        cluster = cluster_options_from_args(args)
+        remote = target_from_args(args) if is_remote_model(args.model) else None
     except (DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -104,7 +123,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     for note in ds.notes:
         print(f"note: {note}", file=sys.stderr)
     settings = {
-        "model": str(Path(args.model).resolve()),
+        "model": model_identity(args.model),
         "instruction": instruction,
         "labels": list(ds.labels),
         "label_set": ds.label_set,
@@ -127,17 +146,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     except (LogMismatch, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        model = load_analyzer(args.model, args.device, args.dtype)
-    except Exception as exc:  # noqa: BLE001 — ModelLoadError and friends already say what to fix
-        print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
-        return EXIT_MODEL
     jobs = [Job(c.key, c.path, c.label) for c in clips]
+    model = None
+    if cluster is None:
+        try:
+            model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype)
+        except Exception as exc:  # noqa: BLE001 — ModelLoadError and friends already say what to fix
+            print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
+            return EXIT_MODEL
     records_by_mode = {}
     for run_out, run_opts, run_settings in runs:
         if args.ablation:
             print(f"mode {run_opts.modal}: {run_out}", file=sys.stderr)
-        code, records = _run_one(jobs, model, run_opts, run_settings, run_out, ds.labels, dataset_info)
+        code, records = _run_one(args, jobs, model, cluster, run_opts, run_settings, run_out, ds.labels,
+                                 dataset_info)
         if code:
             return code
         records_by_mode[run_opts.modal] = records
@@ -148,18 +170,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_one(jobs: list, model: Any, opts: Any, settings: dict[str, Any], out: Path, labels: tuple[str, ...],
-             dataset_info: dict[str, Any]) -> tuple[int, dict[str, dict[str, Any]]]:
-    """One resumable run into ``out``, its report written and printed: (exit code, its clip records)."""
+def _run_one(args: argparse.Namespace, jobs: list, model: Any, cluster: Any, opts: Any, settings: dict[str, Any],
+             out: Path, labels: tuple[str, ...], dataset_info: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """One resumable run into ``out`` (here, or over a Ray ``cluster``), its report written and printed:
+    (exit code, its clip records by key)."""
+    from core.evaluation.distributed import run_jobs_on_ray
     from core.evaluation.log import LogMismatch, ResultLog, read_log
     from core.evaluation.report import RESULTS_FILE, build_summary, write_report
     from core.evaluation.runner import run_jobs
 
     result_log = ResultLog(out / RESULTS_FILE)
+    title = f"evaluate {opts.modal}" if args.ablation else "evaluate"
     summary = None
     code = 0
     try:
-        summary = run_jobs(jobs, model, opts, result_log, settings, title=f"evaluate {opts.modal}")
+        if cluster is None:
+            summary = run_jobs(jobs, model, opts, result_log, settings, title=title)
+        else:
+            summary = run_jobs_on_ray(jobs, str(Path(args.model).resolve()), args.device, args.dtype, opts,
+                                      result_log, settings, cluster, title=title)
     except LogMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT, {}
@@ -167,7 +196,7 @@ def _run_one(jobs: list, model: Any, opts: Any, settings: dict[str, Any], out: P
         print(f"\ninterrupted: results so far are in {out / RESULTS_FILE}; rerun the same command to resume",
               file=sys.stderr)
         code = EXIT_INTERRUPTED
-    except RuntimeError as exc:  # the model fails on every clip: stop rather than log the same error N times
+    except RuntimeError as exc:  # the model fails on every clip (or no Ray worker can load it): stop
         print(f"error: {exc}", file=sys.stderr)
         code = EXIT_MODEL
     _, records, _ = read_log(out / RESULTS_FILE)

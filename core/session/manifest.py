@@ -97,9 +97,10 @@ class SessionManifest:
     app_version: str = core.__version__
     format_version: int = FORMAT_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
+    model: Mapping[str, Any] = field(default_factory=dict)  # a model server: backend, server, model_id, versions
 
     def __post_init__(self) -> None:
-        for name in ("generation", "devices", "recording", "extra"):
+        for name in ("generation", "devices", "recording", "extra", "model"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         _labels.label_set(self.label_set)  # raises a clear error for an unknown set
 
@@ -118,6 +119,16 @@ class SessionManifest:
             weights_hash_method=WEIGHTS_HASH_METHOD,
             **kwargs,
         )
+
+    @classmethod
+    def for_backend(cls, info: Mapping[str, Any], **kwargs: Any) -> "SessionManifest":
+        """A manifest for the model a worker has loaded (its ``info()``): a local folder is fingerprinted here; a
+        model server's fingerprint (the same method, computed by the server) and identity are taken as sent."""
+        if info.get("backend") != "remote":
+            return cls.for_model(info.get("model_dir"), **kwargs)
+        keys = ("backend", "server", "model_id", "versions", "device", "dtype", "frame_encoding")
+        return cls(weights_hash=info.get("weights_hash"), weights_hash_method=info.get("weights_hash_method"),
+                   model={k: info[k] for k in keys if info.get(k) is not None}, **kwargs)
 
     def with_(self, **changes: Any) -> "SessionManifest":
         return replace(self, **changes)
