@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -224,9 +224,52 @@ def _name(result: AnalysisResult) -> str:
 
 def compare(inputs: AttributionInputs, video_only: AnalysisResult, seconds: float) -> Attribution:
     """The attribution of ``inputs``' window from its video-only answer."""
-    av = inputs.audio_visual
-    return Attribution(inputs.window_id, inputs.t0, inputs.t1, inputs.wall_t0, av.label, av.answer, av.text,
-                       av.scores, video_only, seconds)
+    return attribution_of(inputs.window_id, inputs.t0, inputs.t1, inputs.wall_t0, inputs.audio_visual, video_only,
+                          seconds)
+
+
+def attribution_of(window_id: int, t0: float, t1: float, wall_t0: float, audio_visual: AnalysisResult,
+                   video_only: AnalysisResult, seconds: float) -> Attribution:
+    """The attribution of a window from its two answers (with the voice, and video-only)."""
+    av = audio_visual
+    return Attribution(window_id, t0, t1, wall_t0, av.label, av.answer, av.text, av.scores, video_only, seconds)
+
+
+def logged_attributions(events: Iterable[Mapping[str, Any]],
+                        windows: Iterable[Mapping[str, Any]]) -> tuple[dict[int, Attribution], int]:
+    """The newest attribution logged for each logged window, by window id, and how many ``attribution`` lines were
+    left out (malformed, or naming no logged window of that id and span). ``events``: log lines in file order."""
+    spans = {(w.get("window_id"), round(w["t0"], 6)) for w in windows
+             if type(w.get("window_id")) is int and type(w.get("t0")) in (int, float)}
+    found: dict[int, Attribution] = {}
+    skipped = 0
+    for line in events:
+        if line.get("type") != ATTRIBUTION_EVENT:
+            continue
+        try:
+            a = Attribution.from_dict(line)
+        except ValueError:
+            skipped += 1
+            continue
+        if (a.window_id, round(a.t0, 6)) not in spans:
+            skipped += 1
+            continue
+        found[a.window_id] = a
+    return found, skipped
+
+
+def summary_counts(attributions: Iterable[Attribution]) -> dict[str, Any]:
+    """How many windows were attributed, how many the voice changed, and each change ("fear → angry": n)."""
+    items = list(attributions)
+    changes: dict[str, int] = {}
+    for a in items:
+        if a.label_changed:
+            key = f"{_name(a.video_only)} → {a.audio_visual_label or '(no label)'}"
+            changes[key] = changes.get(key, 0) + 1
+    return {"attributed": len(items), "label_changed": sum(a.label_changed for a in items),
+            "text_changed": sum(a.text_changed for a in items),
+            "changes": dict(sorted(changes.items(), key=lambda kv: -kv[1])),
+            "mean_seconds": sum(a.seconds for a in items) / len(items) if items else None}
 
 
 class KeptInputs:

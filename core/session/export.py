@@ -3,6 +3,9 @@
 Times: CSV and JSON keep session seconds. ELAN and WebVTT are laid over the recorded media, so
 their times are milliseconds from ``media_origin`` (the start of the recording; 0 without media);
 the offset is written into each file. Colours come from ``core.labels.colour``.
+
+CSV, JSON and HTML also carry each answer's consistency checks (``core.consistency``: as logged, or computed from
+the logged fields for older logs) and what the voice added where a window was attributed (``core.attribution``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from xml.etree import ElementTree as ET
 
+from core import consistency as _consistency
 from core import labels as _labels
+from core.attribution import ATTRIBUTION_EVENT as ATTRIBUTION
+from core.attribution import Attribution, summary_counts
 from core.faces import FaceCheck, status_of
 from core.session import events as ev
 from core.session import layout
@@ -47,6 +53,14 @@ CSV_FIELDS = (
     "label_set",
     "think",
     "text",
+    "reasoning_concludes",  # labels the reasoning's last emotion-naming sentence names (core.consistency)
+    "consistency_flags",  # failed checks, ";"-separated: answer_vs_reasoning, voice_without_audio, person_vs_faces
+    "consistency_reasons",  # their reasons, " | "-separated
+    "voice_effect",  # what the voice added (core.attribution), e.g. "the voice changed fear → angry"; empty: not run
+    "video_only_label",
+    "video_only_answer",
+    "voice_changed_label",  # true | false
+    "attribution_s",  # seconds the video-only re-run took
 )
 
 
@@ -100,6 +114,27 @@ def fmt_clock(t: float) -> str:
     return f"{sign}{int(h)}:{int(m):02d}:{s:04.1f}" if h >= 1 else f"{sign}{int(m):02d}:{s:04.1f}"
 
 
+def _checks(window: dict[str, Any]) -> _consistency.Consistency:
+    """The window's consistency checks: as logged, else computed from its logged fields."""
+    return _consistency.of_record(window) or _consistency.Consistency((), ())
+
+
+def _annotation_fields(window: dict[str, Any], attribution: Attribution | None) -> dict[str, Any]:
+    """The CSV fields of a window's checks and attribution."""
+    c = _checks(window)
+    fields: dict[str, Any] = {
+        "reasoning_concludes": " or ".join(c.conclusion),
+        "consistency_flags": ";".join(f.check for f in c.flags),
+        "consistency_reasons": " | ".join(f.reason for f in c.flags),
+    }
+    if attribution is not None:
+        fields |= {"voice_effect": attribution.summary(), "video_only_label": attribution.video_only.label,
+                   "video_only_answer": attribution.video_only.answer,
+                   "voice_changed_label": "true" if attribution.label_changed else "false",
+                   "attribution_s": attribution.seconds}
+    return fields
+
+
 def _faces_note(faces: list[int] | None) -> str:
     note = FaceCheck(tuple(faces)).short_warning() if faces is not None else None
     return f" · {note}" if note else ""
@@ -107,33 +142,50 @@ def _faces_note(faces: list[int] | None) -> str:
 
 # ---------------------------------------------------------------- CSV / JSON
 def to_csv(reader: SessionReader) -> str:
-    """One row per analysed window; ``score_<label>`` and ``timing_<stage>`` columns; empty = none."""
+    """One row per analysed window; ``score_<label>``, ``timing_<stage>`` and, where windows were attributed,
+    ``voice_shift_<label>`` (audio-visual minus video-only score) columns; empty = none."""
     windows = reader.windows
+    attributions = reader.attributions
     scores = score_labels(windows, reader.labels)
     timings = timing_names(windows)
-    header = [*CSV_FIELDS, *(f"score_{s}" for s in scores), *(f"timing_{s}" for s in timings)]
+    shifts = score_labels(({"scores": a.score_shift} for a in attributions.values()), ())
+    header = [*CSV_FIELDS, *(f"score_{s}" for s in scores), *(f"timing_{s}" for s in timings),
+              *(f"voice_shift_{s}" for s in shifts)]
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(header)
     for w in windows:
         faces = w.get("faces")
+        a = attributions.get(w["window_id"])
         row = {**w, "latency_s": w["finished_at"] - w["t1"], "face_status": status_of(faces),
-               "faces_max": max(faces, default=0) if faces is not None else None}
+               "faces_max": max(faces, default=0) if faces is not None else None, **_annotation_fields(w, a)}
         values = ["" if row.get(k) is None else row.get(k) for k in CSV_FIELDS]
         values += ["" if (w.get("scores") or {}).get(s) is None else w["scores"][s] for s in scores]
         values += ["" if (w.get("timings") or {}).get(s) is None else w["timings"][s] for s in timings]
+        shift = (a.score_shift if a is not None else None) or {}
+        values += ["" if shift.get(s) is None else shift[s] for s in shifts]
         out.writerow([repr(v) if isinstance(v, float) else v for v in values])
     return buf.getvalue()
 
 
 def to_json(reader: SessionReader) -> str:
-    """The manifest, windows, markers and every other event, as one JSON document."""
-    others = [e for e in reader.events if e.get("type") not in (ev.WINDOW, ev.MARKER)]
+    """The manifest, windows (each with its consistency checks and, when attributed, ``attribution``: what the
+    voice added), markers and every other event, as one JSON document, with the checks and attributions
+    counted in ``summary``."""
+    attributions = reader.attributions
+    others = [e for e in reader.events if e.get("type") not in (ev.WINDOW, ev.MARKER, ATTRIBUTION)]
+    windows = []
+    for w in reader.windows:
+        a = attributions.get(w["window_id"])
+        windows.append({**w, "consistency": _checks(w).to_dict(),
+                        **({"attribution": a.to_dict()} if a is not None else {})})
     doc = {
         "manifest": reader.manifest.to_dict(),
         "complete": reader.complete,
         "torn_tail": reader.torn_tail,
-        "windows": reader.windows,
+        "summary": {"consistency": _consistency.flag_counts(_checks(w) for w in reader.windows),
+                    "attribution": summary_counts(attributions.values())},
+        "windows": windows,
         "markers": reader.markers,
         "events": others,
     }
@@ -347,6 +399,7 @@ table.w{border-collapse:collapse;width:100%}
 table.w td,table.w th{border-bottom:1px solid #2c3038;padding:4px 8px;vertical-align:top;text-align:left}
 .chip{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
 .status{color:#a8a8a8;font-size:12px}.mono{font-family:ui-monospace,monospace}
+.flag{color:#E69F00;font-size:12px}.voice{font-size:12px}
 """
 
 
@@ -452,6 +505,36 @@ def _svg_distribution(counts: list[tuple[str, int]], width: int = 480) -> str:
     return "".join(parts)
 
 
+def _checks_section(checks: list[_consistency.Consistency]) -> str:
+    """How many answers raised each consistency check, and what the checks are."""
+    if not checks:
+        return "<p>No analysed windows.</p>"
+    counts = _consistency.flag_counts(checks)
+    rows = "".join(
+        f'<tr><td>{html.escape(_consistency.CHECK_TITLES[c])}</td><td class="mono" data-check="{c}">'
+        f"{counts[c]}</td><td>{100 * counts[c] / counts['checked']:.0f}%</td></tr>"
+        for c in _consistency.CHECKS)
+    return (f'<p>{counts["flagged"]} of {counts["checked"]} answers raised at least one flag. The checks are word '
+            "rules over the reasoning (emotion words and negations against the answer, speech words against the "
+            "audio, one person against the faces in view); a flag informs, it does not change the answer.</p>"
+            f'<table class="w"><tr><th>check</th><th>answers</th><th>share</th></tr>{rows}</table>')
+
+
+def _voice_section(attributions: list[Attribution], n_windows: int) -> str:
+    """What the video-only re-runs found: how many windows the voice changed, and which changes."""
+    if not attributions:
+        return ("<p>No window was attributed (re-run video-only) in this session. The app does it on demand or "
+                "automatically; <code>reanalyse --attribution</code> does it for every window.</p>")
+    s = summary_counts(attributions)
+    changes = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in s["changes"].items())
+    table = (f'<table class="w"><tr><th>without the voice → with it</th><th>windows</th></tr>{changes}</table>'
+             if changes else "")
+    return (f'<p>{s["attributed"]} of {n_windows} windows were re-run video-only (the official video-only path, '
+            f'on the frames the model saw): the voice changed the label in {s["label_changed"]}, the reasoning in '
+            f'{s["text_changed"]}; a re-run took {s["mean_seconds"]:.1f} s on average. An ablation of each window, '
+            f"not an explanation of the model.</p>{table}")
+
+
 def to_html(reader: SessionReader) -> str:
     """A self-contained report (inline CSS and SVG, no scripts, no external assets)."""
     m = reader.manifest
@@ -463,15 +546,22 @@ def to_html(reader: SessionReader) -> str:
     )
     esc = html.escape
     created = _dt.datetime.fromtimestamp(m.created_wall, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    attributions = reader.attributions
+    checks = {w["window_id"]: _checks(w) for w in windows}
     rows = []
     for w in windows:
         label = w.get("label")
+        flags = "".join(f'<div class="flag">⚠ {esc(_consistency.CHECK_TITLES[f.check])}: {esc(f.reason)}</div>'
+                        for f in checks[w["window_id"]].flags)
+        a = attributions.get(w["window_id"])
+        voice = (f'<div class="voice">{esc(a.summary())} <span class="status">(video-only re-run '
+                 f"{a.seconds:.1f} s)</span></div>") if a is not None else ""
         rows.append(
             f'<tr><td class="mono">{fmt_clock(w["t0"])}–{fmt_clock(w["t1"])}</td>'
             f'<td><span class="chip" style="background:{_labels.colour(label)}"></span>{esc(label or "—")}'
             f'<div class="status">{esc(w.get("parse_status") or "")}'
             f" · audio {esc(w.get('audio_status') or '')}{_faces_note(w.get('faces'))}"
-            f" · ready {w['finished_at'] - w['t1']:+.1f} s</div></td>"
+            f" · ready {w['finished_at'] - w['t1']:+.1f} s</div>{flags}{voice}</td>"
             f"<td>{esc(w.get('think') or w.get('text') or '')}</td></tr>"
         )
     marker_rows = "".join(
@@ -522,6 +612,10 @@ Labels are the model's answers; scores are its own preferences, not calibrated p
 {scores_svg}
 <h2>Label distribution</h2>
 {_svg_distribution([(k, counts[k]) for k in order]) if windows else "<p>No analysed windows.</p>"}
+<h2>Checks on the answers</h2>
+{_checks_section(list(checks.values()))}
+<h2>What did the voice add?</h2>
+{_voice_section(list(attributions.values()), len(windows))}
 <h2>Markers</h2>
 {marker_table}
 <h2>Reasoning per window</h2>

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from core.attribution import Attribution, logged_attributions
 from core.results import AnalysisResult, WindowResult
 from core.session import events as ev
 from core.session import layout
@@ -34,6 +35,7 @@ class SessionReader:
         self.events: tuple[dict[str, Any], ...] = contents.events
         self.torn_tail: bool = contents.torn_tail  # the last line was cut by a kill and skipped
         self.bad_lines: tuple[int, ...] = contents.bad_lines
+        self.skipped_attributions = 0
         self._video = None
 
     # ------------------------------------------------------------------ the log
@@ -44,6 +46,13 @@ class SessionReader:
     def windows(self) -> list[dict[str, Any]]:
         """Analysed windows in time order (dicts: ``WindowResult.to_dict()`` + seq, wall, wall_t1, frames)."""
         return sorted(self.of_type(ev.WINDOW), key=lambda w: (w["t0"], w["window_id"]))
+
+    @property
+    def attributions(self) -> dict[int, Attribution]:
+        """What the voice added (``core.attribution``): the newest attribution logged for each analysed window,
+        by window id. Lines that do not check out are left out (``skipped_attributions`` counts them)."""
+        found, self.skipped_attributions = logged_attributions(self.events, self.windows)
+        return found
 
     @property
     def markers(self) -> list[dict[str, Any]]:

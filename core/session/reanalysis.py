@@ -10,6 +10,8 @@ names the original. Inputs per window, in order of preference (``inputs="auto"``
 
 Audio comes from the recorded audio for the window's span; windows that were analysed video-only stay
 video-only, and a recording without audio gives video-only windows (said in the log).
+With ``attribution=True`` every window that has audio is also analysed video-only on the same frames, and what
+the voice added (``core.attribution``) is logged beside it, as the live app does.
 Runs on the calling thread (a worker thread in the app); ``should_stop`` ends it early, cleanly.
 """
 
@@ -23,6 +25,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from core.attribution import ATTRIBUTION_EVENT, Attribution, attribution_of, summary_counts
 from core.faces import DEFAULT_NUM_FRAMES, FaceChecks
 from core.results import AnalysisResult, WindowResult
 from core.session import events as ev
@@ -60,6 +63,7 @@ class ReanalysisReport:
     skipped: tuple[int, ...]  # window ids without usable inputs
     seconds: float
     stopped_early: bool
+    attributions: tuple[Attribution, ...] = ()  # with ``attribution=True``: what the voice added, per window
 
     @property
     def windows_per_s(self) -> float:
@@ -102,11 +106,13 @@ def reanalyse(
     inputs: str = "auto",
     on_progress: Callable[[int, int, WindowResult | None], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    attribution: bool = False,
 ) -> ReanalysisReport:
     """Analyse the windows of ``session_dir`` again into ``out_dir`` (default: a sibling folder).
 
     ``instruction`` / ``label_set`` / ``max_new_tokens`` default to the original session's.
-    ``on_progress(done, total, result)`` is called after each window on this thread.
+    ``on_progress(done, total, result)`` is called after each window on this thread. ``attribution``: also re-run
+    each window that has audio video-only and log what the voice added.
     """
     if inputs not in INPUTS:
         raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
@@ -141,7 +147,7 @@ def reanalyse(
         usage_notice=orig.usage_notice,
         source_session=str(src_path),
         source_session_id=orig.session_id,
-        extra={"reanalysis_inputs": inputs},
+        extra={"reanalysis_inputs": inputs, "attribution": attribution},
     )
     errors: list[str] = []
     now = [windows[0]["t0"]]
@@ -164,6 +170,7 @@ def reanalyse(
     for m in src.markers:
         writer.add_marker(m["kind"], m.get("text", ""), t=m["t"])
     failed, skipped = [], []
+    attributed: list[Attribution] = []
     done = 0
     stopped = False
     t_start = time.perf_counter()
@@ -211,6 +218,10 @@ def reanalyse(
         )
         writer.write_result(result)
         done += 1
+        if attribution and audio is not None:
+            a = _attribute(model, writer, result, frames, instruction, max_new_tokens, label_set, scores)
+            if a is not None:
+                attributed.append(a)
         if on_progress:
             on_progress(i + 1, len(windows), result)
     seconds = time.perf_counter() - t_start
@@ -218,7 +229,25 @@ def reanalyse(
     writer.stop()
     if errors:
         raise ReanalysisError(errors[0])
-    return ReanalysisReport(Path(out_dir), done, tuple(failed), tuple(skipped), seconds, stopped)
+    return ReanalysisReport(Path(out_dir), done, tuple(failed), tuple(skipped), seconds, stopped,
+                            tuple(attributed))
+
+
+def _attribute(model: Analyzer, writer: SessionWriter, result: WindowResult, frames: np.ndarray, instruction: str,
+               max_new_tokens: int, label_set: str, scores: bool) -> Attribution | None:
+    """Re-run a window video-only on the same frames and log what the voice added; None (an error logged) when
+    the video-only run fails."""
+    started = time.perf_counter()
+    try:
+        video_only = model.analyze(frames, None, instruction, max_new_tokens=max_new_tokens, label_set=label_set,
+                                   scores=scores)
+    except Exception as e:  # noqa: BLE001 — a failed re-run is logged; the window's own result stands
+        writer.write_event(ev.ERROR, window_id=result.window_id, message=f"video-only re-run failed: {e}")
+        return None
+    a = attribution_of(result.window_id, result.t0, result.t1, result.wall_t0, result.analysis, video_only,
+                       time.perf_counter() - started)
+    writer.write_event(ATTRIBUTION_EVENT, **a.to_dict())
+    return a
 
 
 # ---------------------------------------------------------------- comparison
@@ -312,6 +341,10 @@ def configure(parser: Any) -> None:
     parser.add_argument(
         "--compare", default=None, metavar="OTHER", help="only compare SESSION with OTHER (no model needed)"
     )
+    parser.add_argument(
+        "--attribution", action="store_true",
+        help="also re-run each window with audio video-only and log what the voice added (twice the time)",
+    )
 
 
 def print_comparison(cmp: Comparison, out: Any) -> None:
@@ -366,6 +399,7 @@ def run(args: Any) -> int:
             max_new_tokens=args.max_new_tokens,
             inputs=args.inputs,
             on_progress=progress,
+            attribution=args.attribution,
         )
     except (SessionFormatError, ReanalysisError) as e:
         print(f"reanalyse: {e}", file=sys.stderr)
@@ -376,7 +410,18 @@ def run(args: Any) -> int:
         file=sys.stderr,
     )
     print_comparison(compare(args.session, rep.out_dir), sys.stdout)
+    if args.attribution:
+        print_attributions(rep.attributions, rep.windows, sys.stdout)
     return 1 if rep.failed else 0
+
+
+def print_attributions(attributions: tuple[Attribution, ...], windows: int, out: Any) -> None:
+    """What the voice added, over the re-analysed windows."""
+    s = summary_counts(attributions)
+    print(f"what the voice added: {s['attributed']} of {windows} windows re-run video-only; the voice changed the "
+          f"label in {s['label_changed']}, the reasoning in {s['text_changed']}", file=out)
+    for change, n in s["changes"].items():
+        print(f"  {change}: {n}", file=out)
 
 
 if __name__ == "__main__":
