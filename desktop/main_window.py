@@ -627,7 +627,7 @@ class MainWindow(QMainWindow):
 
         if self._shut_down:
             return
-        window = ReplayWindow(data.session_dir, parent=self, data=data)
+        window = ReplayWindow(data.session_dir, parent=self, data=data, worker=self.controller.model.worker)
         window.show()
         self.replay_opened.emit(window)
 

@@ -5,6 +5,11 @@ the position follows a monotonic clock while playing; frames are decoded and evi
 ``FramePump`` thread (the UI thread never reads the disk), audio plays through ``AudioFeeder`` when an
 output device exists (otherwise video only, with a note). Scrub with the slider, click a span on the
 timeline, or jump between markers (``[`` / ``]``); Space plays and pauses.
+
+What the voice added (``core.attribution``): attributions logged with the session are shown with their window;
+any window whose frames the bundle kept can be re-run video-only on demand by the app's model worker (when the
+model that recorded the session is loaded). Such an attribution is shown, not written into the bundle:
+``reanalyse --attribution`` writes a new session with every window attributed.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.attribution import AttributionInputs
+from core.engine import AnalysisParams, InferenceWorker
 from core.session import SessionFormatError, SessionReader
 from core.session.export import export_session
 from core.session.layout import is_session
@@ -40,10 +47,12 @@ from core.session.reader import window_result
 from core.session.reanalysis import compare
 from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL, Window
 from desktop import formatting, theme
+from desktop.engine_bridge import AttributionBridge
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
 from desktop.evidence_view import EvidenceView
 from desktop.timeline import EmotionTimeline, Marker
 from desktop.video_view import VideoView
+from desktop.voice_panel import DONE, FAILED, QUEUED, RUNNING, UNAVAILABLE, AttributionStatus
 
 DISPLAY_PERIOD_MS = 33  # ~30 Hz: position, frame and cursor
 SLIDER_STEPS_PER_S = 10  # slider resolution: 0.1 s
@@ -114,8 +123,14 @@ class ReplayWindow(QWidget):
 
     export_finished = Signal(str, str)  # path written ("" on failure), error ("" on success)
 
-    def __init__(self, session_dir: str | Path, parent: QWidget | None = None, data: ReplayData | None = None) -> None:
+    def __init__(self, session_dir: str | Path, parent: QWidget | None = None, data: ReplayData | None = None,
+                 worker: InferenceWorker | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        self._worker = worker  # the app's model owner: attributions on demand
+        self._attribution = AttributionBridge()
+        self._attribution_listener = self._attribution.listener()
+        self._attributions: dict[int, AttributionStatus] = {}
+        self._kept_frames: dict[int, np.ndarray] = {}  # the frames the evidence view shows, by window
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.session_dir = Path(session_dir)
         self.setWindowTitle(f"Replay — {self.session_dir.name}")
@@ -139,6 +154,7 @@ class ReplayWindow(QWidget):
         self.start_s, self.end_s = r.span
         self._windows = r.windows
         self._markers = r.markers
+        self._attributions = {wid: AttributionStatus(DONE, a) for wid, a in r.attributions.items()}
         self._position = self.start_s
         self._playing = False
         self._play_origin = (0.0, 0.0)  # (position, monotonic) when play started
@@ -172,6 +188,15 @@ class ReplayWindow(QWidget):
         t = theme.current()
         self.video_view = VideoView()
         self.evidence = EvidenceView()
+        self.evidence.attribution_requested.connect(self.request_attribution)
+        b = self._attribution
+        b.attribution_started.connect(lambda wid: self._set_attribution(wid, AttributionStatus(RUNNING)))
+        b.attribution_yielded.connect(lambda wid: self._set_attribution(wid, AttributionStatus(
+            QUEUED, waited=self.attribution_status(wid).waited + 1)))
+        b.attribution_ready.connect(lambda wid, a: self._set_attribution(wid, AttributionStatus(DONE, a)))
+        b.attribution_failed.connect(lambda wid, msg: self._set_attribution(wid, AttributionStatus(FAILED,
+                                                                                                  message=msg)))
+        b.attribution_cancelled.connect(lambda wid: self._set_attribution(wid, AttributionStatus()))
         self.timeline = EmotionTimeline()
         self.timeline.set_label_set(r.labels)
         for w in self._windows:
@@ -435,7 +460,54 @@ class ReplayWindow(QWidget):
                 audio_status=status,
                 source={FRAMES_IN_WINDOW_KEY: int(w.get("n_frames") or len(ev.frames))},
             )
-        self.evidence.show_window(window_result(w), window)
+        if window is not None:
+            self._kept_frames = {w["window_id"]: window.frames}  # only the shown window's: bounded memory
+        self.evidence.show_window(window_result(w), window, self.attribution_status(w["window_id"]))
+
+    # ---- what did the voice add? -----------------------------------------------------------------------
+    def attribution_status(self, window_id: int) -> AttributionStatus:
+        return self._attributions.get(window_id, AttributionStatus())
+
+    def request_attribution(self, window_id: int) -> None:
+        """Re-run a recorded window video-only on its kept frames (the evidence view's button)."""
+        why_not = self._why_no_attribution(window_id)
+        if why_not is not None:
+            self._set_attribution(window_id, AttributionStatus(UNAVAILABLE, message=why_not))
+            return
+        assert self.reader is not None and self._worker is not None
+        w = next(x for x in self._windows if x["window_id"] == window_id)
+        m = self.reader.manifest
+        result = window_result(w)
+        a = result.analysis
+        params = AnalysisParams(instruction=m.instruction, label_set=a.label_set,
+                                max_new_tokens=int(m.generation.get("max_new_tokens") or 256),
+                                scores=a.scores is not None)
+        inputs = AttributionInputs(window_id, result.t0, result.t1, result.wall_t0, self._kept_frames[window_id],
+                                   params, a)
+        self._set_attribution(window_id, AttributionStatus(QUEUED))
+        self._worker.attribute(inputs, self._attribution_listener)
+
+    def _why_no_attribution(self, window_id: int) -> str | None:
+        """Why a recorded window cannot be re-run now, or None."""
+        worker, r = self._worker, self.reader
+        if worker is None or r is None or not worker.has_model:
+            return "load the model in the main window to re-run this window video-only"
+        if window_id not in self._kept_frames:
+            return "the recording kept no frames of this window: it cannot be shown to the model again"
+        if not any(x["window_id"] == window_id and x.get("modal") != "video" for x in self._windows):
+            return "this window was analysed without audio: there is no voice to take away"
+        loaded = (worker.model_info or {}).get("weights_hash")
+        if r.manifest.weights_hash and loaded and loaded != r.manifest.weights_hash:
+            return ("the loaded model is not the one that recorded this session (another weights fingerprint): "
+                    "load that model, or re-analyse the session with --attribution")
+        return None
+
+    def _set_attribution(self, window_id: int, status: AttributionStatus) -> None:
+        if status.state != DONE and self.attribution_status(window_id).state == DONE:
+            return  # a logged or finished attribution stays shown
+        self._attributions[window_id] = status
+        if self.evidence.window_id == window_id:
+            self.evidence.show_attribution(status)
 
     def _on_window_selected(self, window_id: int) -> None:
         hits = [w for w in self._windows if w["window_id"] == window_id]
@@ -447,9 +519,11 @@ class ReplayWindow(QWidget):
         super().closeEvent(event)
 
     def shutdown(self) -> None:
-        """Stop the timer and the decoder/audio threads (idempotent)."""
+        """Stop the timer and the decoder/audio threads, drop this window's attribution requests (idempotent)."""
         if getattr(self, "_timer", None) is not None:
             self._timer.stop()
+        if self._worker is not None:
+            self._worker.cancel_attributions(self._attribution_listener)
         self._audio.stop()
         if self._pump is not None:
             self._pump.stop()
