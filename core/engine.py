@@ -263,15 +263,15 @@ class InferenceWorker:
         """Load a model: a ``LoadRequest`` (a local folder, through the worker's loader) or any backend. A load
         that names the model already loaded, on the same device and precision, keeps it."""
         self._cancel.set()
-        self._yield_job.set()
         with self._state:
             self._loads_pending += 1
         self._commands.put(("load", what))
+        self._yield_job.set()  # after the command is queued: see _run
 
     def unload(self) -> None:
         self._cancel.set()
-        self._yield_job.set()
         self._commands.put(("unload", None))
+        self._yield_job.set()
 
     def set_params(self, params: AnalysisParams) -> None:
         """What the model is asked from the next window on (an immutable value, visible at once)."""
@@ -385,9 +385,9 @@ class InferenceWorker:
     def stop(self, timeout: float = 10.0) -> bool:
         """Cancel the current window, unload the model and join the thread. True when it ended."""
         self._stopping.set()
-        self._yield_job.set()
         self._cancel.set()
         self._commands.put(("stop", None))
+        self._yield_job.set()
         self._wake_attachments()
         if self._thread is None:
             return True
@@ -453,6 +453,9 @@ class InferenceWorker:
                     if window is not None and not self._stopping.is_set():
                         self._analyse(attachment, window)
                         continue
+                # cleared before the queue is looked at, and commands set it after queueing: a command either
+                # keeps the attribution from starting or stops it at its next token, never waits for it
+                self._yield_job.clear()
                 if not self._stopping.is_set() and self._commands.empty():
                     self._attribute_next(attachment)
         finally:
@@ -625,7 +628,6 @@ class InferenceWorker:
                 return
             job = self._jobs.popleft()
             self._job = job
-            self._yield_job.clear()
         window_waiting = getattr(attachment.windows, "peek_pending", None) if attachment is not None else None
 
         def should_stop() -> bool:
