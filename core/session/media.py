@@ -64,9 +64,10 @@ def default_opener(path: Path, mode: str) -> BinaryIO:
     return open_no_follow(path, mode)
 
 
-def real_folder(path: Path) -> Path:
-    """Create the folder ``path`` if needed; ``OSError`` if it is a symlink or not a folder."""
-    path.mkdir(parents=True, exist_ok=True)
+def real_folder(path: Path, parents: bool = False) -> Path:
+    """Create the folder ``path`` if needed (and its parents with ``parents``); ``OSError`` if it is a symlink
+    or not a folder. Without ``parents`` a recording folder removed meanwhile is not silently made again."""
+    path.mkdir(parents=parents, exist_ok=True)
     if path.is_symlink() or not path.is_dir():
         raise NotADirectoryError(f"{path} is a symbolic link or not a folder; record into a new folder")
     return path
@@ -189,7 +190,7 @@ class VideoSegmentWriter:
         self, root: Path, opener: Opener, segment_s: float = VIDEO_SEGMENT_S, max_height: int | None = 720
     ) -> None:
         self._root, self._open, self._segment_s, self._max_height = root, opener, segment_s, max_height
-        real_folder(root / layout.VIDEO_DIR)
+        real_folder(root / layout.VIDEO_DIR, parents=True)
         self._index = len(list((root / layout.VIDEO_DIR).glob("seg_*" + layout.VIDEO_SUFFIX)))
         self._file: Any = None
         self._container: Any = None
@@ -263,7 +264,7 @@ class AudioSegmentWriter:
         sample_rate: int = MODEL_SAMPLE_RATE_HZ,
     ) -> None:
         self._root, self._open, self._segment_s, self.sample_rate = root, opener, segment_s, sample_rate
-        real_folder(root / layout.AUDIO_DIR)
+        real_folder(root / layout.AUDIO_DIR, parents=True)
         self._index = len(list((root / layout.AUDIO_DIR).glob("seg_*" + layout.AUDIO_SUFFIX)))
         self._file: Any = None
         self._seg_t0 = 0.0
@@ -278,9 +279,7 @@ class AudioSegmentWriter:
             or abs(t - expected) > AUDIO_GAP_TOLERANCE_S
             or self._samples >= self._segment_s * self.sample_rate
         ):
-            self._open_segment(
-                t if self._file is None or abs(t - expected) > AUDIO_GAP_TOLERANCE_S else expected
-            )
+            self._open_segment(t if self._file is None or abs(t - expected) > AUDIO_GAP_TOLERANCE_S else expected)
         pcm = (np.clip(np.asarray(block, np.float32), -1.0, 1.0) * 32767.0).round().astype("<i2")
         self._file.write(pcm.tobytes())
         self._samples += len(pcm)
@@ -292,9 +291,7 @@ class AudioSegmentWriter:
         self._index += 1
         with self._open(layout.audio_sidecar(pcm), "wb") as side:
             side.write(
-                json.dumps(
-                    {"t0": t0, "sample_rate": self.sample_rate, "channels": 1, "format": "s16le"}
-                ).encode()
+                json.dumps({"t0": t0, "sample_rate": self.sample_rate, "channels": 1, "format": "s16le"}).encode()
             )
         self._file = self._open(pcm, "wb")
         self._seg_t0, self._samples = t0, 0
@@ -491,10 +488,7 @@ def _segment_spans(files: BundleFiles, paths: list[str]) -> list[SegmentSpan]:
     heads = [s for s in (segment_span(files, p, first_only=True) for p in paths[:-1]) if s is not None]
     last = segment_span(files, paths[-1]) if paths else None
     spans = heads + ([last] if last is not None else [])
-    return [
-        SegmentSpan(s.path, s.t0, spans[i + 1].t0 if i + 1 < len(spans) else s.t1)
-        for i, s in enumerate(spans)
-    ]
+    return [SegmentSpan(s.path, s.t0, spans[i + 1].t0 if i + 1 < len(spans) else s.t1) for i, s in enumerate(spans)]
 
 
 class VideoCursor:
@@ -571,9 +565,7 @@ class VideoCursor:
         if not frames or len({f.shape for f in frames}) > 1:
             frames = [f for f in frames if f.shape == frames[-1].shape] if frames else []
             times = times[-len(frames) :] if frames else []
-        return np.asarray(times, np.float64), (
-            np.stack(frames) if frames else np.zeros((0, 2, 2, 3), np.uint8)
-        )
+        return np.asarray(times, np.float64), (np.stack(frames) if frames else np.zeros((0, 2, 2, 3), np.uint8))
 
 
 # ---------------------------------------------------------------- one-file copy for other tools

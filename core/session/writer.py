@@ -53,6 +53,7 @@ from core.session.media import (
     default_opener,
     encode_image,
     fsync_file,
+    real_folder,
 )
 from core.model.preprocess import frame_indices  # the model's own sampling: keep exactly its frames
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
@@ -528,7 +529,7 @@ class SessionWriter:
                 rgb = self._blur(rgb)
             rel = layout.window_frame(window_id, k, ext)
             path = self.directory / rel
-            path.parent.mkdir(exist_ok=True)
+            real_folder(path.parent)
             with self._open(path, "wb") as f:
                 f.write(encode_image(rgb, ext))
             out.append({"file": rel, "t": float(t), "index": int(i)})
