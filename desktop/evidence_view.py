@@ -114,9 +114,9 @@ class EvidenceView(QWidget):
         if self._shown is not None:
             self.show_window(*self._shown)
 
-    def show_window(self, result: WindowResult, window: Window | None, note: str | None = None) -> None:
-        """Fill every part of the view for ``result`` (UI thread); ``note`` says why frames are missing."""
-        self._shown = (result, window, note)
+    def show_window(self, result: WindowResult, window: Window | None, frames_note: str | None = None) -> None:
+        """Fill every part of the view for ``result`` (UI thread); ``frames_note`` says why frames are missing."""
+        self._shown = (result, window, frames_note)
         self.window_id = result.window_id
         a = result.analysis
         status = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
@@ -127,7 +127,7 @@ class EvidenceView(QWidget):
             f" ({formatting.seconds(result.t1 - result.t0)}) &nbsp; {label_chip(a.label, a.answer)}"
             f" &nbsp; {html.escape(status)}" + (f" &nbsp; {caution_html(note)}" if note else "")
         )
-        self._show_frames(window, result.faces, note)
+        self._show_frames(window, result.faces, frames_note)
         self._show_audio(result, window)
         self.details.setHtml(self._details_html(result))
 

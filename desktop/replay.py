@@ -399,7 +399,7 @@ class ReplayWindow(QWidget):
                 audio_status=status,
                 source={FRAMES_IN_WINDOW_KEY: int(w.n_frames or len(ev.frames))},
             )
-        self.evidence.show_window(w.result, window, note=ev.problem)
+        self.evidence.show_window(w.result, window, frames_note=ev.problem)
 
     def _on_window_selected(self, window_id: int) -> None:
         hits = [w for w in self._windows if w.window_id == window_id]

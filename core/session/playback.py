@@ -132,6 +132,11 @@ class FramePump:
         with self._cv:
             return self._evidence
 
+    @property
+    def alive(self) -> bool:
+        """True while the decoder thread runs (until ``stop``)."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         with self._cv:
             self._stop = True

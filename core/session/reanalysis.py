@@ -189,9 +189,8 @@ def reanalyse(
     except OSError as e:
         raise ReanalysisError(f"cannot create the new session beside {out_dir}: {e}; choose another --out") from None
     try:
-        report = _run(
-            src, model, partial, instruction, label_set, max_new_tokens, scores, inputs, on_progress, should_stop
-        )
+        job = _Job(model, instruction, label_set, max_new_tokens, scores, inputs, on_progress, should_stop)
+        report = _run(src, job, partial)
         _move_into_place(partial, out_dir)
     except OSError as e:
         shutil.rmtree(partial, ignore_errors=True)
@@ -202,49 +201,48 @@ def reanalyse(
     return ReanalysisReport(out_dir, *report, left_out=src.problems())
 
 
-def _run(
-    src: SessionReader,
-    model: Analyzer,
-    out_dir: Path,
-    instruction: str,
-    label_set: str,
-    max_new_tokens: int,
-    scores: bool,
-    inputs: str,
-    on_progress: Callable[[int, int, WindowResult | None], None] | None,
-    should_stop: Callable[[], bool] | None,
-) -> tuple[int, tuple[int, ...], tuple[int, ...], float, bool]:
-    """Analyse ``src``'s windows into the new bundle ``out_dir``; (done, failed, skipped, seconds, stopped)."""
+@dataclass(frozen=True)
+class _Job:
+    """What one re-analysis asks for (the arguments of :func:`reanalyse`, resolved)."""
+
+    model: Analyzer
+    instruction: str
+    label_set: str
+    max_new_tokens: int
+    scores: bool
+    inputs: str
+    on_progress: Callable[[int, int, WindowResult | None], None] | None
+    should_stop: Callable[[], bool] | None
+
+
+def _new_manifest(src: SessionReader, job: _Job) -> SessionManifest:
     orig = src.manifest
-    windows = src.logged_windows
-    src_path = src.path.resolve()
-    model_dir = getattr(model, "model_dir", None)
-    manifest = SessionManifest.for_model(
-        model_dir,
+    return SessionManifest.for_model(
+        getattr(job.model, "model_dir", None),
         clock_origin_wall=orig.clock_origin_wall,
         window_s=orig.window_s,
         hop_s=orig.hop_s,
-        instruction=instruction,
-        label_set=label_set,
-        generation={"max_new_tokens": max_new_tokens, "do_sample": False, "scores": scores},
+        instruction=job.instruction,
+        label_set=job.label_set,
+        generation={"max_new_tokens": job.max_new_tokens, "do_sample": False, "scores": job.scores},
         devices=dict(orig.devices),
         usage_notice_accepted=orig.usage_notice_accepted,
         usage_notice=orig.usage_notice,
-        source_session=str(src_path),
+        source_session=str(src.path.resolve()),
         source_session_id=orig.session_id,
-        extra={"reanalysis_inputs": inputs},
+        extra={"reanalysis_inputs": job.inputs},
     )
-    errors: list[str] = []
-    now = [windows[0].t0]
-    writer = SessionWriter(out_dir, manifest, RecordOptions.analysis_only(), errors.append, clock=lambda: now[0])
-    if not writer.start():
-        raise ReanalysisError(errors[0] if errors else f"cannot create {out_dir}")
+
+
+def _write_preamble(src: SessionReader, writer: SessionWriter, job: _Job) -> None:
+    """The log lines that say what this run is: its source, a missing-audio note, the original's markers."""
+    windows = src.logged_windows
     writer.write_event(
         "reanalysis",
-        source_session=str(src_path),
-        source_session_id=orig.session_id,
+        source_session=str(src.path.resolve()),
+        source_session_id=src.manifest.session_id,
         windows=len(windows),
-        inputs=inputs,
+        inputs=job.inputs,
     )
     if not src.has_audio and any(w.analysis.modal != "video" for w in windows):
         writer.write_event(ev.ERROR, message="the original recording has no audio: windows are re-analysed video-only")
@@ -253,64 +251,89 @@ def _run(
             writer.add_marker(m.kind, m.text, t=m.t)
         else:  # a kind this app does not write: kept as a custom marker that names it
             writer.add_marker("custom", f"{m.kind}: {m.text}" if m.text else m.kind, t=m.t)
-    failed, skipped = [], []
-    done = 0
-    stopped = False
-    t_start = time.perf_counter()
-    has_audio = src.has_audio
-    face_checks = FaceChecks()
-    for i, w in enumerate(windows):
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        now[0] = w.t1
-        frames, origin, problem = _window_inputs(src, w, inputs)
-        if problem is not None:
-            writer.write_event(ev.ERROR, window_id=w.window_id, message=f"kept frames not used: {problem}")
-        if frames is None:
-            skipped.append(w.window_id)
-            writer.write_event(
-                ev.DROPPED,
-                window_id=w.window_id,
-                t0=w.t0,
-                t1=w.t1,
-                reason=f"no usable {origin} recorded for this window" + (f" ({problem})" if problem else ""),
-            )
-            if on_progress:
-                on_progress(i + 1, len(windows), None)
-            continue
-        audio, audio_status = _window_audio(src, w, has_audio)
-        faces = face_checks.submit(frames, getattr(model, "num_frames", DEFAULT_NUM_FRAMES))
-        try:
-            analysis = model.analyze(
-                frames, audio, instruction, max_new_tokens=max_new_tokens, label_set=label_set, scores=scores
-            )
-        except Exception as e:  # noqa: BLE001 — one bad window must not end the run; it is logged
-            failed.append(w.window_id)
-            writer.write_event(ev.ERROR, window_id=w.window_id, message=f"analysis failed: {e}")
-            if on_progress:
-                on_progress(i + 1, len(windows), None)
-            continue
-        result = WindowResult(
+
+
+def _analyse_window(
+    src: SessionReader, w: LoggedWindow, job: _Job, writer: SessionWriter, face_checks: FaceChecks
+) -> WindowResult | str:
+    """The new result of one window, or why there is none (``"skipped"`` / ``"failed"``, logged)."""
+    frames, origin, problem = _window_inputs(src, w, job.inputs)
+    if problem is not None:
+        writer.write_event(ev.ERROR, window_id=w.window_id, message=f"kept frames not used: {problem}")
+    if frames is None:
+        writer.write_event(
+            ev.DROPPED,
             window_id=w.window_id,
             t0=w.t0,
             t1=w.t1,
-            wall_t0=w.result.wall_t0,
-            analysis=analysis,
-            audio_status=audio_status,
-            finished_at=w.t1,
-            faces=face_checks.result(faces),
+            reason=f"no usable {origin} recorded for this window" + (f" ({problem})" if problem else ""),
         )
-        writer.write_result(result)
-        done += 1
-        if on_progress:
-            on_progress(i + 1, len(windows), result)
-    seconds = time.perf_counter() - t_start
-    face_checks.close()
-    writer.stop()
+        return "skipped"
+    audio, audio_status = _window_audio(src, w, src.has_audio)
+    faces = face_checks.submit(frames, getattr(job.model, "num_frames", DEFAULT_NUM_FRAMES))
+    try:
+        analysis = job.model.analyze(
+            frames,
+            audio,
+            job.instruction,
+            max_new_tokens=job.max_new_tokens,
+            label_set=job.label_set,
+            scores=job.scores,
+        )
+    except Exception as e:  # noqa: BLE001 — one bad window must not end the run; it is logged
+        writer.write_event(ev.ERROR, window_id=w.window_id, message=f"analysis failed: {e}")
+        return "failed"
+    result = WindowResult(
+        window_id=w.window_id,
+        t0=w.t0,
+        t1=w.t1,
+        wall_t0=w.result.wall_t0,
+        analysis=analysis,
+        audio_status=audio_status,
+        finished_at=w.t1,
+        faces=face_checks.result(faces),
+    )
+    writer.write_result(result)
+    return result
+
+
+def _run(src: SessionReader, job: _Job, out_dir: Path) -> tuple[int, tuple[int, ...], tuple[int, ...], float, bool]:
+    """Analyse ``src``'s windows into the new bundle ``out_dir``; (done, failed, skipped, seconds, stopped).
+
+    The writer and the face checks are stopped whatever happens, so nothing keeps writing after an error."""
+    windows = src.logged_windows
+    errors: list[str] = []
+    now = [windows[0].t0]
+    writer = SessionWriter(
+        out_dir, _new_manifest(src, job), RecordOptions.analysis_only(), errors.append, clock=lambda: now[0]
+    )
+    if not writer.start():
+        raise ReanalysisError(errors[0] if errors else f"cannot create {out_dir}")
+    outcomes: dict[str, list[int]] = {"failed": [], "skipped": []}
+    done, stopped = 0, False
+    t_start = time.perf_counter()
+    face_checks = FaceChecks()
+    try:
+        _write_preamble(src, writer, job)
+        for i, w in enumerate(windows):
+            if job.should_stop is not None and job.should_stop():
+                stopped = True
+                break
+            now[0] = w.t1
+            got = _analyse_window(src, w, job, writer, face_checks)
+            if isinstance(got, str):
+                outcomes[got].append(w.window_id)
+            else:
+                done += 1
+            if job.on_progress:
+                job.on_progress(i + 1, len(windows), None if isinstance(got, str) else got)
+        seconds = time.perf_counter() - t_start
+    finally:
+        face_checks.close()
+        writer.stop()
     if errors:
         raise ReanalysisError(errors[0])
-    return done, tuple(failed), tuple(skipped), seconds, stopped
+    return done, tuple(outcomes["failed"]), tuple(outcomes["skipped"]), seconds, stopped
 
 
 # ---------------------------------------------------------------- comparison

@@ -56,9 +56,10 @@ def csv_cell(value: Any) -> Any:
 
 
 def vtt_cue_text(text: str) -> str:
-    """A WebVTT cue payload: markup escaped, no ``-->``, no blank line (at least one space)."""
+    """A WebVTT cue payload: markup escaped, no ``-->``, no blank or white-space line (``(empty)`` if nothing
+    is left), so the payload can neither end its cue nor start another."""
     escaped = html.escape(clean_text(text), quote=False)  # ">" becomes "&gt;": no "-->" survives
-    return "\n".join(line for line in escaped.split("\n") if line.strip()) or " "
+    return "\n".join(line for line in escaped.split("\n") if line.strip()) or "(empty)"
 
 
 def vtt_line(text: str) -> str:
