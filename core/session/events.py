@@ -48,9 +48,7 @@ def _clean(value: Any) -> Any:
 
 def encode_line(event: dict[str, Any]) -> bytes:
     """One UTF-8 JSON line ending in ``\\n``; never contains another newline."""
-    return (
-        json.dumps(_clean(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-    ).encode()
+    return (json.dumps(_clean(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode()
 
 
 def of_type(events: Iterable[dict[str, Any]], *types: str) -> list[dict[str, Any]]:

@@ -67,9 +67,7 @@ def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str | None:
             h.update(f.read(min(n, size)))
             start = 8 + n
             data_len = max(0, size - start)
-            for off in sorted(
-                {0, max(0, data_len // 2 - SAMPLE_BYTES // 2), max(0, data_len - SAMPLE_BYTES)}
-            ):
+            for off in sorted({0, max(0, data_len // 2 - SAMPLE_BYTES // 2), max(0, data_len - SAMPLE_BYTES)}):
                 f.seek(start + off)
                 h.update(f.read(SAMPLE_BYTES))
     return h.hexdigest()
@@ -145,9 +143,7 @@ class SessionManifest:
             kwargs["extra"] = {**dict(kwargs.get("extra") or {}), **unknown}
         for required in ("clock_origin_wall", "window_s", "hop_s"):
             if required not in kwargs:
-                raise SessionFormatError(
-                    f"manifest lacks {required!r}: the session folder is damaged or not a session"
-                )
+                raise SessionFormatError(f"manifest lacks {required!r}: the session folder is damaged or not a session")
         return cls(**kwargs)
 
 
@@ -260,8 +256,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> SessionManifest:
         raw = BundleFiles(directory).read(layout.MANIFEST, MAX_MANIFEST_BYTES)
     except (FileNotFoundError, NotADirectoryError):
         raise SessionFormatError(
-            f"{directory} is not a session: it has no {layout.MANIFEST}. "
-            "Pick the folder that a recording created."
+            f"{directory} is not a session: it has no {layout.MANIFEST}. Pick the folder that a recording created."
         ) from None
     except SessionFormatError as e:
         raise SessionFormatError(f"{e}; the session manifest cannot be read") from None
