@@ -35,10 +35,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _report_left_out(reader: object) -> None:
     """Name on stderr what the export had to leave out of a damaged bundle."""
-    from core.session.export.common import left_out
+    from core.session.export.common import left_out_listed
     from core.session.export.escaping import terminal_safe
 
-    for line in left_out(reader):  # type: ignore[arg-type]
+    for line in left_out_listed(reader):  # type: ignore[arg-type]
         print(terminal_safe(f"export: left out: {line}"), file=sys.stderr)
 
 

@@ -521,3 +521,14 @@ def test_no_control_bytes_reach_any_text_export_or_the_terminal(tmp_path, capsys
         assert main.main(["export", str(b), "--format", fmt, "--out", "-"]) == 0
         printed = capsys.readouterr().out
         assert printed and not any(c in printed for c in CONTROL), fmt
+
+
+def test_many_bad_lines_are_listed_briefly_and_counted_in_full(sandbox, capsys):
+    append_lines(sandbox.bundle, *[BAD_LINES["not an object"]] * 30)
+    r = SessionReader(sandbox.bundle)
+    assert len(json.loads(ex.render(r, "json"))["left_out"]) == 30
+    assert "30 damaged or refused part(s)" in ex.render(r, "html")
+    capsys.readouterr()
+    assert main.main(["export", str(sandbox.bundle), "--format", "vtt", "--out", str(sandbox.out / "x.vtt")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 21 and err[-1].endswith("... and 10 more")

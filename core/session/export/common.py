@@ -11,6 +11,7 @@ from core.session.reader import SessionReader
 from core.session.records import LoggedWindow
 
 MARKER_SPAN_S = 0.2  # ELAN/VTT need a duration: markers are drawn as 200 ms spans
+MAX_LEFT_OUT_LISTED = 20  # items named in a header or on stderr; the JSON export lists them all
 MARKER_COLOURS = {"event": "#ffffff", "exclude": "#ff6b6b", "custom": "#4aa3ff"}  # as on the live timeline
 
 
@@ -65,3 +66,11 @@ def faces_note(faces: tuple[int, ...] | None) -> str:
 def left_out(reader: SessionReader) -> list[str]:
     """What the export had to leave out of the bundle (skipped log lines, unusable files), one line each."""
     return [*(f"events.jsonl {s}" for s in reader.skipped), *reader.files.notes]
+
+
+def left_out_listed(reader: SessionReader) -> list[str]:
+    """``left_out`` for a header or a terminal: at most ``MAX_LEFT_OUT_LISTED`` items, then a count."""
+    items = left_out(reader)
+    if len(items) <= MAX_LEFT_OUT_LISTED:
+        return items
+    return [*items[:MAX_LEFT_OUT_LISTED], f"... and {len(items) - MAX_LEFT_OUT_LISTED} more"]

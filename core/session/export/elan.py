@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from core.lanes import assign_lanes
-from core.session.export.common import MARKER_SPAN_S, left_out, timeline_origin, to_ms, utc_time
+from core.session.export.common import MARKER_SPAN_S, left_out_listed, timeline_origin, to_ms, utc_time
 from core.session.export.escaping import REPLACEMENT, clean_text
 from core.session.reader import SessionReader
 
@@ -121,7 +121,7 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
     ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"}).text = str(n_ann)
     ET.SubElement(header, "PROPERTY", {"NAME": "session_time_offset_ms"}).text = str(round(origin * 1000))
     ET.SubElement(header, "PROPERTY", {"NAME": "session_id"}).text = reader.manifest.session_id
-    skipped = left_out(reader)
+    skipped = left_out_listed(reader)
     if skipped:
         ET.SubElement(header, "PROPERTY", {"NAME": "left_out_of_bundle"}).text = "; ".join(skipped)
     _linguistic_types(root)

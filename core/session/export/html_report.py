@@ -10,7 +10,7 @@ from collections import Counter
 from core import labels as _labels
 from core.clock_text import clock
 from core.session.export import svg
-from core.session.export.common import faces_note, left_out, score_labels, utc_time
+from core.session.export.common import faces_note, left_out, left_out_listed, score_labels, utc_time
 from core.session.export.svg import esc
 from core.session.reader import SessionReader
 from core.session.records import LoggedWindow
@@ -59,9 +59,10 @@ def _meta(reader: SessionReader, t0: float, t1: float) -> list[tuple[str, str]]:
         meta.append(
             ("state", "recording did not end cleanly (crash or still running): shown up to the last complete log line")
         )
-    skipped = left_out(reader)
-    if skipped:
-        meta.append(("left out", f"{len(skipped)} damaged or refused part(s) of the bundle: " + "; ".join(skipped)))
+    n_left_out = len(left_out(reader))
+    if n_left_out:
+        listed = "; ".join(left_out_listed(reader))
+        meta.append(("left out", f"{n_left_out} damaged or refused part(s) of the bundle: {listed}"))
     return meta
 
 

@@ -8,7 +8,7 @@ by ``escaping.vtt_cue_text`` / ``vtt_line``: no markup, no ``-->``, no blank lin
 
 from __future__ import annotations
 
-from core.session.export.common import left_out, timeline_origin, to_ms
+from core.session.export.common import left_out_listed, timeline_origin, to_ms
 from core.session.export.escaping import vtt_cue_text, vtt_line
 from core.session.reader import SessionReader
 
@@ -38,7 +38,7 @@ def to_vtt(reader: SessionReader) -> str:
             vtt_cue_text(f"{w.shown_label.upper()} — {w.reasoning}"),
             "",
         ]
-    skipped = left_out(reader)
+    skipped = left_out_listed(reader)
     if skipped:
         out += [vtt_line(f"NOTE left out of the bundle: {'; '.join(skipped)}"), ""]
     return "\n".join(out + cues)
