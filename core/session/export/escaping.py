@@ -14,6 +14,7 @@ control characters, formula prefixes, markup or WebVTT syntax. Each format gets 
 from __future__ import annotations
 
 import html
+import math
 import re
 from typing import Any
 
@@ -68,9 +69,11 @@ def vtt_line(text: str) -> str:
 
 
 def clean_json(value: Any) -> Any:
-    """A JSON value with every string (keys too) through :func:`clean_text`."""
+    """A JSON value with every string (keys too) through :func:`clean_text` and non-finite numbers as None."""
     if isinstance(value, str):
         return clean_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, dict):
         return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
