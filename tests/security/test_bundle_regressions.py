@@ -371,6 +371,7 @@ BAD_LINES = {
     "strings for numbers": _window(t0="0", t1="1"),
     "NaN time": _window(t1=float("nan")),
     "huge time": _window(t0=1e20, t1=1e20 + 1),
+    "time beyond float range": _window(t1=...)[:-2] + b', "t1": 1e400}\n',
     "inverted span": _window(t0=5.0, t1=1.0),
     "unknown label set": _window(label_set="klingon"),
     "label set not text": _window(label_set=["dfew"]),
@@ -532,3 +533,16 @@ def test_many_bad_lines_are_listed_briefly_and_counted_in_full(sandbox, capsys):
     assert main.main(["export", str(sandbox.bundle), "--format", "vtt", "--out", str(sandbox.out / "x.vtt")]) == 0
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 21 and err[-1].endswith("... and 10 more")
+
+
+def test_a_number_beyond_float_range_is_written_as_null_in_the_json_export(sandbox):
+    append_lines(sandbox.bundle, b'{"type": "device", "t": 1.0, "level": 1e400, "note": "\\ud800"}\n')
+    r = SessionReader(sandbox.bundle)
+    assert r.skipped == ()  # an event the app does not interpret keeps its fields
+
+    def refuse(name):
+        raise ValueError(name)
+
+    doc = json.loads(ex.render(r, "json"), parse_constant=refuse)  # strict JSON: no Infinity
+    device = next(e for e in doc["events"] if e["type"] == "device")
+    assert device["level"] is None and device["note"] == "\ufffd"
