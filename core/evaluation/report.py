@@ -20,8 +20,9 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -116,9 +117,11 @@ def write_report(out_dir: Path, summary: dict[str, Any], labels: Sequence[str],
 
     clips = summary["clips"]
     lines = [
-        f"UAR {_pct(m.uar)} % · WAR {_pct(m.war)} % · unparsed/out-of-set {_pct(m.unparsed_share)} % "
-        f"of {m.n} scored clips ({clips['decode_errors']} undecodable, {clips['model_errors']} model errors, "
-        f"{clips['pending']} not run)",
+        (
+            f"UAR {_pct(m.uar)} % · WAR {_pct(m.war)} % · unparsed/out-of-set {_pct(m.unparsed_share)} % "
+            f"of {m.n} scored clips ({clips['decode_errors']} undecodable, {clips['model_errors']} model errors, "
+            f"{clips['pending']} not run)"
+        ),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
