@@ -6,9 +6,9 @@ SECURITY.md), and everything written as a whole goes through ``core.safe_files``
 Public API::
 
     SessionManifest, weights_fingerprint      manifest.py
-    SessionWriter, RecordOptions, WriterStats  writer.py (record_options.py, kept_frames.py, media.py)
+    SessionWriter, RecordOptions, WriterStats  writer.py (record_options.py, kept_frames.py, media_writers.py)
     SessionReader, source_session              reader.py: the one checked boundary (records.py: typed lines,
-                                               bundle_files.py: confined no-follow file access)
+                                               bundle_files.py: confined no-follow file access, media.py)
     SessionFormatError, BundleFileError        errors.py
     export functions                           export/ (one module per format: to_csv, to_json, to_eaf,
                                                to_vtt, to_html; export_session writes atomically)

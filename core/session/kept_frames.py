@@ -16,7 +16,7 @@ import numpy as np
 
 from core.model.preprocess import frame_indices  # the model's own sampling: keep exactly its frames
 from core.session import layout
-from core.session.media import encode_image, real_folder
+from core.session.media_writers import encode_image, real_folder
 from core.window import Window
 
 

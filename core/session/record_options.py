@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.session.media import VIDEO_SEGMENT_S
+from core.session.media_writers import VIDEO_SEGMENT_S
 
 MiB = 1 << 20
 

@@ -45,7 +45,7 @@ from core.session import events as ev
 from core.session import layout
 from core.session.kept_frames import KeptFrames
 from core.session.manifest import SessionManifest, write_manifest
-from core.session.media import (
+from core.session.media_writers import (
     AudioSegmentWriter,
     FaceBlur,
     FaceBlurUnavailable,

@@ -178,7 +178,7 @@ def _png_bomb_header() -> bytes:
 
 def _ts_segment() -> bytes:
     """A real 0.3 s H.264 MPEG-TS segment, as the session writer records it."""
-    from core.session.media import VideoSegmentWriter
+    from core.session.media_writers import VideoSegmentWriter
 
     class Sink(io.BytesIO):
         def close(self) -> None:  # keep the bytes readable after the writer closes the segment
