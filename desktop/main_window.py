@@ -565,7 +565,7 @@ class MainWindow(QMainWindow):
     def open_replay(self, folder: str) -> None:
         """Open a recorded session in its own replay window (monitoring goes on). The session is read off the UI
         thread (a long session's log takes a while); ``replay_opened`` brings the window."""
-        from desktop.replay import load_replay
+        from core.session.playback import load_replay
 
         self.statusBar().showMessage(f"Opening {Path(folder).name}…", 5000)
         self.controller.tasks.run(lambda: load_replay(folder), then=self._show_replay)
