@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def analyze_file(args: argparse.Namespace) -> int:
     from core import labels as _labels
-    from core.media import MediaError, read_clip
+    from core.clip_decode import MediaError, read_clip
     from core.model.preprocess import DEFAULT_INSTRUCTION
 
     try:

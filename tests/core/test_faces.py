@@ -10,7 +10,7 @@ import pytest
 
 from core import faces
 from core.faces import FaceCheck, FaceChecks, FaceDetector, count_faces, status_of
-from core.media import read_clip
+from core.clip_decode import read_clip
 from core.sources import DEMO_CLIP
 
 

@@ -1,11 +1,11 @@
-"""core.media.read_clip: decoding like the official reader, warnings, clear errors; va_mp4 end to end."""
+"""core.clip_decode.read_clip: decoding like the official reader, warnings, clear errors; va_mp4 end to end."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.media import MediaError, read_clip
+from core.clip_decode import MediaError, read_clip
 from tests.conftest import PARITY_DIR
 from tests.support.media import index_of_frame, make_corrupt, make_video, tone
 
@@ -39,7 +39,7 @@ def test_sampled_mode_keeps_the_models_frames(va_mp4_ref):
 
 
 def test_va_mp4_end_to_end_through_analyze(parity_model, manifest, va_mp4_ref):
-    """The mp4 decoded by core.media gives the official tokens (decoded audio equals decord's within 1.5e-7)."""
+    """The mp4 decoded by core.clip_decode gives the official tokens (decoded audio equals decord's within 1.5e-7)."""
     case = manifest["cases"]["va_mp4"]
     clip = read_clip(MP4)
     n = len(va_mp4_ref["gen_ids"])
