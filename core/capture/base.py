@@ -85,8 +85,9 @@ class CaptureSink(Protocol):
     def push_frame(self, frame: np.ndarray, t: float) -> None:
         """frame: uint8 [H, W, 3] RGB, owned by the sink afterwards (the source must not reuse it); t: session s."""
 
-    def push_audio(self, samples: np.ndarray, t0: float) -> None:
-        """samples: float32 [S] mono at 16 kHz (copied by the sink); t0: session seconds of samples[0]."""
+    def push_audio(self, samples: np.ndarray, t0: float, exact: bool = False) -> None:
+        """samples: float32 [S] mono at 16 kHz (copied by the sink); t0: session seconds of samples[0]; ``exact``:
+        t0 is the samples' presentation time (a file), not the arrival time of a device block (which jitters)."""
 
     def set_source_info(self, role: str, description: str) -> None:
         """role: 'video' or 'audio'; description: a short human-readable line shown in status and windows."""

@@ -194,5 +194,5 @@ class MediaFileSource(SourceBase):
         if self.realtime and not clock.sleep_until(t0, self._stop):
             return
         samples = frame.to_ndarray()[0]
-        self._sink.push_audio(samples, t0)  # type: ignore[union-attr]
+        self._sink.push_audio(samples, t0, exact=True)  # type: ignore[union-attr]
         self._audio_samples += len(samples)
