@@ -147,7 +147,7 @@ class CameraSource(SourceBase):
         file_fps = self.nominal_fps or FILE_FALLBACK_FPS
         t_base, file_i, failures = clock.now(), 0, 0
         while not self._stop.is_set():
-            if self.is_file and not clock.sleep_until(t_base + file_i / file_fps, self._stop):
+            if self.is_file and not self._pace(t_base + file_i / file_fps):
                 return
             ok, bgr = self._cap.read()
             if not ok or bgr is None:

@@ -168,7 +168,7 @@ class MediaFileSource(SourceBase):
                     t_media = frame.time if frame.time is not None else end
                     if isinstance(frame, av.VideoFrame):
                         t = t_base + t_media
-                        if self.realtime and not clock.sleep_until(t, self._stop):
+                        if self.realtime and not self._pace(t):
                             return end
                         sink.push_frame(frame.to_ndarray(format="rgb24"), t)
                         self._count_frame(t, fps)
@@ -191,7 +191,7 @@ class MediaFileSource(SourceBase):
 
     def _push_audio(self, frame: av.AudioFrame, t_base: float, clock) -> None:
         t0 = t_base + (frame.time or 0.0)
-        if self.realtime and not clock.sleep_until(t0, self._stop):
+        if self.realtime and not self._pace(t0):
             return
         samples = frame.to_ndarray()[0]
         self._sink.push_audio(samples, t0, exact=True)  # type: ignore[union-attr]

@@ -74,3 +74,69 @@ def test_every_boundary_of_a_looped_aac_file_gets_its_data_at_the_clock(looped):
         assert valid[: int(0.007 * SR)].all() and not valid[int(0.009 * SR) : int(0.071 * SR)].any()
     finally:
         src.stop()
+
+
+def _every_window(sched, buf, clock, sources, timeout_s=10.0):
+    """The every-window loop as ``DataOutlook`` describes it: returns [(t1, audio coverage)] of the windows cut."""
+    import time
+
+    from core.scheduler import MAX_WAIT_S
+
+    cut, k = [], 0
+    sched.start_at(clock.now())
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        t1 = sched.boundary(k)
+        clock.set(max(t1, clock.now()))
+        while True:
+            outlook = sched.outlook(t1, sources, clock.now())
+            if outlook.ready or (outlook.stalled and (outlook.finished or outlook.resume_at > t1 + MAX_WAIT_S)):
+                break
+            if outlook.resume_at is not None:
+                clock.set(outlook.resume_at)  # a hole in the stamps: the data after it comes once the clock moves
+            elif time.monotonic() > deadline:
+                raise AssertionError(f"no outlook for t1={t1}")
+            else:
+                time.sleep(0.002)
+        if not outlook.ready and outlook.finished and not sched.video_ready(t1):
+            return cut  # the file ends before this window
+        window = sched.tick(now=t1 if outlook.ready else t1 + MAX_WAIT_S)
+        assert window is not None and window.t1 == pytest.approx(t1)
+        cut.append((t1, window.source["audio_coverage"]))
+        k += 1
+    raise AssertionError("the every-window loop did not end")
+
+
+def test_outlook_moves_past_a_hole_that_straddles_a_boundary_and_sees_the_end(looped):
+    """With 3.04 s windows the first boundary falls inside the 3.008-3.072 s hole: the outlook says the sources wait
+    for the clock (``resume_at``), and the data after the hole then arrives; at the end it says ``finished``."""
+    clock = FakeClock()
+    buf = LiveBuffer(clock, window_s=3.04)
+    sched = Scheduler(buf, Mailbox(), window_s=3.04, hop_s=1.0)
+    src = MediaFileSource(looped, realtime=True)
+    src.start(buf)
+    try:
+        assert wait_for(lambda: buf.horizons()[0] is not None)
+        cut = _every_window(sched, buf, clock, [src])
+    finally:
+        src.stop()
+    assert [t1 for t1, _ in cut] == pytest.approx([3.04 + k for k in range(10)])  # 12.04 s is the last in 12.2 s
+    first_coverage = cut[0][1]
+    assert 0.98 < first_coverage < 1.0  # the hole's 32 ms inside the window are missing, not silence
+    assert src.status().state == "ended" and not src.status().active
+
+
+def test_outlook_waits_while_a_source_decodes_and_is_finished_once_it_stops(looped):
+    clock = FakeClock()
+    buf = LiveBuffer(clock, window_s=1.0)
+    sched = Scheduler(buf, Mailbox(), window_s=1.0, hop_s=0.5, start_t=0.0)
+    src = MediaFileSource(looped, realtime=True)
+    assert sched.outlook(1.0, [src], 0.0).finished  # not started: nothing will come
+    src.start(buf)
+    try:
+        assert wait_for(lambda: sched.outlook(1.0, [src], 0.0).resume_at is not None)
+        outlook = sched.outlook(1.0, [src], 0.0)
+        assert not outlook.ready and outlook.stalled and 0.0 < outlook.resume_at <= 1 / 15 + 1e-9
+    finally:
+        src.stop()
+    assert sched.outlook(1.0, [src], 0.0).finished
