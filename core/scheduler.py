@@ -19,11 +19,13 @@ import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from core.capture.base import SourceStatus
 from core.ring_buffer import LiveBuffer
 from core.window import AUDIO_MISSING, AUDIO_PARTIAL, AUDIO_SILENT, Window
+
+if TYPE_CHECKING:
+    from core.capture.base import SourceStatus
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ DEFAULT_WINDOW_S = 4.0
 DEFAULT_HOP_S = 2.0
 MIN_WINDOW_S = 0.5
 MAX_WINDOW_S = 30.0  # Whisper sees at most 30 s; longer windows would silently lose audio
+MIN_HOP_S = 0.1  # finer than the 8 frames/s the buffer keeps is pointless, and a tiny hop floods the worker
+MAX_HOP_S = 3600.0  # an hour between windows is already a sampling, not monitoring
 TICK_S = 0.02  # scheduler thread period (seconds)
 MAX_WAIT_S = 0.5  # cut even if a stream has not reached t1 this long after t1 (a stalled or unplugged device)
 
@@ -132,14 +136,14 @@ class DataOutlook:
 
 
 def check_window_hop(window_s: float, hop_s: float) -> None:
-    """Raise ValueError with the fix when ``window_s``/``hop_s`` make no sense for the model."""
+    """Raise ValueError with the fix when ``window_s``/``hop_s`` make no sense for the model (NaN never does)."""
     if not MIN_WINDOW_S <= window_s <= MAX_WINDOW_S:
         raise ValueError(
             f"window_s={window_s} is outside [{MIN_WINDOW_S}, {MAX_WINDOW_S}] s: the model hears at most 30 s of "
             f"audio and needs a span to sample 8 frames from; pick e.g. {DEFAULT_WINDOW_S}"
         )
-    if not 0 < hop_s:
-        raise ValueError(f"hop_s={hop_s} must be positive; pick e.g. {DEFAULT_HOP_S}")
+    if not MIN_HOP_S <= hop_s <= MAX_HOP_S:
+        raise ValueError(f"hop_s={hop_s} is outside [{MIN_HOP_S}, {MAX_HOP_S}] s; pick e.g. {DEFAULT_HOP_S}")
 
 
 class Scheduler:
