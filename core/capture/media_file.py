@@ -1,9 +1,12 @@
 """``MediaFileSource``: a video file (with or without sound) decoded by PyAV as a live source.
 
 Paced in real time on the session clock (as if a camera and a microphone were recording it) or as fast as possible;
-optionally looped. Video frames go to the sink as RGB; audio is resampled to 16 kHz mono by libswresample. Frame and
-audio times are the file's own presentation times, offset onto the session clock. A missing, empty or damaged file is
-a clear ``error``; a file without sound runs with a warning event and windows marked ``missing`` audio.
+optionally looped. Video frames go to the sink as RGB, scaled while decoding to at most ``CAPTURE_MAX_SIDE_PX``;
+audio is resampled to 16 kHz mono by libswresample. Frame and audio times are the file's own presentation times,
+offset onto the session clock, and audio is marked as exactly timed (a hole in its times is a hole, not jitter). A
+missing, empty, damaged or oversized file, or a path that is not a regular file (checked before opening: a FIFO
+would block), is a clear ``error``; a file without sound runs with a warning event and windows marked ``missing``
+audio.
 """
 
 from __future__ import annotations
@@ -24,9 +27,15 @@ from core.capture.base import (
     SourceBase,
     SourceError,
 )
+from core.clip_decode import picture_size_problem, to_rgb
+from core.input_checks import av_reason, ffmpeg_path, file_problem
 from core.window import MODEL_SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
+
+# Frames larger than full HD are scaled to it while decoding: the preview and the recording need no more (the model
+# sees 448 px at most, see core.ring_buffer), and an 8000x8000 file would otherwise cost 192 MB of RGB per frame.
+CAPTURE_MAX_SIDE_PX = 1920
 
 
 class MediaFileError(SourceError):
@@ -47,18 +56,15 @@ class MediaInfo:
 
 
 def _open_container(path: str) -> av.container.InputContainer:
-    if not os.path.exists(path):
-        raise MediaFileError(f"media file {path!r} does not exist; check the path")
-    if os.path.isdir(path):
-        raise MediaFileError(f"{path!r} is a folder, not a media file")
-    if os.path.getsize(path) == 0:
-        raise MediaFileError(f"media file {path!r} is empty (0 bytes); record or copy it again")
+    problem = file_problem(path)  # before opening: a FIFO would block this thread, a device stream forever
+    if problem is not None:
+        raise MediaFileError(f"media file {path!r} {problem}")
     try:
-        return av.open(path)
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        return av.open(ffmpeg_path(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
         raise MediaFileError(
-            f"cannot read {path!r}: {exc}. The file is damaged or not a video/audio file; try another file or "
-            "re-encode it (e.g. ffmpeg -i in.mov out.mp4)"
+            f"cannot read {path!r}: {av_reason(exc)}. The file is damaged or not a video/audio file; try another "
+            "file or re-encode it (e.g. ffmpeg -i in.mov out.mp4)"
         ) from None
 
 
@@ -78,6 +84,9 @@ def _info(path: str, container: av.container.InputContainer) -> MediaInfo:
     a = container.streams.audio[0] if container.streams.audio else None
     if v is None and a is None:
         raise MediaFileError(f"{path!r} has neither a video nor an audio stream")
+    problem = picture_size_problem(v.codec_context.width, v.codec_context.height) if v is not None else None
+    if problem is not None:
+        raise MediaFileError(f"{path!r} {problem}")
     duration = container.duration / 1e6 if container.duration else None
     return MediaInfo(
         path=path,
@@ -170,7 +179,7 @@ class MediaFileSource(SourceBase):
                         t = t_base + t_media
                         if self.realtime and not self._pace(t):
                             return end
-                        sink.push_frame(frame.to_ndarray(format="rgb24"), t)
+                        sink.push_frame(to_rgb(frame, CAPTURE_MAX_SIDE_PX), t)
                         self._count_frame(t, fps)
                         end = max(end, t_media + (1.0 / fps if fps else 0.0))
                     else:
@@ -181,7 +190,8 @@ class MediaFileSource(SourceBase):
                 self._push_audio(out, t_base, clock)
         except av.error.FFmpegError as exc:
             raise MediaFileError(
-                f"{self.path!r} is damaged: decoding stopped at {end:.2f} s ({exc}); re-encode or replace the file"
+                f"{self.path!r} is damaged: decoding stopped at {end:.2f} s ({av_reason(exc)}); re-encode or replace "
+                "the file"
             ) from None
         if end == 0.0:
             raise MediaFileError(
