@@ -4,9 +4,21 @@ Decodes every video frame (RGB, presentation order, indexed like the official de
 track resampled by FFmpeg to 16 kHz mono float32, with PyAV. Used by ``analyze``, evaluation and re-analysis; the
 signature and the :class:`Clip` fields are stable.
 
+Decoding at the size the model needs: with ``model_px`` (``analyze`` and ``evaluate`` pass ``MODEL_INPUT_PX``),
+each kept frame is converted to RGB exactly as before and, when it is at least ``MODEL_REDUCE_GAP`` times the
+model's input, box-averaged by an integer factor at once, one frame at a time: the kept frames no longer grow with
+the input's resolution (an 8000x8000 clip: ``bench/decode_memory.py``). Frames below that bound (the parity clips
+among them) are untouched, so what the model sees of them is unchanged bit for bit; for larger ones the model's own
+224 px bicubic resize starts from the reduced image, which changes its input by hundredths of a level on average
+(``tests/model/test_media.py``). What still grows with the resolution is the decoder's own pictures (one full-size
+YUV picture per reference and per frame thread): huge pictures get fewer threads (``DECODE_THREAD_BUDGET_BYTES``),
+and pictures above ``MAX_VIDEO_PIXELS`` are refused before any is decoded.
+
 Problems that do not stop the analysis are reported in ``Clip.warnings`` rather than hidden: no audio track (the
 model will see video only), audio longer than 30 s (the model hears only the first 30 s), fewer frames than the
-model samples (frames repeat). Missing, empty or undecodable files raise :class:`MediaError` naming the fix.
+model samples (frames repeat). Missing, empty, damaged (decoding fails part-way) or undecodable files, and paths
+that are not regular files (a folder, a FIFO, a device: checked before opening), raise :class:`MediaError` naming
+the fix.
 
 Thread-safe (no shared state); blocks while decoding (CPU-bound, ~real-time x 10-50).
 """
@@ -19,12 +31,23 @@ from pathlib import Path
 
 import numpy as np
 
+from core.input_checks import av_reason, ffmpeg_path, file_problem
+from core.ring_buffer import reduced_shape
 from core.window import MODEL_SAMPLE_RATE_HZ
 
 MODEL_AUDIO_S = 30.0  # the Whisper tower hears at most this much
 MODEL_FRAMES = 8  # frames the model samples per clip
 MAX_DECODED_BYTES = 3 * 1024**3  # refuse to hold more RGB frames than this in memory (frames="all")
 FRAME_MODES = ("all", "sampled")
+MODEL_INPUT_PX = 224  # R1-Omni's SigLIP input side (core.model.preprocess.IMAGE_SIZE_PX)
+# Frames at least this many times the model's input are box-reduced while decoding: PIL's own rule for a reduction
+# "indistinguishable from fair resampling" is 3; at 4 the model's 224 px input changed by 0.02-0.04 of a level on
+# average (max 4-5 levels at sharp edges) on 1080p and 8000x8000 test patterns, against 0.7-1.1 for a 448 px
+# FFmpeg-scaled frame.
+MODEL_REDUCE_GAP = 4
+MAX_VIDEO_PIXELS = 100_000_000  # ~10000x10000: larger pictures are refused before decoding (one is 150 MB in YUV)
+DECODE_THREAD_BUDGET_BYTES = 160 * 1024**2  # full-size pictures the decoder's frame threads may hold together
+YUV420_BYTES_PER_PIXEL = 1.5
 
 
 class MediaError(ValueError):
@@ -62,44 +85,101 @@ class Clip:
 def _open(path: Path):
     import av
 
-    if not path.exists():
-        raise MediaError(f"video file {path} does not exist; check the path")
-    if path.is_dir():
-        raise MediaError(f"{path} is a folder, not a video file (analyze accepts folders as a batch)")
-    if path.stat().st_size == 0:
-        raise MediaError(f"video file {path} is empty (0 bytes); copy or record it again")
+    problem = file_problem(path)  # before opening: a FIFO would block, a device stream forever
+    if problem is not None:
+        hint = " (analyze accepts folders as a batch)" if path.is_dir() else ""
+        raise MediaError(f"video file {path} {problem}{hint}")
     try:
-        return av.open(str(path))
+        return av.open(ffmpeg_path(path))
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as e:
-        raise MediaError(f"cannot read {path}: {e}. The file is damaged or not a video; re-encode it "
+        raise MediaError(f"cannot read {path}: {av_reason(e)}. The file is damaged or not a video; re-encode it "
                          "(e.g. ffmpeg -i in -c:v libx264 -c:a aac out.mp4) or try another file") from None
 
 
+def picture_size_problem(width: int, height: int) -> str | None:
+    """Why pictures of this size are not decoded (a phrase), or None. One decoded picture of a 100-million-pixel
+    video is 150 MB before any conversion; a hostile header may claim far more."""
+    if width * height > MAX_VIDEO_PIXELS:
+        return (f"has {width}x{height} pictures, more than the {MAX_VIDEO_PIXELS // 10**6} million pixels this app "
+                "decodes; scale it down first (e.g. ffmpeg -i in -vf scale=1920:-2 out.mp4)")
+    return None
+
+
+def _video_stream(c, path: Path):
+    """The first video track, checked: it exists and its pictures are not absurdly large."""
+    if not c.streams.video:
+        raise MediaError(f"{path} has no video track; the model needs frames (audio-only files are not supported)")
+    stream = c.streams.video[0]
+    problem = picture_size_problem(stream.codec_context.width, stream.codec_context.height)
+    if problem is not None:
+        raise MediaError(f"{path} {problem}")
+    return stream
+
+
 def _count_video_frames(path: Path) -> int:
+    import av
+
     with _open(path) as c:
-        if not c.streams.video:
-            raise MediaError(f"{path} has no video track; the model needs frames (audio-only files are not supported)")
-        stream = c.streams.video[0]
-        return sum(1 for p in c.demux(stream) if p.size > 0)
+        stream = _video_stream(c, path)
+        try:
+            return sum(1 for p in c.demux(stream) if p.size > 0)
+        except av.error.FFmpegError as e:
+            raise MediaError(f"{path} is damaged: its packets cannot be read ({av_reason(e)}); re-encode or "
+                             "replace the file") from None
 
 
-def _decode_video(path: Path, keep: set[int] | None) -> tuple[list[np.ndarray], list[int], float, float, int]:
+def _decode_threads(stream) -> int:
+    """Frame threads for this stream: 0 (FFmpeg's choice, one per core) unless the pictures are so large that the
+    pictures in flight would exceed ``DECODE_THREAD_BUDGET_BYTES``."""
+    picture = stream.codec_context.width * stream.codec_context.height * YUV420_BYTES_PER_PIXEL
+    in_flight = (os.cpu_count() or 1) + 1
+    if picture * in_flight <= DECODE_THREAD_BUDGET_BYTES:
+        return 0
+    return max(1, int(DECODE_THREAD_BUDGET_BYTES // max(picture, 1)))
+
+
+def to_rgb(frame, max_side: int | None) -> np.ndarray:
+    """uint8 [h, w, 3] RGB of a decoded PyAV video frame, scaled by FFmpeg (area filter, aspect kept) in the same
+    conversion when its long side exceeds ``max_side``, so that no full-size RGB copy is ever made. For display
+    and recording (``core.capture.media_file``); the model's frames go through ``model_frame``."""
+    if max_side is None or max(frame.width, frame.height) <= max_side:
+        return frame.to_ndarray(format="rgb24")
+    h, w = reduced_shape(frame.height, frame.width, max_side)
+    return frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+
+
+def model_frame(frame, model_px: int | None) -> np.ndarray:
+    """uint8 [h, w, 3] RGB of a decoded frame for a model that resizes it to ``model_px`` (bicubic): converted
+    exactly as the reference reader does, then, when at least ``MODEL_REDUCE_GAP`` times larger than the model's
+    input, box-averaged by the integer factor that keeps it so (the first step of PIL's own ``reducing_gap``
+    resampling; OpenCV's area filter, which needs no copy into PIL). One full-size RGB frame exists at a time."""
+    rgb = frame.to_ndarray(format="rgb24")
+    factor = max(rgb.shape[:2]) // (MODEL_REDUCE_GAP * model_px) if model_px else 0
+    if factor < 2:
+        return rgb
+    import cv2
+
+    height, width = rgb.shape[:2]
+    return cv2.resize(rgb, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+
+
+def _decode_video(path: Path, keep: set[int] | None,
+                  model_px: int | None) -> tuple[list[np.ndarray], list[int], float, float, int]:
     """-> (RGB frames kept, their indices, average fps, duration s, number of decoded frames)."""
     import av
 
     frames, kept = [], []
     with _open(path) as c:
-        if not c.streams.video:
-            raise MediaError(f"{path} has no video track; the model needs frames (audio-only files are not supported)")
-        stream = c.streams.video[0]
+        stream = _video_stream(c, path)
         stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = _decode_threads(stream)
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         last_t = 0.0
         i = -1
         try:
             for i, frame in enumerate(c.decode(stream)):
                 if keep is None or i in keep:
-                    frames.append(frame.to_ndarray(format="rgb24"))
+                    frames.append(model_frame(frame, model_px))
                     kept.append(i)
                     if keep is None and len(frames) * frames[0].nbytes > MAX_DECODED_BYTES:
                         raise MediaError(
@@ -110,7 +190,9 @@ def _decode_video(path: Path, keep: set[int] | None) -> tuple[list[np.ndarray], 
                     last_t = float(frame.time)
         except av.error.FFmpegError as e:
             if i < 0:
-                raise MediaError(f"cannot decode the video of {path}: {e}; re-encode the file") from None
+                raise MediaError(f"cannot decode the video of {path}: {av_reason(e)}; re-encode the file") from None
+            raise MediaError(f"{path} is damaged: decoding stopped at {last_t:.2f} s, frame {i + 1} "
+                             f"({av_reason(e)}); re-encode or replace the file") from None
         n = i + 1
         if n == 0:
             raise MediaError(f"{path} has a video track without any decodable frame; re-encode the file")
@@ -134,17 +216,20 @@ def _decode_audio(path: Path) -> np.ndarray | None:
                     chunks.append(out.to_ndarray().reshape(-1))
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1))
-        except av.error.FFmpegError:
-            if not chunks:
-                return None
+        except av.error.FFmpegError as e:
+            heard = sum(len(x) for x in chunks) / MODEL_SAMPLE_RATE_HZ
+            raise MediaError(f"{path} is damaged: its audio stops decoding at {heard:.2f} s ({av_reason(e)}); "
+                             "re-encode or replace the file") from None
     if not chunks:
         return np.zeros(0, np.float32)
     return np.ascontiguousarray(np.concatenate(chunks).astype(np.float32, copy=False))
 
 
-def read_clip(path: str | os.PathLike, frames: str = "all") -> Clip:
+def read_clip(path: str | os.PathLike, frames: str = "all", model_px: int | None = None) -> Clip:
     """Decode ``path``. ``frames="all"`` keeps every frame; ``"sampled"`` keeps only the 8 frames the model uses
-    (same analysis result, a fraction of the memory: use it for long or high-resolution files)."""
+    (same analysis result, a fraction of the memory: use it for long or high-resolution files). ``model_px``: the
+    side of the model's square input (``MODEL_INPUT_PX``); kept frames far larger than it are reduced right after
+    decoding (see ``model_frame``); None keeps them at full size."""
     from core.model.preprocess import frame_indices
 
     if frames not in FRAME_MODES:
@@ -155,7 +240,7 @@ def read_clip(path: str | os.PathLike, frames: str = "all") -> Clip:
     if frames == "sampled":
         n_frames = _count_video_frames(p)
         keep = set(frame_indices(max(n_frames, 1), MODEL_FRAMES).tolist())
-    imgs, kept, fps, duration, decoded = _decode_video(p, keep)
+    imgs, kept, fps, duration, decoded = _decode_video(p, keep, model_px)
     n_frames = decoded if keep is None else n_frames
     if keep is not None and len(set(kept)) != len(keep):
         raise MediaError(f"{p}: only {len(kept)} of the counted {n_frames} frames decode; re-encode the file")

@@ -57,6 +57,13 @@ AUDIO_PARTIAL_BELOW = 0.9  # coverage under this fraction of the span -> "partia
 SILENCE_PEAK_DBFS = -50.0  # peak under this (a quiet room with a live mic is louder) -> "silent"
 
 
+def reduced_shape(height: int, width: int, max_side: int = MAX_SIDE_PX) -> tuple[int, int]:
+    """(height, width) scaled so that the long side is at most ``max_side``, aspect kept; never enlarged. The one
+    rule for frames kept for the model, live (``FrameRing``) and decoded from a file (``core.clip_decode``)."""
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def keep_fps_for_window(window_s: float) -> float:
     """Frames/s worth keeping for windows of ``window_s`` seconds (bounded to [MIN_KEEP_FPS, MAX_KEEP_FPS])."""
     return float(min(MAX_KEEP_FPS, max(MIN_KEEP_FPS, FRAMES_KEPT_PER_WINDOW / window_s)))
@@ -265,8 +272,7 @@ class FrameRing:
         )
 
     def reduced_shape(self, height: int, width: int) -> tuple[int, int]:
-        scale = min(1.0, self.max_side / max(height, width))
-        return max(1, round(height * scale)), max(1, round(width * scale))
+        return reduced_shape(height, width, self.max_side)
 
     def reduce(self, frame: np.ndarray) -> np.ndarray:
         """Resize uint8 [H, W, 3] so its long side is <= max_side. Called outside the lock, on a source thread.
