@@ -10,7 +10,7 @@ model's input, box-averaged by an integer factor at once, one frame at a time: t
 the input's resolution (an 8000x8000 clip: ``bench/decode_memory.py``). Frames below that bound (the parity clips
 among them) are untouched, so what the model sees of them is unchanged bit for bit; for larger ones the model's own
 224 px bicubic resize starts from the reduced image, which changes its input by hundredths of a level on average
-(``tests/model/test_media.py``). What still grows with the resolution is the decoder's own pictures (one full-size
+on test patterns and by under one level on random blocks (``tests/model/test_media.py``). What still grows with the resolution is the decoder's own pictures (one full-size
 YUV picture per reference and per frame thread): huge pictures get fewer threads (``DECODE_THREAD_BUDGET_BYTES``),
 and pictures above ``MAX_VIDEO_PIXELS`` are refused before any is decoded.
 
@@ -42,8 +42,8 @@ FRAME_MODES = ("all", "sampled")
 MODEL_INPUT_PX = 224  # R1-Omni's SigLIP input side (core.model.preprocess.IMAGE_SIZE_PX)
 # Frames at least this many times the model's input are box-reduced while decoding: PIL's own rule for a reduction
 # "indistinguishable from fair resampling" is 3; at 4 the model's 224 px input changed by 0.02-0.04 of a level on
-# average (max 4-5 levels at sharp edges) on 1080p and 8000x8000 test patterns, against 0.7-1.1 for a 448 px
-# FFmpeg-scaled frame.
+# average (at most 5 levels, at sharp edges) on 1080p and 8000x8000 ffmpeg test patterns, 0.6 on random 8 px blocks
+# (the rounding of the reduced image), against 0.7-1.1 on the test patterns for a 448 px FFmpeg-scaled frame.
 MODEL_REDUCE_GAP = 4
 MAX_VIDEO_PIXELS = 100_000_000  # ~10000x10000: larger pictures are refused before decoding (one is 150 MB in YUV)
 DECODE_THREAD_BUDGET_BYTES = 160 * 1024**2  # full-size pictures the decoder's frame threads may hold together
@@ -116,16 +116,28 @@ def _video_stream(c, path: Path):
     return stream
 
 
+def _check_complete(path: Path, stream, seen: int) -> None:
+    """Raise ``MediaError`` when far fewer frames could be read than the file's index lists: a file cut short
+    (a download or copy that stopped) otherwise reads as a shorter clip without a word (frame-threaded decoding
+    ends quietly at the cut). A frame or two of slack: some encoders list one that never decodes."""
+    listed = stream.frames  # from the container's index; 0 when the container does not say
+    if listed > 0 and seen < listed - max(1, listed // 100):
+        raise MediaError(f"{path} is damaged or cut short: only {seen} of the {listed} video frames its index lists "
+                         "can be read; re-encode or replace the file")
+
+
 def _count_video_frames(path: Path) -> int:
     import av
 
     with _open(path) as c:
         stream = _video_stream(c, path)
         try:
-            return sum(1 for p in c.demux(stream) if p.size > 0)
+            n = sum(1 for p in c.demux(stream) if p.size > 0)
         except av.error.FFmpegError as e:
             raise MediaError(f"{path} is damaged: its packets cannot be read ({av_reason(e)}); re-encode or "
                              "replace the file") from None
+        _check_complete(path, stream, n)
+        return n
 
 
 def _decode_threads(stream) -> int:
@@ -196,6 +208,7 @@ def _decode_video(path: Path, keep: set[int] | None,
         n = i + 1
         if n == 0:
             raise MediaError(f"{path} has a video track without any decodable frame; re-encode the file")
+        _check_complete(path, stream, n)
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         duration = (last_t - start + 1.0 / fps) if fps > 0 else 0.0
     return frames, kept, fps, duration, n

@@ -72,7 +72,8 @@ def stream_url_problem(url: str) -> str | None:
     if scheme not in STREAM_SCHEMES:
         return f"is not a stream this app reads ({scheme}://); use {', '.join(s + '://' for s in STREAM_SCHEMES)}"
     try:
-        host = urlsplit(url).hostname
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port  # .port checks the port: a number in 0-65535
     except ValueError as exc:  # a malformed port or IPv6 literal
         return f"is not a valid URL ({exc})"
     if not host:

@@ -35,6 +35,7 @@ from core.cli_types import (
     EXIT_OK,
     EXIT_USAGE,
     hop_seconds,
+    microphone,
     new_tokens,
     run_seconds,
     window_seconds,
@@ -54,7 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXIT_CODES_HELP
     parser.add_argument("--source", default="camera", help="camera[:N] | demo | synthetic | FILE | URL")
-    parser.add_argument("--mic", default=None, help="microphone index or name substring; 'none' for video only")
+    parser.add_argument("--mic", type=microphone(), default=None,
+                        help="microphone index or name substring; 'none' for video only")
     parser.add_argument("--model", required=True, help="R1-Omni model folder (see `main.py download`)")
     parser.add_argument("--record", default=None, metavar="DIR", help="record the session bundle into DIR")
     parser.add_argument("--analysis-only", action="store_true", help="record the log only, no audio/video")
