@@ -48,6 +48,8 @@ from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S
 from core.sources import DEMO_CLIP, SOURCE_DEMO, SOURCE_FILE, SourceSpec, describe, parse_source, sources_for
 
 IDLE_AFTER_END_S = 1.0  # a finished file: wait this long for the scheduler to cut its last window
+STALL_POLL_S = 0.25  # every-window: how often the stall watch looks
+STALL_GRACE_S = 2.0  # every-window: how long the data may stay short of the clock with every source waiting
 DEFAULT_MAX_NEW_TOKENS = 256
 
 
@@ -256,12 +258,49 @@ def _nothing_analysed(session: LiveSession, by_user: bool, duration: float | Non
     return EXIT_FAILED
 
 
+class _StallWatch(threading.Thread):
+    """Ends an every-window run that waits for data which cannot come: every source waits for the session clock to
+    pass a later time (a hole in the file's timestamps across a window's end) while the run waits for the data up to
+    that end before it moves the clock. Sets ``stop`` and keeps the ``reason`` after ``STALL_GRACE_S``.
+
+    The condition is ``Scheduler.outlook``; a loop that moves the clock on it never stalls and this never fires."""
+
+    def __init__(self, session: LiveSession, stop: threading.Event) -> None:
+        super().__init__(name="every-window-stall-watch", daemon=True)
+        self.session, self.stop = session, stop
+        self.reason: str | None = None
+        self._closed = threading.Event()
+
+    def run(self) -> None:
+        sources = [s for s in dict.fromkeys([self.session.video, self.session.audio]) if s is not None]
+        stalled_at: tuple[float, float] | None = None  # (session time, monotonic time) of a stall first seen
+        while not self._closed.wait(STALL_POLL_S) and not self.stop.is_set():
+            now = self.session.clock.now()
+            outlook = self.session.scheduler.outlook(now, sources, now)
+            if not outlook.stalled or outlook.finished or self.session.worker.stats.busy:
+                stalled_at = None
+            elif stalled_at is None or stalled_at[0] != now:
+                stalled_at = (now, time.monotonic())
+            elif time.monotonic() - stalled_at[1] >= STALL_GRACE_S:
+                self.reason = (f"the file's data stops short of the window ending at {now:.3f} s and resumes only at "
+                               f"{outlook.resume_at:.3f} s (a hole in its timestamps), so every-window analysis "
+                               "cannot go on; choose another --window or --hop, or re-encode the file")
+                self.stop.set()
+                return
+
+    def close(self) -> None:
+        self._closed.set()
+        self.join(STALL_POLL_S * 4)
+
+
 def _every_window(session: LiveSession, printer: _Printer, stop: threading.Event, duration: float | None) -> int:
     """Every window of the file, one after the other; ``duration`` bounds the wall time."""
     timer = threading.Timer(duration, stop.set) if duration is not None else None
     if timer is not None:
         timer.daemon = True
         timer.start()
+    watch = _StallWatch(session, stop)
+    watch.start()
     started = time.monotonic()
     code = EXIT_OK
     try:
@@ -272,11 +311,16 @@ def _every_window(session: LiveSession, printer: _Printer, stop: threading.Event
     finally:
         if timer is not None:
             timer.cancel()
+        watch.close()
+        source_failed = _failed_for_good(session.video)  # before stop(): a stopped source reads "stopped"
         ok = session.stop()
     failed = session.worker.stats.failed
     _err(f"{printer.results} of {cut} windows analysed in {time.monotonic() - started:.1f} s"
          + (f" ({failed} failed)" if failed else ""))
-    if code == EXIT_OK and (failed or _failed_for_good(session.video)):
+    if watch.reason is not None:
+        _err(f"error: {watch.reason}")
+        code = EXIT_FAILED
+    elif code == EXIT_OK and (failed or source_failed):
         code = EXIT_FAILED  # a window the model could not analyse, or a file damaged half-way: said as it happened
     elif code == EXIT_OK and printer.results == 0:
         code = _nothing_analysed(session, stop.is_set(), duration)

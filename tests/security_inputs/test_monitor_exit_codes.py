@@ -69,3 +69,17 @@ def test_every_window_of_a_looped_aac_file_is_analysed(tmp_path):
     assert out.returncode == 0, out.stderr
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 5 and "5 of 5 windows analysed" in out.stderr  # t1 = 4, 6, 8, 10, 12 s
+
+
+def test_every_window_never_waits_forever_on_a_hole_across_a_window_end(tmp_path):
+    """With 3.04 s windows the first ends inside the 64 ms hole at the looped file's first seam. The run either moves
+    the clock past the hole and analyses all 10 windows (a loop that follows ``Scheduler.outlook``), or ends with
+    status 1 naming the hole; it never waits until it is killed."""
+    if not ffmpeg_available():
+        pytest.skip("ffmpeg not installed: apt-get install ffmpeg")
+    looped = make_looped_aac(tmp_path / "looped.mp4")
+    out = monitor("--source", str(looped), "--every-window", "--window", "3.04", "--hop", "1", timeout=240)
+    if out.returncode == 0:
+        assert "10 of 10 windows analysed" in out.stderr
+    else:
+        assert out.returncode == 1 and "a hole in its timestamps" in out.stderr, out.stderr
