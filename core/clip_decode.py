@@ -10,9 +10,10 @@ model's input, box-averaged by an integer factor at once, one frame at a time: t
 the input's resolution (an 8000x8000 clip: ``bench/decode_memory.py``). Frames below that bound (the parity clips
 among them) are untouched, so what the model sees of them is unchanged bit for bit; for larger ones the model's own
 224 px bicubic resize starts from the reduced image, which changes its input by hundredths of a level on average
-on test patterns and by under one level on random blocks (``tests/model/test_media.py``). What still grows with the resolution is the decoder's own pictures (one full-size
-YUV picture per reference and per frame thread): huge pictures get fewer threads (``DECODE_THREAD_BUDGET_BYTES``),
-and pictures above ``MAX_VIDEO_PIXELS`` are refused before any is decoded.
+on test patterns and by under one level on random blocks (``tests/model/test_media.py``). What still grows with the
+resolution is the decoder's own pictures (one full-size YUV picture per reference and per frame thread): huge
+pictures get fewer threads (``DECODE_THREAD_BUDGET_BYTES``), and pictures above ``MAX_VIDEO_PIXELS`` are refused
+before any is decoded.
 
 Problems that do not stop the analysis are reported in ``Clip.warnings`` rather than hidden: no audio track (the
 model will see video only), audio longer than 30 s (the model hears only the first 30 s), fewer frames than the
@@ -31,21 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
-from core.input_checks import av_reason, ffmpeg_path, file_problem
-from core.ring_buffer import reduced_shape
+from core.input_checks import MAX_VIDEO_PIXELS, av_reason, ffmpeg_path, file_problem, picture_size_problem
+from core.model.preprocess import IMAGE_SIZE_PX
 from core.window import MODEL_SAMPLE_RATE_HZ
 
 MODEL_AUDIO_S = 30.0  # the Whisper tower hears at most this much
 MODEL_FRAMES = 8  # frames the model samples per clip
 MAX_DECODED_BYTES = 3 * 1024**3  # refuse to hold more RGB frames than this in memory (frames="all")
 FRAME_MODES = ("all", "sampled")
-MODEL_INPUT_PX = 224  # R1-Omni's SigLIP input side (core.model.preprocess.IMAGE_SIZE_PX)
+MODEL_INPUT_PX = IMAGE_SIZE_PX  # the side of the model's square input (what analyze and evaluate decode for)
 # Frames at least this many times the model's input are box-reduced while decoding: PIL's own rule for a reduction
 # "indistinguishable from fair resampling" is 3; at 4 the model's 224 px input changed by 0.02-0.04 of a level on
 # average (at most 5 levels, at sharp edges) on 1080p and 8000x8000 ffmpeg test patterns, 0.6 on random 8 px blocks
 # (the rounding of the reduced image), against 0.7-1.1 on the test patterns for a 448 px FFmpeg-scaled frame.
 MODEL_REDUCE_GAP = 4
-MAX_VIDEO_PIXELS = 100_000_000  # ~10000x10000: larger pictures are refused before decoding (one is 150 MB in YUV)
 DECODE_THREAD_BUDGET_BYTES = 160 * 1024**2  # full-size pictures the decoder's frame threads may hold together
 YUV420_BYTES_PER_PIXEL = 1.5
 
@@ -96,21 +96,12 @@ def _open(path: Path):
                          "(e.g. ffmpeg -i in -c:v libx264 -c:a aac out.mp4) or try another file") from None
 
 
-def picture_size_problem(width: int, height: int) -> str | None:
-    """Why pictures of this size are not decoded (a phrase), or None. One decoded picture of a 100-million-pixel
-    video is 150 MB before any conversion; a hostile header may claim far more."""
-    if width * height > MAX_VIDEO_PIXELS:
-        return (f"has {width}x{height} pictures, more than the {MAX_VIDEO_PIXELS // 10**6} million pixels this app "
-                "decodes; scale it down first (e.g. ffmpeg -i in -vf scale=1920:-2 out.mp4)")
-    return None
-
-
 def _video_stream(c, path: Path):
     """The first video track, checked: it exists and its pictures are not absurdly large."""
     if not c.streams.video:
         raise MediaError(f"{path} has no video track; the model needs frames (audio-only files are not supported)")
     stream = c.streams.video[0]
-    problem = picture_size_problem(stream.codec_context.width, stream.codec_context.height)
+    problem = picture_size_problem(stream.codec_context.width, stream.codec_context.height, MAX_VIDEO_PIXELS)
     if problem is not None:
         raise MediaError(f"{path} {problem}")
     return stream
@@ -148,16 +139,6 @@ def _decode_threads(stream) -> int:
     if picture * in_flight <= DECODE_THREAD_BUDGET_BYTES:
         return 0
     return max(1, int(DECODE_THREAD_BUDGET_BYTES // max(picture, 1)))
-
-
-def to_rgb(frame, max_side: int | None) -> np.ndarray:
-    """uint8 [h, w, 3] RGB of a decoded PyAV video frame, scaled by FFmpeg (area filter, aspect kept) in the same
-    conversion when its long side exceeds ``max_side``, so that no full-size RGB copy is ever made. For display
-    and recording (``core.capture.media_file``); the model's frames go through ``model_frame``."""
-    if max_side is None or max(frame.width, frame.height) <= max_side:
-        return frame.to_ndarray(format="rgb24")
-    h, w = reduced_shape(frame.height, frame.width, max_side)
-    return frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
 
 
 def model_frame(frame, model_px: int | None) -> np.ndarray:

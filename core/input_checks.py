@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 # What the app reads as a network stream (OpenCV's FFmpeg back end). Anything else with "://" is refused.
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp", "udp", "srt", "rtp")
 MAX_URL_CHARS = 4096
+MAX_VIDEO_PIXELS = 100_000_000  # ~10000x10000: one decoded picture is 150 MB in YUV; a hostile header may claim more
 # "concat:", "file:", "pipe:", "subfile,,start,0,end,1,,:..." — FFmpeg's protocol syntax (a one-letter prefix is a
 # Windows drive, not a protocol)
 _FFMPEG_PROTOCOL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]+:|subfile,)")
@@ -91,3 +92,12 @@ def av_reason(exc: BaseException) -> str:
     """FFmpeg's reason from a PyAV error ("Invalid data found when processing input"), without the errno and the
     path that ``str(exc)`` repeats."""
     return getattr(exc, "strerror", None) or str(exc)
+
+
+def picture_size_problem(width: int, height: int, limit: int = MAX_VIDEO_PIXELS) -> str | None:
+    """Why video pictures of this size are not decoded (a phrase, see ``file_problem``), or None. Checked on the
+    header, before any picture is decoded."""
+    if width * height > limit:
+        return (f"has {width}x{height} pictures, more than the {limit // 10**6} million pixels this app decodes; "
+                "scale it down first (e.g. ffmpeg -i in -vf scale=1920:-2 out.mp4)")
+    return None

@@ -59,7 +59,8 @@ SILENCE_PEAK_DBFS = -50.0  # peak under this (a quiet room with a live mic is lo
 
 def reduced_shape(height: int, width: int, max_side: int = MAX_SIDE_PX) -> tuple[int, int]:
     """(height, width) scaled so that the long side is at most ``max_side``, aspect kept; never enlarged. The one
-    rule for frames kept for the model, live (``FrameRing``) and decoded from a file (``core.clip_decode``)."""
+    rule for bounding a frame: the frames kept for the model (``FrameRing``) and those a media file delivers live
+    (``core.capture.media_file.to_rgb``)."""
     scale = min(1.0, max_side / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 

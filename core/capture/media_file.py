@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 
 from core.capture.base import (
     ENDED,
@@ -27,8 +28,8 @@ from core.capture.base import (
     SourceBase,
     SourceError,
 )
-from core.clip_decode import picture_size_problem, to_rgb
-from core.input_checks import av_reason, ffmpeg_path, file_problem
+from core.input_checks import av_reason, ffmpeg_path, file_problem, picture_size_problem
+from core.ring_buffer import reduced_shape
 from core.window import MODEL_SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,16 @@ def _info(path: str, container: av.container.InputContainer) -> MediaInfo:
         audio_rate_hz=a.codec_context.sample_rate if a is not None else 0,
         audio_channels=a.codec_context.channels if a is not None else 0,
     )
+
+
+def to_rgb(frame, max_side: int | None) -> np.ndarray:
+    """uint8 [h, w, 3] RGB of a decoded PyAV video frame, scaled by FFmpeg (area filter, aspect kept) in the same
+    conversion when its long side exceeds ``max_side``, so that no full-size RGB copy is ever made (for the
+    preview and the recording; the ring reduces the model's copies further)."""
+    if max_side is None or max(frame.width, frame.height) <= max_side:
+        return frame.to_ndarray(format="rgb24")
+    h, w = reduced_shape(frame.height, frame.width, max_side)
+    return frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
 
 
 class MediaFileSource(SourceBase):

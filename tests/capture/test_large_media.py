@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-import core.clip_decode as clip_decode
+import core.capture.media_file as media_file
 from core.capture.base import ERROR
 from core.capture.media_file import CAPTURE_MAX_SIDE_PX, MediaFileError, MediaFileSource, probe
 from core.ring_buffer import MAX_SIDE_PX, LiveBuffer
@@ -39,7 +39,8 @@ def test_frames_up_to_full_hd_are_delivered_as_decoded(tmp_path):
 
 def test_pictures_beyond_the_pixel_limit_are_refused(tmp_path, monkeypatch):
     path = make_video(tmp_path / "v.mp4", seconds=0.5, size=(320, 240), audio=None)
-    monkeypatch.setattr(clip_decode, "MAX_VIDEO_PIXELS", 320 * 240 - 1)
+    real = media_file.picture_size_problem
+    monkeypatch.setattr(media_file, "picture_size_problem", lambda w, h: real(w, h, limit=320 * 240 - 1))
     with pytest.raises(MediaFileError, match="million pixels"):
         probe(path)
     src = MediaFileSource(path, realtime=False)
