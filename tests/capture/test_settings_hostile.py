@@ -51,7 +51,7 @@ def assert_valid(s: Settings) -> None:
         assert value is None or is_index or (isinstance(value, str) and "\x00" not in value)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=settings_objects)
 def test_any_json_object_loads_as_valid_settings_and_round_trips(tmp_path, data):
     path = tmp_path / "settings.json"
@@ -67,7 +67,7 @@ def test_any_json_object_loads_as_valid_settings_and_round_trips(tmp_path, data)
     assert Settings.load(path) == loaded  # what was loaded saves and loads the same
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_any_bytes_load_as_valid_settings(tmp_path, raw):
     path = tmp_path / "settings.json"
