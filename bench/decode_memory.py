@@ -1,7 +1,7 @@
 """Peak memory of ``analyze``'s decode on a huge clip next to a small one (a script, not a test: it prints numbers).
 
 ``analyze`` and ``evaluate`` decode a clip with ``read_clip(path, frames="sampled", model_px=224)``: the 8 frames the
-model samples, each reduced right after decoding (``core.clip_decode``). This makes an 8000x8000 and a 640x480
+model samples, each reduced as it is converted to RGB, a strip of rows at a time (``core.clip_decode``). This makes an 8000x8000 and a 640x480
 clip (2 s at 5 fps, H.264 + AAC, with ffmpeg) and decodes each in a fresh process, once as analyze does and once at
 full size (``model_px=None``, what analyze did before), printing the peak resident memory and the time of each,
 and the process's resident memory before decoding (Python + numpy + PyAV + OpenCV imported).
@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nas analyze decodes: {big} peaks at {peak[(big, True)] / peak[(small, True)]:.1f}x the memory of "
               f"{small} ({peak[(big, True)]:.0f} vs {peak[(small, True)]:.0f} MiB); at full size it was "
               f"{peak[(big, False)] / peak[(big, True)]:.1f}x more ({peak[(big, False)]:.0f} MiB).")
-        print("What remains above the small clip is the H.264 decoder's own full-size pictures (reference + current,"
-              " ~1.5 bytes/pixel each) and one full-size RGB frame while it is reduced.")
+        print("What remains above the small clip is the H.264 decoder's own full-size pictures (reference, current,"
+              " ~1.5 bytes/pixel each), which no reader can avoid, and the bigger kept frames (8 x 1000 x 1000).")
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

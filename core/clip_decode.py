@@ -6,14 +6,14 @@ signature and the :class:`Clip` fields are stable.
 
 Decoding at the size the model needs: with ``model_px`` (``analyze`` and ``evaluate`` pass ``MODEL_INPUT_PX``),
 each kept frame is converted to RGB exactly as before and, when it is at least ``MODEL_REDUCE_GAP`` times the
-model's input, box-averaged by an integer factor at once, one frame at a time: the kept frames no longer grow with
-the input's resolution (an 8000x8000 clip: ``bench/decode_memory.py``). Frames below that bound (the parity clips
-among them) are untouched, so what the model sees of them is unchanged bit for bit; for larger ones the model's own
-224 px bicubic resize starts from the reduced image, which changes its input by hundredths of a level on average
-on test patterns and by under one level on random blocks (``tests/model/test_media.py``). What still grows with the
-resolution is the decoder's own pictures (one full-size YUV picture per reference and per frame thread): huge
-pictures get fewer threads (``DECODE_THREAD_BUDGET_BYTES``), and pictures above ``MAX_VIDEO_PIXELS`` are refused
-before any is decoded.
+model's input, box-averaged by an integer factor as it is converted, a strip of rows at a time: neither the kept
+frames nor any RGB copy grow with the input's resolution (an 8000x8000 clip: ``bench/decode_memory.py``). Frames
+below that bound (the parity clips among them) are untouched, so what the model sees of them is unchanged bit for
+bit; for larger ones the model's own 224 px bicubic resize starts from the reduced image, which changes its input
+by hundredths of a level on average on test patterns and by under one level on random blocks
+(``tests/model/test_media.py``). What still grows with the resolution is the decoder's own pictures (one full-size
+YUV picture per reference and per frame thread): huge pictures get fewer threads (``DECODE_THREAD_BUDGET_BYTES``),
+and pictures above ``MAX_VIDEO_PIXELS`` are refused before any is decoded.
 
 Problems that do not stop the analysis are reported in ``Clip.warnings`` rather than hidden: no audio track (the
 model will see video only), audio longer than 30 s (the model hears only the first 30 s), fewer frames than the
@@ -46,6 +46,8 @@ MODEL_INPUT_PX = IMAGE_SIZE_PX  # the side of the model's square input (what ana
 # average (at most 5 levels, at sharp edges) on 1080p and 8000x8000 ffmpeg test patterns, 0.6 on random 8 px blocks
 # (the rounding of the reduced image), against 0.7-1.1 on the test patterns for a 448 px FFmpeg-scaled frame.
 MODEL_REDUCE_GAP = 4
+STRIP_ROWS = 64  # a reduced frame is converted to RGB this many rows at a time (about; whole blocks)
+STRIP_FORMATS = ("yuv420p", "yuvj420p")  # 4:2:0 8-bit, what nearly every camera and encoder writes
 DECODE_THREAD_BUDGET_BYTES = 160 * 1024**2  # full-size pictures the decoder's frame threads may hold together
 YUV420_BYTES_PER_PIXEL = 1.5
 
@@ -142,18 +144,48 @@ def _decode_threads(stream) -> int:
 
 
 def model_frame(frame, model_px: int | None) -> np.ndarray:
-    """uint8 [h, w, 3] RGB of a decoded frame for a model that resizes it to ``model_px`` (bicubic): converted
-    exactly as the reference reader does, then, when at least ``MODEL_REDUCE_GAP`` times larger than the model's
-    input, box-averaged by the integer factor that keeps it so (the first step of PIL's own ``reducing_gap``
-    resampling; OpenCV's area filter, which needs no copy into PIL). One full-size RGB frame exists at a time."""
-    rgb = frame.to_ndarray(format="rgb24")
-    factor = max(rgb.shape[:2]) // (MODEL_REDUCE_GAP * model_px) if model_px else 0
+    """uint8 [h, w, 3] RGB of a decoded frame for a model that resizes it to ``model_px`` (bicubic): converted to RGB
+    exactly as the reference reader does and, when at least ``MODEL_REDUCE_GAP`` times larger than the model's input,
+    box-averaged by the integer factor that keeps it so (the first step of PIL's own ``reducing_gap`` resampling).
+    A reduced frame is converted and averaged ``STRIP_ROWS`` rows at a time, so no full-size RGB frame exists."""
+    factor = max(frame.width, frame.height) // (MODEL_REDUCE_GAP * model_px) if model_px else 0
     if factor < 2:
-        return rgb
+        return frame.to_ndarray(format="rgb24")
+    if frame.format.name in STRIP_FORMATS and frame.width % 2 == 0 and frame.height % 2 == 0:
+        return _reduce_in_strips(frame, factor)
+    return box_reduce(frame.to_ndarray(format="rgb24"), factor)  # a rarer pixel format: one full-size RGB frame
+
+
+def box_reduce(rgb: np.ndarray, factor: int) -> np.ndarray:
+    """uint8 [H, W, 3] -> [H // factor, W // factor, 3]: the rounded mean of each factor x factor block (the last
+    H % factor rows and W % factor columns, fewer than ``factor`` pixels, are left out). OpenCV's area filter at
+    an exact integer ratio, 15x faster than the same mean in numpy; each output pixel depends on its block only."""
     import cv2
 
-    height, width = rgb.shape[:2]
-    return cv2.resize(rgb, (max(1, width // factor), max(1, height // factor)), interpolation=cv2.INTER_AREA)
+    h, w = rgb.shape[0] // factor, rgb.shape[1] // factor
+    return cv2.resize(rgb[: h * factor, : w * factor], (w, h), interpolation=cv2.INTER_AREA)
+
+
+def _reduce_in_strips(frame, factor: int) -> np.ndarray:
+    """``box_reduce(frame.to_ndarray(format="rgb24"), factor)`` for a 4:2:0 frame, a strip of rows at a time: each
+    strip is converted by the same FFmpeg converter, which gives the same pixels as the whole frame (a pair of luma
+    rows shares its chroma row, and strips hold whole pairs)."""
+    import av
+
+    width, height = frame.width, frame.height
+    y, u, v = (np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes[:3])
+    rows = 2 * factor * max(1, STRIP_ROWS // (2 * factor))  # whole chroma pairs and whole output rows
+    out = []
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        chroma = slice(top // 2, bottom // 2)
+        planar = np.concatenate([y[top:bottom, :width],
+                                 np.concatenate([u[chroma, : width // 2], v[chroma, : width // 2]])
+                                 .reshape(-1, width)])
+        strip = av.VideoFrame.from_ndarray(planar, format=frame.format.name)
+        strip.colorspace, strip.color_range = frame.colorspace, frame.color_range
+        out.append(box_reduce(strip.to_ndarray(format="rgb24"), factor))
+    return np.concatenate(out)
 
 
 def _decode_video(path: Path, keep: set[int] | None,

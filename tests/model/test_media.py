@@ -163,3 +163,18 @@ def test_a_file_cut_short_is_an_error_not_a_shorter_clip(tmp_path):
     for frames in ("sampled", "all"):
         with pytest.raises(MediaError, match=r"cut short: only \d+ of the 60 video frames"):
             read_clip(path, frames=frames)
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p"])
+@pytest.mark.parametrize("factor", [2, 3, 5])
+def test_reducing_strip_by_strip_gives_the_pixels_of_the_whole_frame(pix_fmt, factor):
+    import av
+
+    from core.clip_decode import _reduce_in_strips, box_reduce
+
+    width, height = 1000, 606  # neither a multiple of the factors nor of the strip height
+    planar = np.random.default_rng(factor).integers(0, 256, (height * 3 // 2, width), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(planar, format=pix_fmt)
+    whole = box_reduce(frame.to_ndarray(format="rgb24"), factor)
+    assert whole.shape == (height // factor, width // factor, 3)
+    assert np.array_equal(_reduce_in_strips(frame, factor), whole)
