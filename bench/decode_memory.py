@@ -1,10 +1,10 @@
 """Peak memory of ``analyze``'s decode on a huge clip next to a small one (a script, not a test: it prints numbers).
 
 ``analyze`` and ``evaluate`` decode a clip with ``read_clip(path, frames="sampled", model_px=224)``: the 8 frames the
-model samples, each reduced as it is converted to RGB, a strip of rows at a time (``core.clip_decode``). This makes an 8000x8000 and a 640x480
-clip (2 s at 5 fps, H.264 + AAC, with ffmpeg) and decodes each in a fresh process, once as analyze does and once at
-full size (``model_px=None``, what analyze did before), printing the peak resident memory and the time of each,
-and the process's resident memory before decoding (Python + numpy + PyAV + OpenCV imported).
+model samples, each reduced as it is converted to RGB, a strip of rows at a time (``core.clip_decode``). This makes
+an 8000x8000 and a 640x480 clip (2 s at 5 fps, H.264 + AAC, with ffmpeg) and decodes each in a fresh process, once
+as analyze does and once at full size (``model_px=None``, what analyze did before), printing the peak resident
+memory and the time of each, and the process's resident memory before decoding (Python + numpy + PyAV imported).
 
     python bench/decode_memory.py [--size 8000] [--keep DIR]
 
