@@ -36,6 +36,12 @@ MODEL_FRAME_COUNT = DEFAULT_MODEL_FRAMES  # thumbnails in the strip
 AUDIO_BINS = 600
 
 
+def _plain(label: QLabel) -> QLabel:
+    """``label`` showing its text as plain text: bundle and model text is never markup."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
 def to_pixmap(frame: np.ndarray, height_px: int = THUMB_HEIGHT_PX) -> QPixmap:
     """uint8 [H, W, 3] RGB → a QPixmap scaled to ``height_px`` (the array is copied into the image)."""
     rgb = np.ascontiguousarray(frame)
@@ -53,15 +59,15 @@ class EvidenceView(QWidget):
         super().__init__(parent)
         t = theme.current()
         self.window_id: int | None = None
-        self._shown: tuple[WindowResult, Window | None] | None = None
+        self._shown: tuple[WindowResult, Window | None, str | None] | None = None
         self._attribution = AttributionStatus()
         self.header = QLabel("Select a span on the timeline or a history row to see what the model saw.")
         self.header.setWordWrap(True)
-        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setTextFormat(Qt.TextFormat.RichText)  # built from escaped pieces only (label_chip, html.escape)
         self.voice = VoicePanel()
         self.voice.setVisible(False)
         self.attribution_requested = self.voice.attribution_requested
-        self._frames_title = QLabel(f"The {MODEL_FRAME_COUNT} frames the model saw")
+        self._frames_title = _plain(QLabel(f"The {MODEL_FRAME_COUNT} frames the model saw"))
         self._frames_title.setStyleSheet(f"color: {t.muted};")
         self._frames_title.setWordWrap(True)  # long captions must not widen the panel
         strip = QWidget()
@@ -77,7 +83,7 @@ class EvidenceView(QWidget):
             thumb.setFixedHeight(THUMB_HEIGHT_PX)
             thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
             thumb.setStyleSheet(f"background: {t.base};")
-            caption = QLabel("")
+            caption = _plain(QLabel(""))
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             caption.setStyleSheet(f"color: {t.muted}; font-size: 8pt;")
             self._strip.addWidget(thumb, 0, i)
@@ -86,7 +92,7 @@ class EvidenceView(QWidget):
             self._thumb_times.append(caption)
         self._pixmaps: list[QPixmap] = []  # full-size thumbnails; scaled to the strip's width on resize
 
-        self.audio_title = QLabel("Audio the model heard")
+        self.audio_title = _plain(QLabel("Audio the model heard"))  # shows statuses read from a bundle
         self.audio_title.setStyleSheet(f"color: {t.muted};")
         self.audio_title.setWordWrap(True)
         self._audio_plot = pg.PlotWidget(axisItems={"bottom": ClockAxis("bottom")})
@@ -117,11 +123,11 @@ class EvidenceView(QWidget):
         if self._shown is not None:
             self.show_window(*self._shown, attribution=self._attribution)
 
-    def show_window(self, result: WindowResult, window: Window | None,
+    def show_window(self, result: WindowResult, window: Window | None, frames_note: str | None = None,
                     attribution: AttributionStatus | None = None) -> None:
-        """Fill every part of the view for ``result`` (UI thread); ``attribution``: what is known of its
-        video-only re-run (default: nothing yet)."""
-        self._shown = (result, window)
+        """Fill every part of the view for ``result`` (UI thread); ``frames_note`` says why frames are missing;
+        ``attribution``: what is known of its video-only re-run (default: nothing yet)."""
+        self._shown = (result, window, frames_note)
         self.window_id = result.window_id
         a = result.analysis
         status = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
@@ -134,7 +140,7 @@ class EvidenceView(QWidget):
             f" &nbsp; {html.escape(status)}" + (f" &nbsp; {caution_html(note)}" if note else "")
             + (f"<br>{flags}" if flags else "")
         )
-        self._show_frames(window, result.faces)
+        self._show_frames(window, result.faces, frames_note)
         self._show_audio(result, window)
         self.show_attribution(attribution or AttributionStatus())
 
@@ -149,7 +155,9 @@ class EvidenceView(QWidget):
         done = status.attribution if status.state == DONE else None
         self.details.setHtml(self._details_html(result, attribution_html(done) if done is not None else ""))
 
-    def _show_frames(self, window: Window | None, faces: tuple[int, ...] | None = None) -> None:
+    def _show_frames(
+        self, window: Window | None, faces: tuple[int, ...] | None = None, note: str | None = None
+    ) -> None:
         if window is None or len(window.frames) == 0:
             self._pixmaps = []
             for thumb, caption in zip(self.thumbs, self._thumb_times):
@@ -157,7 +165,7 @@ class EvidenceView(QWidget):
                 thumb.setText("—")
                 caption.setText("")
             self._frames_title.setText(
-                "Frames of this window are no longer in memory (see the session recording)"
+                note or "Frames of this window are no longer in memory (see the session recording)"
             )
             return
         n_total = int(window.source.get(FRAMES_IN_WINDOW_KEY, len(window.frames)))
@@ -216,7 +224,7 @@ class EvidenceView(QWidget):
             f"<h4 style='margin:2px 0'>Reasoning</h4><p>{html.escape(a.think or '(no <think> text)')}</p>",
             (
                 f"<p><b>Answer:</b> {label_chip(a.label, a.answer)} &nbsp; raw: "
-                f"<code>{html.escape(a.answer or '—')}</code> &nbsp; label set {a.label_set}</p>"
+                f"<code>{html.escape(a.answer or '—')}</code> &nbsp; label set {html.escape(a.label_set)}</p>"
             ),
         ]
         checks = result.consistency

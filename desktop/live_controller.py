@@ -30,7 +30,7 @@ from core.clock import SteppedClock
 from core.pipeline import EveryWindowError, LiveSession
 from core.ring_buffer import LatestFrame
 from core.settings import Settings
-from core.sources import DEMO_CLIP, sources_for
+from core.sources import DEMO_CLIP, SourceSpecError, sources_for
 from core.window import MODEL_SAMPLE_RATE_HZ
 from desktop import banner as levels
 from desktop.controls import (
@@ -87,16 +87,19 @@ def list_devices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
 
 
 def _initial_source(camera: Any) -> SourceChoice | None:
-    """The remembered source (``settings.camera``) as the picker's choice."""
+    """The remembered source (``settings.camera``) as the picker's choice, through the one source parser (a
+    stream's password stays out of its label); None when it cannot be used any more (a file that is gone)."""
+    from desktop.startup import source_choice
+
     if camera is None:
         return None
-    if camera == SOURCE_SYNTHETIC:
-        return SYNTHETIC_CHOICE
-    if isinstance(camera, str) and Path(camera).resolve() == DEMO_CLIP:
+    if isinstance(camera, str) and camera and Path(camera).resolve() == DEMO_CLIP:
         return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip")
-    if isinstance(camera, str) and not camera.strip().isdigit():
-        return SourceChoice(SOURCE_FILE, camera, Path(camera).name or camera)
-    return SourceChoice(SOURCE_CAMERA, int(camera), f"camera {camera}")
+    try:
+        return source_choice(str(camera))
+    except SourceSpecError as exc:
+        log.info("the remembered source is not used: %s", exc)
+        return None
 
 
 class LiveController(QObject):

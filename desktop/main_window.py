@@ -499,7 +499,8 @@ class MainWindow(QMainWindow):
         self._selected = window_id
         self.timeline.select(window_id)
         self.reasoning.select(window_id)
-        self.evidence.show_window(result, self._evidence.get(window_id), self.attribution_status(window_id))
+        self.evidence.show_window(result, self._evidence.get(window_id),
+                                  attribution=self.attribution_status(window_id))
         self.audio.set_selection(result.t0, result.t1)
         self.tabs.setCurrentWidget(self.evidence)
 
@@ -617,7 +618,7 @@ class MainWindow(QMainWindow):
     def open_replay(self, folder: str) -> None:
         """Open a recorded session in its own replay window (monitoring goes on). The session is read off the UI
         thread (a long session's log takes a while); ``replay_opened`` brings the window."""
-        from desktop.replay import load_replay
+        from core.session.playback import load_replay
 
         self.statusBar().showMessage(f"Opening {Path(folder).name}…", 5000)
         self.controller.tasks.run(lambda: load_replay(folder), then=self._show_replay)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import html
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +38,11 @@ from PySide6.QtWidgets import (
 
 from core.attribution import AttributionInputs
 from core.engine import AnalysisParams, InferenceWorker
-from core.session import SessionFormatError, SessionReader
+from core.session import SessionReader
 from core.session.export import export_session
-from core.session.layout import is_session
-from core.session.playback import AudioFeeder, FramePump, output_device_available
-from core.session.reader import window_result
-from core.session.reanalysis import compare
+from core.session.playback import UNDECODABLE, AudioFeeder, Evidence, FramePump, ReplayData, load_replay
+from core.session.reanalysis import max_new_tokens_for
+from core.session.records import LoggedWindow
 from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL, Window
 from desktop import formatting, theme
 from desktop.engine_bridge import AttributionBridge
@@ -65,54 +63,13 @@ EXPORT_CHOICES = {  # core.session.export.FORMATS, as the menu names them
     "html": "HTML report",
 }
 
-
-@dataclass
-class ReplayData:
-    """Everything a replay window reads from the disk and the audio system before it can be built."""
-
-    session_dir: Path
-    reader: SessionReader | None = None
-    media: SessionReader | None = None  # whose video/audio play: the session's, or a re-analysis's original
-    source_windows: dict[int, dict] = field(default_factory=dict)  # the original's windows (kept frames)
-    comparison: str | None = None  # a re-analysis against its original
-    audio_output: bool = False
-    error: str | None = None
+__all__ = ["EXPORT_CHOICES", "ReplayData", "ReplayWindow", "load_replay"]
 
 
-def load_replay(session_dir: str | Path) -> ReplayData:
-    """Read a session for replay (any thread: it reads the log, and the original's for a re-analysis, and asks
-    PortAudio for an output device). A session that cannot be read gives ``error``, never an exception."""
-    data = ReplayData(Path(session_dir))
-    try:
-        r = data.reader = data.media = SessionReader(data.session_dir)
-    except (SessionFormatError, OSError) as e:
-        data.error = str(e)
-        return data
-    # a re-analysis keeps no media: play the original's, and show its kept frames as evidence
-    source = Path(r.manifest.source_session or "")
-    if not (r.has_video or r.has_audio) and r.manifest.source_session and is_session(source):
-        try:
-            data.media = SessionReader(source)
-            data.source_windows = {w["window_id"]: w for w in data.media.windows}
-        except (SessionFormatError, OSError):
-            data.media = r
-    if r.manifest.source_session:  # the original, when it was read above, is not read again
-        data.comparison = _comparison_note(r, data.media if data.media is not r else None)
-    data.audio_output = data.media.has_audio and output_device_available()
-    return data
-
-
-def _comparison_note(r: SessionReader, original: SessionReader | None) -> str:
-    """How a re-analysis ``r`` differs from its original (read here unless given)."""
-    source = Path(r.manifest.source_session or "")
-    try:
-        cmp = compare(original or source, r)
-    except (SessionFormatError, OSError):
-        return f"re-analysis of {source.name} (the original is not available to compare)"
-    return (
-        f"re-analysis of {source.name}: {len(cmp.disagreements)} of {cmp.common} windows disagree "
-        "with the original"
-    )
+def _plain(label: QLabel) -> QLabel:
+    """``label`` showing its text as plain text: bundle text (names, notes, errors) is never markup."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
 
 
 class ReplayWindow(QWidget):
@@ -147,13 +104,14 @@ class ReplayWindow(QWidget):
             return
         self.reader = r = data.reader
         self.media: SessionReader = data.media or r
-        self._source_windows: dict[int, dict] = data.source_windows
+        self._source_windows = data.source_windows
         self._comparison = data.comparison
+        self._left_out = data.left_out
         self._audio_output = data.audio_output
         self._audio = AudioFeeder(self.media.path)
         self.start_s, self.end_s = r.span
-        self._windows = r.windows
-        self._markers = r.markers
+        self._windows = r.logged_windows
+        self._markers = r.logged_markers
         self._attributions = {wid: AttributionStatus(DONE, a) for wid, a in r.attributions.items()}
         self._position = self.start_s
         self._playing = False
@@ -162,7 +120,7 @@ class ReplayWindow(QWidget):
         self._shown_evidence: int | None = None
         self._last_request: float | None = None
         self._build()
-        has_frames = any(w.get("frames") for w in [*self._windows, *self._source_windows.values()])
+        has_frames = any(w.frames for w in [*self._windows, *self._source_windows.values()])
         self._pump = FramePump(self.media.path) if self.media.has_video or has_frames else None
         if not self.media.has_video:
             self.video_view.clear("This session was recorded without video.")
@@ -174,7 +132,7 @@ class ReplayWindow(QWidget):
 
     # ---- building ------------------------------------------------------------------------------------
     def _build_error(self, message: str) -> None:
-        label = QLabel(f"<b>Cannot open this session.</b><br>{html.escape(message)}")
+        label = QLabel(f"<b>Cannot open this session.</b><br>{html.escape(message)}")  # escaped: rich text is safe
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setObjectName("replayError")
@@ -200,9 +158,9 @@ class ReplayWindow(QWidget):
         self.timeline = EmotionTimeline()
         self.timeline.set_label_set(r.labels)
         for w in self._windows:
-            self.timeline.add_result(window_result(w))
+            self.timeline.add_result(w.result)
         for m in self._markers:
-            self.timeline.add_marker(Marker(m["kind"], m["t"], m.get("text", "")))
+            self.timeline.add_marker(Marker(m.kind, m.t, m.text))
         self.timeline.window_selected.connect(self._on_window_selected)
         self.timeline.refresh()
 
@@ -215,14 +173,14 @@ class ReplayWindow(QWidget):
         self.marker_box = QComboBox()
         self.marker_box.addItem(f"{len(self._markers)} markers" if self._markers else "no markers")
         for m in self._markers:
-            self.marker_box.addItem(f"{formatting.clock(m['t'])}  {m['kind']}  {m.get('text', '')}".rstrip())
-        self.marker_box.activated.connect(lambda i: i > 0 and self.seek(self._markers[i - 1]["t"]))
+            self.marker_box.addItem(" ".join(f"{formatting.clock(m.t)}  {m.kind}  {m.text}".split()))  # one line
+        self.marker_box.activated.connect(lambda i: i > 0 and self.seek(self._markers[i - 1].t))
         for widget in (self.prev_marker_button, self.next_marker_button, self.marker_box):
             widget.setEnabled(bool(self._markers))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(round(self.start_s * SLIDER_STEPS_PER_S), round(self.end_s * SLIDER_STEPS_PER_S))
         self.slider.valueChanged.connect(lambda v: self.seek(v / SLIDER_STEPS_PER_S, from_slider=True))
-        self.time_label = QLabel()
+        self.time_label = _plain(QLabel())
         self.time_label.setStyleSheet("font-family: monospace;")
         notes = []
         if not self.media.has_audio:
@@ -233,7 +191,9 @@ class ReplayWindow(QWidget):
             notes.append("the recording did not end cleanly: shown up to its last complete log line")
         if self._comparison:
             notes.append(self._comparison)
-        self.note = QLabel(" · ".join(notes))
+        if self._left_out:
+            notes.append(self._left_out)
+        self.note = _plain(QLabel(" · ".join(notes)))
         self.note.setStyleSheet(f"color: {t.muted};")
         self.note.setWordWrap(True)
 
@@ -270,7 +230,7 @@ class ReplayWindow(QWidget):
             f"labels {html.escape(r.manifest.label_set)} · model "
             f"{html.escape(Path(r.manifest.model_dir).name if r.manifest.model_dir else '—')}"
         )
-        header.setTextFormat(Qt.TextFormat.RichText)
+        header.setTextFormat(Qt.TextFormat.RichText)  # every piece of bundle text in it is escaped
         layout = QVBoxLayout(self)
         layout.addWidget(header)
         layout.addWidget(body, 1)
@@ -371,14 +331,12 @@ class ReplayWindow(QWidget):
         self.pause() if self._playing else self.play()
 
     def next_marker(self) -> None:
-        later = [m["t"] for m in self._markers if m["t"] > self._position + 1e-3]
+        later = [m.t for m in self._markers if m.t > self._position + 1e-3]
         if later:
             self.seek(later[0])
 
     def previous_marker(self) -> None:
-        earlier = [
-            m["t"] for m in self._markers if m["t"] < self._position - 0.5
-        ]  # 0.5 s: not the one just hit
+        earlier = [m.t for m in self._markers if m.t < self._position - 0.5]  # 0.5 s: not the one just hit
         if earlier:
             self.seek(earlier[-1])
 
@@ -388,6 +346,7 @@ class ReplayWindow(QWidget):
 
     # ---- display timer -----------------------------------------------------------------------------------
     _shown_frame_t: float | None = None
+    _placeholder = False  # the video view shows "cannot be decoded"
 
     def _tick(self) -> None:
         if self._playing:
@@ -403,12 +362,17 @@ class ReplayWindow(QWidget):
             self._show_position()
         if self._pump is not None:
             got = self._pump.latest()
-            if got is not None and got[1] != self._shown_frame_t:
+            if got is not None and got[2] is None and not self._placeholder:  # a frame that cannot be decoded
+                self._placeholder = True
+                self._shown_frame_t = None
+                self.video_view.clear(UNDECODABLE.capitalize() + ".")
+            elif got is not None and got[2] is not None and got[1] != self._shown_frame_t:
+                self._placeholder = False
                 self._shown_frame_t = got[1]
                 self.video_view.set_frame(got[2])
             ev = self._pump.latest_evidence()
-            if ev is not None and ev.window["window_id"] != self._shown_evidence:
-                self._shown_evidence = ev.window["window_id"]
+            if ev is not None and ev.window is not None and ev.window_id != self._shown_evidence:
+                self._shown_evidence = ev.window_id
                 self._show_evidence(ev)
         self.timeline.refresh()
 
@@ -424,8 +388,8 @@ class ReplayWindow(QWidget):
         ):
             self._pump.request(pos)
             self._last_request = pos
-        hits = [w for w in self._windows if w["t0"] <= pos < w["t1"]]
-        wid = hits[-1]["window_id"] if hits else None
+        hits = [w for w in self._windows if w.t0 <= pos < w.t1]
+        wid = hits[-1].window_id if hits else None
         if wid != self._current_window:
             self._current_window = wid
             self.timeline.select(wid)
@@ -433,36 +397,38 @@ class ReplayWindow(QWidget):
                 if self._pump is not None:
                     self._pump.request_evidence(self._with_source_frames(hits[-1]))
                 else:  # nothing kept on disk for this window: show the log entry alone
-                    self.evidence.show_window(window_result(hits[-1]), None)
+                    self.evidence.show_window(hits[-1].result, None, attribution=self.attribution_status(wid))
                     self._shown_evidence = wid
 
-    def _with_source_frames(self, w: dict) -> dict:
+    def _with_source_frames(self, w: LoggedWindow) -> LoggedWindow:
         """For a re-analysis: the window as logged, with the frames the original kept for it."""
-        original = self._source_windows.get(w["window_id"])
-        if original is None or w.get("frames"):
+        original = self._source_windows.get(w.window_id)
+        if original is None or w.frames:
             return w
-        return {**w, "frames": original.get("frames"), "n_frames": original.get("n_frames")}
+        return w.with_frames(original.frames, original.n_frames)
 
-    def _show_evidence(self, ev) -> None:
+    def _show_evidence(self, ev: Evidence) -> None:
         w = ev.window
+        assert w is not None
         window = None
         if len(ev.frames):
             status = (
                 AUDIO_MISSING if ev.audio is None else AUDIO_OK if ev.audio_covered >= 0.99 else AUDIO_PARTIAL
             )
             window = Window(
-                id=w["window_id"],
-                t0=w["t0"],
-                t1=w["t1"],
+                id=w.window_id,
+                t0=w.t0,
+                t1=w.t1,
                 frames=ev.frames,
                 frame_times=ev.frame_times,
                 audio=None if ev.audio is None else np.asarray(ev.audio, np.float32),
                 audio_status=status,
-                source={FRAMES_IN_WINDOW_KEY: int(w.get("n_frames") or len(ev.frames))},
+                source={FRAMES_IN_WINDOW_KEY: int(w.n_frames or len(ev.frames))},
             )
         if window is not None:
-            self._kept_frames = {w["window_id"]: window.frames}  # only the shown window's: bounded memory
-        self.evidence.show_window(window_result(w), window, self.attribution_status(w["window_id"]))
+            self._kept_frames = {w.window_id: window.frames}  # only the shown window's: bounded memory
+        self.evidence.show_window(w.result, window, frames_note=ev.problem,
+                                  attribution=self.attribution_status(w.window_id))
 
     # ---- what did the voice add? -----------------------------------------------------------------------
     def attribution_status(self, window_id: int) -> AttributionStatus:
@@ -475,15 +441,13 @@ class ReplayWindow(QWidget):
             self._set_attribution(window_id, AttributionStatus(UNAVAILABLE, message=why_not))
             return
         assert self.reader is not None and self._worker is not None
-        w = next(x for x in self._windows if x["window_id"] == window_id)
+        w = next(x for x in self._windows if x.window_id == window_id)
         m = self.reader.manifest
-        result = window_result(w)
-        a = result.analysis
+        a = w.analysis
         params = AnalysisParams(instruction=m.instruction, label_set=a.label_set,
-                                max_new_tokens=int(m.generation.get("max_new_tokens") or 256),
+                                max_new_tokens=max_new_tokens_for(m),
                                 scores=a.scores is not None)
-        inputs = AttributionInputs(window_id, result.t0, result.t1, result.wall_t0, self._kept_frames[window_id],
-                                   params, a)
+        inputs = AttributionInputs(window_id, w.t0, w.t1, w.result.wall_t0, self._kept_frames[window_id], params, a)
         self._set_attribution(window_id, AttributionStatus(QUEUED))
         self._worker.attribute(inputs, self._attribution_listener)
 
@@ -494,8 +458,10 @@ class ReplayWindow(QWidget):
             return "load the model in the main window to re-run this window video-only"
         if window_id not in self._kept_frames:
             return "the recording kept no frames of this window: it cannot be shown to the model again"
-        if not any(x["window_id"] == window_id and x.get("modal") != "video" for x in self._windows):
+        if not any(x.window_id == window_id and x.analysis.modal != "video" for x in self._windows):
             return "this window was analysed without audio: there is no voice to take away"
+        if not r.manifest.instruction.strip():
+            return "the recording does not say which question the model was asked"
         loaded = (worker.model_info or {}).get("weights_hash")
         if r.manifest.weights_hash and loaded and loaded != r.manifest.weights_hash:
             return ("the loaded model is not the one that recorded this session (another weights fingerprint): "
@@ -510,11 +476,11 @@ class ReplayWindow(QWidget):
             self.evidence.show_attribution(status)
 
     def _on_window_selected(self, window_id: int) -> None:
-        hits = [w for w in self._windows if w["window_id"] == window_id]
+        hits = [w for w in self._windows if w.window_id == window_id]
         if hits:
-            self.seek(hits[-1]["t0"])
+            self.seek(hits[-1].t0)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event) -> None:  # Qt override
         self.shutdown()
         super().closeEvent(event)
 
@@ -528,3 +494,4 @@ class ReplayWindow(QWidget):
         if self._pump is not None:
             self._pump.stop()
             self._pump = None
+

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_FAILED = 1
+from core.cli_types import EXIT_CODES_HELP, EXIT_FAILED
 
 
 def default_dir() -> Path:
@@ -26,6 +26,7 @@ def default_dir() -> Path:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES_HELP
     parser.add_argument("--dir", type=Path, default=None,
                         help="model folder to create or complete (default: the app's data folder, "
                              "models/R1-Omni-0.5B)")

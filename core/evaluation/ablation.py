@@ -28,6 +28,8 @@ from core.evaluation.report import (
     metrics_from_records,
     pct,
 )
+from core.safe_files import atomic_write
+from core.session.export.escaping import markdown_cell
 
 AUDIO_VISUAL = "video_audio"
 VIDEO_ONLY = "video"
@@ -106,7 +108,8 @@ def render_ablation(summary: dict[str, Any]) -> str:
     for lab in summary["labels"]:
         ra = av["metrics"]["per_class"][lab]["recall"]
         rv = v["metrics"]["per_class"][lab]["recall"]
-        rows.append([f"recall {lab}", _cell(av, lab, "recall"), _cell(v, lab, "recall"), _delta(ra, rv)])
+        rows.append([f"recall {markdown_cell(lab)}", _cell(av, lab, "recall"), _cell(v, lab, "recall"),
+                     _delta(ra, rv)])
     rows.append(["clips scored", str(av["metrics"]["n"]), str(v["metrics"]["n"]), ""])
     for check in _consistency.CHECKS:
         rows.append([f"flag: {_consistency.CHECK_TITLES[check]}", str(av["consistency"].get(check, 0)),
@@ -133,9 +136,7 @@ def render_ablation(summary: dict[str, Any]) -> str:
 
 
 def write_ablation(out: Path, summary: dict[str, Any]) -> list[Path]:
-    """Write ``ablation.json`` and ``ablation.md`` into ``out``; returns their paths."""
+    """Write ``ablation.json`` and ``ablation.md`` into ``out``, each atomically; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    j, md = out / ABLATION_JSON, out / ABLATION_MD
-    j.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    md.write_text(render_ablation(summary), encoding="utf-8")
-    return [j, md]
+    return [atomic_write(out / ABLATION_JSON, json.dumps(summary, indent=2, ensure_ascii=False) + "\n"),
+            atomic_write(out / ABLATION_MD, render_ablation(summary))]

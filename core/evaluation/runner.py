@@ -52,7 +52,7 @@ class Analyzer(Protocol):
     def analyze_batch(self, clips: list[tuple[Any, Any]], instruction: str, **kwargs: Any) -> list[Any]: ...
 
 
-ClipReader = Callable[[Path], Any]  # core.media.read_clip: path -> Clip(frames, fps, audio, warnings)
+ClipReader = Callable[[Path], Any]  # core.clip_decode.read_clip: path -> Clip(frames, fps, audio, warnings)
 
 
 @dataclass(frozen=True)
@@ -102,10 +102,10 @@ class RunSummary:
 
 
 def _default_reader() -> ClipReader:
-    from core.media import read_clip  # PyAV; imported only when a run starts
+    from core.clip_decode import MODEL_INPUT_PX, read_clip  # PyAV; imported only when a run starts
 
-    # keep only the 8 frames the model samples: the same answer, and a queued clip stays small
-    return lambda path: read_clip(path, frames="sampled")
+    # keep only the 8 frames the model samples, reduced for its input: the same answer, and a queued clip stays small
+    return lambda path: read_clip(path, frames="sampled", model_px=MODEL_INPUT_PX)
 
 
 def _decode_ahead(

@@ -153,7 +153,7 @@ def test_out_of_memory_is_reported_and_the_worker_keeps_going():
 
 
 def test_load_failure_is_an_error_not_a_crash():
-    rec, windows = Recorder(), QueueWindows()
+    rec = Recorder()
 
     def broken(req):
         raise FileNotFoundError(f"model folder {req.model_dir} does not exist")
@@ -187,7 +187,7 @@ def test_params_validate_and_presets_resolve():
 
 
 def test_results_say_how_many_faces_the_model_saw():
-    from core.media import read_clip
+    from core.clip_decode import read_clip
     from core.sources import DEMO_CLIP
 
     face = read_clip(DEMO_CLIP).frames[100]

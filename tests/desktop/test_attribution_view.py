@@ -59,7 +59,7 @@ def test_same_label_says_what_the_voice_kept(qtbot):
     view = EvidenceView()
     qtbot.addWidget(view)
     result = make_result(2, 0.0, 4.0, label="happy")
-    view.show_window(result, None, AttributionStatus(DONE, _attribution(result, video_label="happy")))
+    view.show_window(result, None, attribution=AttributionStatus(DONE, _attribution(result, video_label="happy")))
     text = view.voice.text.text()
     assert "the voice kept" in text and "the reasoning changed" in text and "largest score shift" in text
 
