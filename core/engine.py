@@ -461,7 +461,7 @@ class InferenceWorker:
         finally:
             self._drop_jobs()
             self._release()
-            self._faces.close()
+            self._faces.close(wait=True)  # no thread of the worker outlives stop()
             self._wake_attachments()
             with self._state:  # loads asked for but never served end here, so nobody waits for them
                 self._loads_pending = 0

@@ -180,7 +180,9 @@ class FaceChecks:
             log.warning("face check failed: %s", exc)
             return None
 
-    def close(self) -> None:
+    def close(self, wait: bool = False) -> None:
+        """Drop pending checks and end the "face-check" thread; ``wait``: until it has ended (a check in progress
+        takes milliseconds, the detector's first load a little more)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
