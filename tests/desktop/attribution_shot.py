@@ -1,10 +1,11 @@
 """Screenshot of the evidence view after a window was attributed, in the real main window on a real X display.
 
-    QT_QPA_PLATFORM=xcb python -m tests.desktop.attribution_shot OUT.png [--model scripted|parity]
+    QT_QPA_PLATFORM=xcb python -m tests.desktop.attribution_shot OUT.png [--model scripted|parity] [--details PNG]
 
 Runs the demo clip through the model (``scripted``: the desktop tests' stand-in, whose answer changes with each
 call; ``parity``: the tiny parity checkpoint), stops monitoring, selects the newest window, presses "Re-run
-video-only" and saves the window once the comparison is shown. Exit status 0 when it was.
+video-only" and saves the window once the comparison is shown (``--details``: also the evidence view with its
+details scrolled to the comparison). Exit status 0 when it was.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
     parser.add_argument("--model", choices=("scripted", "parity"), default="scripted")
+    parser.add_argument("--details", type=Path, default=None)
     args = parser.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication
@@ -84,6 +86,18 @@ def main(argv: list[str] | None = None) -> int:
             if not win.grab().save(str(args.out)):
                 print(f"could not write {args.out}", file=sys.stderr)
                 return 1
+            if args.details is not None:
+                details = win.evidence.details
+                details.find("What did the voice add?")
+                bar = details.verticalScrollBar()
+                bar.setValue(bar.value() + details.cursorRect().top())  # the comparison at the top
+                cursor = details.textCursor()
+                cursor.clearSelection()
+                details.setTextCursor(cursor)
+                _wait(app, lambda: False, 0.3)
+                if not win.evidence.grab().save(str(args.details)):
+                    print(f"could not write {args.details}", file=sys.stderr)
+                    return 1
             print(win.attribution_status(wid).attribution.summary())
             return 0
         finally:
