@@ -169,3 +169,21 @@ def test_reanalyse_command_prints_what_the_voice_added(tmp_path, monkeypatch, ca
     assert main.main(["reanalyse", str(orig), "--model", "M", "--out", str(tmp_path / "re"), "--attribution"]) == 0
     out = capsys.readouterr().out
     assert "what the voice added: 1 of 1 windows re-run video-only" in out
+
+
+def test_a_hostile_attribution_line_is_escaped_in_every_export(tmp_path):
+    d = tmp_path / "s"
+    w = SessionWriter(d, synth.manifest(), RecordOptions.analysis_only())
+    assert w.start()
+    r = synth.result(0, 0.0, 2.0)
+    w.write_result(r)
+    evil = "=HYPERLINK(\"x\")<script>alert(1)</script>\x1b[31m"
+    vo = replace(_video_only("fear"), label=evil, answer=evil, think=evil, text=evil)
+    w.write_event(ATTRIBUTION_EVENT, **attribution_of(0, 0.0, 2.0, r.wall_t0, r.analysis, vo, 1.0).to_dict())
+    assert w.stop()
+    reader = SessionReader(d)
+    row = next(csv.DictReader(io.StringIO(ex.to_csv(reader))))
+    assert row["video_only_label"].startswith("'=") and "\x1b" not in row["video_only_label"]
+    page = ex.to_html(reader)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "\x1b" not in page
+    assert "\x1b" not in ex.to_json(reader)
