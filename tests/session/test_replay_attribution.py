@@ -11,13 +11,13 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from core.attribution import ATTRIBUTION_EVENT, attribution_of  # noqa: E402
-from core.backend import LoadRequest  # noqa: E402
-from core.engine import InferenceWorker  # noqa: E402
-from core.session import RecordOptions, SessionReader, SessionWriter  # noqa: E402
-from desktop.voice_panel import DONE, UNAVAILABLE  # noqa: E402
-from tests.core.test_attribution import VoiceModel  # noqa: E402
-from tests.session import synth  # noqa: E402
+from core.attribution import ATTRIBUTION_EVENT, attribution_of
+from core.backend import LoadRequest
+from core.engine import InferenceWorker
+from core.session import RecordOptions, SessionReader, SessionWriter
+from desktop.voice_panel import DONE, UNAVAILABLE
+from tests.core.test_attribution import VoiceModel
+from tests.session import synth
 
 
 @pytest.fixture(autouse=True)
