@@ -13,14 +13,13 @@ DOWNLOAD_COMMAND = "python main.py download"
 
 
 def expected_layout() -> str:
-    """The folder ``python main.py download`` writes, from the download's own list of repositories."""
-    from core.model.download import REPOS  # light: no torch, no hub client
+    """The folder ``python main.py download`` writes for the default model, from the download's own catalogue."""
+    from core.model.family import BERT, MEMBERS, TOWERS  # light: no torch, no hub client
 
-    lines = ["R1-Omni-0.5B/"]
-    for repo in REPOS:
-        folder = (repo.subdir + "/") if repo.subdir else "config.json, model.safetensors, …"
-        lines.append(f"  {folder:<34} ← {repo.repo_id}")
-    return "\n".join(lines)
+    rows = [("config.json, model.safetensors, …", MEMBERS[0].hf_repo)]
+    rows += [(f"towers/{t.folder}/", t.hf_repo) for t in TOWERS.values()]
+    rows.append(("bert/", BERT.hf_repo))
+    return "\n".join([f"{MEMBERS[0].name}/"] + [f"  {folder:<34} ← {repo}" for folder, repo in rows])
 
 
 class ModelSetupPanel(QWidget):
