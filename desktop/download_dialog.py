@@ -173,8 +173,8 @@ class DownloadDialog(QDialog):
 
     def _on_model_changed(self, *_args) -> None:
         m = self.member
-        self.model_info.setText(self.tr("About {size} GB to download; needs about {memory} GB of memory "
-                                        "(16-bit) to run.").format(size=f"{m.download_gb:g}", memory=f"{m.memory_gb:g}"))
+        text = self.tr("About {size} GB to download; needs about {memory} GB of memory (16-bit) to run.")
+        self.model_info.setText(text.format(size=f"{m.download_gb:g}", memory=f"{m.memory_gb:g}"))
         current = Path(self.folder) if self.folder else None
         if current is None or current.name in {x.name for x in MEMBERS}:  # follow the choice unless edited
             self.folder_edit.setText(str(Path(self._default_parent) / m.name))

@@ -31,7 +31,7 @@ class ModelSetupPanel(QWidget):
     def __init__(self, default_dir: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         t = theme.current()
-        self.title = QLabel("No model loaded")
+        self.title = QLabel(self.tr("No model loaded"))
         self.title.setStyleSheet("font-size: 14pt; font-weight: bold;")
         self.body = QLabel()
         self.body.setWordWrap(True)
@@ -42,9 +42,9 @@ class ModelSetupPanel(QWidget):
         self.reason.setWordWrap(True)
         self.reason.setStyleSheet(f"color: {t.record};")
         self.reason.hide()
-        choose = QPushButton("Choose model folder…")
+        choose = QPushButton(self.tr("Choose model folder…"))
         choose.clicked.connect(self.choose_folder_requested)
-        download = QPushButton("Download weights…")
+        download = QPushButton(self.tr("Download weights…"))
         download.clicked.connect(self.download_requested)
         buttons = QHBoxLayout()
         buttons.addWidget(choose)
@@ -61,13 +61,18 @@ class ModelSetupPanel(QWidget):
     def set_default_dir(self, default_dir: str) -> None:
         muted = theme.current().muted
         self.body.setText(
-            "Capture, the timeline, markers and recording work without it; analysis needs the R1-Omni weights "
-            "(about 7 GB to download, safetensors only).<br><br>"
-            f"<b>Download</b> (needs the Hugging Face hub once, then works offline):<br>"
-            f"<code>&nbsp;&nbsp;{DOWNLOAD_COMMAND}</code> &nbsp; or the button below<br>"
-            f"<span style='color:{muted}'>into {html.escape(default_dir)}</span><br><br>"
-            "<b>Or point to a local copy</b> with <i>Choose model folder…</i> (Ctrl+O). Expected layout:"
-            f"<pre style='color:{muted}'>{html.escape(expected_layout())}</pre>"
+            self.tr("Capture, the timeline, markers and recording work without it; analysis needs the R1-Omni "
+                    "weights (about 7 GB to download, safetensors only).")
+            + "<br><br>"
+            + self.tr("<b>Download</b> (needs the Hugging Face hub, a mirror or ModelScope once, then works "
+                      "offline):")
+            + f"<br><code>&nbsp;&nbsp;{DOWNLOAD_COMMAND}</code> &nbsp; "
+            + self.tr("or the button below")
+            + f"<br><span style='color:{muted}'>"
+            + self.tr("into {folder}").format(folder=html.escape(default_dir))
+            + "</span><br><br>"
+            + self.tr("<b>Or point to a local copy</b> with <i>Choose model folder…</i> (Ctrl+O). Expected layout:")
+            + f"<pre style='color:{muted}'>{html.escape(expected_layout())}</pre>"
         )
 
     def set_reason(self, text: str) -> None:
