@@ -115,7 +115,8 @@ def _tool(name: str) -> str:
 
 def lupdate(ts: Path, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """Write the strings of every desktop module into ``ts`` (existing translations kept, vanished ones dropped)."""
-    return subprocess.run([_tool("pyside6-lupdate"), *map(str, sources()), "-no-obsolete", *extra, "-ts", str(ts)],
+    return subprocess.run([_tool("pyside6-lupdate"), *map(str, sources()), "-no-obsolete", "-locations", "none", *extra,
+                           "-ts", str(ts)],
                           capture_output=True, text=True, check=True, cwd=ROOT)
 
 

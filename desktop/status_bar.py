@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from desktop import formatting, theme
@@ -59,31 +58,32 @@ class StatusBar(QStatusBar):
             self.fields[key] = label
         self.show_snapshot(StatusSnapshot())
 
-    @staticmethod
-    def field_texts(s: StatusSnapshot) -> dict[str, str]:
+    def field_texts(self, s: StatusSnapshot) -> dict[str, str]:
         """The text of each field for ``s``, in the window's language."""
-        def tr(text: str) -> str:
-            return QCoreApplication.translate("StatusBar", text)
-
         if s.capture_fps is None:
-            cap = tr("no video")
+            cap = self.tr("no video")
         else:
-            cap = tr("video {fps} fps").format(fps=f"{s.capture_fps:.1f}")
+            cap = self.tr("video {fps} fps").format(fps=f"{s.capture_fps:.1f}")
         if s.preview_fps is not None:
-            cap += tr(" (preview {fps})").format(fps=f"{s.preview_fps:.0f}")
-        audio = tr("no microphone") if s.audio_rate_hz is None else tr("audio {khz} kHz · {n} overflows").format(
-            khz=f"{s.audio_rate_hz / 1000:g}", n=s.audio_overflows)
-        lat = tr("latency {s}").format(s=formatting.seconds(s.last_latency_s))
-        inner = [tr("model {s}").format(s=formatting.seconds(s.last_compute_s))] if s.last_compute_s is not None else []
+            cap += self.tr(" (preview {fps})").format(fps=f"{s.preview_fps:.0f}")
+        if s.audio_rate_hz is None:
+            audio = self.tr("no microphone")
+        else:
+            audio = self.tr("audio {khz} kHz · {n} overflows").format(khz=f"{s.audio_rate_hz / 1000:g}",
+                                                                       n=s.audio_overflows)
+        lat = self.tr("latency {s}").format(s=formatting.seconds(s.last_latency_s))
+        inner = []
+        if s.last_compute_s is not None:
+            inner.append(self.tr("model {s}").format(s=formatting.seconds(s.last_compute_s)))
         if s.first_token_s is not None:
-            inner.append(tr("first token {s}").format(s=formatting.seconds(s.first_token_s)))
+            inner.append(self.tr("first token {s}").format(s=formatting.seconds(s.first_token_s)))
         if inner:
             lat += f" ({', '.join(inner)})"
         mem = "" if s.model_memory_bytes is None else f" · {formatting.nbytes(s.model_memory_bytes)}"
-        model = tr("model {name}").format(name=s.model) if s.model else tr("no model")
+        model = self.tr("model {name}").format(name=s.model) if s.model else self.tr("no model")
         return {"capture": cap, "audio": audio, "latency": lat,
-                "age": tr("result age {s}").format(s=formatting.seconds(s.result_age_s)),
-                "superseded": tr("superseded {n}").format(n=s.superseded), "model": f"{model}{mem}"}
+                "age": self.tr("result age {s}").format(s=formatting.seconds(s.result_age_s)),
+                "superseded": self.tr("superseded {n}").format(n=s.superseded), "model": f"{model}{mem}"}
 
     def show_snapshot(self, s: StatusSnapshot) -> None:
         for key, text in self.field_texts(s).items():
