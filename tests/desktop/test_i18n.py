@@ -154,7 +154,7 @@ def chinese(qapp):
     i18n.install(qapp, i18n.ENGLISH)
 
 
-def test_the_main_window_in_chinese_has_no_english_left(qtbot, chinese, make_window):
+def test_the_main_window_in_chinese_has_no_english_left(qtbot, chinese, make_window):  # noqa: F811
     win = make_window()
     win.controller.devices_found.emit([], [("pulse:alsa_input.usb", DEVICE, True)])
     texts = visible_texts(win)
