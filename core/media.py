@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.window import MODEL_SAMPLE_RATE_HZ
+from core.window import DEFAULT_MODEL_FRAMES, MODEL_SAMPLE_RATE_HZ
 
 MODEL_AUDIO_S = 30.0  # the Whisper tower hears at most this much
-MODEL_FRAMES = 8  # frames the model samples per clip
+MODEL_FRAMES = DEFAULT_MODEL_FRAMES  # frames R1-Omni samples per clip (a checkpoint's num_frames may differ)
 MAX_DECODED_BYTES = 3 * 1024**3  # refuse to hold more RGB frames than this in memory (frames="all")
 FRAME_MODES = ("all", "sampled")
 
@@ -35,7 +35,7 @@ class MediaError(ValueError):
 class Clip:
     """A decoded clip. Arrays are read-only.
 
-    frames: uint8 [N, H, W, 3] RGB (all frames, or the 8 the model samples with ``frames="sampled"``);
+    frames: uint8 [N, H, W, 3] RGB (all frames, or the ``count`` the model samples with ``frames="sampled"``);
     frame_indices: int64 [N] index of each kept frame in the file's frame sequence;
     fps: average frame rate of the file; audio: float32 [S] mono at 16 kHz, or None when the file has no sound;
     duration_s: length of the video track in seconds; n_frames: frames in the file; warnings: human-readable.
@@ -142,9 +142,10 @@ def _decode_audio(path: Path) -> np.ndarray | None:
     return np.ascontiguousarray(np.concatenate(chunks).astype(np.float32, copy=False))
 
 
-def read_clip(path: str | os.PathLike, frames: str = "all") -> Clip:
-    """Decode ``path``. ``frames="all"`` keeps every frame; ``"sampled"`` keeps only the 8 frames the model uses
-    (same analysis result, a fraction of the memory: use it for long or high-resolution files)."""
+def read_clip(path: str | os.PathLike, frames: str = "all", count: int = MODEL_FRAMES) -> Clip:
+    """Decode ``path``. ``frames="all"`` keeps every frame; ``"sampled"`` keeps only the ``count`` frames the model
+    uses (its config's num_frames; same analysis result, a fraction of the memory: use it for long or
+    high-resolution files)."""
     from core.model.preprocess import frame_indices
 
     if frames not in FRAME_MODES:
@@ -154,13 +155,13 @@ def read_clip(path: str | os.PathLike, frames: str = "all") -> Clip:
     n_frames = 0
     if frames == "sampled":
         n_frames = _count_video_frames(p)
-        keep = set(frame_indices(max(n_frames, 1), MODEL_FRAMES).tolist())
+        keep = set(frame_indices(max(n_frames, 1), count).tolist())
     imgs, kept, fps, duration, decoded = _decode_video(p, keep)
     n_frames = decoded if keep is None else n_frames
     if keep is not None and len(set(kept)) != len(keep):
         raise MediaError(f"{p}: only {len(kept)} of the counted {n_frames} frames decode; re-encode the file")
-    if keep is not None:  # the 8 sampled positions, repeats included
-        order = frame_indices(n_frames, MODEL_FRAMES)
+    if keep is not None:  # the sampled positions, repeats included
+        order = frame_indices(n_frames, count)
         imgs = [imgs[kept.index(int(i))] for i in order]
         kept = order.tolist()
     warnings: list[str] = []

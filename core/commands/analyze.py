@@ -26,6 +26,7 @@ DEFAULT_MAX_NEW_TOKENS = 512  # the official script allows 2048; reasoning + ans
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from core.model.family_checks import configured_num_frames
     from core.model.preprocess import DEFAULT_INSTRUCTION
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -66,13 +67,15 @@ def run(args: argparse.Namespace) -> int:
 def analyze_file(args: argparse.Namespace) -> int:
     from core import labels as _labels
     from core.media import MediaError, read_clip
+    from core.model.family_checks import configured_num_frames
     from core.model.preprocess import DEFAULT_INSTRUCTION
 
     try:
         _labels.label_set(args.labels)
         if args.max_new_tokens < 1:
             raise ValueError("--max-new-tokens must be at least 1")
-        clip = read_clip(args.video, frames="sampled")  # the 8 frames the model uses: same result, less memory
+        # only the frames the model samples (its config's num_frames): the same result, less memory
+        clip = read_clip(args.video, frames="sampled", count=configured_num_frames(args.model))
     except (MediaError, ValueError) as exc:
         _err(f"error: {exc}")
         return EXIT_BAD_INPUT

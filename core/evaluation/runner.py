@@ -27,6 +27,7 @@ from core import labels as _labels
 from core.evaluation.log import ResultLog
 from core.evaluation.progress import Progress
 from core.evaluation.scoring import predict
+from core.window import DEFAULT_MODEL_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +100,11 @@ class RunSummary:
         return n / self.elapsed_s if n and self.elapsed_s > 0 else None
 
 
-def _default_reader() -> ClipReader:
+def _default_reader(count: int) -> ClipReader:
     from core.media import read_clip  # PyAV; imported only when a run starts
 
-    # keep only the 8 frames the model samples: the same answer, and a queued clip stays small
-    return lambda path: read_clip(path, frames="sampled")
+    # keep only the ``count`` frames the model samples: the same answer, and a queued clip stays small
+    return lambda path: read_clip(path, frames="sampled", count=count)
 
 
 def _decode_ahead(
@@ -202,7 +203,7 @@ def run_jobs(
     if summary.resumed:
         log.info("resuming: %d of %d clips already done in %s", summary.resumed, len(jobs), result_log.path)
     progress = Progress(len(jobs), done=summary.resumed, title=title, stream=progress_stream)
-    reader = reader or _default_reader()
+    reader = reader or _default_reader(int(getattr(model, "num_frames", DEFAULT_MODEL_FRAMES)))
     decoded: queue.Queue = queue.Queue(maxsize=max(PREFETCH_CLIPS, opts.batch_size))
     stop = threading.Event()
     decoder = threading.Thread(target=_decode_ahead, args=(todo, reader, decoded, stop),

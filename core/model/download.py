@@ -92,8 +92,9 @@ class Progress:
 class ProgressMeter:
     """Counts bytes from any thread and calls ``report(Progress)`` at most every ``period_s`` (and at the end)."""
 
-    def __init__(self, total_bytes: int, report: Callable[[Progress], None], clock: Callable[[], float] = time.monotonic,
-                 period_s: float = PROGRESS_PERIOD_S, window_s: float = SPEED_WINDOW_S) -> None:
+    def __init__(self, total_bytes: int, report: Callable[[Progress], None],
+                 clock: Callable[[], float] = time.monotonic, period_s: float = PROGRESS_PERIOD_S,
+                 window_s: float = SPEED_WINDOW_S) -> None:
         self.total = total_bytes
         self._report = report
         self._clock = clock

@@ -77,6 +77,9 @@ TOWERS: dict[str, Tower] = {t.folder: t for t in (
     Tower("siglip-base-patch16-224", "google/siglip-base-patch16-224", "AI-ModelScope/siglip-base-patch16-224",
           TOWER_FILES),
     Tower("whisper-large-v3", "openai/whisper-large-v3", "AI-ModelScope/whisper-large-v3", TOWER_FILES),
+    # the SigLIP of HumanOmni's 7B lineage (VideoLLaMA2 uses it); taken when a checkpoint's config names it
+    Tower("siglip-so400m-patch14-384", "google/siglip-so400m-patch14-384", "AI-ModelScope/siglip-so400m-patch14-384",
+          TOWER_FILES),
 )}
 BERT = Tower("bert-base-uncased", "google-bert/bert-base-uncased", "AI-ModelScope/bert-base-uncased",
              ("config.json", "vocab.txt", "tokenizer.json", "tokenizer_config.json"))

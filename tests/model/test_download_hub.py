@@ -177,12 +177,11 @@ def test_a_full_disk_is_found_before_and_during_the_transfer(hub, tmp_path, monk
     class Usage:
         free = 1_000_000
 
-    monkeypatch.setattr(dl.shutil, "disk_usage", lambda p: Usage)
-    with pytest.raises(hf.DownloadError) as info:
+    with monkeypatch.context() as m, pytest.raises(hf.DownloadError) as info:
+        m.setattr(dl.shutil, "disk_usage", lambda p: Usage)
         download_model(tmp_path / "m", hub=HfHttpHub(hub.endpoint), log=quiet)
     assert info.value.kind == hf.DISK_FULL and "1.0 MB free" in info.value.problem
     assert not (tmp_path / "m" / WEIGHTS).exists() and not (tmp_path / "m" / (WEIGHTS + ".part")).exists()
-    monkeypatch.undo()
 
     real_open = open
 
