@@ -56,6 +56,9 @@ def choice_text(text: str) -> str:
     return QCoreApplication.translate("Controls", text)
 
 
+NO_MENU_ARROW = "QToolButton::menu-indicator { image: none; width: 0px; }"
+
+
 @dataclass(frozen=True)
 class SourceChoice:
     kind: str  # SOURCE_CAMERA | SOURCE_DEMO | SOURCE_SYNTHETIC | SOURCE_FILE | SOURCE_PICK_FILE
@@ -202,6 +205,7 @@ class AnalysisToolBar(QToolBar):
         self.setMovable(False)
         self.model_button = QToolButton()
         self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.model_button.setStyleSheet(NO_MENU_ARROW)  # the text ends in ▾; Fusion's arrow would overlap it
         self.set_model_text(self.tr("none"))
         self.model_button.setToolTip(self.tr("Model folder, load/unload, download, device and precision"))
         menu = QMenu(self.model_button)

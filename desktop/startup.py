@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication
+
 from core.settings import Settings
 from desktop.controls import SOURCE_CAMERA, SOURCE_DEMO, SOURCE_FILE, SourceChoice
 from desktop.live_controller import DEMO_CLIP, SYNTHETIC_CHOICE
@@ -25,7 +27,8 @@ def source_choice(source: str) -> SourceChoice:
         return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip")
     if source == "camera" or source.startswith("camera:"):
         index = int(source.split(":", 1)[1]) if ":" in source else 0
-        return SourceChoice(SOURCE_CAMERA, index, f"camera {index}")
+        return SourceChoice(SOURCE_CAMERA, index, QCoreApplication.translate("LiveController", "camera {index}").format(
+            index=index))
     return SourceChoice(SOURCE_FILE, source, Path(source).name or source)
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import re
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from xml.etree import ElementTree as ET
@@ -351,7 +352,8 @@ table.w td,table.w th{border-bottom:1px solid #2c3038;padding:4px 8px;vertical-a
 
 
 def _svg_timeline(
-    windows: list[dict[str, Any]], markers: list[dict[str, Any]], t0: float, t1: float, width: int = 1000
+    windows: list[dict[str, Any]], markers: list[dict[str, Any]], t0: float, t1: float, width: int = 1000,
+    shown: Callable[[str], str] = str,
 ) -> str:
     lane_of = lanes([(w["t0"], w["t1"]) for w in windows])
     n = max(lane_of, default=0) + 1
@@ -368,7 +370,8 @@ def _svg_timeline(
     for w, lane in zip(windows, lane_of):
         y = top + lane * lane_h
         label = w.get("label")
-        title = html.escape(f"{fmt_clock(w['t0'])}–{fmt_clock(w['t1'])} {label or w.get('parse_status')}")
+        name = shown(label) if label else w.get("parse_status")
+        title = html.escape(f"{fmt_clock(w['t0'])}–{fmt_clock(w['t1'])} {name}")
         parts.append(
             f'<rect class="win" data-label="{html.escape(label or "")}" x="{x(w["t0"]):.1f}" y="{y}" '
             f'width="{max(1.0, x(w["t1"]) - x(w["t0"]) - 1):.1f}" height="{lane_h - 4}" '
@@ -395,7 +398,8 @@ def _svg_timeline(
 
 
 def _svg_scores(
-    windows: list[dict[str, Any]], names: list[str], t0: float, t1: float, width: int = 1000
+    windows: list[dict[str, Any]], names: list[str], t0: float, t1: float, width: int = 1000,
+    shown: Callable[[str], str] = str,
 ) -> str:
     """One polyline per label: the model's score at each window's centre (0..1), with a legend."""
     left, top, plot_h = 8, 8, 90
@@ -424,14 +428,14 @@ def _svg_scores(
         )
         parts.append(
             f'<rect x="{lx}" y="{top + plot_h + 10}" width="10" height="10" fill="{col}"/>'
-            f'<text x="{lx + 14}" y="{top + plot_h + 19}">{html.escape(name)}</text>'
+            f'<text x="{lx + 14}" y="{top + plot_h + 19}">{html.escape(shown(name))}</text>'
         )
-        lx += 24 + 7 * len(name)
+        lx += 24 + 7 * len(shown(name)) * (1 if shown(name).isascii() else 2)  # CJK glyphs are twice as wide
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _svg_distribution(counts: list[tuple[str, int]], width: int = 480) -> str:
+def _svg_distribution(counts: list[tuple[str, int]], width: int = 480, shown: Callable[[str], str] = str) -> str:
     bar_h, label_w = 20, 110
     total = sum(c for _, c in counts) or 1
     height = bar_h * max(1, len(counts)) + 8
@@ -443,7 +447,7 @@ def _svg_distribution(counts: list[tuple[str, int]], width: int = 480) -> str:
         y = 4 + i * bar_h
         w = (width - label_w - 80) * c / total
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(label)}</text>'
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{html.escape(shown(label))}</text>'
             f'<rect class="bar" x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 6}" '
             f'fill="{_labels.colour(label if label in _labels.LABEL_COLOURS else None)}"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 14}">{c} ({100 * c / total:.0f}%)</text>'
@@ -452,9 +456,12 @@ def _svg_distribution(counts: list[tuple[str, int]], width: int = 480) -> str:
     return "".join(parts)
 
 
-def to_html(reader: SessionReader) -> str:
-    """A self-contained report (inline CSS and SVG, no scripts, no external assets)."""
+def to_html(reader: SessionReader, language: str = "en") -> str:
+    """A self-contained report (inline CSS and SVG, no scripts, no external assets). ``language``: how emotion
+    label names read (``en``, ``zh_CN``: :func:`core.labels.display_name`); ids stay English in attributes."""
     m = reader.manifest
+    shown = partial(_labels.display_name, language=language)
+    html_lang = "zh-CN" if language == "zh_CN" else "en"
     windows, markers = reader.windows, reader.markers
     t0, t1 = reader.span
     counts = Counter(w.get("label") or f"({w.get('parse_status')})" for w in windows)
@@ -466,9 +473,10 @@ def to_html(reader: SessionReader) -> str:
     rows = []
     for w in windows:
         label = w.get("label")
+        name = shown(label) if label else "—"
         rows.append(
             f'<tr><td class="mono">{fmt_clock(w["t0"])}–{fmt_clock(w["t1"])}</td>'
-            f'<td><span class="chip" style="background:{_labels.colour(label)}"></span>{esc(label or "—")}'
+            f'<td><span class="chip" style="background:{_labels.colour(label)}"></span>{esc(name)}'
             f'<div class="status">{esc(w.get("parse_status") or "")}'
             f" · audio {esc(w.get('audio_status') or '')}{_faces_note(w.get('faces'))}"
             f" · ready {w['finished_at'] - w['t1']:+.1f} s</div></td>"
@@ -500,7 +508,7 @@ def to_html(reader: SessionReader) -> str:
             )
         )
     scores_svg = (
-        _svg_scores(windows, score_labels(windows, m.labels), t0, t1)
+        _svg_scores(windows, score_labels(windows, m.labels), t0, t1, shown=shown)
         if any(w.get("scores") for w in windows)
         else "<p>No scores.</p>"
     )
@@ -510,18 +518,18 @@ def to_html(reader: SessionReader) -> str:
         else "<p>None.</p>"
     )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>R1-Omni Live session {esc(m.session_id[:8])}</title>
+<html lang="{html_lang}"><head><meta charset="utf-8"><title>R1-Omni Live session {esc(m.session_id[:8])}</title>
 <style>{_CSS}</style></head><body>
 <h1>R1-Omni Live — session report</h1>
 <table class="meta">{"".join(f"<tr><td>{esc(k)}</td><td>{esc(str(v))}</td></tr>" for k, v in meta)}</table>
 <div class="notice">{esc(m.usage_notice)} Notice accepted: {"yes" if m.usage_notice_accepted else "no"}.
 Labels are the model's answers; scores are its own preferences, not calibrated probabilities.</div>
 <h2>Emotion timeline</h2>
-{_svg_timeline(windows, markers, t0, t1) if windows or markers else "<p>No analysed windows.</p>"}
+{_svg_timeline(windows, markers, t0, t1, shown=shown) if windows or markers else "<p>No analysed windows.</p>"}
 <h2>Label scores <span class="status">(the model's own preference per label, not a probability)</span></h2>
 {scores_svg}
 <h2>Label distribution</h2>
-{_svg_distribution([(k, counts[k]) for k in order]) if windows else "<p>No analysed windows.</p>"}
+{_svg_distribution([(k, counts[k]) for k in order], shown=shown) if windows else "<p>No analysed windows.</p>"}
 <h2>Markers</h2>
 {marker_table}
 <h2>Reasoning per window</h2>
@@ -530,7 +538,7 @@ Labels are the model's answers; scores are its own preferences, not calibrated p
 """
 
 
-EXPORTERS: dict[str, Callable[[SessionReader], str]] = {
+EXPORTERS: dict[str, Callable[..., str]] = {
     "csv": to_csv,
     "json": to_json,
     "eaf": to_eaf,
@@ -545,9 +553,10 @@ def default_media(reader: SessionReader) -> Path | None:
     return p if p.is_file() else None
 
 
-def render(reader: SessionReader, fmt: str, link_media: bool = True) -> str:
+def render(reader: SessionReader, fmt: str, link_media: bool = True, language: str = "en") -> str:
     """The text of ``reader``'s session as ``fmt``; for ELAN with ``link_media``, the recorded video is joined
-    into one file (made once) and linked."""
+    into one file (made once) and linked. ``language`` names the labels of the HTML report (data files keep the
+    canonical English ids)."""
     from core.session.media import consolidate
 
     if fmt not in EXPORTERS:
@@ -555,16 +564,18 @@ def render(reader: SessionReader, fmt: str, link_media: bool = True) -> str:
     if fmt == "eaf":
         media = (default_media(reader) or consolidate(reader.path)) if link_media and reader.has_video else None
         return to_eaf(reader, media)
+    if fmt == "html":
+        return to_html(reader, language)
     return EXPORTERS[fmt](reader)
 
 
 def export_session(reader: SessionReader, fmt: str, out: str | os.PathLike[str] | None = None,
-                   link_media: bool = True) -> Path:
+                   link_media: bool = True, language: str = "en") -> Path:
     """Write ``reader``'s session as ``fmt`` (one of ``FORMATS``) to ``out`` (default: ``NAME.FMT`` inside the
     session folder) and return the path (``link_media``: see :func:`render`). The file appears whole or not at
     all (written beside, then renamed). Raises ``OSError`` when it cannot be written, ``ValueError`` for an
     unknown format."""
-    text = render(reader, fmt, link_media)
+    text = render(reader, fmt, link_media, language)
     target = Path(out) if out else reader.path / f"{reader.path.resolve().name}.{fmt}"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.part")

@@ -246,6 +246,148 @@
     </message>
 </context>
 <context>
+    <name>EmotionTimeline</name>
+    <message>
+        <source>event</source>
+        <translation>事件</translation>
+    </message>
+    <message>
+        <source>exclude</source>
+        <translation>排除</translation>
+    </message>
+    <message>
+        <source>Follow now (F)</source>
+        <translation>跟随当前 (F)</translation>
+    </message>
+    <message>
+        <source>Dragging or zooming the timeline pauses following; this resumes it</source>
+        <translation>拖动或缩放时间线会暂停跟随；点此恢复</translation>
+    </message>
+    <message>
+        <source>drag to scroll · wheel to zoom · click a span for its evidence</source>
+        <translation>拖动滚动 · 滚轮缩放 · 点击片段查看证据</translation>
+    </message>
+    <message>
+        <source>label</source>
+        <translation>标签</translation>
+    </message>
+    <message>
+        <source>score</source>
+        <translation>得分</translation>
+    </message>
+    <message>
+        <source>The model&apos;s own preference over the label set (not a calibrated probability)</source>
+        <translation>模型自身在标签集上的偏好（不是校准过的概率）</translation>
+    </message>
+    <message>
+        <source>analysing…</source>
+        <translation>分析中…</translation>
+    </message>
+    <message>
+        <source>free labels: no score lines</source>
+        <translation>自由标签：无得分曲线</translation>
+    </message>
+    <message>
+        <source>score lines appear when the model reports per-label scores</source>
+        <translation>模型给出各标签得分时会显示得分曲线</translation>
+    </message>
+</context>
+<context>
+    <name>EvidenceView</name>
+    <message>
+        <source>Select a span on the timeline or a history row to see what the model saw.</source>
+        <translation>在时间线上选择一个片段或在历史中选择一行，查看模型看到的内容。</translation>
+    </message>
+    <message>
+        <source>The {n} frames the model saw</source>
+        <translation>模型看到的 {n} 帧</translation>
+    </message>
+    <message>
+        <source>Audio the model heard</source>
+        <translation>模型听到的音频</translation>
+    </message>
+    <message>
+        <source>window #{id}</source>
+        <translation>窗口 #{id}</translation>
+    </message>
+    <message>
+        <source>Frames of this window are no longer in memory (see the session recording)</source>
+        <translation>该窗口的帧已不在内存中（请查看会话录制）</translation>
+    </message>
+    <message>
+        <source>The {n} frames the model saw (sampled uniformly from the {total} frames of the window)</source>
+        <translation>模型看到的 {n} 帧（从窗口的 {total} 帧中均匀采样）</translation>
+    </message>
+    <message>
+        <source>1 face</source>
+        <translation>1 张人脸</translation>
+    </message>
+    <message>
+        <source>{n} faces</source>
+        <translation>{n} 张人脸</translation>
+    </message>
+    <message>
+        <source>not kept in memory</source>
+        <translation>未保留在内存中</translation>
+    </message>
+    <message>
+        <source>Audio the model heard: none ({why}) — video-only analysis</source>
+        <translation>模型听到的音频：无（{why}）— 仅视频分析</translation>
+    </message>
+    <message>
+        <source>Audio: {why}</source>
+        <translation>音频：{why}</translation>
+    </message>
+    <message>
+        <source>Audio the model heard: {length} at 16 kHz, status {status} (padded to 30 s inside the model)</source>
+        <translation>模型听到的音频：{length}，16 kHz，状态 {status}（在模型内补齐到 30 秒）</translation>
+    </message>
+    <message>
+        <source>&lt;b&gt;Answer:&lt;/b&gt; {chip} &amp;nbsp; raw: {raw} &amp;nbsp; label set {labels}</source>
+        <translation>&lt;b&gt;回答：&lt;/b&gt;{chip} &amp;nbsp; 原文：{raw} &amp;nbsp; 标签集 {labels}</translation>
+    </message>
+    <message>
+        <source>Reasoning</source>
+        <translation>推理</translation>
+    </message>
+    <message>
+        <source>(no &lt;think&gt; text)</source>
+        <translation>（没有 &lt;think&gt; 文本）</translation>
+    </message>
+    <message>
+        <source>Faces in view</source>
+        <translation>画面中的人脸</translation>
+    </message>
+    <message>
+        <source>frontal faces per frame the model saw: {counts}</source>
+        <translation>模型看到的每帧中的正脸数：{counts}</translation>
+    </message>
+    <message>
+        <source>a frontal-face detector: it misses profiles and covered faces; it informs, it does not change the answer</source>
+        <translation>正脸检测器：会漏掉侧脸和被遮挡的脸；仅供参考，不改变回答</translation>
+    </message>
+    <message>
+        <source>Model preference over the label set</source>
+        <translation>模型在标签集上的偏好</translation>
+    </message>
+    <message>
+        <source>the model&apos;s own preference, not a calibrated probability</source>
+        <translation>模型自身的偏好，不是校准过的概率</translation>
+    </message>
+    <message>
+        <source>Timings</source>
+        <translation>耗时</translation>
+    </message>
+    <message>
+        <source>result age at arrival</source>
+        <translation>结果到达时的时效</translation>
+    </message>
+    <message>
+        <source>Raw output ({n} tokens)</source>
+        <translation>原始输出（{n} 个词元）</translation>
+    </message>
+</context>
+<context>
     <name>LevelMeter</name>
     <message>
         <source>Microphone level (dBFS): bar = RMS of the last 50 ms, tick = peak hold</source>
@@ -784,6 +926,125 @@ Press ● Monitor (Space) to start.</source>
     <message>
         <source>answer: {chip}</source>
         <translation>回答：{chip}</translation>
+    </message>
+</context>
+<context>
+    <name>ReplayWindow</name>
+    <message>
+        <source>CSV table</source>
+        <translation>CSV 表格</translation>
+    </message>
+    <message>
+        <source>JSON document</source>
+        <translation>JSON 文档</translation>
+    </message>
+    <message>
+        <source>ELAN annotation</source>
+        <translation>ELAN 标注</translation>
+    </message>
+    <message>
+        <source>WebVTT subtitles</source>
+        <translation>WebVTT 字幕</translation>
+    </message>
+    <message>
+        <source>HTML report</source>
+        <translation>HTML 报告</translation>
+    </message>
+    <message>
+        <source>re-analysis of {name} (the original is not available to compare)</source>
+        <translation>{name} 的重新分析（原始会话不可用，无法比较）</translation>
+    </message>
+    <message>
+        <source>re-analysis of {name}: {n} of {common} windows disagree with the original</source>
+        <translation>{name} 的重新分析：{common} 个窗口中有 {n} 个与原始结果不同</translation>
+    </message>
+    <message>
+        <source>Replay — {name}</source>
+        <translation>回放 — {name}</translation>
+    </message>
+    <message>
+        <source>unreadable session</source>
+        <translation>无法读取的会话</translation>
+    </message>
+    <message>
+        <source>This session was recorded without video.</source>
+        <translation>该会话录制时没有视频。</translation>
+    </message>
+    <message>
+        <source>Cannot open this session.</source>
+        <translation>无法打开该会话。</translation>
+    </message>
+    <message>
+        <source>▶ Play</source>
+        <translation>▶ 播放</translation>
+    </message>
+    <message>
+        <source>◀ marker</source>
+        <translation>◀ 标记</translation>
+    </message>
+    <message>
+        <source>marker ▶</source>
+        <translation>标记 ▶</translation>
+    </message>
+    <message>
+        <source>{n} markers</source>
+        <translation>{n} 个标记</translation>
+    </message>
+    <message>
+        <source>no markers</source>
+        <translation>无标记</translation>
+    </message>
+    <message>
+        <source>no audio was recorded</source>
+        <translation>没有录制音频</translation>
+    </message>
+    <message>
+        <source>no audio output device: playing video only</source>
+        <translation>没有音频输出设备：仅播放视频</translation>
+    </message>
+    <message>
+        <source>the recording did not end cleanly: shown up to its last complete log line</source>
+        <translation>录制未正常结束：显示到最后一条完整的日志</translation>
+    </message>
+    <message>
+        <source>Export</source>
+        <translation>导出</translation>
+    </message>
+    <message>
+        <source>Write this session as CSV, JSON, ELAN, WebVTT or an HTML report</source>
+        <translation>将该会话导出为 CSV、JSON、ELAN、WebVTT 或 HTML 报告</translation>
+    </message>
+    <message>
+        <source>{windows} windows · {markers} markers · {span} · labels {labels} · model {model}</source>
+        <translation>{windows} 个窗口 · {markers} 个标记 · {span} · 标签 {labels} · 模型 {model}</translation>
+    </message>
+    <message>
+        <source>Export session</source>
+        <translation>导出会话</translation>
+    </message>
+    <message>
+        <source>Exporting {what}…</source>
+        <translation>正在导出{what}…</translation>
+    </message>
+    <message>
+        <source>{error}. Choose another folder or free some disk space.</source>
+        <translation>{error}。请选择其他文件夹或释放磁盘空间。</translation>
+    </message>
+    <message>
+        <source>Export failed: {error}</source>
+        <translation>导出失败：{error}</translation>
+    </message>
+    <message>
+        <source>Exported to {path}</source>
+        <translation>已导出到 {path}</translation>
+    </message>
+    <message>
+        <source>❚❚ Pause</source>
+        <translation>❚❚ 暂停</translation>
+    </message>
+    <message>
+        <source>no audio output: playing video only</source>
+        <translation>没有音频输出：仅播放视频</translation>
     </message>
 </context>
 <context>
