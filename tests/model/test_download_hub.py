@@ -239,3 +239,16 @@ def test_progress_meter_reports_speed_and_time_left():
     meter.add(200)
     assert seen[-1].bytes_per_s == pytest.approx(100.0) and seen[-1].eta_s == pytest.approx(8.0)
     assert dl.format_progress(seen[-1]) == "200 B / 1.0 kB  100 B/s  8 s left"
+
+
+def test_ctrl_c_says_how_far_it_got_and_how_to_resume(hub, tmp_path):
+    class Stopped(HfHttpHub):
+        def fetch(self, repo_id, commit, files, dest, on_bytes):
+            if repo_id == "openai/whisper-large-v3":
+                raise KeyboardInterrupt
+            super().fetch(repo_id, commit, files, dest, on_bytes)
+
+    with pytest.raises(hf.DownloadError) as info:
+        download_model(tmp_path / "m", hub=Stopped(hub.endpoint), log=quiet)
+    assert info.value.kind == hf.INTERRUPTED and "3.5 MB fetched" in info.value.problem
+    assert "resumes" in info.value.fix
