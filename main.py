@@ -8,6 +8,7 @@
     python main.py bench [...]                             full-size speed benchmark
     python main.py monitor --source camera --model DIR     headless live mode, JSON lines on stdout
     python main.py reanalyse SESSION --model DIR           run a recorded session again (or --compare)
+    python main.py serve --model DIR [--host H --port P]   serve the model to other machines (Ray Serve)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ COMMANDS = {
     "bench": "core.commands.bench",
     "monitor": "core.commands.monitor",
     "reanalyse": "core.session.reanalysis",
+    "serve": "core.commands.serve",
 }
 
 

@@ -35,3 +35,8 @@ timeout 300 python3 main.py bench --device cuda --dtypes float32,float16,bfloat1
 R1OMNI_CUDA_GRAPHS=0 timeout 120 python3 main.py bench --device cuda --dtypes float16 --tokens 100 \
     --json "$OUT/bench_no_graphs.json" 2>&1 | tee "$OUT/bench_no_graphs.txt"
 timeout 200 python3 bench/eval_bench.py --device cuda --clips 8 --tokens 64 --batch-size 4 2>&1 | tee "$OUT/eval.txt"
+# The model server on the GPU (needs ray[serve] and fastapi on the machine): windows/s per replica, streaming and
+# batched, and the overhead over the same model in-process. R1OMNI_MODEL_DIR names a full-size checkpoint folder
+# where the machine has one; without it the tiny parity model measures the server's own overhead only.
+timeout 240 python3 bench/remote_bench.py --device cuda --dtype float16 --gpus-per-replica 1 --max-new-tokens 64 \
+    --model "${R1OMNI_MODEL_DIR:-tests/fixtures/parity/checkpoint}" 2>&1 | tee "$OUT/remote.txt"

@@ -109,6 +109,7 @@ class WorkerStats:
     last_latency_s: float | None = None  # window end -> result ready, on the session clock
     last_compute_s: float | None = None  # seconds the backend spent on the window
     last_first_token_s: float | None = None  # analysis start -> first streamed text (what a watcher feels)
+    last_network_s: float | None = None  # of last_compute_s, the time on the network (a model server), else None
     busy: bool = False
 
     @property
@@ -455,7 +456,8 @@ class InferenceWorker:
         listener.result_ready(result, window)
         self._memory_bytes = backend.memory_bytes()
         self._count(attachment, analysed=1, last_compute_s=compute_s, last_latency_s=now - window.t1,
-                    last_first_token_s=first_token[0] if first_token else None)
+                    last_first_token_s=first_token[0] if first_token else None,
+                    last_network_s=analysis.timings.get("network"))
 
     def _failure_message(self, window: Window, exc: BaseException) -> str:
         if is_out_of_memory(exc):

@@ -293,8 +293,8 @@ class LiveSession:
         worker = self._worker
         params = worker.params if worker is not None else AnalysisParams()
         info = dict(model_info or (worker.model_info if worker is not None else None) or {})
-        return SessionManifest.for_model(
-            info.get("model_dir"),
+        return SessionManifest.for_backend(
+            info,
             clock_origin_wall=self.clock.wall_at(0.0), window_s=self.window_s, hop_s=self.hop_s,
             instruction=params.instruction, label_set=params.label_set,
             generation={"max_new_tokens": params.max_new_tokens, "do_sample": False,

@@ -91,6 +91,44 @@ class AnalysisResult:
         if self.scores is not None:
             object.__setattr__(self, "scores", _frozen(self.scores))
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AnalysisResult:
+        """The inverse of ``to_dict``, for a result that crossed a process or a network: every field is checked
+        for its type (a ``ValueError`` names the first wrong one), unknown keys are ignored."""
+        if not isinstance(d, Mapping):
+            raise ValueError("a result must be a JSON object")
+
+        def text(name: str, optional: bool = True) -> str | None:
+            value = d.get(name)
+            if value is None and optional:
+                return None
+            if not isinstance(value, str):
+                raise ValueError(f"result field {name!r} must be text")
+            return value
+
+        def numbers(name: str) -> dict[str, float] | None:
+            value = d.get(name)
+            if value is None:
+                return None
+            if not isinstance(value, Mapping) or not all(
+                    isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                    for k, v in value.items()):
+                raise ValueError(f"result field {name!r} must map names to numbers")
+            return {k: float(v) for k, v in value.items()}
+
+        ids = d.get("token_ids")
+        if not isinstance(ids, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ValueError("result field 'token_ids' must be a list of integers")
+        status = text("parse_status", optional=False)
+        if status not in PARSE_STATUSES:
+            raise ValueError(f"result field 'parse_status' is {status!r}, not one of {', '.join(PARSE_STATUSES)}")
+        return cls(
+            token_ids=tuple(ids), text=text("text", optional=False) or "", think=text("think"),
+            answer=text("answer"), label=text("label"), parse_status=status,
+            label_set=text("label_set", optional=False) or "", modal=text("modal", optional=False) or "",
+            scores=numbers("scores"), timings=numbers("timings") or {},
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "token_ids": list(self.token_ids),

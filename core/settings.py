@@ -15,7 +15,6 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +70,9 @@ class Settings:
     label_set: str = "DFEW"
     max_new_tokens: int = 256
     model_dir: str = ""  # "" = not chosen yet
+    remote_url: str = ""  # a model server (main.py serve); its token is kept by core.serve.credentials, not here
+    remote_ca_file: str = ""  # certificate to trust for it ("" = the system's)
+    use_remote: bool = False  # "Load model" connects to remote_url instead of loading model_dir
     device: str = "auto"
     precision: str = "auto"
     record_dir: str = field(default_factory=default_record_dir)
@@ -170,22 +172,12 @@ class Settings:
 
 
 def write_settings(target: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as the settings file ``target``, atomically (a temporary file, fsync, rename)."""
+    """Write ``data`` as the settings file ``target``, atomically and readable by the user only (an exclusive
+    temporary file beside it, fsync, rename: ``core.safe_files``)."""
+    from core.safe_files import atomic_write
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(target, json.dumps(data, indent=2, sort_keys=True) + "\n", private=True)
 
 
 class SettingsSaver:

@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mic", help="microphone index or name to use with a camera; 'default'; 'none' for video only"
     )
-    p.add_argument("--model", metavar="DIR", help="R1-Omni model folder to load at start")
+    p.add_argument("--model", metavar="DIR|URL", help="R1-Omni model folder to load at start, or a model server "
+                   "https://HOST:PORT (python main.py serve)")
+    p.add_argument("--token-file", help="with --model https://...: file holding the server's token (chmod 600); "
+                   "default: R1OMNI_SERVE_TOKEN, else the token stored for that server")
+    p.add_argument("--server-ca", metavar="PEM", help="with --model https://...: certificate to trust for the server")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs")
     p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="model precision")
     p.add_argument("--labels", choices=("dfew", "mafw", "free"), help="label set of the answers")
@@ -102,7 +106,16 @@ def run_app(argv: list[str]) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    if args.model and not Path(args.model).is_dir():
+    from core.serve.client import RemoteTarget, is_remote_model
+    from core.serve.security import resolve_token
+
+    if is_remote_model(args.model):
+        try:
+            RemoteTarget.parse(args.model, resolve_token(args.token_file), args.server_ca)
+        except ValueError as exc:
+            print(f"error: --model: {exc}", file=sys.stderr)
+            return 2
+    elif args.model and not Path(args.model).is_dir():
         print(
             f"error: --model {args.model!r} is not a folder. Point it at the R1-Omni folder "
             "(config.json, model.safetensors, siglip/, whisper/, bert/) or run: python main.py download",

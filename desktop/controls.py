@@ -190,6 +190,7 @@ class AnalysisToolBar(QToolBar):
     """Model ▾ (folder, load/unload, download, device, precision) · window · hop · labels · prompt."""
 
     choose_model_requested = Signal()
+    remote_requested = Signal()
     load_requested = Signal()
     unload_requested = Signal()
     download_requested = Signal()
@@ -211,6 +212,10 @@ class AnalysisToolBar(QToolBar):
         menu = QMenu(self.model_button)
         self.choose_action = menu.addAction(self.tr("Choose model folder…"), QKeySequence("Ctrl+O"))
         self.choose_action.triggered.connect(self.choose_model_requested)
+        self.remote_action = menu.addAction(self.tr("Remote server…"))
+        self.remote_action.setToolTip(self.tr("Analyse on a model server (python main.py serve) instead of this "
+                                              "computer"))
+        self.remote_action.triggered.connect(self.remote_requested)
         self.load_action = menu.addAction(self.tr("Load model"), QKeySequence("Ctrl+L"))
         self.load_action.triggered.connect(self.load_requested)
         self.unload_action = menu.addAction(self.tr("Unload model"))

@@ -34,6 +34,12 @@ MODEL_FRAME_COUNT = DEFAULT_MODEL_FRAMES  # thumbnails in the strip until a resu
 AUDIO_BINS = 600
 
 
+def _plain(label: QLabel) -> QLabel:
+    """``label`` showing its text as plain text: bundle and model text is never markup."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
 def to_pixmap(frame: np.ndarray, height_px: int = THUMB_HEIGHT_PX) -> QPixmap:
     """uint8 [H, W, 3] RGB → a QPixmap scaled to ``height_px`` (the array is copied into the image)."""
     rgb = np.ascontiguousarray(frame)
@@ -49,11 +55,11 @@ class EvidenceView(QWidget):
         super().__init__(parent)
         t = theme.current()
         self.window_id: int | None = None
-        self._shown: tuple[WindowResult, Window | None] | None = None
+        self._shown: tuple[WindowResult, Window | None, str | None] | None = None
         self.header = QLabel(self.tr("Select a span on the timeline or a history row to see what the model saw."))
         self.header.setWordWrap(True)
-        self.header.setTextFormat(Qt.TextFormat.RichText)
-        self._frames_title = QLabel(self.tr("The {n} frames the model saw").format(n=MODEL_FRAME_COUNT))
+        self.header.setTextFormat(Qt.TextFormat.RichText)  # built from escaped pieces only (label_chip, html.escape)
+        self._frames_title = _plain(QLabel(self.tr("The {n} frames the model saw").format(n=MODEL_FRAME_COUNT)))
         self._frames_title.setStyleSheet(f"color: {t.muted};")
         self._frames_title.setWordWrap(True)  # long captions must not widen the panel
         strip = QWidget()
@@ -65,7 +71,7 @@ class EvidenceView(QWidget):
         self._set_thumb_count(MODEL_FRAME_COUNT)
         self._pixmaps: list[QPixmap] = []  # full-size thumbnails; scaled to the strip's width on resize
 
-        self.audio_title = QLabel(self.tr("Audio the model heard"))
+        self.audio_title = _plain(QLabel(self.tr("Audio the model heard")))  # shows statuses read from a bundle
         self.audio_title.setStyleSheet(f"color: {t.muted};")
         self.audio_title.setWordWrap(True)
         self._audio_plot = pg.PlotWidget(axisItems={"bottom": ClockAxis("bottom")})
@@ -105,7 +111,7 @@ class EvidenceView(QWidget):
             thumb.setFixedHeight(THUMB_HEIGHT_PX)
             thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
             thumb.setStyleSheet(f"background: {t.base};")
-            caption = QLabel("")
+            caption = _plain(QLabel(""))
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             caption.setStyleSheet(f"color: {t.muted}; font-size: 8pt;")
             self._strip.addWidget(thumb, 0, i)
@@ -118,9 +124,9 @@ class EvidenceView(QWidget):
         if self._shown is not None:
             self.show_window(*self._shown)
 
-    def show_window(self, result: WindowResult, window: Window | None) -> None:
-        """Fill every part of the view for ``result`` (UI thread)."""
-        self._shown = (result, window)
+    def show_window(self, result: WindowResult, window: Window | None, frames_note: str | None = None) -> None:
+        """Fill every part of the view for ``result`` (UI thread); ``frames_note`` says why frames are missing."""
+        self._shown = (result, window, frames_note)
         self.window_id = result.window_id
         a = result.analysis
         status = parse_status_text(a.parse_status)
@@ -132,12 +138,12 @@ class EvidenceView(QWidget):
             f" ({formatting.seconds(result.t1 - result.t0)}) &nbsp; {label_chip(a.label, a.answer)}"
             f" &nbsp; {html.escape(status)}" + (f" &nbsp; {caution_html(note)}" if note else "")
         )
-        self._show_frames(window, result.faces, result.frame_indices)
+        self._show_frames(window, result.faces, result.frame_indices, frames_note)
         self._show_audio(result, window)
         self.details.setHtml(self._details_html(result))
 
     def _show_frames(self, window: Window | None, faces: tuple[int, ...] | None = None,
-                     seen: tuple[int, ...] | None = None) -> None:
+                     seen: tuple[int, ...] | None = None, note: str | None = None) -> None:
         """``seen``: the result's frame_indices into the full window (their count is the model's num_frames)."""
         if window is None or len(window.frames) == 0:
             self._pixmaps = []
@@ -146,7 +152,7 @@ class EvidenceView(QWidget):
                 thumb.setText("—")
                 caption.setText("")
             self._frames_title.setText(
-                self.tr("Frames of this window are no longer in memory (see the session recording)")
+                note or self.tr("Frames of this window are no longer in memory (see the session recording)")
             )
             return
         n_total = int(window.source.get(FRAMES_IN_WINDOW_KEY, len(window.frames)))

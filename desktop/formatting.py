@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import math
 
+from core.clock_text import clock, span  # one clock formatter for the app and its exports
 
-def clock(t_s: float | None) -> str:
-    """Session seconds as ``mm:ss.s`` (``h:mm:ss.s`` past an hour); ``--:--.-`` when unknown."""
-    if t_s is None or not math.isfinite(t_s):
-        return "--:--.-"
-    sign = "-" if t_s < 0 else ""
-    tenths = round(abs(t_s) * 10)
-    minutes, tenths_in_min = divmod(tenths, 600)
-    hours, minutes = divmod(minutes, 60)
-    sec = f"{tenths_in_min // 10:02d}.{tenths_in_min % 10}"
-    return f"{sign}{hours}:{minutes:02d}:{sec}" if hours else f"{sign}{minutes:02d}:{sec}"
-
-
-def span(t0_s: float, t1_s: float) -> str:
-    """A window on the session clock: ``00:41.2–00:45.2``."""
-    return f"{clock(t0_s)}–{clock(t1_s)}"
+__all__ = ["clock", "nbytes", "seconds", "span"]
 
 
 def seconds(value_s: float | None, digits: int = 1) -> str:

@@ -471,6 +471,7 @@ class LiveController(QObject):
             model=model_text,
             model_memory_bytes=model.memory_bytes(),
             first_token_s=st.worker.last_first_token_s,
+            network_s=st.worker.last_network_s,
         )
 
     # ---- shutdown ------------------------------------------------------------------------------------------

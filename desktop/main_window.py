@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         mb.refresh_requested.connect(self.refresh_devices)
         self.controller.devices_found.connect(self._on_devices_found)
         ab.choose_model_requested.connect(self._choose_model_folder)
+        ab.remote_requested.connect(self._choose_remote_server)
         ab.load_requested.connect(self.load_model)
         ab.unload_requested.connect(self.controller.model.unload)
         ab.download_requested.connect(self._download)
@@ -325,6 +326,7 @@ class MainWindow(QMainWindow):
 
     # ---- model ---------------------------------------------------------------------------------------------
     def _choose_model_folder(self) -> None:
+        self.settings.use_remote = False  # a folder chosen: the local model from now on
         start = self.settings.model_dir or str(self.controller.model.default_model_dir())
         path = QFileDialog.getExistingDirectory(self, self.tr("Choose the R1-Omni model folder"), start)
         if path:
@@ -332,10 +334,52 @@ class MainWindow(QMainWindow):
             self.load_model()
 
     def load_model(self) -> None:
+        if self.settings.use_remote and self.settings.remote_url:
+            self.connect_remote(self.settings.remote_url, None, self.settings.remote_ca_file)
+            return
         if not self.settings.model_dir:
             self._choose_model_folder()
             return
         self.controller.model.load(self.settings.model_dir, self.settings.device, self.settings.dtype)
+
+    def _choose_remote_server(self) -> None:
+        from desktop.remote_dialog import RemoteServerDialog  # only when asked for
+
+        dialog = RemoteServerDialog(self.settings.remote_url, self.settings.remote_ca_file, self)
+        if dialog.exec() != RemoteServerDialog.DialogCode.Accepted:
+            return
+        url, token, ca_file = dialog.values()
+        self.connect_remote(url, token, ca_file)
+
+    def connect_remote(self, url: str, token: str | None, ca_file: str = "", remember: bool = True) -> None:
+        """Use the model server at ``url``: a new ``token`` is stored (keyring or a 0600 file) when ``remember``,
+        none means the stored one (or R1OMNI_SERVE_TOKEN). The keyring and the connection are used off the UI
+        thread; ``model_loaded`` or a banner follows."""
+        from core.serve.client import RemoteTarget
+        from core.serve.credentials import TokenStore
+        from core.serve.security import resolve_token
+
+        store = TokenStore(self.settings.target().parent)
+
+        def prepare() -> object:
+            try:
+                chosen = token
+                if chosen and remember:
+                    store.save(url, chosen)
+                chosen = chosen or store.load(url) or resolve_token(None)
+                return RemoteTarget.parse(url, chosen, ca_file or None)
+            except (OSError, ValueError) as exc:
+                return exc
+
+        def connect(target: object) -> None:
+            if isinstance(target, Exception):
+                self._on_error(self.tr("Cannot use the model server {url}: {error}").format(url=url, error=target))
+                return
+            self.settings.remote_url, self.settings.remote_ca_file = url, ca_file
+            self.settings.use_remote = True
+            self.controller.model.load_remote(target)
+
+        self.controller.tasks.run(prepare, then=connect)
 
     def _download(self) -> None:
         from desktop.download_dialog import DownloadDialog  # only when asked for
@@ -535,7 +579,7 @@ class MainWindow(QMainWindow):
     def open_replay(self, folder: str) -> None:
         """Open a recorded session in its own replay window (monitoring goes on). The session is read off the UI
         thread (a long session's log takes a while); ``replay_opened`` brings the window."""
-        from desktop.replay import load_replay
+        from core.session.playback import load_replay
 
         self.statusBar().showMessage(self.tr("Opening {name}…").format(name=Path(folder).name), 5000)
         self.controller.tasks.run(lambda: load_replay(folder), then=self._show_replay)

@@ -95,7 +95,7 @@ def build_menus(window: Any) -> tuple[QAction, QAction, dict[str, QAction]]:
     keeps = analysis_menu.addMenu(QCoreApplication.translate("Menus", "Recording keeps"))
     record_choices = _recording_menu(window, keeps)
     analysis_menu.addSeparator()
-    for action in (ab.choose_action, ab.load_action, ab.unload_action, ab.download_action):
+    for action in (ab.choose_action, ab.remote_action, ab.load_action, ab.unload_action, ab.download_action):
         analysis_menu.addAction(action)
 
     help_menu = bar.addMenu(QCoreApplication.translate("Menus", "&Help"))

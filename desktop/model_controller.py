@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from core import engine as core_engine
-from core.backend import LoadRequest, default_loader
+from core.backend import REMOTE, LoadRequest, default_loader
 from core.engine import AnalysisParams, InferenceWorker
 from desktop.engine_bridge import ModelBridge
 
@@ -46,6 +46,13 @@ class ModelController(QObject):
         model already loaded, on the same device and precision, is kept."""
         self.worker.load(LoadRequest(str(model_dir), device, dtype))
 
+    def load_remote(self, target: Any) -> None:
+        """Use the model of a server (``core.serve.client.RemoteTarget``) instead of a local folder: the worker
+        connects on its thread (``model_loaded`` with ``backend: remote`` or ``error_raised`` follows)."""
+        from core.serve.client import RemoteBackend
+
+        self.worker.load(RemoteBackend(target))
+
     def unload(self) -> None:
         self.worker.unload()
 
@@ -73,7 +80,10 @@ class ModelController(QObject):
         if not info:
             return "none"
         name = info.get("model_id") or Path(str(info.get("model_dir", ""))).name or "R1-Omni"
-        return f"{name} · {info.get('device', '?')} {info.get('dtype', '')}".strip()
+        # a server by host:port (the model menu's dialog shows its full address, https or loopback http)
+        server = str(info.get("server") or "") if info.get("backend") == REMOTE else ""
+        where = f" @ {server.split('://', 1)[-1]}" if server else ""
+        return f"{name}{where} · {info.get('device', '?')} {info.get('dtype', '')}".strip()
 
     def memory_bytes(self) -> int | None:
         return self.worker.memory_bytes() if self.has_model else None
@@ -83,7 +93,8 @@ class ModelController(QObject):
 
     def _on_loaded(self, info: dict) -> None:
         self._info = dict(info)
-        self.settings.model_dir = info.get("model_dir", self.settings.model_dir)
+        if info.get("backend") != REMOTE:
+            self.settings.model_dir = info.get("model_dir", self.settings.model_dir)
 
     def _on_unloaded(self) -> None:
         self._info = None

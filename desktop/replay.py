@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.session import SessionFormatError, SessionReader
+from core.session import SessionReader
 from core.session.export import export_session
-from core.session.layout import is_session
-from core.session.playback import AudioFeeder, FramePump, output_device_available
-from core.session.reader import window_result
-from core.session.reanalysis import compare
+from core.session.playback import UNDECODABLE, AudioFeeder, Evidence, FramePump, ReplayData, load_replay
+from core.session.records import LoggedWindow
 from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL, Window
 from desktop import formatting, i18n, theme
 from desktop.controls import NO_MENU_ARROW
@@ -57,54 +54,13 @@ EXPORT_CHOICES = {  # core.session.export.FORMATS, as the menu names them (trans
     "html": QT_TRANSLATE_NOOP("ReplayWindow", "HTML report"),
 }
 
-
-@dataclass
-class ReplayData:
-    """Everything a replay window reads from the disk and the audio system before it can be built."""
-
-    session_dir: Path
-    reader: SessionReader | None = None
-    media: SessionReader | None = None  # whose video/audio play: the session's, or a re-analysis's original
-    source_windows: dict[int, dict] = field(default_factory=dict)  # the original's windows (kept frames)
-    comparison: str | None = None  # a re-analysis against its original
-    audio_output: bool = False
-    error: str | None = None
+__all__ = ["EXPORT_CHOICES", "ReplayData", "ReplayWindow", "load_replay"]
 
 
-def load_replay(session_dir: str | Path) -> ReplayData:
-    """Read a session for replay (any thread: it reads the log, and the original's for a re-analysis, and asks
-    PortAudio for an output device). A session that cannot be read gives ``error``, never an exception."""
-    data = ReplayData(Path(session_dir))
-    try:
-        r = data.reader = data.media = SessionReader(data.session_dir)
-    except (SessionFormatError, OSError) as e:
-        data.error = str(e)
-        return data
-    # a re-analysis keeps no media: play the original's, and show its kept frames as evidence
-    source = Path(r.manifest.source_session or "")
-    if not (r.has_video or r.has_audio) and r.manifest.source_session and is_session(source):
-        try:
-            data.media = SessionReader(source)
-            data.source_windows = {w["window_id"]: w for w in data.media.windows}
-        except (SessionFormatError, OSError):
-            data.media = r
-    if r.manifest.source_session:  # the original, when it was read above, is not read again
-        data.comparison = _comparison_note(r, data.media if data.media is not r else None)
-    data.audio_output = data.media.has_audio and output_device_available()
-    return data
-
-
-def _comparison_note(r: SessionReader, original: SessionReader | None) -> str:
-    """How a re-analysis ``r`` differs from its original (read here unless given)."""
-    source = Path(r.manifest.source_session or "")
-    try:
-        cmp = compare(original or source, r)
-    except (SessionFormatError, OSError):
-        return QCoreApplication.translate(
-            "ReplayWindow", "re-analysis of {name} (the original is not available to compare)").format(name=source.name)
-    return QCoreApplication.translate(
-        "ReplayWindow", "re-analysis of {name}: {n} of {common} windows disagree with the original").format(
-        name=source.name, n=len(cmp.disagreements), common=cmp.common)
+def _plain(label: QLabel) -> QLabel:
+    """``label`` showing its text as plain text: bundle text (names, notes, errors) is never markup."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
 
 
 class ReplayWindow(QWidget):
@@ -133,13 +89,14 @@ class ReplayWindow(QWidget):
             return
         self.reader = r = data.reader
         self.media: SessionReader = data.media or r
-        self._source_windows: dict[int, dict] = data.source_windows
+        self._source_windows = data.source_windows
         self._comparison = data.comparison
+        self._left_out = data.left_out
         self._audio_output = data.audio_output
         self._audio = AudioFeeder(self.media.path)
         self.start_s, self.end_s = r.span
-        self._windows = r.windows
-        self._markers = r.markers
+        self._windows = r.logged_windows
+        self._markers = r.logged_markers
         self._position = self.start_s
         self._playing = False
         self._play_origin = (0.0, 0.0)  # (position, monotonic) when play started
@@ -147,7 +104,7 @@ class ReplayWindow(QWidget):
         self._shown_evidence: int | None = None
         self._last_request: float | None = None
         self._build()
-        has_frames = any(w.get("frames") for w in [*self._windows, *self._source_windows.values()])
+        has_frames = any(w.frames for w in [*self._windows, *self._source_windows.values()])
         self._pump = FramePump(self.media.path) if self.media.has_video or has_frames else None
         if not self.media.has_video:
             self.video_view.clear(self.tr("This session was recorded without video."))
@@ -160,7 +117,7 @@ class ReplayWindow(QWidget):
     # ---- building ------------------------------------------------------------------------------------
     def _build_error(self, message: str) -> None:
         title = self.tr("Cannot open this session.")
-        label = QLabel(f"<b>{html.escape(title)}</b><br>{html.escape(message)}")
+        label = QLabel(f"<b>{html.escape(title)}</b><br>{html.escape(message)}")  # escaped: rich text is safe
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setObjectName("replayError")
@@ -177,9 +134,9 @@ class ReplayWindow(QWidget):
         self.timeline = EmotionTimeline()
         self.timeline.set_label_set(r.labels)
         for w in self._windows:
-            self.timeline.add_result(window_result(w))
+            self.timeline.add_result(w.result)
         for m in self._markers:
-            self.timeline.add_marker(Marker(m["kind"], m["t"], m.get("text", "")))
+            self.timeline.add_marker(Marker(m.kind, m.t, m.text))
         self.timeline.window_selected.connect(self._on_window_selected)
         self.timeline.refresh()
 
@@ -193,15 +150,15 @@ class ReplayWindow(QWidget):
         self.marker_box.addItem(self.tr("{n} markers").format(n=len(self._markers)) if self._markers
                                 else self.tr("no markers"))
         for m in self._markers:
-            kind = marker_text(Marker(m["kind"], m["t"]))
-            self.marker_box.addItem(f"{formatting.clock(m['t'])}  {kind}  {m.get('text', '')}".rstrip())
-        self.marker_box.activated.connect(lambda i: i > 0 and self.seek(self._markers[i - 1]["t"]))
+            kind = marker_text(Marker(m.kind, m.t))
+            self.marker_box.addItem(" ".join(f"{formatting.clock(m.t)}  {kind}  {m.text}".split()))  # one line
+        self.marker_box.activated.connect(lambda i: i > 0 and self.seek(self._markers[i - 1].t))
         for widget in (self.prev_marker_button, self.next_marker_button, self.marker_box):
             widget.setEnabled(bool(self._markers))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(round(self.start_s * SLIDER_STEPS_PER_S), round(self.end_s * SLIDER_STEPS_PER_S))
         self.slider.valueChanged.connect(lambda v: self.seek(v / SLIDER_STEPS_PER_S, from_slider=True))
-        self.time_label = QLabel()
+        self.time_label = _plain(QLabel())
         self.time_label.setStyleSheet("font-family: monospace;")
         notes = []
         if not self.media.has_audio:
@@ -212,7 +169,9 @@ class ReplayWindow(QWidget):
             notes.append(self.tr("the recording did not end cleanly: shown up to its last complete log line"))
         if self._comparison:
             notes.append(self._comparison)
-        self.note = QLabel(" · ".join(notes))
+        if self._left_out:
+            notes.append(self._left_out)
+        self.note = _plain(QLabel(" · ".join(notes)))
         self.note.setStyleSheet(f"color: {t.muted};")
         self.note.setWordWrap(True)
 
@@ -244,12 +203,14 @@ class ReplayWindow(QWidget):
         body.addWidget(self.timeline)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
-        model = Path(r.manifest.model_dir).name if r.manifest.model_dir else "—"
-        facts = self.tr("{windows} windows · {markers} markers · {span} · labels {labels} · model {model}").format(
-            windows=len(self._windows), markers=len(self._markers), span=formatting.span(self.start_s, self.end_s),
-            labels=r.manifest.label_set, model=model)
-        header = QLabel(f"<b>{html.escape(self.session_dir.name)}</b> &nbsp; {html.escape(facts)}")
-        header.setTextFormat(Qt.TextFormat.RichText)
+        header = QLabel(
+            f"<b>{html.escape(self.session_dir.name)}</b> &nbsp; "
+            + html.escape(self.tr("{windows} windows · {markers} markers · {span} · labels {labels} · model {model}")
+                          .format(windows=len(self._windows), markers=len(self._markers),
+                                  span=formatting.span(self.start_s, self.end_s), labels=r.manifest.label_set,
+                                  model=Path(r.manifest.model_dir).name if r.manifest.model_dir else "—"))
+        )
+        header.setTextFormat(Qt.TextFormat.RichText)  # every piece of bundle text in it is escaped
         layout = QVBoxLayout(self)
         layout.addWidget(header)
         layout.addWidget(body, 1)
@@ -351,14 +312,12 @@ class ReplayWindow(QWidget):
         self.pause() if self._playing else self.play()
 
     def next_marker(self) -> None:
-        later = [m["t"] for m in self._markers if m["t"] > self._position + 1e-3]
+        later = [m.t for m in self._markers if m.t > self._position + 1e-3]
         if later:
             self.seek(later[0])
 
     def previous_marker(self) -> None:
-        earlier = [
-            m["t"] for m in self._markers if m["t"] < self._position - 0.5
-        ]  # 0.5 s: not the one just hit
+        earlier = [m.t for m in self._markers if m.t < self._position - 0.5]  # 0.5 s: not the one just hit
         if earlier:
             self.seek(earlier[-1])
 
@@ -368,6 +327,7 @@ class ReplayWindow(QWidget):
 
     # ---- display timer -----------------------------------------------------------------------------------
     _shown_frame_t: float | None = None
+    _placeholder = False  # the video view shows "cannot be decoded"
 
     def _tick(self) -> None:
         if self._playing:
@@ -383,12 +343,17 @@ class ReplayWindow(QWidget):
             self._show_position()
         if self._pump is not None:
             got = self._pump.latest()
-            if got is not None and got[1] != self._shown_frame_t:
+            if got is not None and got[2] is None and not self._placeholder:  # a frame that cannot be decoded
+                self._placeholder = True
+                self._shown_frame_t = None
+                self.video_view.clear(UNDECODABLE.capitalize() + ".")
+            elif got is not None and got[2] is not None and got[1] != self._shown_frame_t:
+                self._placeholder = False
                 self._shown_frame_t = got[1]
                 self.video_view.set_frame(got[2])
             ev = self._pump.latest_evidence()
-            if ev is not None and ev.window["window_id"] != self._shown_evidence:
-                self._shown_evidence = ev.window["window_id"]
+            if ev is not None and ev.window is not None and ev.window_id != self._shown_evidence:
+                self._shown_evidence = ev.window_id
                 self._show_evidence(ev)
         self.timeline.refresh()
 
@@ -404,8 +369,8 @@ class ReplayWindow(QWidget):
         ):
             self._pump.request(pos)
             self._last_request = pos
-        hits = [w for w in self._windows if w["t0"] <= pos < w["t1"]]
-        wid = hits[-1]["window_id"] if hits else None
+        hits = [w for w in self._windows if w.t0 <= pos < w.t1]
+        wid = hits[-1].window_id if hits else None
         if wid != self._current_window:
             self._current_window = wid
             self.timeline.select(wid)
@@ -413,41 +378,42 @@ class ReplayWindow(QWidget):
                 if self._pump is not None:
                     self._pump.request_evidence(self._with_source_frames(hits[-1]))
                 else:  # nothing kept on disk for this window: show the log entry alone
-                    self.evidence.show_window(window_result(hits[-1]), None)
+                    self.evidence.show_window(hits[-1].result, None)
                     self._shown_evidence = wid
 
-    def _with_source_frames(self, w: dict) -> dict:
+    def _with_source_frames(self, w: LoggedWindow) -> LoggedWindow:
         """For a re-analysis: the window as logged, with the frames the original kept for it."""
-        original = self._source_windows.get(w["window_id"])
-        if original is None or w.get("frames"):
+        original = self._source_windows.get(w.window_id)
+        if original is None or w.frames:
             return w
-        return {**w, "frames": original.get("frames"), "n_frames": original.get("n_frames")}
+        return w.with_frames(original.frames, original.n_frames)
 
-    def _show_evidence(self, ev) -> None:
+    def _show_evidence(self, ev: Evidence) -> None:
         w = ev.window
+        assert w is not None
         window = None
         if len(ev.frames):
             status = (
                 AUDIO_MISSING if ev.audio is None else AUDIO_OK if ev.audio_covered >= 0.99 else AUDIO_PARTIAL
             )
             window = Window(
-                id=w["window_id"],
-                t0=w["t0"],
-                t1=w["t1"],
+                id=w.window_id,
+                t0=w.t0,
+                t1=w.t1,
                 frames=ev.frames,
                 frame_times=ev.frame_times,
                 audio=None if ev.audio is None else np.asarray(ev.audio, np.float32),
                 audio_status=status,
-                source={FRAMES_IN_WINDOW_KEY: int(w.get("n_frames") or len(ev.frames))},
+                source={FRAMES_IN_WINDOW_KEY: int(w.n_frames or len(ev.frames))},
             )
-        self.evidence.show_window(window_result(w), window)
+        self.evidence.show_window(w.result, window, frames_note=ev.problem)
 
     def _on_window_selected(self, window_id: int) -> None:
-        hits = [w for w in self._windows if w["window_id"] == window_id]
+        hits = [w for w in self._windows if w.window_id == window_id]
         if hits:
-            self.seek(hits[-1]["t0"])
+            self.seek(hits[-1].t0)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event) -> None:  # Qt override
         self.shutdown()
         super().closeEvent(event)
 

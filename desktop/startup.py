@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
 
+from core.serve.client import is_remote_model
+from core.serve.security import resolve_token
 from core.settings import Settings
 from desktop.controls import SOURCE_CAMERA, SOURCE_DEMO, SOURCE_FILE, SourceChoice
 from desktop.live_controller import DEMO_CLIP, SYNTHETIC_CHOICE
@@ -59,8 +61,12 @@ def apply_args(window, args: argparse.Namespace) -> None:
     every = bool(getattr(args, "every_window", False))
     if (args.source or args.quit_after is not None) and not every:
         window.start_monitoring()  # first, so capture runs while the model loads
-    if args.model:
+    if args.model and is_remote_model(args.model):
+        token = resolve_token(getattr(args, "token_file", None))  # None: the token stored for that server
+        window.connect_remote(args.model, token, getattr(args, "server_ca", None) or "", remember=False)
+    elif args.model:
         s.model_dir = str(Path(args.model).resolve())
+        s.use_remote = False
         window.load_model()
     if every:  # after the load request: every window of the file waits for the model
         window.analyse_file(file_source(args.source) or args.source)

@@ -20,6 +20,7 @@ class StatusSnapshot:
     last_latency_s: float | None = None  # window end -> result
     last_compute_s: float | None = None  # time in the model for the last window
     first_token_s: float | None = None  # model start -> first reasoning text of the last window
+    network_s: float | None = None  # a model server: the part of last_compute_s spent on the network
     result_age_s: float | None = None  # now - end of the newest result's window
     superseded: int = 0  # windows replaced in the mailbox before the model took them
     model: str = ""  # e.g. "R1-Omni · cuda float16"; "" = no model
@@ -41,8 +42,9 @@ class StatusBar(QStatusBar):
         for key, tip in (
             ("capture", self.tr("Frames/s from the video source, and frames/s the preview drew")),
             ("audio", self.tr("Microphone sample rate and input overflows (lost audio blocks)")),
-            ("latency", self.tr("End of a window to its result; in brackets the model's time for it and how long "
-                                "its first reasoning text took")),
+            ("latency", self.tr("End of a window to its result; in brackets the model's time for it (with a model "
+                                "server: the server's time and the network's), and how long its first reasoning "
+                                "text took")),
             ("age", self.tr("How old the newest result is: now minus the end of its window")),
             ("superseded", self.tr("Windows replaced by a newer one before the model could take them")),
             ("model", self.tr("Model, device, precision and memory")),
@@ -73,7 +75,10 @@ class StatusBar(QStatusBar):
                                                                        n=s.audio_overflows)
         lat = self.tr("latency {s}").format(s=formatting.seconds(s.last_latency_s))
         inner = []
-        if s.last_compute_s is not None:
+        if s.last_compute_s is not None and s.network_s is not None:  # a model server: split model / network
+            inner = [self.tr("model {s}").format(s=formatting.seconds(max(0.0, s.last_compute_s - s.network_s))),
+                     self.tr("network {s}").format(s=formatting.seconds(s.network_s))]
+        elif s.last_compute_s is not None:
             inner.append(self.tr("model {s}").format(s=formatting.seconds(s.last_compute_s)))
         if s.first_token_s is not None:
             inner.append(self.tr("first token {s}").format(s=formatting.seconds(s.first_token_s)))

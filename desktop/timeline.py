@@ -19,6 +19,8 @@ from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core import labels as core_labels
+from core.lanes import LanePacker as _CoreLanePacker
+from core.lanes import assign_lanes as _core_assign_lanes
 from core.results import WindowResult
 from desktop import i18n, theme
 from desktop.timeline_axis import ClockAxis
@@ -40,36 +42,16 @@ class Marker:
     text: str = ""
 
 
-class LanePacker:
-    """Greedy interval packing, one span at a time: the first row whose last span ends by ``t0``.
-
-    Spans must come in ``t0`` order. With ``max_lanes`` rows full, the row that frees first is reused."""
+class LanePacker(_CoreLanePacker):
+    """``core.lanes.LanePacker`` with the timeline's row limit (``MAX_LANES``)."""
 
     def __init__(self, max_lanes: int = MAX_LANES) -> None:
-        self.max_lanes = max_lanes
-        self.ends: list[float] = []
-
-    def add(self, t0: float, t1: float) -> int:
-        for i, end in enumerate(self.ends):
-            if end <= t0 + 1e-6:
-                self.ends[i] = t1
-                return i
-        if len(self.ends) < self.max_lanes:
-            self.ends.append(t1)
-            return len(self.ends) - 1
-        i = int(np.argmin(self.ends))
-        self.ends[i] = t1
-        return i
-
-    @property
-    def n_lanes(self) -> int:
-        return max(1, len(self.ends))
+        super().__init__(max_lanes)
 
 
 def assign_lanes(spans: list[tuple[float, float]], max_lanes: int = MAX_LANES) -> list[int]:
-    """Rows for spans sorted by ``t0`` (see ``LanePacker``)."""
-    packer = LanePacker(max_lanes)
-    return [packer.add(t0, t1) for t0, t1 in spans]
+    """Rows for spans sorted by ``t0`` (see ``core.lanes``), at most ``max_lanes`` of them."""
+    return _core_assign_lanes(spans, max_lanes)
 
 
 class SpanLabels(pg.GraphicsObject):
@@ -144,8 +126,11 @@ class LabelLegend(QWidget):
                 item.widget().deleteLater()
         t = theme.current()
         for name in labels:
-            chip = QLabel(f"<span style='color:{core_labels.colour(name)}; font-size:13pt'>■</span> "
-                          f"{html.escape(i18n.label_name(name))}")
+            chip = QLabel(  # free labels come from model or bundle text: escaped, never markup
+                f"<span style='color:{core_labels.colour(name)}; font-size:13pt'>■</span> "
+                f"{html.escape(i18n.label_name(name))}"
+            )
+            chip.setTextFormat(Qt.TextFormat.RichText)
             chip.setStyleSheet(f"color: {t.text};")
             self._layout.addWidget(chip)
         self._layout.addStretch(1)

@@ -74,7 +74,7 @@ python_env() {
   sum=$(cat pyproject.toml packaging/run.sh | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
     local extra=""
-    [ "$MODE" = test ] && extra="[test]"
+    [ "$MODE" = test ] && extra="[test,serve]"  # the serve extra: its tests run in CI
     "${pip[@]}" install -e ".$extra"
     echo "$sum" > "$stamp"
   fi

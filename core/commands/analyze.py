@@ -3,7 +3,8 @@
     python main.py analyze VIDEO --model DIR [--modal video_audio|video] [--instruct TEXT]
                            [--labels dfew|mafw|ravdess|free] [--max-new-tokens N] [--scores]
                            [--device auto|cpu|cuda] [--dtype auto|float32|float16|bfloat16] [--json]
-    python main.py analyze FOLDER --model DIR [--out results.jsonl] [--batch-size N] ...
+    python main.py analyze FOLDER --model DIR [--out results.jsonl] [--batch-size N] [--ray [ADDRESS]] ...
+    python main.py analyze VIDEO --model https://HOST:PORT [--token-file F] [--server-ca PEM] ...
 
 Any common video file is decoded with PyAV (audio resampled to 16 kHz mono). A file without an audio track is
 analysed video-only, and audio beyond 30 s is not heard by the model: both are reported as warnings on stderr.
@@ -31,7 +32,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("video", help="video file, or a folder of videos")
-    parser.add_argument("--model", required=True, help="model folder (see `python main.py download`)")
+    parser.add_argument("--model", required=True, help="model folder (see `python main.py download`), or a model "
+                        "server https://HOST:PORT (`python main.py serve`)")
     parser.add_argument("--modal", choices=("video_audio", "video"), default="video_audio")
     parser.add_argument("--instruct", default=None, help="question for the model (default: the official README "
                         f"instruction: {DEFAULT_INSTRUCTION!r})")
@@ -48,6 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "FOLDER/results.jsonl); rerun to resume")
     parser.add_argument("--batch-size", type=int, default=1, help="folder mode: clips analysed together "
                         "(default 1); more raises the throughput on a GPU, the answers are the same")
+    from core.evaluation.distributed import add_ray_arguments
+    from core.serve.client import add_remote_arguments
+
+    add_remote_arguments(parser)
+    add_ray_arguments(parser)
 
 
 def _err(msg: str) -> None:
@@ -85,11 +92,18 @@ def analyze_file(args: argparse.Namespace) -> int:
     modal = "video_audio" if audio is not None else "video"
     instruction = args.instruct if args.instruct is not None else DEFAULT_INSTRUCTION
 
-    from core.model import ModelLoadError, load_model
+    from core.backend import BackendError
+    from core.evaluation.runner import load_analyzer, load_remote_analyzer
+    from core.model import ModelLoadError
+    from core.serve.client import is_remote_model, target_from_args
 
+    if getattr(args, "ray", None) is not None:
+        _err("error: --ray spreads a folder of clips over a cluster; give a folder, or drop --ray")
+        return EXIT_BAD_INPUT
     try:
-        model = load_model(args.model, device=args.device, dtype=args.dtype)
-    except (ModelLoadError, ValueError) as exc:
+        remote = target_from_args(args) if is_remote_model(args.model) else None
+        model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype)
+    except (ModelLoadError, BackendError, ValueError) as exc:
         _err(f"error: {exc}")
         return EXIT_MODEL
     stream = None if args.json else (lambda text: print(text, end="", flush=True))
@@ -99,6 +113,9 @@ def analyze_file(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except BackendError as exc:
+        _err(f"error: {exc}")
+        return EXIT_MODEL
     info = model.info(hash_weights=False)
     model.close()
     if args.json:

@@ -1,6 +1,8 @@
 """UAR / WAR of the model on labelled clips, resumable, with report files; or a comparison of runs.
 
     python main.py evaluate DATASET --model DIR [--labels dfew|mafw|ravdess|FILE] [--out DIR] [--batch-size N]
+    python main.py evaluate DATASET --model DIR --ray [ADDRESS] [--workers N]   spread over a Ray cluster
+    python main.py evaluate DATASET --model https://HOST:PORT [--token-file F]  on a model server
     python main.py evaluate --compare RUN_A RUN_B ...
 
 DATASET: a manifest (.csv 'path,label' / .jsonl), a folder with one sub-folder per label, or a
@@ -15,6 +17,9 @@ import logging
 import sys
 from pathlib import Path
 
+from core.evaluation.distributed import add_ray_arguments
+from core.serve.client import add_remote_arguments
+
 log = logging.getLogger(__name__)
 
 DEFAULT_OUT_ROOT = Path("out")
@@ -27,7 +32,7 @@ EXIT_INTERRUPTED = 130
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("dataset", nargs="?", help="manifest file or dataset folder (see above)")
-    parser.add_argument("--model", help="model folder (the R1-Omni checkpoint)")
+    parser.add_argument("--model", help="model folder (the R1-Omni checkpoint), or a model server https://HOST:PORT")
     parser.add_argument("--labels", help="label set: dfew | mafw | ravdess | FILE (one label per line); "
                         "default: the dataset's own (inferred for manifests and folders)")
     parser.add_argument("--instruct", help="question for the model, or a preset: 'evaluation' (default, "
@@ -49,6 +54,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="clips analysed together (default 1). More raises the throughput where one clip "
                         "leaves the device idle (GPU) and needs more memory; the answers are the same")
     parser.add_argument("--compare", nargs="+", metavar="RUN", help="print a comparison of finished runs")
+    add_remote_arguments(parser)
+    add_ray_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,11 +77,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from core.evaluation.dataset import DatasetError, load_dataset
+    from core.evaluation.distributed import cluster_options_from_args, run_jobs_on_ray
     from core.evaluation.log import LogMismatch, ResultLog, check_resumable, read_log
     from core.evaluation.report import RESULTS_FILE, build_summary, write_report
     from core.evaluation.runner import (
-        Job, RunOptions, load_analyzer, model_label_set, resolve_instruction, run_jobs,
+        Job,
+        RunOptions,
+        load_analyzer,
+        load_remote_analyzer,
+        model_identity,
+        model_label_set,
+        resolve_instruction,
+        run_jobs,
     )
+    from core.serve.client import is_remote_model, target_from_args
 
     try:
         ds = load_dataset(args.dataset, args.labels, split=args.split, fold=args.fold)
@@ -82,6 +98,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         opts = RunOptions(instruction=instruction, label_set=model_label_set(ds.label_set), labels=ds.labels,
                           modal=args.modal, max_new_tokens=args.max_new_tokens, scores=args.scores,
                           batch_size=args.batch_size)
+        cluster = cluster_options_from_args(args)
+        remote = target_from_args(args) if is_remote_model(args.model) else None
     except (DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -94,7 +112,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     for note in ds.notes:
         print(f"note: {note}", file=sys.stderr)
     settings = {
-        "model": str(Path(args.model).resolve()),
+        "model": model_identity(args.model),
         "instruction": instruction,
         "labels": list(ds.labels),
         "label_set": ds.label_set,
@@ -113,16 +131,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     except (LogMismatch, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        model = load_analyzer(args.model, args.device, args.dtype)
-    except Exception as exc:  # noqa: BLE001 — ModelLoadError and friends already say what to fix
-        print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
-        return EXIT_MODEL
     jobs = [Job(c.key, c.path, c.label) for c in clips]
+    if cluster is None:
+        try:
+            model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype)
+        except Exception as exc:  # noqa: BLE001 — ModelLoadError and friends already say what to fix
+            print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
+            return EXIT_MODEL
     summary = None
     code = 0
     try:
-        summary = run_jobs(jobs, model, opts, result_log, settings, title="evaluate")
+        if cluster is None:
+            summary = run_jobs(jobs, model, opts, result_log, settings, title="evaluate")
+        else:
+            summary = run_jobs_on_ray(jobs, str(Path(args.model).resolve()), args.device, args.dtype, opts,
+                                      result_log, settings, cluster, title="evaluate")
     except LogMismatch as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -130,7 +153,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: results so far are in {out / RESULTS_FILE}; rerun the same command to resume",
               file=sys.stderr)
         code = EXIT_INTERRUPTED
-    except RuntimeError as exc:  # the model fails on every clip: stop rather than log the same error N times
+    except RuntimeError as exc:  # the model fails on every clip (or no Ray worker can load it): stop
         print(f"error: {exc}", file=sys.stderr)
         code = EXIT_MODEL
     _, records, _ = read_log(out / RESULTS_FILE)

@@ -26,6 +26,7 @@ from core.clock import SteppedClock
 from core.engine import AnalysisParams, InferenceWorker, ModelListener, resolve_instruction
 from core.pipeline import EveryWindowError, LiveSession, SessionListener
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S
+from core.serve.client import RemoteBackend, add_remote_arguments, is_remote_model, target_from_args
 from core.sources import open_sources
 
 IDLE_AFTER_END_S = 1.0  # a finished file: wait this long for the scheduler to cut its last window
@@ -34,7 +35,8 @@ IDLE_AFTER_END_S = 1.0  # a finished file: wait this long for the scheduler to c
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="camera", help="camera[:N] | demo | synthetic | FILE | URL")
     parser.add_argument("--mic", default=None, help="microphone index or name substring; 'none' for video only")
-    parser.add_argument("--model", required=True, help="R1-Omni model folder (see `main.py download`)")
+    parser.add_argument("--model", required=True, help="R1-Omni model folder (see `main.py download`), or a model "
+                        "server https://HOST:PORT (`main.py serve`; --token-file, --server-ca)")
     parser.add_argument("--record", default=None, metavar="DIR", help="record the session bundle into DIR")
     parser.add_argument("--analysis-only", action="store_true", help="record the log only, no audio/video")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
@@ -50,6 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-warmup", action="store_true")
     parser.add_argument("--every-window", action="store_true",
                         help="a media file: analyse every window, as fast as the model allows (not in real time)")
+    add_remote_arguments(parser)
     parser.add_argument("--accept-usage-policy", action="store_true",
                         help="record that the R1-Omni usage policy was shown and accepted (stored in the session)")
 
@@ -107,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             instruction=resolve_instruction(preset, args.instruct), label_set=args.labels,
             max_new_tokens=args.max_new_tokens, scores=not args.no_scores,
         )
+        backend = RemoteBackend(target_from_args(args)) if is_remote_model(args.model) else None
         choice = open_sources(args.source, args.mic)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     # the load, and the session manifest can name the model and fingerprint its weights.
     worker = InferenceWorker(printer, params)
     worker.start()
-    worker.load(LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup))
+    worker.load(backend or LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup))
     worker.wait_for_model(stop)
     if not worker.has_model or stop.is_set():
         worker.stop()

@@ -13,12 +13,19 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from core.evaluation.dataset import VIDEO_EXTENSIONS, DatasetError, resolve_labels
-from core.evaluation.log import LogMismatch, ResultLog, check_resumable
 from core.evaluation import runner
+from core.evaluation.dataset import VIDEO_EXTENSIONS, DatasetError, resolve_labels
+from core.evaluation.distributed import cluster_options_from_args, run_jobs_on_ray
+from core.evaluation.log import LogMismatch, ResultLog, check_resumable
 from core.evaluation.runner import (
-    STATUS_OK, Job, RunOptions, model_label_set, resolve_instruction, run_jobs,
+    STATUS_OK,
+    Job,
+    RunOptions,
+    model_label_set,
+    resolve_instruction,
+    run_jobs,
 )
+from core.serve.client import is_remote_model, target_from_args
 
 DEFAULT_OUT_NAME = "results.jsonl"
 EXIT_BAD_INPUT = 2
@@ -66,27 +73,35 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
                           modal=getattr(args, "modal", None) or "video_audio",
                           max_new_tokens=args.max_new_tokens, scores=bool(getattr(args, "scores", False)),
                           batch_size=getattr(args, "batch_size", 1))
-        settings = {"model": str(Path(args.model).resolve()), "instruction": instruction,
+        settings = {"model": runner.model_identity(args.model), "instruction": instruction,
                     "labels": list(labels) if labels else "free", "max_new_tokens": opts.max_new_tokens,
                     "modal": opts.modal, "folder": str(folder.resolve()),
                     "device": getattr(args, "device", "auto"), "dtype": getattr(args, "dtype", "auto")}
         check_resumable(out, settings)
+        cluster = cluster_options_from_args(args)
+        remote = target_from_args(args) if is_remote_model(args.model) else None
     except (DatasetError, LogMismatch, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"{len(jobs)} video(s) under {folder} → {out}", file=sys.stderr)
+    if cluster is None:
+        try:
+            model = (runner.load_remote_analyzer(remote) if remote else
+                     runner.load_analyzer(args.model, settings["device"], settings["dtype"]))
+        except Exception as exc:  # noqa: BLE001 — the loader's message says what to fix
+            print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
+            return EXIT_MODEL
     try:
-        model = runner.load_analyzer(args.model, settings["device"], settings["dtype"])
-    except Exception as exc:  # noqa: BLE001 — the loader's message says what to fix
-        print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
-        return EXIT_MODEL
-    try:
-        summary = run_jobs(jobs, model, opts, ResultLog(out), settings, title="analyze")
+        if cluster is None:
+            summary = run_jobs(jobs, model, opts, ResultLog(out), settings, title="analyze")
+        else:
+            summary = run_jobs_on_ray(jobs, str(Path(args.model).resolve()), settings["device"], settings["dtype"],
+                                      opts, ResultLog(out), settings, cluster, title="analyze")
     except KeyboardInterrupt:
         print(f"\ninterrupted: results so far are in {out}; rerun the same command to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    except RuntimeError as exc:  # the model fails on every clip
+    except RuntimeError as exc:  # the model fails on every clip (or no Ray worker can load it)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MODEL
     recs = [summary.records[j.key] for j in jobs if j.key in summary.records]

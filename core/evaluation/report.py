@@ -9,21 +9,28 @@
 - ``confusion.png``    the same matrix drawn with Pillow (cells shaded by row share)
 
 Rates in metrics.json are fractions; tables show percentages. Pure functions of the log records.
+Label names come from the dataset (untrusted): CSV cells are neutralised against formula injection and
+cleaned of control characters (``core.session.export.escaping``), Markdown cells cannot break the table,
+and every file is written atomically through an exclusive temporary file (``core.safe_files``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from core import labels as _labels
 from core.evaluation.metrics import UNPARSED_COLUMN, Metrics, compute_metrics
 from core.evaluation.runner import STATUS_DECODE_ERROR, STATUS_MODEL_ERROR, STATUS_OK
+from core.safe_files import atomic_output, atomic_write
+from core.session.export.escaping import csv_cell, markdown_cell
 
 RESULTS_FILE = "results.jsonl"
 METRICS_FILE = "metrics.json"
@@ -91,50 +98,46 @@ def per_class_rows(m: Metrics) -> list[list[str]]:
             for lab, s, p, r in zip(m.labels, m.support, m.predicted, m.recall)]
 
 
+def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows([[csv_cell(v) for v in row] for row in rows])
+    return buf.getvalue()
+
+
 def write_report(out_dir: Path, summary: dict[str, Any], labels: Sequence[str],
                  records: dict[str, dict[str, Any]]) -> list[Path]:
-    """Write every report file into ``out_dir``; returns their paths."""
+    """Write every report file into ``out_dir``, each atomically; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     m = metrics_from_records(records.values(), labels)
-    paths = []
-
-    p = out_dir / METRICS_FILE
-    p.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    paths.append(p)
+    paths = [atomic_write(out_dir / METRICS_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")]
 
     header = ["label", "support", "predicted", "recall_%"]
     rows = per_class_rows(m)
-    p = out_dir / "per_class.csv"
-    with p.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([header, *rows])
-    paths.append(p)
+    paths.append(atomic_write(out_dir / "per_class.csv", _csv_text([header, *rows])))
 
-    p = out_dir / "per_class.md"
     clips = summary["clips"]
     lines = [
-        f"UAR {_pct(m.uar)} % · WAR {_pct(m.war)} % · unparsed/out-of-set {_pct(m.unparsed_share)} % "
-        f"of {m.n} scored clips ({clips['decode_errors']} undecodable, {clips['model_errors']} model errors, "
-        f"{clips['pending']} not run)",
+        (
+            f"UAR {_pct(m.uar)} % · WAR {_pct(m.war)} % · unparsed/out-of-set {_pct(m.unparsed_share)} % "
+            f"of {m.n} scored clips ({clips['decode_errors']} undecodable, {clips['model_errors']} model errors, "
+            f"{clips['pending']} not run)"
+        ),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
-        *("| " + " | ".join(r) + " |" for r in rows),
+        *("| " + " | ".join(markdown_cell(c) for c in r) + " |" for r in rows),
         "",
         "recall: correct / support; classes without support (—) are left out of UAR.",
     ]
-    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    paths.append(p)
+    paths.append(atomic_write(out_dir / "per_class.md", "\n".join(lines) + "\n"))
 
-    p = out_dir / "confusion.csv"
-    with p.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["truth \\ prediction", *m.columns])
-        for lab, row in zip(m.labels, m.confusion):
-            w.writerow([lab, *row.tolist()])
-    paths.append(p)
+    confusion = [["truth \\ prediction", *m.columns]]
+    confusion += [[lab, *row.tolist()] for lab, row in zip(m.labels, m.confusion)]
+    paths.append(atomic_write(out_dir / "confusion.csv", _csv_text(confusion)))
 
     p = out_dir / "confusion.png"
-    draw_confusion(m).save(p)
+    with atomic_output(p) as f:
+        draw_confusion(m).save(f, format="PNG")
     paths.append(p)
     return paths
 

@@ -333,7 +333,29 @@ def resolve_instruction(text: str | None, default: str) -> str:
 
 
 def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> Analyzer:
-    """Load the model for a run (heavy imports happen here, not at module import)."""
+    """Load the model for a run (heavy imports happen here, not at module import). A server address
+    (``https://HOST:PORT``, no token) gives its ``RemoteModel``; ``load_remote_analyzer`` takes the options."""
+    from core.serve.client import RemoteTarget, is_remote_model
+
+    if is_remote_model(str(model_dir)):
+        return load_remote_analyzer(RemoteTarget.parse(str(model_dir)))
     from core.model import load_model
 
     return load_model(str(model_dir), device=device, dtype=dtype)
+
+
+def load_remote_analyzer(target: Any) -> Analyzer:
+    """The model of a server (``core.serve.client.RemoteTarget``: address, token, trust); device and precision
+    are the server's. Asks the server for its model now, so a wrong address or token fails before the run."""
+    from core.serve.client import RemoteModel
+
+    model = RemoteModel(target)
+    model.fetch_info()
+    return model
+
+
+def model_identity(model: str | Path) -> str:
+    """How a run's settings name its model: a server's address as given, a folder as its absolute path."""
+    from core.serve.client import is_remote_model
+
+    return str(model) if is_remote_model(str(model)) else str(Path(model).resolve())

@@ -3,16 +3,15 @@
 ``t`` is session seconds, ``wall`` unix seconds when the line was written. A ``window`` line carries
 ``WindowResult.to_dict()`` plus ``wall_t1`` and the frames the analysis used. A line is written with
 one ``write`` call and flushed to the OS at once, so a killed process leaves at most one torn last
-line, which ``read_log`` skips and reports.
+line, which the reader (``core.session.records.check_log``) skips and reports.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 # event types
 SESSION_START = "session_start"
@@ -49,41 +48,7 @@ def _clean(value: Any) -> Any:
 
 def encode_line(event: dict[str, Any]) -> bytes:
     """One UTF-8 JSON line ending in ``\\n``; never contains another newline."""
-    return (
-        json.dumps(_clean(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-    ).encode()
-
-
-@dataclass(frozen=True)
-class LogContents:
-    events: tuple[dict[str, Any], ...]  # every complete, parsable line in file order
-    torn_tail: bool  # the file ended in an incomplete line (killed mid-write); it was skipped
-    bad_lines: tuple[int, ...]  # 1-based numbers of complete lines that were not valid JSON objects
-    good_bytes: int  # length of the prefix made of complete lines
-
-
-def parse_log(data: bytes) -> LogContents:
-    """Parse log bytes up to the last complete line; never raises on damaged content."""
-    end = data.rfind(b"\n") + 1
-    events: list[dict[str, Any]] = []
-    bad: list[int] = []
-    for n, raw in enumerate(data[:end].split(b"\n")[:-1], start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            bad.append(n)
-            continue
-        if isinstance(obj, dict):
-            events.append(obj)
-        else:
-            bad.append(n)
-    return LogContents(tuple(events), end < len(data), tuple(bad), end)
-
-
-def read_log(path: Path) -> LogContents:
-    return parse_log(Path(path).read_bytes() if Path(path).exists() else b"")
+    return (json.dumps(_clean(event), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n").encode()
 
 
 def of_type(events: Iterable[dict[str, Any]], *types: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ SESSION/
   video/seg_000000.ts      H.264 in MPEG-TS segments; pts = session seconds × 90 kHz
   audio/seg_000000.pcm     raw s16le mono PCM, with audio/seg_000000.json (t0, rate) written first
   windows/w000042_0.jpg    the frames each window's analysis used (8 per window, chosen by
-                           core.model.preprocess.frame_indices)
+                           core.model.preprocess.frame_indices; see kept_frames.py)
   recording.mp4            optional single-file copy (video + AAC audio) made by ``consolidate``
 ```
 Both media formats stay readable after the process is killed: MPEG-TS has no index to finalise,
@@ -44,7 +44,3 @@ def audio_sidecar(pcm: Path) -> Path:
 def window_frame(window_id: int, k: int, ext: str) -> str:
     """Bundle-relative path (POSIX) of frame ``k`` of window ``window_id``."""
     return f"{WINDOWS_DIR}/w{window_id:06d}_{k}.{ext}"
-
-
-def is_session(path: Path) -> bool:
-    return (path / MANIFEST).is_file()

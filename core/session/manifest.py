@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import struct
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import core
 from core import labels as _labels
-from core.session import layout
+from core.safe_files import Opener, atomic_write
+from core.session import layout, strict_json
+from core.session.errors import SessionFormatError
 from core.session.events import _clean
 
 FORMAT_VERSION = 1
@@ -33,9 +37,11 @@ USAGE_NOTICE = (
     "unless local law permits it."
 )
 
-
-class SessionFormatError(ValueError):
-    """A folder is not a readable session bundle; the message says what is wrong and what to do."""
+# plausible ranges of what a manifest may say (a hostile one may say anything)
+MAX_WALL_S = 1e11  # unix seconds: year 5138
+MAX_SPAN_S = 86_400.0  # window and hop lengths, seconds
+MAX_TEXT_CHARS = 65_536  # instruction, usage notice
+MAX_NAME_CHARS = 4_096  # paths, ids, versions, hashes
 
 
 def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str | None:
@@ -61,9 +67,7 @@ def weights_fingerprint(model_dir: str | os.PathLike[str]) -> str | None:
             h.update(f.read(min(n, size)))
             start = 8 + n
             data_len = max(0, size - start)
-            for off in sorted(
-                {0, max(0, data_len // 2 - SAMPLE_BYTES // 2), max(0, data_len - SAMPLE_BYTES)}
-            ):
+            for off in sorted({0, max(0, data_len // 2 - SAMPLE_BYTES // 2), max(0, data_len - SAMPLE_BYTES)}):
                 f.seek(start + off)
                 h.update(f.read(SAMPLE_BYTES))
     return h.hexdigest()
@@ -97,9 +101,10 @@ class SessionManifest:
     app_version: str = core.__version__
     format_version: int = FORMAT_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
+    model: Mapping[str, Any] = field(default_factory=dict)  # a model server: backend, server, model_id, versions
 
     def __post_init__(self) -> None:
-        for name in ("generation", "devices", "recording", "extra"):
+        for name in ("generation", "devices", "recording", "extra", "model"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         _labels.label_set(self.label_set)  # raises a clear error for an unknown set
 
@@ -108,7 +113,7 @@ class SessionManifest:
         return _labels.label_set(self.label_set)
 
     @classmethod
-    def for_model(cls, model_dir: str | os.PathLike[str] | None, **kwargs: Any) -> "SessionManifest":
+    def for_model(cls, model_dir: str | os.PathLike[str] | None, **kwargs: Any) -> SessionManifest:
         """A manifest that names ``model_dir`` and fingerprints its weights."""
         if model_dir is None:
             return cls(**kwargs)
@@ -119,7 +124,17 @@ class SessionManifest:
             **kwargs,
         )
 
-    def with_(self, **changes: Any) -> "SessionManifest":
+    @classmethod
+    def for_backend(cls, info: Mapping[str, Any], **kwargs: Any) -> SessionManifest:
+        """A manifest for the model a worker has loaded (its ``info()``): a local folder is fingerprinted here; a
+        model server's fingerprint (the same method, computed by the server) and identity are taken as sent."""
+        if info.get("backend") != "remote":
+            return cls.for_model(info.get("model_dir"), **kwargs)
+        keys = ("backend", "server", "model_id", "versions", "device", "dtype", "frame_encoding")
+        return cls(weights_hash=info.get("weights_hash"), weights_hash_method=info.get("weights_hash_method"),
+                   model={k: info[k] for k in keys if info.get(k) is not None}, **kwargs)
+
+    def with_(self, **changes: Any) -> SessionManifest:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,49 +143,143 @@ class SessionManifest:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "SessionManifest":
+    def from_dict(cls, d: Mapping[str, Any]) -> SessionManifest:
+        """The manifest described by the JSON object ``d``, every field checked for type and range.
+
+        Raises :class:`SessionFormatError` naming the first field that does not fit."""
         known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in d.items() if k in known}
         unknown = {k: v for k, v in d.items() if k not in known and k != "labels"}
+        kwargs = {name: check(d[name], name) for name, check in _FIELD_CHECKS.items() if name in d}
         if unknown:
             kwargs["extra"] = {**dict(kwargs.get("extra") or {}), **unknown}
         for required in ("clock_origin_wall", "window_s", "hop_s"):
             if required not in kwargs:
-                raise SessionFormatError(
-                    f"manifest lacks {required!r}: the session folder is damaged or not a session"
-                )
+                raise SessionFormatError(f"manifest lacks {required!r}: the session folder is damaged or not a session")
         return cls(**kwargs)
 
 
-def write_manifest(directory: Path, manifest: SessionManifest, opener: Any = open) -> None:
-    """Write ``manifest.json`` atomically (temp file, fsync, rename)."""
-    path = Path(directory) / layout.MANIFEST
-    tmp = path.with_suffix(".json.tmp")
+# ---------------------------------------------------------------- checks of a manifest read from disk
+def _bad(name: str, value: Any, expected: str) -> SessionFormatError:
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return SessionFormatError(f"manifest field {name!r} is {shown}, expected {expected}; the manifest is damaged")
+
+
+def _number(lo: float, hi: float, *, open_low: bool = False) -> Any:
+    def check(value: Any, name: str) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok or not (lo < value <= hi if open_low else lo <= value <= hi):
+            raise _bad(name, value, f"a number in {'(' if open_low else '['}{lo:g}, {hi:g}]")
+        return float(value)
+
+    return check
+
+
+def _text(limit: int, optional: bool = False) -> Any:
+    def check(value: Any, name: str) -> str | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or len(value) > limit:
+            raise _bad(name, value, f"text of at most {limit} characters" + (" or null" if optional else ""))
+        return value
+
+    return check
+
+
+def _label_set(value: Any, name: str) -> str:
+    if not isinstance(value, str) or len(value) > 32:
+        raise _bad(name, value, "a label set name")
+    try:
+        _labels.label_set(value)
+    except ValueError as e:
+        raise SessionFormatError(f"manifest field {name!r}: {e}") from None
+    return value
+
+
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(name, value, "a JSON object")
+    return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(name, value, "true or false")
+    return value
+
+
+def _version(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise _bad(name, value, "a whole number >= 1")
+    if value > FORMAT_VERSION:
+        raise SessionFormatError(
+            f"the manifest has format version {value}, newer than this app reads ({FORMAT_VERSION}); "
+            "update R1-Omni Live"
+        )
+    return value
+
+
+def _session_id(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 128:
+        raise _bad(name, value, "a non-empty id of at most 128 characters")
+    return value
+
+
+_FIELD_CHECKS: dict[str, Any] = {
+    "clock_origin_wall": _number(0.0, MAX_WALL_S),
+    "window_s": _number(0.0, MAX_SPAN_S, open_low=True),
+    "hop_s": _number(0.0, MAX_SPAN_S, open_low=True),
+    "instruction": _text(MAX_TEXT_CHARS),
+    "label_set": _label_set,
+    "model_dir": _text(MAX_NAME_CHARS, optional=True),
+    "weights_hash": _text(MAX_NAME_CHARS, optional=True),
+    "weights_hash_method": _text(MAX_TEXT_CHARS, optional=True),
+    "generation": _mapping,
+    "devices": _mapping,
+    "usage_notice_accepted": _flag,
+    "usage_notice": _text(MAX_TEXT_CHARS),
+    "recording": _mapping,
+    "source_session": _text(MAX_NAME_CHARS, optional=True),
+    "source_session_id": _text(128, optional=True),
+    "created_wall": _number(0.0, MAX_WALL_S),
+    "session_id": _session_id,
+    "app_version": _text(64),
+    "format_version": _version,
+    "extra": _mapping,
+}
+
+
+def write_manifest(directory: Path, manifest: SessionManifest, opener: Opener | None = None) -> None:
+    """Write ``manifest.json`` atomically (exclusive temporary file, fsync, rename; see ``core.safe_files``).
+
+    ``opener(path, mode)`` opens the temporary file (tests inject failing files)."""
     data = json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2).encode()
-    with opener(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        if hasattr(f, "fileno"):
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(Path(directory) / layout.MANIFEST, data, opener=opener)
 
 
 def read_manifest(directory: str | os.PathLike[str]) -> SessionManifest:
+    """The checked manifest of the bundle ``directory``; :class:`SessionFormatError` saying why not."""
+    from core.session.bundle_files import MAX_MANIFEST_BYTES, BundleFiles
+
     path = Path(directory) / layout.MANIFEST
-    if not path.is_file():
-        raise SessionFormatError(
-            f"{directory} is not a session: it has no {layout.MANIFEST}. "
-            "Pick the folder that a recording created."
-        )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = BundleFiles(directory).read(layout.MANIFEST, MAX_MANIFEST_BYTES)
+    except (FileNotFoundError, NotADirectoryError):
+        raise SessionFormatError(
+            f"{directory} is not a session: it has no {layout.MANIFEST}. Pick the folder that a recording created."
+        ) from None
+    except SessionFormatError as e:
+        raise SessionFormatError(f"{e}; the session manifest cannot be read") from None
+    except OSError as e:
+        raise SessionFormatError(f"{path} cannot be read ({e.strerror or e}); check the folder") from None
+    try:
+        data = strict_json.loads(raw)
     except ValueError as e:
         raise SessionFormatError(f"{path} is not valid JSON ({e}); the session manifest is damaged") from None
     if not isinstance(data, dict):
         raise SessionFormatError(f"{path} does not hold a JSON object; the session manifest is damaged")
-    if int(data.get("format_version", 1)) > FORMAT_VERSION:
-        raise SessionFormatError(
-            f"{path} has format version {data['format_version']}, newer than this app reads "
-            f"({FORMAT_VERSION}); update R1-Omni Live"
-        )
-    return SessionManifest.from_dict(data)
+    try:
+        return SessionManifest.from_dict(data)
+    except SessionFormatError as e:
+        raise SessionFormatError(f"{path}: {e}") from None

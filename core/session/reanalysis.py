@@ -11,28 +11,44 @@ names the original. Inputs per window, in order of preference (``inputs="auto"``
 Audio comes from the recorded audio for the window's span; windows that were analysed video-only stay
 video-only, and a recording without audio gives video-only windows (said in the log).
 Runs on the calling thread (a worker thread in the app); ``should_stop`` ends it early, cleanly.
+
+The original is read through the checked bundle reader: a kept frame that is missing, refused or cannot be
+decoded makes ``auto`` fall back to the recorded video, else the window is skipped with the reason in the
+new log. The new session is written into a hidden folder beside ``out_dir`` and renamed into place when it
+is complete, so a failed run leaves no half-written session behind.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from core import labels as _labels
 from core.faces import DEFAULT_NUM_FRAMES, FaceChecks
 from core.results import AnalysisResult, WindowResult
 from core.session import events as ev
+from core.session.errors import SessionFormatError
+from core.session.export.common import MAX_LEFT_OUT_LISTED
+from core.session.export.escaping import one_line, terminal_safe
 from core.session.manifest import SessionManifest
 from core.session.reader import SessionReader
+from core.session.records import LoggedWindow
 from core.session.writer import RecordOptions, SessionWriter
 from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL
 
 FULL_AUDIO_COVERAGE = 0.99  # below this the window's audio counts as partial
 INPUTS = ("auto", "frames", "media")
+DEFAULT_MAX_NEW_TOKENS = 256
+MAX_NEW_TOKENS = 8192  # a manifest asking for more is not believed; the default is used
+PARTIAL_PREFIX = "."  # the hidden folder a run writes into before it is renamed into place
 
 
 class Analyzer(Protocol):
@@ -60,34 +76,71 @@ class ReanalysisReport:
     skipped: tuple[int, ...]  # window ids without usable inputs
     seconds: float
     stopped_early: bool
+    left_out: tuple[str, ...] = ()  # parts of the original that could not be used (damaged lines, refused files)
 
     @property
     def windows_per_s(self) -> float:
         return self.windows / self.seconds if self.seconds > 0 else 0.0
 
 
-def _window_inputs(reader: SessionReader, w: dict[str, Any], inputs: str) -> tuple[np.ndarray | None, str]:
-    """(uint8 [N,H,W,3] frames or None, where they came from)."""
+def _window_inputs(reader: SessionReader, w: LoggedWindow, inputs: str) -> tuple[np.ndarray | None, str, str | None]:
+    """(uint8 [N,H,W,3] frames or None, where they came from, why the kept frames were not usable)."""
+    problem = None
     if inputs in ("auto", "frames"):
-        got = reader.window_frames(w)
+        try:
+            got = reader.load_window_frames(w)
+        except (OSError, SessionFormatError) as e:  # missing, refused or undecodable kept frames
+            got, problem = None, str(e)
         if got is not None:
-            return got[1], "frames"
+            return got[1], "frames", None
         if inputs == "frames":
-            return None, "frames"
+            return None, "frames", problem
     if reader.has_video:
-        _, frames = reader.video.frames_between(w["t0"], w["t1"])
+        _, frames = reader.video.frames_between(w.t0, w.t1)
         if len(frames):
-            return frames, "media"
-    return None, "media"
+            return frames, "media", problem
+    return None, "media", problem
 
 
-def _window_audio(reader: SessionReader, w: dict[str, Any], has_audio: bool) -> tuple[np.ndarray | None, str]:
-    if w.get("modal") == "video" or not has_audio:
+def _window_audio(reader: SessionReader, w: LoggedWindow, has_audio: bool) -> tuple[np.ndarray | None, str]:
+    if w.analysis.modal == "video" or not has_audio:
         return None, AUDIO_MISSING
-    pcm, covered = reader.audio(w["t0"], w["t1"])
+    pcm, covered = reader.audio(w.t0, w.t1)
     if covered <= 0:
         return None, AUDIO_MISSING
     return pcm, AUDIO_OK if covered >= FULL_AUDIO_COVERAGE else AUDIO_PARTIAL
+
+
+def _max_new_tokens(asked: int | None, manifest: SessionManifest) -> int:
+    """``asked``, else the original's setting when it is a plausible count, else the default."""
+    if asked:
+        return int(asked)
+    recorded = manifest.generation.get("max_new_tokens")
+    if type(recorded) is int and 1 <= recorded <= MAX_NEW_TOKENS:
+        return recorded
+    return DEFAULT_MAX_NEW_TOKENS
+
+
+def _partial_folder(out_dir: Path) -> Path:
+    """A new hidden folder beside ``out_dir`` (same filesystem: the final rename is atomic), made with the
+    usual permissions. ``out_dir`` itself must not exist yet, or be an empty folder (not a symlink)."""
+    if out_dir.is_symlink() or (out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir()))):
+        raise ReanalysisError(f"{out_dir} already exists and is not an empty folder; choose a new --out folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(16):
+        partial = out_dir.with_name(f"{PARTIAL_PREFIX}{out_dir.name}.{secrets.token_hex(6)}.partial")
+        try:
+            partial.mkdir()  # fails if anything, a symlink too, is already there
+        except FileExistsError:
+            continue
+        return partial
+    raise FileExistsError(f"no free temporary name beside {out_dir}")
+
+
+def _move_into_place(partial: Path, out_dir: Path) -> None:
+    if out_dir.is_dir() and not out_dir.is_symlink():
+        out_dir.rmdir()  # empty (checked before the run); fails loudly if something appeared meanwhile
+    os.rename(partial, out_dir)
 
 
 def reanalyse(
@@ -112,10 +165,10 @@ def reanalyse(
         raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
     src = SessionReader(session_dir)
     orig = src.manifest
-    windows = src.windows
+    windows = src.logged_windows
     if not windows:
         raise ReanalysisError(f"{session_dir} has no analysed windows to re-analyse")
-    has_frames = any(w.get("frames") for w in windows)
+    has_frames = any(w.frames for w in windows)
     if not has_frames and not src.has_video:
         raise ReanalysisError(
             f"{session_dir} was recorded without video or window frames (analysis only), so there is nothing "
@@ -123,102 +176,165 @@ def reanalyse(
         )
     instruction = orig.instruction if instruction is None else instruction
     label_set = orig.label_set if label_set is None else label_set
-    max_new_tokens = int(max_new_tokens or orig.generation.get("max_new_tokens") or 256)
+    max_new_tokens = _max_new_tokens(max_new_tokens, orig)
     src_path = Path(session_dir).resolve()
     if out_dir is None:
         out_dir = src_path.parent / f"{src_path.name}-reanalysis-{time.strftime('%Y%m%d-%H%M%S')}"
-    model_dir = getattr(model, "model_dir", None)
-    manifest = SessionManifest.for_model(
-        model_dir,
+    out_dir = Path(out_dir)
+    try:
+        _labels.label_set(label_set)
+    except ValueError as e:
+        raise ReanalysisError(str(e)) from None
+    try:
+        partial = _partial_folder(out_dir)
+    except OSError as e:
+        raise ReanalysisError(f"cannot create the new session beside {out_dir}: {e}; choose another --out") from None
+    try:
+        job = _Job(model, instruction, label_set, max_new_tokens, scores, inputs, on_progress, should_stop)
+        report = _run(src, job, partial)
+        _move_into_place(partial, out_dir)
+    except OSError as e:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise ReanalysisError(f"cannot put the new session at {out_dir}: {e}; choose another --out") from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return ReanalysisReport(out_dir, *report, left_out=src.problems())
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one re-analysis asks for (the arguments of :func:`reanalyse`, resolved)."""
+
+    model: Analyzer
+    instruction: str
+    label_set: str
+    max_new_tokens: int
+    scores: bool
+    inputs: str
+    on_progress: Callable[[int, int, WindowResult | None], None] | None
+    should_stop: Callable[[], bool] | None
+
+
+def _new_manifest(src: SessionReader, job: _Job) -> SessionManifest:
+    orig = src.manifest
+    return SessionManifest.for_model(
+        getattr(job.model, "model_dir", None),
         clock_origin_wall=orig.clock_origin_wall,
         window_s=orig.window_s,
         hop_s=orig.hop_s,
-        instruction=instruction,
-        label_set=label_set,
-        generation={"max_new_tokens": max_new_tokens, "do_sample": False, "scores": scores},
+        instruction=job.instruction,
+        label_set=job.label_set,
+        generation={"max_new_tokens": job.max_new_tokens, "do_sample": False, "scores": job.scores},
         devices=dict(orig.devices),
         usage_notice_accepted=orig.usage_notice_accepted,
         usage_notice=orig.usage_notice,
-        source_session=str(src_path),
+        source_session=str(src.path.resolve()),
         source_session_id=orig.session_id,
-        extra={"reanalysis_inputs": inputs},
+        extra={"reanalysis_inputs": job.inputs},
     )
+
+
+def _write_preamble(src: SessionReader, writer: SessionWriter, job: _Job) -> None:
+    """The log lines that say what this run is: its source, a missing-audio note, the original's markers."""
+    windows = src.logged_windows
+    writer.write_event(
+        "reanalysis",
+        source_session=str(src.path.resolve()),
+        source_session_id=src.manifest.session_id,
+        windows=len(windows),
+        inputs=job.inputs,
+    )
+    if not src.has_audio and any(w.analysis.modal != "video" for w in windows):
+        writer.write_event(ev.ERROR, message="the original recording has no audio: windows are re-analysed video-only")
+    for m in src.logged_markers:
+        if m.kind in ev.MARKER_KINDS:
+            writer.add_marker(m.kind, m.text, t=m.t)
+        else:  # a kind this app does not write: kept as a custom marker that names it
+            writer.add_marker("custom", f"{m.kind}: {m.text}" if m.text else m.kind, t=m.t)
+
+
+def _analyse_window(
+    src: SessionReader, w: LoggedWindow, job: _Job, writer: SessionWriter, face_checks: FaceChecks
+) -> WindowResult | str:
+    """The new result of one window, or why there is none (``"skipped"`` / ``"failed"``, logged)."""
+    frames, origin, problem = _window_inputs(src, w, job.inputs)
+    if problem is not None:
+        writer.write_event(ev.ERROR, window_id=w.window_id, message=f"kept frames not used: {problem}")
+    if frames is None:
+        writer.write_event(
+            ev.DROPPED,
+            window_id=w.window_id,
+            t0=w.t0,
+            t1=w.t1,
+            reason=f"no usable {origin} recorded for this window" + (f" ({problem})" if problem else ""),
+        )
+        return "skipped"
+    audio, audio_status = _window_audio(src, w, src.has_audio)
+    faces = face_checks.submit(frames, getattr(job.model, "num_frames", DEFAULT_NUM_FRAMES))
+    try:
+        analysis = job.model.analyze(
+            frames,
+            audio,
+            job.instruction,
+            max_new_tokens=job.max_new_tokens,
+            label_set=job.label_set,
+            scores=job.scores,
+        )
+    except Exception as e:  # noqa: BLE001 — one bad window must not end the run; it is logged
+        writer.write_event(ev.ERROR, window_id=w.window_id, message=f"analysis failed: {e}")
+        return "failed"
+    result = WindowResult(
+        window_id=w.window_id,
+        t0=w.t0,
+        t1=w.t1,
+        wall_t0=w.result.wall_t0,
+        analysis=analysis,
+        audio_status=audio_status,
+        finished_at=w.t1,
+        faces=face_checks.result(faces),
+    )
+    writer.write_result(result)
+    return result
+
+
+def _run(src: SessionReader, job: _Job, out_dir: Path) -> tuple[int, tuple[int, ...], tuple[int, ...], float, bool]:
+    """Analyse ``src``'s windows into the new bundle ``out_dir``; (done, failed, skipped, seconds, stopped).
+
+    The writer and the face checks are stopped whatever happens, so nothing keeps writing after an error."""
+    windows = src.logged_windows
     errors: list[str] = []
-    now = [windows[0]["t0"]]
+    now = [windows[0].t0]
     writer = SessionWriter(
-        out_dir, manifest, RecordOptions.analysis_only(), errors.append, clock=lambda: now[0]
+        out_dir, _new_manifest(src, job), RecordOptions.analysis_only(), errors.append, clock=lambda: now[0]
     )
     if not writer.start():
         raise ReanalysisError(errors[0] if errors else f"cannot create {out_dir}")
-    writer.write_event(
-        "reanalysis",
-        source_session=str(src_path),
-        source_session_id=orig.session_id,
-        windows=len(windows),
-        inputs=inputs,
-    )
-    if not src.has_audio and any(w.get("modal") != "video" for w in windows):
-        writer.write_event(
-            ev.ERROR, message="the original recording has no audio: windows are re-analysed video-only"
-        )
-    for m in src.markers:
-        writer.add_marker(m["kind"], m.get("text", ""), t=m["t"])
-    failed, skipped = [], []
-    done = 0
-    stopped = False
+    outcomes: dict[str, list[int]] = {"failed": [], "skipped": []}
+    done, stopped = 0, False
     t_start = time.perf_counter()
-    has_audio = src.has_audio
     face_checks = FaceChecks()
-    for i, w in enumerate(windows):
-        if should_stop is not None and should_stop():
-            stopped = True
-            break
-        now[0] = w["t1"]
-        frames, origin = _window_inputs(src, w, inputs)
-        if frames is None:
-            skipped.append(w["window_id"])
-            writer.write_event(
-                ev.DROPPED,
-                window_id=w["window_id"],
-                t0=w["t0"],
-                t1=w["t1"],
-                reason=f"no {origin} recorded for this window",
-            )
-            if on_progress:
-                on_progress(i + 1, len(windows), None)
-            continue
-        audio, audio_status = _window_audio(src, w, has_audio)
-        faces = face_checks.submit(frames, getattr(model, "num_frames", DEFAULT_NUM_FRAMES))
-        try:
-            analysis = model.analyze(
-                frames, audio, instruction, max_new_tokens=max_new_tokens, label_set=label_set, scores=scores
-            )
-        except Exception as e:  # noqa: BLE001 — one bad window must not end the run; it is logged
-            failed.append(w["window_id"])
-            writer.write_event(ev.ERROR, window_id=w["window_id"], message=f"analysis failed: {e}")
-            if on_progress:
-                on_progress(i + 1, len(windows), None)
-            continue
-        result = WindowResult(
-            window_id=w["window_id"],
-            t0=w["t0"],
-            t1=w["t1"],
-            wall_t0=w["wall_t0"],
-            analysis=analysis,
-            audio_status=audio_status,
-            finished_at=w["t1"],
-            faces=face_checks.result(faces),
-        )
-        writer.write_result(result)
-        done += 1
-        if on_progress:
-            on_progress(i + 1, len(windows), result)
-    seconds = time.perf_counter() - t_start
-    face_checks.close()
-    writer.stop()
+    try:
+        _write_preamble(src, writer, job)
+        for i, w in enumerate(windows):
+            if job.should_stop is not None and job.should_stop():
+                stopped = True
+                break
+            now[0] = w.t1
+            got = _analyse_window(src, w, job, writer, face_checks)
+            if isinstance(got, str):
+                outcomes[got].append(w.window_id)
+            else:
+                done += 1
+            if job.on_progress:
+                job.on_progress(i + 1, len(windows), None if isinstance(got, str) else got)
+        seconds = time.perf_counter() - t_start
+    finally:
+        face_checks.close()
+        writer.stop()
     if errors:
         raise ReanalysisError(errors[0])
-    return ReanalysisReport(Path(out_dir), done, tuple(failed), tuple(skipped), seconds, stopped)
+    return done, tuple(outcomes["failed"]), tuple(outcomes["skipped"]), seconds, stopped
 
 
 # ---------------------------------------------------------------- comparison
@@ -249,9 +365,7 @@ class Comparison:
         return self.agree / self.common if self.common else 0.0
 
 
-def compare(
-    a: str | os.PathLike[str] | SessionReader, b: str | os.PathLike[str] | SessionReader
-) -> Comparison:
+def compare(a: str | os.PathLike[str] | SessionReader, b: str | os.PathLike[str] | SessionReader) -> Comparison:
     """Windows of two sessions (typically an original and its re-analysis) whose labels differ.
 
     Windows are matched by id and span; a window without a label (unparsed answer) on either side
@@ -259,28 +373,23 @@ def compare(
     """
     ra = a if isinstance(a, SessionReader) else SessionReader(a)
     rb = b if isinstance(b, SessionReader) else SessionReader(b)
-    key = lambda w: (w["window_id"], round(w["t0"], 6), round(w["t1"], 6))  # noqa: E731
-    wa = {key(w): w for w in ra.windows}
-    wb = {key(w): w for w in rb.windows}
+
+    def key(w: LoggedWindow) -> tuple[int, float, float]:
+        return w.window_id, round(w.t0, 6), round(w.t1, 6)
+
+    wa = {key(w): w for w in ra.logged_windows}
+    wb = {key(w): w for w in rb.logged_windows}
     common = sorted(set(wa) & set(wb), key=lambda k: (k[1], k[0]))
     out: list[Disagreement] = []
     confusion: dict[tuple[str, str], int] = {}
     for k in common:
-        x, y = wa[k], wb[k]
-        pair = (x.get("label") or "-", y.get("label") or "-")
+        x, y = wa[k].analysis, wb[k].analysis
+        pair = (x.label or "-", y.label or "-")
         confusion[pair] = confusion.get(pair, 0) + 1
-        if x.get("label") != y.get("label"):
+        if x.label != y.label:
             out.append(
                 Disagreement(
-                    k[0],
-                    x["t0"],
-                    x["t1"],
-                    x.get("label"),
-                    y.get("label"),
-                    x.get("parse_status", ""),
-                    y.get("parse_status", ""),
-                    x.get("think"),
-                    y.get("think"),
+                    k[0], wa[k].t0, wa[k].t1, x.label, y.label, x.parse_status, y.parse_status, x.think, y.think
                 )
             )
     return Comparison(
@@ -299,13 +408,9 @@ def configure(parser: Any) -> None:
     parser.add_argument("session", help="the recorded session folder")
     parser.add_argument("--model", help="model folder to analyse with (see `main.py download`)")
     parser.add_argument("--instruct", default=None, help="instruction (default: the session's)")
-    parser.add_argument(
-        "--labels", default=None, help="dfew | mafw | ravdess | free (default: the session's)"
-    )
+    parser.add_argument("--labels", default=None, help="dfew | mafw | ravdess | free (default: the session's)")
     parser.add_argument("--max-new-tokens", type=int, default=None)
-    parser.add_argument(
-        "--inputs", default="auto", choices=INPUTS, help="kept frames, recorded video, or auto"
-    )
+    parser.add_argument("--inputs", default="auto", choices=INPUTS, help="kept frames, recorded video, or auto")
     parser.add_argument("--out", default=None, help="new session folder (default: next to the original)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
@@ -315,6 +420,7 @@ def configure(parser: Any) -> None:
 
 
 def print_comparison(cmp: Comparison, out: Any) -> None:
+    """The comparison as text; labels come from bundles, so control characters are replaced."""
     print(
         f"{cmp.common} windows in both, {cmp.agree} agree ({100 * cmp.agreement:.0f}%), "
         f"{len(cmp.disagreements)} disagree; only in the first: {len(cmp.only_in_a)}, "
@@ -322,7 +428,7 @@ def print_comparison(cmp: Comparison, out: Any) -> None:
         file=out,
     )
     for d in cmp.disagreements:
-        a, b = d.label_a or f"({d.status_a})", d.label_b or f"({d.status_b})"
+        a, b = one_line(d.label_a or f"({d.status_a})"), one_line(d.label_b or f"({d.status_b})")
         print(
             f"  window {d.window_id:5d}  {d.t0:8.1f}-{d.t1:<8.1f} s  {a:>14}  ->  {b}",
             file=out,
@@ -331,8 +437,6 @@ def print_comparison(cmp: Comparison, out: Any) -> None:
 
 def run(args: Any) -> int:
     import sys
-
-    from core.session.manifest import SessionFormatError
 
     try:
         if args.compare:
@@ -355,7 +459,7 @@ def run(args: Any) -> int:
                 if result is None
                 else result.analysis.label or f"({result.analysis.parse_status})"
             )
-            print(f"[{done}/{total}] {label}", file=sys.stderr, flush=True)
+            print(f"[{done}/{total}] {one_line(label)}", file=sys.stderr, flush=True)
 
         rep = reanalyse(
             args.session,
@@ -368,8 +472,14 @@ def run(args: Any) -> int:
             on_progress=progress,
         )
     except (SessionFormatError, ReanalysisError) as e:
-        print(f"reanalyse: {e}", file=sys.stderr)
+        print(terminal_safe(f"reanalyse: {e}"), file=sys.stderr)
         return 2
+    listed = rep.left_out[:MAX_LEFT_OUT_LISTED]
+    for line in [
+        *listed,
+        *([f"... and {len(rep.left_out) - len(listed)} more"] if rep.left_out[len(listed) :] else []),
+    ]:
+        print(terminal_safe(f"reanalyse: left out of {args.session}: {line}"), file=sys.stderr)
     print(
         f"{rep.out_dir}: {rep.windows} windows in {rep.seconds:.1f} s ({rep.windows_per_s:.2f} windows/s); "
         f"failed {len(rep.failed)}, skipped {len(rep.skipped)}",

@@ -33,32 +33,34 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from core.results import WindowResult
 from core.session import events as ev
 from core.session import layout
+from core.session.kept_frames import KeptFrames
 from core.session.manifest import SessionManifest, write_manifest
-from core.session.media import (
-    VIDEO_SEGMENT_S,
+from core.session.media_writers import (
     AudioSegmentWriter,
     FaceBlur,
     FaceBlurUnavailable,
     Opener,
     VideoSegmentWriter,
     default_opener,
-    encode_image,
     fsync_file,
 )
-from core.window import MODEL_SAMPLE_RATE_HZ, Window, model_frame_indices
+from core.session.record_options import RecordOptions, WriterStats
+from core.window import MODEL_SAMPLE_RATE_HZ, Window
+
+__all__ = ["RecordOptions", "SessionWriter", "WriterStats"]
 
 log = logging.getLogger(__name__)
 
-MiB = 1 << 20
 DROP_SUMMARY_PERIOD_S = 5.0  # at most one media_dropped log line per period
 
 IDLE, RECORDING, PAUSED, STOPPING, STOPPED, FAILED = (
@@ -71,69 +73,10 @@ IDLE, RECORDING, PAUSED, STOPPING, STOPPED, FAILED = (
 )
 
 
-@dataclass(frozen=True)
-class RecordOptions:
-    """What a recording keeps. ``analysis_only()`` keeps the log and nothing else."""
-
-    record_video: bool = True
-    record_audio: bool = True  # False: drop audio from the recording (the analysis still hears it)
-    window_frames: bool = True  # keep the frames each analysis used (needed to re-analyse without video)
-    blur_faces: bool = False  # blur faces in recorded video and kept frames (privacy)
-    frame_format: str = "jpg"  # "jpg" (quality 90) or "png" (lossless, ~10× bigger)
-    max_video_height: int | None = 720  # recorded video is scaled down to this height, px
-    max_video_fps: float = 30.0  # frames closer together than 1/fps are not recorded
-    video_segment_s: float = VIDEO_SEGMENT_S
-    max_queue_bytes: int = 64 * MiB  # media waiting for the disk; beyond it media is dropped
-    fsync_interval_s: float = 2.0
-
-    def __post_init__(self) -> None:
-        if self.frame_format not in ("jpg", "png"):
-            raise ValueError(f"frame_format must be 'jpg' or 'png', got {self.frame_format!r}")
-
-    @classmethod
-    def analysis_only(cls, **kw: Any) -> "RecordOptions":
-        return cls(record_video=False, record_audio=False, window_frames=False, **kw)
-
-    @property
-    def records_media(self) -> bool:
-        return self.record_video or self.record_audio or self.window_frames
-
-
-@dataclass(frozen=True)
-class WriterStats:
-    """A snapshot of the writer's counters (read from any thread)."""
-
-    state: str
-    queued_media: int
-    queued_media_bytes: int
-    queued_log: int
-    frames_written: int
-    audio_s_written: float
-    windows_written: int
-    events_written: int  # log lines of any type
-    dropped_frames: int  # queue full (disk too slow)
-    dropped_audio_blocks: int
-    dropped_audio_s: float
-    skipped_paused: int  # media and results not recorded while paused
-    dropped_window_frames: int  # results logged without their frames because the writer was behind
-    bytes_written: int
-    error: str | None
-
-
-@dataclass(frozen=True)
-class _Evidence:
-    """The frames a window's analysis used, copied out of the window on the caller's thread."""
-
-    frames: np.ndarray  # uint8 [8,H,W,3]
-    times: np.ndarray  # float64 [8] session seconds
-    indices: np.ndarray  # int64 [8] into the window's frames
-    n_frames: int  # frames in the window
-
-
 class _CountedFile:
     """A file wrapper that counts bytes for ``WriterStats.bytes_written`` (writer thread only)."""
 
-    def __init__(self, f: BinaryIO, owner: "SessionWriter") -> None:
+    def __init__(self, f: BinaryIO, owner: SessionWriter) -> None:
         self._f, self._owner = f, owner
 
     def write(self, b: bytes) -> int:
@@ -161,10 +104,10 @@ class _CountedFile:
     def close(self) -> None:
         self._f.close()
 
-    def __enter__(self) -> "_CountedFile":
+    def __enter__(self) -> _CountedFile:  # noqa: PYI034 — private, never subclassed
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -196,7 +139,7 @@ class SessionWriter:
         self._face_detector = face_detector
         self._blur: FaceBlur | None = None
         self._cv = threading.Condition()
-        self._log_q: deque[tuple[dict[str, Any], _Evidence | None]] = deque()
+        self._log_q: deque[tuple[dict[str, Any], KeptFrames | None]] = deque()
         self._evidence_bytes = 0  # frames waiting in the log queue (bounded by max_queue_bytes)
         self._media_q: deque[tuple[str, np.ndarray, float]] = deque()
         self._media_bytes = 0
@@ -294,24 +237,17 @@ class SessionWriter:
         }
         evidence = None
         if window is not None and self.options.window_frames and len(window.frames):
-            # keep only the sampled frames (a copy): the queue must not hold whole windows (~100 MB at 4 s of
-            # 640x480x30 fps) while the disk is slow
-            idx = (np.asarray(result.frame_indices, np.int64) if result.frame_indices is not None
-                   else model_frame_indices(len(window.frames)))
-            evidence = _Evidence(window.frames[idx], window.frame_times[idx], idx, len(window.frames))
+            evidence = KeptFrames.of(window, result.frame_indices)
         with self._cv:
             if self._state == PAUSED:
                 self._skipped_paused += 1
                 return
-            if (
-                evidence is not None
-                and self._evidence_bytes + evidence.frames.nbytes > self.options.max_queue_bytes
-            ):
+            if evidence is not None and self._evidence_bytes + evidence.nbytes > self.options.max_queue_bytes:
                 self._dropped_window_frames += 1
                 event["frames_dropped"] = "the writer was behind; the result is kept, its frames are not"
                 evidence = None
             if evidence is not None:
-                self._evidence_bytes += evidence.frames.nbytes
+                self._evidence_bytes += evidence.nbytes
         self._enqueue_log(event, evidence)
 
     def write_event(self, kind: str, t: float | None = None, **fields: Any) -> None:
@@ -399,11 +335,11 @@ class SessionWriter:
             return False
         return self._state == RECORDING
 
-    def _enqueue_log(self, event: dict[str, Any], evidence: _Evidence | None = None) -> None:
+    def _enqueue_log(self, event: dict[str, Any], evidence: KeptFrames | None = None) -> None:
         with self._cv:
             if self._state not in (RECORDING, PAUSED):  # not started, stopping (the log is closing) or failed
                 if evidence is not None:
-                    self._evidence_bytes -= evidence.frames.nbytes
+                    self._evidence_bytes -= evidence.nbytes
                 return
             event.setdefault("t", self._clock())
             self._log_q.append((event, evidence))
@@ -443,7 +379,7 @@ class SessionWriter:
                     self._media_bytes -= data.nbytes
                 self._write_media(kind, data, t)
             self._close_media()
-        except Exception as e:  # OSError (ENOSPC, EACCES...) or an encoder error wrapping one
+        except Exception as e:  # noqa: BLE001 — OSError (ENOSPC, EACCES...) or an encoder error wrapping one
             self._close_media(quiet=True)
             self._fail(self._failure_message("the video or audio", e))
 
@@ -472,17 +408,15 @@ class SessionWriter:
                     if self._state != FAILED:
                         self._finish()
                     break
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 — any failed write ends the recording with a message
             self._cut_log()
             self._fail(self._failure_message("the event log or window frames", e))
         else:
-            if (
-                self._state == FAILED and self._log_file is not None
-            ):  # media failed: say so in the log if it can
+            if self._state == FAILED and self._log_file is not None:  # media failed: say so in the log if it can
                 try:
                     self._write_event({"type": ev.ERROR, "t": self._clock(), "message": self._error}, None)
                     fsync_file(self._log_file)
-                except Exception:
+                except Exception:  # noqa: BLE001 — the log is failing too: keep it whole, say nothing more
                     self._cut_log()
         if self._state == FAILED and self._log_file is not None:
             try:
@@ -497,13 +431,15 @@ class SessionWriter:
             "free disk space or pick another folder, then record again."
         )
 
-    def _write_event(self, event: dict[str, Any], evidence: _Evidence | None) -> None:
+    def _write_event(self, event: dict[str, Any], evidence: KeptFrames | None) -> None:
         if evidence is not None:
             try:
-                event["frames"] = self._write_window_frames(event["window_id"], evidence)
+                event["frames"] = evidence.write(
+                    self.directory, event["window_id"], self.options.frame_format, self._open, self._blur
+                )
             finally:
                 with self._cv:
-                    self._evidence_bytes -= evidence.frames.nbytes
+                    self._evidence_bytes -= evidence.nbytes
             event["n_frames"] = evidence.n_frames  # frames in the window the 8 were sampled from
         event = {
             "seq": self._seq,
@@ -519,20 +455,6 @@ class SessionWriter:
         self._lines += 1
         if event["type"] == ev.WINDOW:
             self._windows += 1
-
-    def _write_window_frames(self, window_id: int, evidence: "_Evidence") -> list[dict[str, Any]]:
-        out = []
-        ext = self.options.frame_format
-        for k, (rgb, t, i) in enumerate(zip(evidence.frames, evidence.times, evidence.indices, strict=True)):
-            if self._blur is not None:
-                rgb = self._blur(rgb)
-            rel = layout.window_frame(window_id, k, ext)
-            path = self.directory / rel
-            path.parent.mkdir(exist_ok=True)
-            with self._open(path, "wb") as f:
-                f.write(encode_image(rgb, ext))
-            out.append({"file": rel, "t": float(t), "index": int(i)})
-        return out
 
     def _write_media(self, kind: str, data: np.ndarray, t: float) -> None:
         if kind == "frame":
@@ -583,9 +505,7 @@ class SessionWriter:
         self._close_media()
         self._maybe_summarise_drops(force=True)
         s = self.stats
-        self._write_event(
-            {"type": ev.SESSION_END, "t": self._clock(), "stats": asdict(s) | {"state": STOPPED}}, None
-        )
+        self._write_event({"type": ev.SESSION_END, "t": self._clock(), "stats": asdict(s) | {"state": STOPPED}}, None)
         fsync_file(self._log_file)
         self._log_file.close()
         self._log_file = None

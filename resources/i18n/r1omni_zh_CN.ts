@@ -16,6 +16,14 @@
         <translation>选择模型文件夹…</translation>
     </message>
     <message>
+        <source>Remote server…</source>
+        <translation>远程服务器…</translation>
+    </message>
+    <message>
+        <source>Analyse on a model server (python main.py serve) instead of this computer</source>
+        <translation>在模型服务器（python main.py serve）上分析，而不是在本机</translation>
+    </message>
+    <message>
         <source>Load model</source>
         <translation>加载模型</translation>
     </message>
@@ -569,6 +577,10 @@ Press ● Monitor (Space) to start.</source>
         <translation>选择 R1-Omni 模型文件夹</translation>
     </message>
     <message>
+        <source>Cannot use the model server {url}: {error}</source>
+        <translation>无法使用模型服务器 {url}：{error}</translation>
+    </message>
+    <message>
         <source>Weights downloaded to {folder}; loading…</source>
         <translation>权重已下载到 {folder}；正在加载…</translation>
     </message>
@@ -929,6 +941,49 @@ Press ● Monitor (Space) to start.</source>
     </message>
 </context>
 <context>
+    <name>RemoteServerDialog</name>
+    <message>
+        <source>A computer running &lt;code&gt;python main.py serve&lt;/code&gt;. Beyond this machine the server uses &lt;b&gt;https&lt;/b&gt; and a token; plain http is accepted for 127.0.0.1 only.</source>
+        <translation>一台运行 &lt;code&gt;python main.py serve&lt;/code&gt; 的计算机。跨机器访问时服务器使用 &lt;b&gt;https&lt;/b&gt; 和令牌；普通 http 仅允许 127.0.0.1。</translation>
+    </message>
+    <message>
+        <source>Remote model server</source>
+        <translation>远程模型服务器</translation>
+    </message>
+    <message>
+        <source>leave empty to keep the stored token</source>
+        <translation>留空则保留已保存的令牌</translation>
+    </message>
+    <message>
+        <source>system certificates</source>
+        <translation>系统证书</translation>
+    </message>
+    <message>
+        <source>Server</source>
+        <translation>服务器</translation>
+    </message>
+    <message>
+        <source>Token</source>
+        <translation>令牌</translation>
+    </message>
+    <message>
+        <source>Trust certificate</source>
+        <translation>信任的证书</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>连接</translation>
+    </message>
+    <message>
+        <source>Certificate to trust (PEM)</source>
+        <translation>要信任的证书 (PEM)</translation>
+    </message>
+    <message>
+        <source>PEM (*.pem *.crt);;All (*)</source>
+        <translation>PEM (*.pem *.crt);;所有文件 (*)</translation>
+    </message>
+</context>
+<context>
     <name>ReplayWindow</name>
     <message>
         <source>CSV table</source>
@@ -949,14 +1004,6 @@ Press ● Monitor (Space) to start.</source>
     <message>
         <source>HTML report</source>
         <translation>HTML 报告</translation>
-    </message>
-    <message>
-        <source>re-analysis of {name} (the original is not available to compare)</source>
-        <translation>{name} 的重新分析（原始会话不可用，无法比较）</translation>
-    </message>
-    <message>
-        <source>re-analysis of {name}: {n} of {common} windows disagree with the original</source>
-        <translation>{name} 的重新分析：{common} 个窗口中有 {n} 个与原始结果不同</translation>
     </message>
     <message>
         <source>Replay — {name}</source>
@@ -1058,8 +1105,8 @@ Press ● Monitor (Space) to start.</source>
         <translation>麦克风采样率与输入溢出次数（丢失的音频块）</translation>
     </message>
     <message>
-        <source>End of a window to its result; in brackets the model&apos;s time for it and how long its first reasoning text took</source>
-        <translation>从窗口结束到得到结果的时间；括号内为模型用时和首段推理文字的用时</translation>
+        <source>End of a window to its result; in brackets the model&apos;s time for it (with a model server: the server&apos;s time and the network&apos;s), and how long its first reasoning text took</source>
+        <translation>从窗口结束到得到结果的时间；括号内为模型用时（使用模型服务器时分为服务器用时和网络用时）以及首段推理文字的用时</translation>
     </message>
     <message>
         <source>How old the newest result is: now minus the end of its window</source>
@@ -1100,6 +1147,10 @@ Press ● Monitor (Space) to start.</source>
     <message>
         <source>model {s}</source>
         <translation>模型 {s}</translation>
+    </message>
+    <message>
+        <source>network {s}</source>
+        <translation>网络 {s}</translation>
     </message>
     <message>
         <source>first token {s}</source>

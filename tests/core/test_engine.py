@@ -153,7 +153,7 @@ def test_out_of_memory_is_reported_and_the_worker_keeps_going():
 
 
 def test_load_failure_is_an_error_not_a_crash():
-    rec, windows = Recorder(), QueueWindows()
+    rec = Recorder()
 
     def broken(req):
         raise FileNotFoundError(f"model folder {req.model_dir} does not exist")

@@ -25,14 +25,15 @@ PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 # calls whose string argument a person reads: a literal with letters here must go through tr()/translate()
 UI_CALLS = {"QLabel", "QPushButton", "QAction", "QToolButton", "QCheckBox", "QRadioButton", "QGroupBox", "setText",
             "setToolTip", "setWindowTitle", "setPlaceholderText", "addAction", "addMenu", "addTab", "showMessage",
-            "setTitle", "addItem", "setStatusTip", "show_message", "set_unavailable", "clear", "setHtml"}
+            "setTitle", "addItem", "setStatusTip", "show_message", "set_unavailable", "clear", "setHtml", "addRow",
+            "getOpenFileName", "getSaveFileName", "getExistingDirectory"}
 # words allowed to stay Latin in a Chinese window: names, units, keys, formats, commands
 ALLOWED = re.compile(
     r"R1-Omni Live|R1-Omni|Hugging Face|ModelScope|HumanOmni-7B|HumanOmni-0\.5B|EMER-SFT-0\.5B|MAFW-DFEW-0\.5B|"
     r"CSV|JSON|ELAN|WebVTT|HTML|session-\d{8}-\d{6}|\b(?:dfew|mafw|ravdess)\b|"
     r"DFEW|MAFW|RAVDESS|CUDA|CPU|GPU|fp16|bf16|fp32|float32|float16|bfloat16|HF_TOKEN|HF_ENDPOINT|safetensors|"
-    r"python main\.py download|python main\.py --source demo|pip install modelscope|modelscope|dBFS|RMS|kHz|Hz|"
-    r"GiB|MiB|GB|MB|kB|fps|Ctrl\+[A-Z]|Space|Esc|F5|\b[MXF]\b|<think>|<answer>|English|https?://\S+|"
+    r"python main\.py download|python main\.py --source demo|python main\.py serve|pip install modelscope|modelscope|dBFS|RMS|kHz|Hz|"
+    r"GiB|MiB|GB|MB|kB|fps|Ctrl\+[A-Z]|Space|Esc|F5|\b[MXF]\b|<think>|<answer>|English|https?://\S+|\bhttps?\b|"
     r"\*\.[a-z0-9]+|SigLIP|Whisper|BERT|\bs\b|\bms\b|t0|t1|#\d+|[/\\][\w./\\-]*|\b\w+\.(json|safetensors|txt)\b|"
     r"(?:[\w.-]+/)+[\w.-]*")
 DEVICE = "USB Microphone"  # a device's own name is data, not a text of the window
@@ -206,3 +207,13 @@ def test_the_html_report_names_labels_in_the_language_and_data_keeps_ids(tmp_pat
     assert "恐惧" not in en and '<html lang="en">' in en
     for data in ("csv", "json", "vtt"):
         assert "恐惧" not in render(reader, data)  # files for tools keep the canonical ids
+
+
+def test_the_remote_server_dialog_in_chinese_has_no_english_left(qtbot, chinese):
+    from desktop.remote_dialog import RemoteServerDialog
+
+    dialog = RemoteServerDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.windowTitle() == "远程模型服务器"
+    left = english_left(visible_texts(dialog))
+    assert left == [], "\n".join(left)

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from core.session import RecordOptions, SessionReader, SessionWriter  # noqa: E402
-from core.session.playback import output_device_available  # noqa: E402
-from tests.session import synth  # noqa: E402
+from core.session import RecordOptions, SessionReader, SessionWriter
+from core.session.playback import output_device_available
+from tests.session import synth
 
 N = 6
 
@@ -122,9 +122,10 @@ def test_a_reanalysis_says_how_many_windows_disagree(qtbot, session, tmp_path):
     from core.session.reanalysis import compare, reanalyse
     from tests.session.test_reanalysis import BrightnessModel
 
-    reanalyse(session, BrightnessModel(), out_dir=tmp_path / "re")
-    cmp = compare(session, tmp_path / "re")
-    win = _open(qtbot, tmp_path / "re")
+    re = session.parent / "s-reanalysis"  # next to its original: where replay looks for it (SECURITY.md)
+    reanalyse(session, BrightnessModel(), out_dir=re)
+    cmp = compare(session, re)
+    win = _open(qtbot, re)
     assert f"{len(cmp.disagreements)} of {cmp.common} windows disagree" in win.note.text()
     assert win.timeline.span_count() == N
     # the re-analysis kept no media: the original's video and kept frames are shown
@@ -134,7 +135,7 @@ def test_a_reanalysis_says_how_many_windows_disagree(qtbot, session, tmp_path):
     )
     qtbot.waitUntil(lambda: win.evidence.window_id == 2, timeout=5000)
     assert not win.evidence.thumbs[0].pixmap().isNull()
-    new_label = [w for w in SessionReader(tmp_path / "re").windows if w["window_id"] == 2][0]["label"]
+    new_label = next(w for w in SessionReader(re).windows if w["window_id"] == 2)["label"]
     assert new_label in win.evidence.header.text()
 
 

@@ -1,0 +1,76 @@
+"""What the export formats share: the media origin, score and timing columns, marker drawing, notes."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+
+from core.faces import FaceCheck
+from core.session.media import media_origin as recorded_media_origin
+from core.session.reader import SessionReader
+from core.session.records import LoggedWindow
+
+MARKER_SPAN_S = 0.2  # ELAN/VTT need a duration: markers are drawn as 200 ms spans
+MAX_LEFT_OUT_LISTED = 20  # items named in a header or on stderr; the JSON export lists them all
+MARKER_COLOURS = {"event": "#ffffff", "exclude": "#ff6b6b", "custom": "#4aa3ff"}  # as on the live timeline
+
+
+def media_origin(reader: SessionReader) -> float:
+    """Session time (s) at which the recorded media (and ``recording.mp4``) start; 0.0 without media."""
+    return recorded_media_origin(reader.files)
+
+
+def timeline_origin(reader: SessionReader) -> float:
+    """Time 0 of exports laid over the recorded media (ELAN, WebVTT): the media origin, or 0 without media."""
+    return media_origin(reader) if (reader.has_video or reader.has_audio) else 0.0
+
+
+def utc_time(wall_s: float) -> _dt.datetime:
+    """Unix seconds as an aware UTC datetime (any finite value a manifest may hold, on every platform)."""
+    return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=wall_s)
+
+
+def to_ms(t: float, origin: float) -> int:
+    """Milliseconds from ``origin`` (never negative)."""
+    return max(0, round((t - origin) * 1000))
+
+
+def score_labels(windows: Iterable[LoggedWindow], label_set: tuple[str, ...] | None) -> list[str]:
+    """Score columns: the session's label set, plus any other label that has a score."""
+    names = list(label_set or ())
+    seen = set(names)
+    for w in windows:
+        for k in w.analysis.scores or {}:
+            if k not in seen:
+                names.append(k)
+                seen.add(k)
+    return names
+
+
+def timing_names(windows: Iterable[LoggedWindow]) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    for w in windows:
+        for k in w.analysis.timings:
+            if k not in seen:
+                names.append(k)
+                seen.add(k)
+    return names
+
+
+def faces_note(faces: tuple[int, ...] | None) -> str:
+    note = FaceCheck(tuple(faces)).short_warning() if faces is not None else None
+    return f" · {note}" if note else ""
+
+
+def left_out(reader: SessionReader) -> list[str]:
+    """What the export had to leave out of the bundle (skipped log lines, unusable files), one line each."""
+    return [*(f"events.jsonl {s}" for s in reader.skipped), *reader.files.notes]
+
+
+def left_out_listed(reader: SessionReader) -> list[str]:
+    """``left_out`` for a header or a terminal: at most ``MAX_LEFT_OUT_LISTED`` items, then a count."""
+    items = left_out(reader)
+    if len(items) <= MAX_LEFT_OUT_LISTED:
+        return items
+    return [*items[:MAX_LEFT_OUT_LISTED], f"... and {len(items) - MAX_LEFT_OUT_LISTED} more"]

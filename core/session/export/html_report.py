@@ -1,0 +1,115 @@
+"""A self-contained HTML report of a session (inline CSS and SVG, no scripts, no external assets).
+
+Every piece of bundle text is escaped (``svg.esc``: control characters replaced, then ``html.escape``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+
+from core import labels as _labels
+from core.clock_text import clock
+from core.session.export import svg
+from core.session.export.common import faces_note, left_out, left_out_listed, score_labels, utc_time
+from core.session.export.svg import esc
+from core.session.reader import SessionReader
+from core.session.records import LoggedWindow
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;
+background:#16181c;color:#e6e6e6}
+h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
+.meta{color:#a8a8a8}.meta td{padding:1px 12px 1px 0}.notice{border-left:3px solid #E69F00;padding:6px 10px;
+background:#22252b;margin:12px 0}svg text{fill:#cfcfcf;font-size:11px}
+table.w{border-collapse:collapse;width:100%}
+table.w td,table.w th{border-bottom:1px solid #2c3038;padding:4px 8px;vertical-align:top;text-align:left}
+.chip{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
+.status{color:#a8a8a8;font-size:12px}.mono{font-family:ui-monospace,monospace}
+"""
+
+
+def _window_row(w: LoggedWindow, shown: Callable[[str], str]) -> str:
+    a = w.analysis
+    name = shown(a.label) if a.label else "—"
+    return (
+        f'<tr><td class="mono">{clock(w.t0)}–{clock(w.t1)}</td>'
+        f'<td><span class="chip" style="background:{_labels.colour(a.label)}"></span>{esc(name)}'
+        f'<div class="status">{esc(a.parse_status)}'
+        f" · audio {esc(w.result.audio_status)}{esc(faces_note(w.result.faces))}"
+        f" · ready {w.latency_s:+.1f} s</div></td>"
+        f"<td>{esc(w.reasoning)}</td></tr>"
+    )
+
+
+def _meta(reader: SessionReader, t0: float, t1: float) -> list[tuple[str, str]]:
+    m = reader.manifest
+    windows, markers = reader.logged_windows, reader.logged_markers
+    meta = [
+        ("session", m.session_id),
+        ("recorded", utc_time(m.created_wall).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("app version", m.app_version),
+        ("model", f"{m.model_dir or '—'} ({(m.weights_hash or '')[:12] or 'no hash'})"),
+        ("instruction", m.instruction),
+        ("label set", m.label_set),
+        ("window / hop", f"{m.window_s:g} s / {m.hop_s:g} s"),
+        ("span", f"{clock(t0)}–{clock(t1)} ({len(windows)} windows, {len(markers)} markers)"),
+    ]
+    if m.source_session:
+        meta.append(("re-analysis of", m.source_session))
+    if not reader.complete:
+        meta.append(
+            ("state", "recording did not end cleanly (crash or still running): shown up to the last complete log line")
+        )
+    n_left_out = len(left_out(reader))
+    if n_left_out:
+        listed = "; ".join(left_out_listed(reader))
+        meta.append(("left out", f"{n_left_out} damaged or refused part(s) of the bundle: {listed}"))
+    return meta
+
+
+def to_html(reader: SessionReader, language: str = "en") -> str:
+    """``language``: how emotion label names read (``en``, ``zh_CN``: :func:`core.labels.display_name`); the
+    rest of the report is English, and data attributes keep the canonical ids."""
+    m = reader.manifest
+    shown = partial(_labels.display_name, language=language)
+    html_lang = "zh-CN" if language == "zh_CN" else "en"
+    windows, markers = reader.logged_windows, reader.logged_markers
+    t0, t1 = reader.span
+    counts = Counter(w.shown_label for w in windows)
+    order = [lab for lab in (m.labels or ()) if lab in counts] + sorted(k for k in counts if k not in (m.labels or ()))
+    rows = "".join(_window_row(w, shown) for w in windows)
+    marker_rows = "".join(
+        f'<tr><td class="mono">{clock(mk.t)}</td><td>{esc(mk.kind)}</td><td>{esc(mk.text)}</td></tr>' for mk in markers
+    )
+    scores_svg = (
+        svg.scores(windows, score_labels(windows, m.labels), t0, t1, shown=shown)
+        if any(w.analysis.scores for w in windows)
+        else "<p>No scores.</p>"
+    )
+    marker_table = (
+        f'<table class="w"><tr><th>time</th><th>kind</th><th>text</th></tr>{marker_rows}</table>'
+        if markers
+        else "<p>None.</p>"
+    )
+    meta = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in _meta(reader, t0, t1))
+    return f"""<!DOCTYPE html>
+<html lang="{html_lang}"><head><meta charset="utf-8"><title>R1-Omni Live session {esc(m.session_id[:8])}</title>
+<style>{_CSS}</style></head><body>
+<h1>R1-Omni Live — session report</h1>
+<table class="meta">{meta}</table>
+<div class="notice">{esc(m.usage_notice)} Notice accepted: {"yes" if m.usage_notice_accepted else "no"}.
+Labels are the model's answers; scores are its own preferences, not calibrated probabilities.</div>
+<h2>Emotion timeline</h2>
+{svg.timeline(windows, markers, t0, t1, shown=shown) if windows or markers else "<p>No analysed windows.</p>"}
+<h2>Label scores <span class="status">(the model's own preference per label, not a probability)</span></h2>
+{scores_svg}
+<h2>Label distribution</h2>
+{svg.distribution([(k, counts[k]) for k in order], shown=shown) if windows else "<p>No analysed windows.</p>"}
+<h2>Markers</h2>
+{marker_table}
+<h2>Reasoning per window</h2>
+<table class="w"><tr><th>window</th><th>emotion</th><th>reasoning</th></tr>{rows}</table>
+</body></html>
+"""
