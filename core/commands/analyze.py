@@ -27,7 +27,6 @@ DEFAULT_MAX_NEW_TOKENS = 512  # the official script allows 2048; reasoning + ans
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from core.model.family_checks import configured_num_frames
     from core.model.preprocess import DEFAULT_INSTRUCTION
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter

@@ -9,9 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from core.capture import RUNNING, MicrophoneSource
+from core.capture import RUNNING, MicrophoneSource, pulse_sources
 from core.capture import devices as devices_mod
-from core.capture import pulse_sources
 from core.capture.devices import find_microphone, list_microphones
 from core.ring_buffer import LiveBuffer
 from core.sources import open_sources

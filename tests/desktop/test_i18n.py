@@ -32,7 +32,8 @@ ALLOWED = re.compile(
     r"R1-Omni Live|R1-Omni|Hugging Face|ModelScope|HumanOmni-7B|HumanOmni-0\.5B|EMER-SFT-0\.5B|MAFW-DFEW-0\.5B|"
     r"CSV|JSON|ELAN|WebVTT|HTML|session-\d{8}-\d{6}|\b(?:dfew|mafw|ravdess)\b|"
     r"DFEW|MAFW|RAVDESS|CUDA|CPU|GPU|fp16|bf16|fp32|float32|float16|bfloat16|HF_TOKEN|HF_ENDPOINT|safetensors|"
-    r"python main\.py download|python main\.py --source demo|python main\.py serve|pip install modelscope|modelscope|dBFS|RMS|kHz|Hz|"
+    r"python main\.py download|python main\.py --source demo|python main\.py serve|pip install modelscope|"
+    r"modelscope|dBFS|RMS|kHz|Hz|"
     r"GiB|MiB|GB|MB|kB|fps|Ctrl\+[A-Z]|Space|Esc|F5|\b[MXF]\b|<think>|<answer>|English|https?://\S+|\bhttps?\b|"
     r"\*\.[a-z0-9]+|SigLIP|Whisper|BERT|\bs\b|\bms\b|t0|t1|#\d+|[/\\][\w./\\-]*|\b\w+\.(json|safetensors|txt)\b|"
     r"(?:[\w.-]+/)+[\w.-]*")
