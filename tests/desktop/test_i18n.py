@@ -218,3 +218,17 @@ def test_the_remote_server_dialog_in_chinese_has_no_english_left(qtbot, chinese)
     assert dialog.windowTitle() == "远程模型服务器"
     left = english_left(visible_texts(dialog))
     assert left == [], "\n".join(left)
+
+
+def test_view_language_is_remembered_and_validated(qtbot, make_window, settings):  # noqa: F811
+    from core.settings import Settings
+    from desktop.app import build_parser
+
+    win = make_window()
+    actions = {a.data(): a for a in win.language_actions.actions()}
+    assert set(actions) == {"system", "en", "zh_CN"} and actions["system"].isChecked()
+    assert [a.text() for a in win.language_actions.actions()][1:] == ["English", "简体中文"]
+    actions["zh_CN"].trigger()
+    assert settings.language == "zh_CN" and "next" in win.banner._text.text()
+    assert Settings().update({"language": "fr"}) == ["language"]  # a hand-edited settings file
+    assert build_parser().parse_args(["--language", "zh_CN"]).language == "zh_CN"
