@@ -29,6 +29,7 @@ def test_the_catalogue_is_the_published_family():
         find_member("R1-Omni-7B")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("member", list(SHAPES))
 def test_member_loads_and_analyses_a_clip(member, tmp_path, capsys):
     folder = build(tmp_path, member)
