@@ -9,6 +9,10 @@
     python main.py monitor --source camera --model DIR     headless live mode, JSON lines on stdout
     python main.py reanalyse SESSION --model DIR           run a recorded session again (or --compare)
     python main.py serve --model DIR [--host H --port P]   serve the model to other machines (Ray Serve)
+
+Exit status of every command: 0 done; 1 it ran but failed to do its job (e.g. the source failed); 2 usage (a bad
+option value or an input that cannot be used); 3 the model could not be loaded or failed (analyze, evaluate);
+130 interrupted. ``python main.py COMMAND --help`` lists each command's options and their ranges.
 """
 
 from __future__ import annotations
@@ -33,10 +37,13 @@ COMMANDS = {
 
 
 def _setup_logging(verbose: bool) -> None:
+    from core.redaction import install_log_redaction
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_redaction()  # a stream URL's password never reaches a log line, whoever logs it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,10 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a not in ("-v", "--verbose")]
     _setup_logging(verbose)
     if argv and argv[0] in COMMANDS:
+        from core.cli_types import parse_or_exit
+
         module = importlib.import_module(COMMANDS[argv[0]])
         parser = argparse.ArgumentParser(prog=f"main.py {argv[0]}", description=module.__doc__)
         module.configure(parser)
-        return int(module.run(parser.parse_args(argv[1:])) or 0)
+        args = parse_or_exit(parser, argv[1:])  # a bad value: argparse's message and status 2, returned
+        return args if isinstance(args, int) else int(module.run(args) or 0)
     if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
         print(__doc__)
     from desktop.app import run_app

@@ -4,7 +4,7 @@ R1-Omni architecture and random weights, no download.
 The model is the one ``bench/model_bench.py`` builds (same builder: seeded random weights, fixture
 tokenizers, stopping disabled so that every clip generates exactly ``--tokens`` tokens). The clips are
 copies of ``resources/demo.mp4`` (12 s, 320x240 at 30 fps, speech) listed in a manifest, and the run goes
-through the real evaluation path: dataset loading, the decode-ahead thread with ``core.media.read_clip``,
+through the real evaluation path: dataset loading, the decode-ahead thread with ``core.clip_decode.read_clip``,
 ``analyze``, the JSONL log and the report. Printed: clips/s over the run (model build excluded, first
 clip included), per-clip decode time (hidden behind the model by the decoder thread) and the mean
 per-stage times of ``analyze``. With ``--batch-size N`` (> 1) the same clips are then run again through

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from core.capture.base import ENDED, ERROR, Source, SourceEvent, SourceStatus
+from core.capture.base import Source, SourceEvent, SourceStatus
 from core.clock import SessionClock, SteppedClock
 from core.engine import Attachment, InferenceWorker, WindowListener, WorkerStats
 from core.results import WindowResult
@@ -34,6 +34,7 @@ from core.scheduler import (
     DEFAULT_HOP_S,
     DEFAULT_WINDOW_S,
     MAX_WAIT_S,
+    DataOutlook,
     Mailbox,
     Scheduler,
     SchedulerStats,
@@ -156,20 +157,23 @@ class LiveSession:
         assert attachment is not None
 
         # A source takes its time base from the clock when it starts; the first frame (at that time) says it did.
+        deadline = time.monotonic() + EVERY_WINDOW_STALL_S
         while not stop.is_set() and self.buffer.horizons()[0] is None and not self._sources_finished():
-            self._wait_for_data(stop)
+            self._wait_for_data(stop, deadline)
         sched.start_at(clock.now())
         cut = k = 0
         while not stop.is_set():
             t1 = sched.boundary(k)
             clock.set(max(t1, clock.now()))  # the sources deliver up to t1, then wait for the clock
-            ended = self._wait_until_ready(t1, stop)
+            outlook = self._wait_for_outlook(t1, stop)
             if stop.is_set():
                 break
-            if ended and not sched.video_ready(t1):
+            if not outlook.ready and outlook.finished and not sched.video_ready(t1):
                 break  # the file ends before this window does
             done = attachment.stats().completed
-            window = sched.tick(now=t1 + (MAX_WAIT_S if ended else 0.0))  # at the end: what audio there is
+            # not ready: nothing more can come for this window, cut what there is as a live run does MAX_WAIT_S
+            # after t1 (the end of the file, or a hole in its stamps longer than that)
+            window = sched.tick(now=t1 if outlook.ready else t1 + MAX_WAIT_S)
             k += 1
             if window is None:
                 continue
@@ -178,35 +182,41 @@ class LiveSession:
         return cut
 
     def _sources_finished(self) -> bool:
-        return all(src.status().state in (ENDED, ERROR) for src in self._sources)
+        """No source runs any more (ended, failed for good or stopped): nothing more will arrive."""
+        return not any(src.status().active for src in self._sources)
 
-    def _wait_for_data(self, stop: threading.Event) -> None:
-        """Wait for the next frame or audio block (or ``stop``); raises ``EveryWindowError`` after
-        ``EVERY_WINDOW_STALL_S`` without any."""
-        deadline = time.monotonic() + EVERY_WINDOW_STALL_S
-        while not stop.is_set():
-            if self._data_arrived.wait(EVERY_WINDOW_CHECK_S):
-                self._data_arrived.clear()
-                return
-            if self._sources_finished():
-                return
-            if time.monotonic() > deadline:
-                video_h, audio_h = self.buffer.horizons()
-                raise EveryWindowError(
-                    f"the source stopped delivering data at {self.clock.now():.2f} s without ending (video up to "
-                    f"{_at(video_h)}, audio up to {_at(audio_h)}); the file may be damaged or its audio and video "
-                    "tracks far apart: re-encode it (e.g. ffmpeg -i IN -c:v libx264 -c:a aac OUT.mp4)")
-
-    def _wait_until_ready(self, t1: float, stop: threading.Event) -> bool:
-        """Wait until the buffer holds the window ending at ``t1``; True when the sources ended first."""
-        while not stop.is_set():
-            self._data_arrived.clear()  # before the check: data that lands after it wakes the wait below
-            if self.scheduler.data_ready(t1):
-                return False
-            if self._sources_finished():
-                return True
-            self._wait_for_data(stop)
+    def _wait_for_data(self, stop: threading.Event, deadline: float) -> bool:
+        """Wait up to ``EVERY_WINDOW_CHECK_S`` for the next frame, audio block or source event; True when one
+        came. Raises ``EveryWindowError`` when none has come since ``deadline`` (monotonic seconds) although the
+        sources neither ended nor wait for the clock: they stalled."""
+        if self._data_arrived.wait(EVERY_WINDOW_CHECK_S):
+            return True
+        if not stop.is_set() and time.monotonic() > deadline and not self._sources_finished():
+            video_h, audio_h = self.buffer.horizons()
+            raise EveryWindowError(
+                f"the source stopped delivering data at {self.clock.now():.2f} s without ending (video up to "
+                f"{_at(video_h)}, audio up to {_at(audio_h)}); the file may be damaged: re-encode it (e.g. "
+                "ffmpeg -i IN -c:v libx264 -c:a aac OUT.mp4)")
         return False
+
+    def _wait_for_outlook(self, t1: float, stop: threading.Event) -> DataOutlook:
+        """Wait until the window ending at ``t1`` can be cut (``Scheduler.outlook``): its data is in the buffer,
+        or no more of it can come (the sources finished, or they wait for a clock time more than ``MAX_WAIT_S``
+        past ``t1``). A hole in the file's stamps closer than that moves the clock to where the data resumes."""
+        deadline = time.monotonic() + EVERY_WINDOW_STALL_S
+        while True:
+            self._data_arrived.clear()  # before the check: data that lands after it wakes the wait below
+            now = self.clock.now()
+            outlook = self.scheduler.outlook(t1, self._sources, now)
+            if stop.is_set() or outlook.ready or (
+                    outlook.stalled and (outlook.finished or (outlook.resume_at or 0.0) > t1 + MAX_WAIT_S)):
+                return outlook
+            if outlook.resume_at is not None:
+                assert isinstance(self.clock, SteppedClock)
+                self.clock.set(max(outlook.resume_at, now))  # the data after the hole comes once the clock moves
+                continue
+            if self._wait_for_data(stop, deadline):
+                deadline = time.monotonic() + EVERY_WINDOW_STALL_S
 
     def _wait_for_analysis(self, worker: InferenceWorker, attachment: Attachment, done: int,
                            stop: threading.Event) -> None:

@@ -45,6 +45,9 @@ FRAME_SLACK_S = 4.0  # frame history beyond one window: scheduler lag + a late c
 AUDIO_MIN_CAPACITY_S = 40.0  # >= 30 s (Whisper's whole input) + slack; also feeds the waveform view
 AUDIO_SLACK_S = 10.0
 AUDIO_JITTER_TOLERANCE_S = 0.2  # stamp jitter absorbed before a block is treated as a gap or an overlap
+# Exact stamps (a file's presentation times) only differ from the sample count by rounding: anything beyond this is
+# a real hole or overlap in the stream and is placed as such at once.
+AUDIO_EXACT_TOLERANCE_S = 0.001
 AUDIO_RESYNC_TOLERANCE_S = 0.04  # a lasting offset above this is corrected (lip-sync is noticed from ~45 ms)
 AUDIO_RESYNC_EVERY_S = 1.0  # how much audio the lasting offset is judged over
 AUDIO_RESYNC_MIN_BLOCKS = (
@@ -52,6 +55,14 @@ AUDIO_RESYNC_MIN_BLOCKS = (
 )
 AUDIO_PARTIAL_BELOW = 0.9  # coverage under this fraction of the span -> "partial"
 SILENCE_PEAK_DBFS = -50.0  # peak under this (a quiet room with a live mic is louder) -> "silent"
+
+
+def reduced_shape(height: int, width: int, max_side: int = MAX_SIDE_PX) -> tuple[int, int]:
+    """(height, width) scaled so that the long side is at most ``max_side``, aspect kept; never enlarged. The one
+    rule for bounding a frame: the frames kept for the model (``FrameRing``) and those a media file delivers live
+    (``core.capture.media_file.to_rgb``)."""
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def keep_fps_for_window(window_s: float) -> float:
@@ -74,6 +85,12 @@ class AudioRing:
     the true offset), a gap re-aligns the data; if even the latest was that early, samples are dropped. This keeps
     audio within ~40 ms of the session clock when the device clock drifts or a short stall happens, without ever
     inventing samples.
+
+    Exact stamps (``write(..., exact=True)``: a media file's presentation times, not a callback's arrival time) are
+    not jitter: a hole or an overlap of more than ``AUDIO_EXACT_TOLERANCE_S`` is placed at once. Absorbing it as
+    jitter would leave the samples (and the ``horizon``) behind their stamps until the next re-alignment, up to a
+    second later: a file whose audio has short holes (an AAC file looped with ``ffmpeg -stream_loop`` has a 64 ms hole
+    at each seam, its priming samples) then never shows audio up to a time that its paced source has already played.
     """
 
     def __init__(self, capacity_s: float, rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> None:
@@ -89,6 +106,7 @@ class AudioRing:
         self.dropped_overlap_samples = 0
         self.resyncs = 0  # re-alignments after a lasting small offset (gap inserted or samples dropped)
         self._tol = int(AUDIO_JITTER_TOLERANCE_S * rate_hz)
+        self._exact_tol = int(AUDIO_EXACT_TOLERANCE_S * rate_hz)
         self._resync_tol = int(AUDIO_RESYNC_TOLERANCE_S * rate_hz)
         self._resync_every = int(AUDIO_RESYNC_EVERY_S * rate_hz)
         self._reset_offsets()
@@ -114,22 +132,24 @@ class AudioRing:
         assert self.t_origin is not None
         return round((t - self.t_origin) * self.rate_hz)
 
-    def write(self, samples: np.ndarray, t0: float) -> None:
-        """samples: float32 [S] mono; t0: session seconds of samples[0]."""
+    def write(self, samples: np.ndarray, t0: float, exact: bool = False) -> None:
+        """samples: float32 [S] mono; t0: session seconds of samples[0]; ``exact``: t0 is the samples' true time
+        (a file's presentation time), so a hole or an overlap is placed at once rather than taken for jitter."""
         n = len(samples)
         if n == 0:
             return
         if self.t_origin is None:
             self.t_origin = t0
         k = self.index_of(t0)
+        tol = self._exact_tol if exact else self._tol
         drop = 0
-        if k > self.written + self._tol:
+        if k > self.written + tol:
             self._mark_gap(k)
             self._reset_offsets()
-        elif k < self.written - self._tol:
+        elif k < self.written - tol:
             drop = self.written - k
             self._reset_offsets()
-        else:
+        elif not exact:
             offset = k - self.written  # > 0: this block is stamped later than the data's end (samples)
             self._off_min = min(self._off_min, offset)
             self._off_max = max(self._off_max, offset)
@@ -253,8 +273,7 @@ class FrameRing:
         )
 
     def reduced_shape(self, height: int, width: int) -> tuple[int, int]:
-        scale = min(1.0, self.max_side / max(height, width))
-        return max(1, round(height * scale)), max(1, round(width * scale))
+        return reduced_shape(height, width, self.max_side)
 
     def reduce(self, frame: np.ndarray) -> np.ndarray:
         """Resize uint8 [H, W, 3] so its long side is <= max_side. Called outside the lock, on a source thread.
@@ -388,11 +407,12 @@ class LiveBuffer:
         for listener in self._frame_listeners:
             listener(frame, t)
 
-    def push_audio(self, samples: np.ndarray, t0: float) -> None:
-        """samples: float32 [S] mono 16 kHz (copied); t0: session seconds of samples[0]. Source thread."""
+    def push_audio(self, samples: np.ndarray, t0: float, exact: bool = False) -> None:
+        """samples: float32 [S] mono 16 kHz (copied); t0: session seconds of samples[0]; ``exact``: t0 is the
+        samples' presentation time, not an arrival time with jitter (see ``AudioRing``). Source thread."""
         samples = np.asarray(samples, np.float32)
         with self._lock:
-            self.audio.write(samples, t0)
+            self.audio.write(samples, t0, exact)
         for listener in self._audio_listeners:
             listener(samples, t0)
 

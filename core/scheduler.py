@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from core.ring_buffer import LiveBuffer
 from core.window import AUDIO_MISSING, AUDIO_PARTIAL, AUDIO_SILENT, Window
+
+if TYPE_CHECKING:
+    from core.capture.base import SourceStatus
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ DEFAULT_WINDOW_S = 4.0
 DEFAULT_HOP_S = 2.0
 MIN_WINDOW_S = 0.5
 MAX_WINDOW_S = 30.0  # Whisper sees at most 30 s; longer windows would silently lose audio
+MIN_HOP_S = 0.1  # finer than the 8 frames/s the buffer keeps is pointless, and a tiny hop floods the worker
+MAX_HOP_S = 3600.0  # an hour between windows is already a sampling, not monitoring
 TICK_S = 0.02  # scheduler thread period (seconds)
 MAX_WAIT_S = 0.5  # cut even if a stream has not reached t1 this long after t1 (a stalled or unplugged device)
 
@@ -100,15 +106,44 @@ class SchedulerStats:
     max_latency_s: float | None
 
 
+class _HasStatus(Protocol):
+    def status(self) -> SourceStatus: ...
+
+
+@dataclass(frozen=True)
+class DataOutlook:
+    """Whether the data of the window ending at ``t1`` is in the buffer and, if not, whether it can still arrive
+    while the session clock stays where it is. For a run whose clock follows the model (every window of a file).
+
+    - ``ready``: cut the window now.
+    - ``finished``: no source runs any more (ended, failed for good, stopped): nothing more will ever arrive; cut
+      what there is if the video reaches t1 (``Scheduler.video_ready``), else the file ended before this window.
+    - ``resume_at``: every running source waits for the clock to reach a later time (the earliest is given): the
+      data up to t1 that exists is all in the buffer and nothing more comes until the clock moves. Move the clock
+      to ``resume_at`` if it is within ``MAX_WAIT_S`` of t1 (a hole in the file's stamps, or audio stored after the
+      video in the file), else cut what there is, as a live run does ``MAX_WAIT_S`` after t1.
+    - none of these: a source is still decoding or reading: wait for it and ask again.
+    """
+
+    ready: bool
+    finished: bool
+    resume_at: float | None
+
+    @property
+    def stalled(self) -> bool:
+        """The data is not ready and cannot arrive before the clock moves or at all."""
+        return not self.ready and (self.finished or self.resume_at is not None)
+
+
 def check_window_hop(window_s: float, hop_s: float) -> None:
-    """Raise ValueError with the fix when ``window_s``/``hop_s`` make no sense for the model."""
+    """Raise ValueError with the fix when ``window_s``/``hop_s`` make no sense for the model (NaN never does)."""
     if not MIN_WINDOW_S <= window_s <= MAX_WINDOW_S:
         raise ValueError(
             f"window_s={window_s} is outside [{MIN_WINDOW_S}, {MAX_WINDOW_S}] s: the model hears at most 30 s of "
             f"audio and needs a span to sample 8 frames from; pick e.g. {DEFAULT_WINDOW_S}"
         )
-    if not 0 < hop_s:
-        raise ValueError(f"hop_s={hop_s} must be positive; pick e.g. {DEFAULT_HOP_S}")
+    if not MIN_HOP_S <= hop_s <= MAX_HOP_S:
+        raise ValueError(f"hop_s={hop_s} is outside [{MIN_HOP_S}, {MAX_HOP_S}] s; pick e.g. {DEFAULT_HOP_S}")
 
 
 class Scheduler:
@@ -169,6 +204,15 @@ class Scheduler:
             return False
         audio_flowing = audio_h is not None and audio_h >= t1 - self.window_s
         return not audio_flowing or audio_h >= t1 - 1e-6
+
+    def outlook(self, t1: float, sources: Iterable[_HasStatus], now: float) -> DataOutlook:
+        """See ``DataOutlook``: ``sources`` are the session's sources, ``now`` the clock's time. The sources are
+        read before the buffer, so a source found waiting has pushed everything it will push before ``now``."""
+        statuses = [src.status() for src in sources]
+        running = [s for s in statuses if s.active]
+        idle = all(s.waiting_until is not None and s.waiting_until > now for s in running)
+        resume_at = min(s.waiting_until for s in running) if running and idle else None  # type: ignore[type-var]
+        return DataOutlook(ready=self.data_ready(t1), finished=not running, resume_at=resume_at)
 
     def _video_covers(self, video_h: float | None, t1: float) -> bool:
         return video_h is not None and video_h >= t1 - 1.0 / self.buffer.frames.keep_fps

@@ -1,9 +1,11 @@
 """One typed settings object, persisted as JSON under the platform's user config dir.
 
 Loading never fails on content: unknown keys are ignored, missing keys take their defaults, a value of the wrong
-type or outside its choices falls back to the default (logged), and an unreadable file is kept aside as
-``settings.json.bad`` (never overwritten silently) before defaults are used. Saving is atomic (temp file + rename),
-so a crash mid-write leaves the previous file intact.
+type, outside its range or choices (``max_new_tokens`` 0, a NaN window, a 10 MB string...) falls back to the default
+with a warning naming the key, and an unreadable file is kept aside as ``settings.json.bad`` (never overwritten
+silently) before defaults are used. A path that is not a regular file (a folder, a FIFO, a device) is neither read
+nor ever replaced, and a file larger than ``MAX_SETTINGS_BYTES`` is not parsed. Saving is atomic (temp file +
+rename), so a crash mid-write leaves the previous file intact.
 
 New fields are added additively with a default. Threads: the UI thread owns the object; ``save`` writes a small file
 and is called on shutdown or after a change (quick, but not from a display timer).
@@ -14,14 +16,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
+import stat
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import platformdirs
 
+from core.cli_types import MAX_NEW_TOKENS
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S, check_window_hop
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,38 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "label_set": LABEL_SETS,
     "language": LANGUAGES,
 }
+
+MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes; a bigger one is not ours
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: paths, stream URLs
+MAX_NAME_CHARS = 256  # a microphone name (substring)
+MAX_INSTRUCTION_CHARS = 4000  # a custom question; the model's prompt grows with it
+MAX_GEOMETRY_CHARS = 10_000  # Qt's saveGeometry as base64 is ~100 characters
+MAX_DEVICE_INDEX = 255
+
+
+def _text(limit: int) -> Callable[[Any], bool]:
+    """Strings up to ``limit`` characters without NUL (which no path, URL or label may hold)."""
+    return lambda v: not isinstance(v, str) or (len(v) <= limit and "\x00" not in v)
+
+
+def _index_or_text(limit: int) -> Callable[[Any], bool]:
+    """A device index in [0, MAX_DEVICE_INDEX] or a string (see ``_text``)."""
+    return lambda v: (0 <= v <= MAX_DEVICE_INDEX) if isinstance(v, int) and not isinstance(v, bool) else _text(limit)(v)
+
+
+# Beyond the type (checked first, from the annotation): what a value must satisfy. window_s/hop_s are checked as a pair.
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "camera": (_index_or_text(MAX_PATH_CHARS), f"a camera index 0-{MAX_DEVICE_INDEX}, a path or URL, or null"),
+    "microphone": (_index_or_text(MAX_NAME_CHARS), f"a device index 0-{MAX_DEVICE_INDEX}, a name, or null"),
+    "max_new_tokens": (lambda v: v in MAX_NEW_TOKENS, MAX_NEW_TOKENS.describe()),
+    "custom_instruction": (_text(MAX_INSTRUCTION_CHARS), f"text up to {MAX_INSTRUCTION_CHARS} characters"),
+    "model_dir": (_text(MAX_PATH_CHARS), "a folder path"),
+    "record_dir": (_text(MAX_PATH_CHARS), "a folder path"),
+    "window_geometry": (_text(MAX_GEOMETRY_CHARS), "Qt window geometry"),
+}
+RULES.update(
+    {name: ((lambda v, ok=options: v in ok), f"one of {', '.join(options)}") for name, options in CHOICES.items()}
+)
 
 
 def default_config_dir() -> Path:
@@ -111,13 +149,23 @@ class Settings:
         """Read ``path`` (default: ``<config dir>/settings.json``); defaults for anything missing or invalid."""
         path = Path(path) if path is not None else default_config_dir() / SETTINGS_FILE
         settings = cls(path=path)
-        if not path.exists():
+        try:
+            info = path.stat()
+        except (OSError, ValueError):  # missing (the first start), or a path the system refuses
+            return settings
+        if not stat.S_ISREG(info.st_mode):
+            log.warning("settings: %s is not a regular file (a folder, FIFO or device): using defaults, and the "
+                        "settings of this run are not saved there", path)
             return settings
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            if info.st_size > MAX_SETTINGS_BYTES:
+                raise ValueError(f"{info.st_size} bytes, more than a settings file holds ({MAX_SETTINGS_BYTES})")
+            with open(path, "rb") as f:
+                raw = f.read(MAX_SETTINGS_BYTES + 1)
+            data = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
             if not isinstance(data, dict):
                 raise ValueError("top level is not an object")
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             backup = path.with_name(path.name + ".bad")
             log.warning("settings file %s is unreadable (%s); kept as %s, using defaults", path, exc, backup)
             try:
@@ -129,29 +177,28 @@ class Settings:
         return settings
 
     def update(self, data: dict[str, Any]) -> list[str]:
-        """Apply known keys from ``data`` with type/choice checks; returns the keys rejected (and logs them)."""
+        """Apply known keys from ``data`` with type, range and choice checks; returns the keys rejected, each named
+        in a logged warning. Never raises on content."""
         rejected = []
         hints = get_type_hints(type(self))
         for f in dataclasses.fields(self):
             if not f.metadata.get("persist", True) or f.name not in data:
                 continue
             value = data[f.name]
-            if _fits(value, hints[f.name]) and value in CHOICES.get(f.name, (value,)):
-                setattr(self, f.name, float(value) if hints[f.name] is float else value)
+            rule, expected = RULES.get(f.name, (None, _type_name(hints[f.name])))
+            value = _coerce(value, hints[f.name])
+            if value is not _BAD and (rule is None or rule(value)):
+                setattr(self, f.name, value)
             else:
                 rejected.append(f.name)
-                log.warning(
-                    "settings: ignoring %s=%r (expected %s)",
-                    f.name,
-                    value,
-                    CHOICES.get(f.name, hints[f.name]),
-                )
+                log.warning("settings: ignoring %s=%s (expected %s); using %r", f.name, _short_repr(data[f.name]),
+                            expected, getattr(self, f.name))
         try:
             check_window_hop(self.window_s, self.hop_s)
-        except ValueError as exc:
-            log.warning("settings: %s; using the defaults", exc)
+        except ValueError as exc:  # a pair: a hop chosen for one window length means nothing for the default one
+            log.warning("settings: window_s/hop_s: %s; using the defaults %g/%g", exc, DEFAULT_WINDOW_S, DEFAULT_HOP_S)
             self.window_s, self.hop_s = DEFAULT_WINDOW_S, DEFAULT_HOP_S
-            rejected += ["window_s", "hop_s"]
+            rejected += [k for k in ("window_s", "hop_s") if k not in rejected]
         return rejected
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,11 +211,24 @@ class Settings:
         return self.path or default_config_dir() / SETTINGS_FILE
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write atomically to ``path`` (default: :meth:`target`). Returns the path."""
+        """Write atomically to ``path`` (default: :meth:`target`). Returns the path. ``OSError`` when the target is
+        a folder, FIFO or device (never replaced) or cannot be written."""
         target = Path(path) if path is not None else self.target()
+        check_target(target)
         write_settings(target, self.to_dict())
         self.path = target
         return target
+
+
+def check_target(target: Path) -> None:
+    """Raise ``OSError`` when ``target`` exists and is not a regular file: saving renames a new file over the
+    target, which would replace a FIFO or a device node (``--settings /dev/null``) with a file."""
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{target} is not a regular file (a folder, FIFO or device); settings are not saved there")
 
 
 def write_settings(target: Path, data: dict[str, Any]) -> None:
@@ -219,6 +279,7 @@ class SettingsSaver:
                 if data is None:
                     return
             try:
+                check_target(self.settings.target())
                 write_settings(self.settings.target(), data)
                 self.saves += 1
                 self._failed = False
@@ -237,12 +298,48 @@ class SettingsSaver:
         self._thread.join(timeout)
         if self._failed and not self._thread.is_alive():
             try:
+                check_target(self.settings.target())
                 write_settings(self.settings.target(), self.settings.to_dict())
                 self.saves += 1
                 self._failed = False
             except OSError as exc:
                 log.warning("could not save settings to %s: %s", self.settings.target(), exc)
 
+
+_BAD = object()  # _coerce: the value does not fit the field's type
+MAX_INT_DIGITS = 30  # longer integer literals load as inf (out of every range) instead of failing the whole file
+
+
+def _parse_int(text: str) -> int | float:
+    """json's integer parser, bounded: Python refuses to convert more than 4300 digits, which would make one bad
+    value fail the whole file (and costs quadratic time below that)."""
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else (math.inf if text[0] != "-" else -math.inf)
+SHORT_REPR_CHARS = 80
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """``value`` as the field's type (an int where a float belongs becomes a float), or ``_BAD``."""
+    if not _fits(value, hint):
+        return _BAD
+    if hint is float:
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float (JSON allows 1e400 digits)
+            return _BAD
+    return value
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _short_repr(value: Any) -> str:
+    """A log-safe repr: a huge string or list from a hostile file is cut, not printed whole."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # repr of an integer with more than 4300 digits refuses
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= SHORT_REPR_CHARS else text[:SHORT_REPR_CHARS] + f"... ({len(text)} characters)"
 
 
 def _fits(value: Any, hint: Any) -> bool:

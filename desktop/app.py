@@ -7,12 +7,12 @@
 
 ``--quit-after`` and ``--screenshot`` make scripted runs possible (tests, CI, documentation): the window
 starts monitoring at once, a screenshot is saved just before the ordered shutdown, and the exit code says
-whether it all went well (0), the arguments were wrong (2), or the screenshot could not be written (1).
+whether it all went well (0), the arguments were wrong (2), or the screenshot could not be written (1). The flags
+and their checks live in ``desktop.startup``.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import logging
 import os
@@ -31,59 +31,6 @@ ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icon.png"
 UI_SWITCH_INTERVAL_S = 0.001
 PREWARM_DELAY_MS = 500  # after the window is shown: import the model code (torch) on a thread
 PREWARM_JOIN_S = 30.0
-URL_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "tcp://", "udp://", "srt://")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="main.py", description="R1-Omni Live: watch, listen, explain.")
-    p.add_argument(
-        "--source",
-        help="camera, camera:N, demo (the bundled clip), synthetic (test pattern), a media FILE or a stream URL",
-    )
-    p.add_argument(
-        "--mic", help="microphone index or name to use with a camera; 'default'; 'none' for video only"
-    )
-    p.add_argument("--model", metavar="DIR|URL", help="R1-Omni model folder to load at start, or a model server "
-                   "https://HOST:PORT (python main.py serve)")
-    p.add_argument("--token-file", help="with --model https://...: file holding the server's token (chmod 600); "
-                   "default: R1OMNI_SERVE_TOKEN, else the token stored for that server")
-    p.add_argument("--server-ca", metavar="PEM", help="with --model https://...: certificate to trust for the server")
-    p.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs")
-    p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="model precision")
-    p.add_argument("--labels", choices=("dfew", "mafw", "free"), help="label set of the answers")
-    p.add_argument("--record", metavar="DIR", help="record the session into a new folder under DIR")
-    p.add_argument("--every-window", action="store_true",
-                   help="with a file --source and --model: analyse every window, as fast as the model allows")
-    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="start monitoring, quit after SECONDS")
-    p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
-    p.add_argument("--theme", choices=("dark", "light"), help="colour theme (default: remembered, else dark)")
-    p.add_argument("--settings", metavar="FILE", help="settings file to use instead of the per-user one")
-    p.add_argument("--language", choices=("system", "en", "zh_CN"),
-                   help="language of the window (default: remembered, else the system's; the command line stays "
-                        "English)")
-    return p
-
-
-def check_source(source: str | None) -> str | None:
-    """A readable problem with ``--source``, or None when it can be tried."""
-    if source in (None, "camera", "demo", "synthetic") or source.startswith(URL_PREFIXES):
-        return None
-    if source.startswith("camera:"):
-        return (
-            None
-            if source[7:].isdigit()
-            else f"--source {source!r}: write camera:N with a device number, e.g. camera:0"
-        )
-    if not Path(source).exists():
-        return (
-            f"--source {source!r}: no such file. Use 'camera', 'demo', 'synthetic', a media file, or a stream URL "
-            f"({', '.join(URL_PREFIXES)})."
-        )
-    if Path(source).is_dir():
-        return (
-            f"--source {source!r} is a folder; give one media file (to analyse a folder use: main.py analyze)"
-        )
-    return None
 
 
 def tune_interpreter() -> None:
@@ -101,35 +48,16 @@ def tune_interpreter() -> None:
 
 def run_app(argv: list[str]) -> int:
     """Run the GUI until its window closes; returns the process exit code."""
-    args = build_parser().parse_args(argv)
-    problem = check_source(args.source)
+    from core.cli_types import EXIT_USAGE, parse_or_exit
+    from desktop.startup import build_parser, check_args
+
+    args = parse_or_exit(build_parser(), argv)  # a bad value: argparse's message, status 2
+    if isinstance(args, int):
+        return args
+    problem = check_args(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-        return 2
-    from core.serve.client import RemoteTarget, is_remote_model
-    from core.serve.security import resolve_token
-
-    if is_remote_model(args.model):
-        try:
-            RemoteTarget.parse(args.model, resolve_token(args.token_file), args.server_ca)
-        except ValueError as exc:
-            print(f"error: --model: {exc}", file=sys.stderr)
-            return 2
-    elif args.model and not Path(args.model).is_dir():
-        print(
-            f"error: --model {args.model!r} is not a folder. Point it at the R1-Omni folder "
-            "(config.json, model.safetensors, siglip/, whisper/, bert/) or run: python main.py download",
-            file=sys.stderr,
-        )
-        return 2
-    from desktop.startup import file_source
-
-    if args.every_window and not (args.source and file_source(args.source) and args.model):
-        print("error: --every-window needs a media file as --source and a --model", file=sys.stderr)
-        return 2
-    if args.quit_after is not None and args.quit_after <= 0:
-        print("error: --quit-after needs a positive number of seconds", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon

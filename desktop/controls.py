@@ -6,6 +6,7 @@ The toolbars only show choices and emit what the user asked for; the main window
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,9 @@ class SourceChoice:
 def source_label(choice: SourceChoice) -> str:
     """A source's label in the window's language (fixed labels such as the synthetic pattern are translated;
     device and file names come back as they are)."""
+    camera = re.fullmatch(r"camera (\d+)", choice.label)  # core.sources.describe names cameras this way
+    if camera:
+        return QCoreApplication.translate("LiveController", "camera {index}").format(index=camera.group(1))
     return QCoreApplication.translate("LiveController", choice.label)
 
 

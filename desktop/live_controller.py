@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QObject, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal
 
 from core.capture import base as cap
 from core.capture.media_file import MediaFileSource
@@ -30,7 +30,7 @@ from core.clock import SteppedClock
 from core.pipeline import EveryWindowError, LiveSession
 from core.ring_buffer import LatestFrame
 from core.settings import Settings
-from core.sources import DEMO_CLIP, sources_for
+from core.sources import DEMO_CLIP, SourceSpecError, sources_for
 from core.window import MODEL_SAMPLE_RATE_HZ
 from desktop import banner as levels
 from desktop.controls import (
@@ -50,6 +50,7 @@ from desktop.tasks import BackgroundTasks
 log = logging.getLogger(__name__)
 
 SYNTHETIC_LABEL = QT_TRANSLATE_NOOP("LiveController", "Synthetic test pattern + chirp")  # translated where shown
+DEMO_LABEL = QT_TRANSLATE_NOOP("LiveController", "Demo clip")
 SYNTHETIC_CHOICE = SourceChoice(SOURCE_SYNTHETIC, SOURCE_SYNTHETIC, SYNTHETIC_LABEL)
 SHUTDOWN_WAIT_S = 15.0  # longest wait at close for stops and recordings in progress (disk flushes)
 __all__ = ["DEMO_CLIP", "SYNTHETIC_CHOICE", "LiveController", "list_devices", "new_session_dir", "record_options"]
@@ -89,17 +90,19 @@ def list_devices() -> tuple[list[tuple[int, str]], list[tuple[int | str, str, bo
 
 
 def _initial_source(camera: Any) -> SourceChoice | None:
-    """The remembered source (``settings.camera``) as the picker's choice."""
+    """The remembered source (``settings.camera``) as the picker's choice, through the one source parser (a
+    stream's password stays out of its label); None when it cannot be used any more (a file that is gone)."""
+    from desktop.startup import source_choice
+
     if camera is None:
         return None
-    if camera == SOURCE_SYNTHETIC:
-        return SYNTHETIC_CHOICE
-    if isinstance(camera, str) and Path(camera).resolve() == DEMO_CLIP:
-        return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), QCoreApplication.translate("LiveController", "Demo clip"))
-    if isinstance(camera, str) and not camera.strip().isdigit():
-        return SourceChoice(SOURCE_FILE, camera, Path(camera).name or camera)
-    label = QCoreApplication.translate("LiveController", "camera {index}").format(index=camera)
-    return SourceChoice(SOURCE_CAMERA, int(camera), label)
+    if isinstance(camera, str) and camera and Path(camera).resolve() == DEMO_CLIP:
+        return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), DEMO_LABEL)
+    try:
+        return source_choice(str(camera))
+    except SourceSpecError as exc:
+        log.info("the remembered source is not used: %s", exc)
+        return None
 
 
 class LiveController(QObject):

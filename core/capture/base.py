@@ -60,6 +60,10 @@ class SourceStatus:
     reconnects: int = 0
     has_video: bool = False
     has_audio: bool = False
+    active: bool = False  # its thread runs: more data may come (False once it ended, failed for good or stopped)
+    # A paced source (a file, the test pattern) waiting for the session clock to reach this time before it delivers
+    # more; None while it is not waiting. With ``active`` it tells whether data can still arrive at a given clock.
+    waiting_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,9 @@ class CaptureSink(Protocol):
     def push_frame(self, frame: np.ndarray, t: float) -> None:
         """frame: uint8 [H, W, 3] RGB, owned by the sink afterwards (the source must not reuse it); t: session s."""
 
-    def push_audio(self, samples: np.ndarray, t0: float) -> None:
-        """samples: float32 [S] mono at 16 kHz (copied by the sink); t0: session seconds of samples[0]."""
+    def push_audio(self, samples: np.ndarray, t0: float, exact: bool = False) -> None:
+        """samples: float32 [S] mono at 16 kHz (copied by the sink); t0: session seconds of samples[0]; ``exact``:
+        t0 is the samples' presentation time (a file), not the arrival time of a device block (which jitters)."""
 
     def set_source_info(self, role: str, description: str) -> None:
         """role: 'video' or 'audio'; description: a short human-readable line shown in status and windows."""
@@ -156,6 +161,7 @@ class SourceBase:
         self._audio_rate = 0
         self._reconnects = 0
         self._last_frame_t: float | None = None
+        self._waiting_until: float | None = None
 
     # -- owner thread -------------------------------------------------------------------------------------------
 
@@ -197,6 +203,7 @@ class SourceBase:
         return not thread.is_alive()
 
     def status(self) -> SourceStatus:
+        thread = self._thread
         return SourceStatus(
             state=self._state,
             message=self._message,
@@ -209,6 +216,8 @@ class SourceBase:
             reconnects=self._reconnects,
             has_video=self.has_video,
             has_audio=self.has_audio,
+            active=thread is not None and thread.is_alive(),
+            waiting_until=self._waiting_until,
         )
 
     # -- worker thread ------------------------------------------------------------------------------------------
@@ -227,6 +236,17 @@ class SourceBase:
 
     def _interrupt(self) -> None:
         """Called by ``stop()`` on the owner thread to unblock the worker (close a device, abort a stream)."""
+
+    def _pace(self, t: float) -> bool:
+        """Wait until the sink's clock reaches session time ``t`` (real-time pacing); False when stopped. While it
+        waits, ``status().waiting_until`` is ``t``: a fake clock's owner can tell that nothing more comes before the
+        clock moves."""
+        assert self._sink is not None
+        self._waiting_until = t
+        try:
+            return self._sink.clock.sleep_until(t, self._stop)
+        finally:
+            self._waiting_until = None
 
     def _now(self) -> float:
         return self._sink.clock.now() if self._sink is not None else time.monotonic()

@@ -26,6 +26,8 @@ from core.capture.base import (
     SourceBase,
     SourceError,
 )
+from core.input_checks import ffmpeg_path, file_problem, is_url, stream_url_problem
+from core.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +36,21 @@ RECONNECT_PERIOD_S = 1.0
 MAX_NOMINAL_FPS = 240.0  # above this a reported rate is nonsense (some drivers say 1000)
 FILE_FALLBACK_FPS = 25.0  # a file that does not say its rate
 STREAM_TIMEOUT_MS = 5000  # open/read timeout for stream URLs
+# OpenCV's FFmpeg prints its own errors straight to stderr, and they name the URL with its password ("Connection to
+# rtsp://user:PASSWORD@cam failed"): keep it quiet (AV_LOG_QUIET); the source reports every failure itself, masked.
+# Read once, when OpenCV first opens something with FFmpeg; set OPENCV_FFMPEG_LOGLEVEL yourself to debug a stream.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def _default_opener(target: int | str) -> Any:
+    # OpenCV's own warning when a capture does not open ("backend ... can't be used to capture by name") repeats,
+    # cryptically, the error this source reports: keep OpenCV's log to errors
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     if isinstance(target, int) or str(target).startswith("/dev/"):
         cap = cv2.VideoCapture(target)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver keeps one frame: what we read is the newest
         return cap
-    if "://" in str(target):
+    if is_url(str(target)):
         # a stalled network camera must not hold the grab thread for FFmpeg's default 30 s
         params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
@@ -50,7 +59,7 @@ def _default_opener(target: int | str) -> Any:
             STREAM_TIMEOUT_MS,
         ]
         return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
-    return cv2.VideoCapture(target, cv2.CAP_FFMPEG)
+    return cv2.VideoCapture(ffmpeg_path(target), cv2.CAP_FFMPEG)  # absolute: never read as an FFmpeg protocol
 
 
 class CameraSource(SourceBase):
@@ -58,7 +67,8 @@ class CameraSource(SourceBase):
 
     ``width``/``height``/``fps`` are requests to the device (it may ignore them). A file is paced at its own frame
     rate and ends (or loops with ``loop=True``); devices and streams reconnect when ``reconnect`` is True.
-    ``opener(target)`` replaces ``cv2.VideoCapture`` (tests use it to simulate unplugging).
+    ``opener(target)`` replaces ``cv2.VideoCapture`` (tests use it to simulate unplugging). A URL's password never
+    leaves the object: its name, status, events and log lines show it masked (``core.redaction``).
     """
 
     kind = "camera"
@@ -78,10 +88,12 @@ class CameraSource(SourceBase):
         if isinstance(target, str) and target.strip().isdigit():
             target = int(target)
         self.target = target
-        self.is_file = isinstance(target, str) and "://" not in target and not target.startswith("/dev/")
-        super().__init__(
-            name or (f"camera {target}" if isinstance(target, int) else os.path.basename(str(target)))
-        )
+        self.is_file = isinstance(target, str) and not is_url(target) and not target.startswith("/dev/")
+        if name is None:
+            name = f"camera {target}" if isinstance(target, int) else os.path.basename(str(target))
+            if isinstance(target, str) and is_url(target):
+                name = redact(target).split("://", 1)[1]  # host and path, the password masked
+        super().__init__(name)
         self.req_width, self.req_height, self.req_fps = width, height, fps
         self.loop = loop
         self.reconnect = reconnect and not self.is_file
@@ -93,11 +105,16 @@ class CameraSource(SourceBase):
     def _describe_target(self) -> str:
         if isinstance(self.target, int):
             return f"camera {self.target}"
-        return f"'{self.target}'"
+        return f"'{redact(self.target)}'"
 
     def _open(self) -> Any:
-        if self.is_file and not os.path.exists(str(self.target)):
-            raise SourceError(f"video file {self.target!r} does not exist; check the path")
+        problem = file_problem(str(self.target)) if self.is_file else None  # before opening: a FIFO would block
+        if problem is not None:
+            raise SourceError(f"video file {self.target!r} {problem}")
+        if isinstance(self.target, str) and is_url(self.target):
+            problem = stream_url_problem(self.target)
+            if problem is not None:
+                raise SourceError(f"stream {self._describe_target()} {problem}")
         cap = self._opener(self.target)
         if cap is None or not cap.isOpened():
             if cap is not None:
@@ -109,7 +126,7 @@ class CameraSource(SourceBase):
                 )
             what = "video file" if self.is_file else "stream"
             raise SourceError(
-                f"cannot open {what} {self.target!r}: not reachable or not a video OpenCV can read"
+                f"cannot open {what} {self._describe_target()}: not reachable or not a video OpenCV can read"
             )
         if self.req_width:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.req_width)
@@ -147,7 +164,7 @@ class CameraSource(SourceBase):
         file_fps = self.nominal_fps or FILE_FALLBACK_FPS
         t_base, file_i, failures = clock.now(), 0, 0
         while not self._stop.is_set():
-            if self.is_file and not clock.sleep_until(t_base + file_i / file_fps, self._stop):
+            if self.is_file and not self._pace(t_base + file_i / file_fps):
                 return
             ok, bgr = self._cap.read()
             if not ok or bgr is None:

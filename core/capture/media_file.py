@@ -1,9 +1,12 @@
 """``MediaFileSource``: a video file (with or without sound) decoded by PyAV as a live source.
 
 Paced in real time on the session clock (as if a camera and a microphone were recording it) or as fast as possible;
-optionally looped. Video frames go to the sink as RGB; audio is resampled to 16 kHz mono by libswresample. Frame and
-audio times are the file's own presentation times, offset onto the session clock. A missing, empty or damaged file is
-a clear ``error``; a file without sound runs with a warning event and windows marked ``missing`` audio.
+optionally looped. Video frames go to the sink as RGB, scaled while decoding to at most ``CAPTURE_MAX_SIDE_PX``;
+audio is resampled to 16 kHz mono by libswresample. Frame and audio times are the file's own presentation times,
+offset onto the session clock, and audio is marked as exactly timed (a hole in its times is a hole, not jitter). A
+missing, empty, damaged or oversized file, or a path that is not a regular file (checked before opening: a FIFO
+would block), is a clear ``error``; a file without sound runs with a warning event and windows marked ``missing``
+audio.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 
 from core.capture.base import (
     ENDED,
@@ -24,9 +28,15 @@ from core.capture.base import (
     SourceBase,
     SourceError,
 )
+from core.input_checks import av_reason, ffmpeg_path, file_problem, picture_size_problem
+from core.ring_buffer import reduced_shape
 from core.window import MODEL_SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
+
+# Frames larger than full HD are scaled to it while decoding: the preview and the recording need no more (the model
+# sees 448 px at most, see core.ring_buffer), and an 8000x8000 file would otherwise cost 192 MB of RGB per frame.
+CAPTURE_MAX_SIDE_PX = 1920
 
 
 class MediaFileError(SourceError):
@@ -47,18 +57,15 @@ class MediaInfo:
 
 
 def _open_container(path: str) -> av.container.InputContainer:
-    if not os.path.exists(path):
-        raise MediaFileError(f"media file {path!r} does not exist; check the path")
-    if os.path.isdir(path):
-        raise MediaFileError(f"{path!r} is a folder, not a media file")
-    if os.path.getsize(path) == 0:
-        raise MediaFileError(f"media file {path!r} is empty (0 bytes); record or copy it again")
+    problem = file_problem(path)  # before opening: a FIFO would block this thread, a device stream forever
+    if problem is not None:
+        raise MediaFileError(f"media file {path!r} {problem}")
     try:
-        return av.open(path)
-    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        return av.open(ffmpeg_path(path))
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
         raise MediaFileError(
-            f"cannot read {path!r}: {exc}. The file is damaged or not a video/audio file; try another file or "
-            "re-encode it (e.g. ffmpeg -i in.mov out.mp4)"
+            f"cannot read {path!r}: {av_reason(exc)}. The file is damaged or not a video/audio file; try another "
+            "file or re-encode it (e.g. ffmpeg -i in.mov out.mp4)"
         ) from None
 
 
@@ -78,6 +85,9 @@ def _info(path: str, container: av.container.InputContainer) -> MediaInfo:
     a = container.streams.audio[0] if container.streams.audio else None
     if v is None and a is None:
         raise MediaFileError(f"{path!r} has neither a video nor an audio stream")
+    problem = picture_size_problem(v.codec_context.width, v.codec_context.height) if v is not None else None
+    if problem is not None:
+        raise MediaFileError(f"{path!r} {problem}")
     duration = container.duration / 1e6 if container.duration else None
     return MediaInfo(
         path=path,
@@ -90,6 +100,16 @@ def _info(path: str, container: av.container.InputContainer) -> MediaInfo:
         audio_rate_hz=a.codec_context.sample_rate if a is not None else 0,
         audio_channels=a.codec_context.channels if a is not None else 0,
     )
+
+
+def to_rgb(frame, max_side: int | None) -> np.ndarray:
+    """uint8 [h, w, 3] RGB of a decoded PyAV video frame, scaled by FFmpeg (area filter, aspect kept) in the same
+    conversion when its long side exceeds ``max_side``, so that no full-size RGB copy is ever made (for the
+    preview and the recording; the ring reduces the model's copies further)."""
+    if max_side is None or max(frame.width, frame.height) <= max_side:
+        return frame.to_ndarray(format="rgb24")
+    h, w = reduced_shape(frame.height, frame.width, max_side)
+    return frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
 
 
 class MediaFileSource(SourceBase):
@@ -168,9 +188,9 @@ class MediaFileSource(SourceBase):
                     t_media = frame.time if frame.time is not None else end
                     if isinstance(frame, av.VideoFrame):
                         t = t_base + t_media
-                        if self.realtime and not clock.sleep_until(t, self._stop):
+                        if self.realtime and not self._pace(t):
                             return end
-                        sink.push_frame(frame.to_ndarray(format="rgb24"), t)
+                        sink.push_frame(to_rgb(frame, CAPTURE_MAX_SIDE_PX), t)
                         self._count_frame(t, fps)
                         end = max(end, t_media + (1.0 / fps if fps else 0.0))
                     else:
@@ -181,7 +201,8 @@ class MediaFileSource(SourceBase):
                 self._push_audio(out, t_base, clock)
         except av.error.FFmpegError as exc:
             raise MediaFileError(
-                f"{self.path!r} is damaged: decoding stopped at {end:.2f} s ({exc}); re-encode or replace the file"
+                f"{self.path!r} is damaged: decoding stopped at {end:.2f} s ({av_reason(exc)}); re-encode or replace "
+                "the file"
             ) from None
         if end == 0.0:
             raise MediaFileError(
@@ -191,8 +212,8 @@ class MediaFileSource(SourceBase):
 
     def _push_audio(self, frame: av.AudioFrame, t_base: float, clock) -> None:
         t0 = t_base + (frame.time or 0.0)
-        if self.realtime and not clock.sleep_until(t0, self._stop):
+        if self.realtime and not self._pace(t0):
             return
         samples = frame.to_ndarray()[0]
-        self._sink.push_audio(samples, t0)  # type: ignore[union-attr]
+        self._sink.push_audio(samples, t0, exact=True)  # type: ignore[union-attr]
         self._audio_samples += len(samples)

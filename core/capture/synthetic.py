@@ -174,7 +174,7 @@ class SyntheticSource(SourceBase):
         while not self._stop.is_set():
             if not self.pump(clock.now()):
                 return
-            if not clock.sleep_until(max(self.next_due(), clock.now() + MIN_SLEEP_S), self._stop):
+            if not self._pace(max(self.next_due(), clock.now() + MIN_SLEEP_S)):
                 return
 
     def next_due(self) -> float:

@@ -20,9 +20,9 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
-EXIT_MODEL = 3
-EXIT_INTERRUPTED = 130
+from core.cli_types import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_MODEL, batch_size, new_tokens
+from core.cli_types import EXIT_USAGE as EXIT_BAD_INPUT
+
 DEFAULT_MAX_NEW_TOKENS = 512  # the official script allows 2048; reasoning + answer fit in 512
 
 
@@ -30,6 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from core.model.preprocess import DEFAULT_INSTRUCTION
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES_HELP
     parser.add_argument("video", help="video file, or a folder of videos")
     parser.add_argument("--model", required=True, help="model folder (see `python main.py download`), or a model "
                         "server https://HOST:PORT (`python main.py serve`)")
@@ -38,8 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         f"instruction: {DEFAULT_INSTRUCTION!r})")
     parser.add_argument("--labels", default="dfew", help="label set the answer is normalised to: dfew | mafw | "
                         "ravdess | free (default dfew)")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-                        help=f"generation budget (default {DEFAULT_MAX_NEW_TOKENS})")
+    parser.add_argument("--max-new-tokens", type=new_tokens(), default=DEFAULT_MAX_NEW_TOKENS, metavar="N",
+                        help=f"generation budget (default {DEFAULT_MAX_NEW_TOKENS}; at most 4096)")
     parser.add_argument("--scores", action="store_true", help="also report the model's preference over the labels")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto (float16 on CUDA, float32 on CPU) | float32 | "
@@ -47,8 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object (last line)")
     parser.add_argument("--out", type=Path, default=None, help="folder mode: results file (default "
                         "FOLDER/results.jsonl); rerun to resume")
-    parser.add_argument("--batch-size", type=int, default=1, help="folder mode: clips analysed together "
-                        "(default 1); more raises the throughput on a GPU, the answers are the same")
+    parser.add_argument("--batch-size", type=batch_size(), default=1, metavar="N", help="folder mode: clips "
+                        "analysed together (default 1, at most 64); more raises the throughput on a GPU, the "
+                        "answers are the same")
     from core.evaluation.distributed import add_ray_arguments
     from core.serve.client import add_remote_arguments
 
@@ -72,16 +74,16 @@ def run(args: argparse.Namespace) -> int:
 
 def analyze_file(args: argparse.Namespace) -> int:
     from core import labels as _labels
-    from core.media import MediaError, read_clip
-    from core.model.family_checks import configured_num_frames
+    from core.clip_decode import MediaError, read_clip
+    from core.model.family_checks import configured_input
     from core.model.preprocess import DEFAULT_INSTRUCTION
 
     try:
         _labels.label_set(args.labels)
-        if args.max_new_tokens < 1:
-            raise ValueError("--max-new-tokens must be at least 1")
-        # only the frames the model samples (its config's num_frames): the same result, less memory
-        clip = read_clip(args.video, frames="sampled", count=configured_num_frames(args.model))
+        # only the frames the model samples (its config's num_frames), reduced for its input size as they are
+        # decoded: the same result, bounded memory
+        frames_n, side_px = configured_input(args.model)
+        clip = read_clip(args.video, frames="sampled", model_px=side_px, count=frames_n)
     except (MediaError, ValueError) as exc:
         _err(f"error: {exc}")
         return EXIT_BAD_INPUT

@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+from core.cli_types import EXIT_CODES_HELP, EXIT_FAILED
 from core.model.family import DEFAULT_MEMBER, MEMBERS
 
-EXIT_FAILED = 1
 PROGRESS_FORMATS = ("human", "json")
 HUMAN_PERIOD_S = 5.0  # one progress line this often when stderr is not a terminal
 
@@ -42,6 +42,7 @@ def _models_help() -> str:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES_HELP
     parser.add_argument("--dir", type=Path, default=None,
                         help="model folder to create or complete (default: the app's data folder, models/NAME)")
     parser.add_argument("--model", default=DEFAULT_MEMBER, choices=[m.name for m in MEMBERS], metavar="NAME",

@@ -17,6 +17,16 @@ import logging
 import sys
 from pathlib import Path
 
+from core.cli_types import (
+    CLIPS,
+    EXIT_CODES_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_MODEL,
+    FOLD,
+    batch_size,
+    new_tokens,
+)
+from core.cli_types import EXIT_USAGE as EXIT_BAD_INPUT
 from core.evaluation.distributed import add_ray_arguments
 from core.serve.client import add_remote_arguments
 
@@ -24,13 +34,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OUT_ROOT = Path("out")
 DEFAULT_MAX_NEW_TOKENS = 512  # the GRPO completion budget: reasoning + answer fit; fewer cut answers off
-EXIT_BAD_INPUT = 2
-EXIT_MODEL = 3  # as the analyze command
-EXIT_INTERRUPTED = 130
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES_HELP
     parser.add_argument("dataset", nargs="?", help="manifest file or dataset folder (see above)")
     parser.add_argument("--model", help="model folder (the R1-Omni checkpoint), or a model server https://HOST:PORT")
     parser.add_argument("--labels", help="label set: dfew | mafw | ravdess | FILE (one label per line); "
@@ -39,20 +47,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "the prompt of the official evaluation scripts) or 'official' (the README prompt)")
     parser.add_argument("--out", type=Path, help="run folder (default: out/eval-<dataset name>); "
                         "an existing run there is resumed")
-    parser.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
-                        help=f"generation budget per clip (default {DEFAULT_MAX_NEW_TOKENS})")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N clips")
+    parser.add_argument("--max-new-tokens", type=new_tokens(), default=DEFAULT_MAX_NEW_TOKENS, metavar="N",
+                        help=f"generation budget per clip (default {DEFAULT_MAX_NEW_TOKENS}; at most 4096)")
+    parser.add_argument("--limit", type=CLIPS.argtype("limit"), metavar="N",
+                        help="evaluate only the first N clips")
     parser.add_argument("--modal", choices=("video_audio", "video"), default="video_audio")
     parser.add_argument("--device", default="auto", help="auto | cuda | cuda:N | cpu")
     parser.add_argument("--dtype", default="auto", help="auto | float32 | float16 | bfloat16")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="DFEW/MAFW split (default test)")
-    parser.add_argument("--fold", type=int, default=1, help="DFEW/MAFW fold set_N (default 1)")
+    parser.add_argument("--fold", type=FOLD.argtype("fold"), default=1, metavar="N",
+                        help="DFEW/MAFW fold set_N, 1 to 5 (default 1)")
     parser.add_argument("--scores", action="store_true",
                         help="also record the model's per-label preference scores (slower; batch size 1 only)")
-    parser.add_argument("--batch-size", type=int, default=1,
-                        help="clips analysed together (default 1). More raises the throughput where one clip "
-                        "leaves the device idle (GPU) and needs more memory; the answers are the same")
+    parser.add_argument("--batch-size", type=batch_size(), default=1, metavar="N",
+                        help="clips analysed together (default 1, at most 64). More raises the throughput where one "
+                        "clip leaves the device idle (GPU) and needs more memory; the answers are the same")
     parser.add_argument("--compare", nargs="+", metavar="RUN", help="print a comparison of finished runs")
     add_remote_arguments(parser)
     add_ray_arguments(parser)
@@ -72,7 +82,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.dataset or not args.model:
         print("error: give DATASET and --model DIR (or --compare RUN ...); see --help", file=sys.stderr)
         return EXIT_BAD_INPUT
+    problem = _dataset_path_problem(args.dataset)
+    if problem is not None:
+        print(f"error: DATASET {args.dataset} {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return _evaluate(args)
+
+
+def _dataset_path_problem(dataset: str) -> str | None:
+    """A dataset is a folder or a manifest file: anything else (a FIFO would block, a device read forever) is
+    refused before it is opened."""
+    from core.input_checks import file_problem
+
+    return None if Path(dataset).is_dir() else file_problem(dataset, "a dataset folder or manifest")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -102,9 +124,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         remote = target_from_args(args) if is_remote_model(args.model) else None
     except (DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.limit is not None and args.limit < 1:
-        print("error: --limit must be >= 1", file=sys.stderr)
         return EXIT_BAD_INPUT
     clips = ds.clips[: args.limit] if args.limit else ds.clips
     out = args.out or DEFAULT_OUT_ROOT / f"eval-{Path(args.dataset).resolve().stem or 'dataset'}"

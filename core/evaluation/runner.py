@@ -27,6 +27,7 @@ from core import labels as _labels
 from core.evaluation.log import ResultLog
 from core.evaluation.progress import Progress
 from core.evaluation.scoring import predict
+from core.model.preprocess import IMAGE_SIZE_PX
 from core.window import DEFAULT_MODEL_FRAMES
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Analyzer(Protocol):
     def analyze_batch(self, clips: list[tuple[Any, Any]], instruction: str, **kwargs: Any) -> list[Any]: ...
 
 
-ClipReader = Callable[[Path], Any]  # core.media.read_clip: path -> Clip(frames, fps, audio, warnings)
+ClipReader = Callable[[Path], Any]  # core.clip_decode.read_clip: path -> Clip(frames, fps, audio, warnings)
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,12 @@ class RunSummary:
         return n / self.elapsed_s if n and self.elapsed_s > 0 else None
 
 
-def _default_reader(count: int) -> ClipReader:
-    from core.media import read_clip  # PyAV; imported only when a run starts
+def _default_reader(count: int, side_px: int) -> ClipReader:
+    from core.clip_decode import read_clip  # PyAV; imported only when a run starts
 
-    # keep only the ``count`` frames the model samples: the same answer, and a queued clip stays small
-    return lambda path: read_clip(path, frames="sampled", count=count)
+    # keep only the ``count`` frames the model samples, reduced for its ``side_px`` input: the same answer, and a
+    # queued clip stays small
+    return lambda path: read_clip(path, frames="sampled", model_px=side_px, count=count)
 
 
 def _decode_ahead(
@@ -203,7 +205,8 @@ def run_jobs(
     if summary.resumed:
         log.info("resuming: %d of %d clips already done in %s", summary.resumed, len(jobs), result_log.path)
     progress = Progress(len(jobs), done=summary.resumed, title=title, stream=progress_stream)
-    reader = reader or _default_reader(int(getattr(model, "num_frames", DEFAULT_MODEL_FRAMES)))
+    reader = reader or _default_reader(int(getattr(model, "num_frames", DEFAULT_MODEL_FRAMES)),
+                                       int(getattr(model, "image_size", IMAGE_SIZE_PX)))
     decoded: queue.Queue = queue.Queue(maxsize=max(PREFETCH_CLIPS, opts.batch_size))
     stop = threading.Event()
     decoder = threading.Thread(target=_decode_ahead, args=(todo, reader, decoded, stop),

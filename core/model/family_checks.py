@@ -25,6 +25,8 @@ ACTIVATION_FRACTION = 0.15  # a window's activations, KV cache and workspace, re
 ACTIVATION_MIN_BYTES = 512 << 20  # ... but at least this (vision + audio towers on one window)
 MEMORY_CHECK_ENV = "R1OMNI_MEMORY_CHECK"  # "0" skips the check (the load may then fail or swap)
 GIB = 1 << 30
+MAX_CONFIG_FRAMES = 256  # a num_frames beyond this is a broken config, not a model
+MAX_CONFIG_IMAGE_PX = 4096
 
 
 def check_tower_kinds(vision: Mapping[str, Any], audio: Mapping[str, Any], vision_dir: Path, audio_dir: Path) -> None:
@@ -85,16 +87,30 @@ def check_memory(shapes: Mapping[str, tuple[int, ...]], bytes_per_value: int, de
         f"R1-Omni-0.5B); {MEMORY_CHECK_ENV}=0 skips this check")
 
 
-def configured_num_frames(model_dir: str | os.PathLike) -> int:
-    """``num_frames`` of a model folder's config.json (cheap: no weights are read), so that a clip can be decoded
-    to just the frames the model samples before the model loads; the R1-Omni default when it cannot be read
-    (the loader reports a broken folder with its fix)."""
+def configured_input(model_dir: str | os.PathLike) -> tuple[int, int]:
+    """(num_frames, vision image_size in px) of a model folder, from its config.json and its vision tower's config
+    (cheap: no weights are read), so that a clip can be decoded to just what the model samples, at its size, before
+    the model loads. The R1-Omni defaults (8, 224) for anything that cannot be read (a model server's URL, a broken
+    folder: the loader reports that with its fix)."""
     import json
 
+    from core.model.preprocess import IMAGE_SIZE_PX
     from core.window import DEFAULT_MODEL_FRAMES
 
+    frames, side = DEFAULT_MODEL_FRAMES, IMAGE_SIZE_PX
+    root = Path(model_dir).expanduser()
     try:
-        value = json.loads((Path(model_dir).expanduser() / "config.json").read_text(encoding="utf-8")).get("num_frames")
-    except (OSError, ValueError, AttributeError):
-        return DEFAULT_MODEL_FRAMES
-    return value if isinstance(value, int) and 1 <= value <= 256 else DEFAULT_MODEL_FRAMES
+        cfg = json.loads((root / "config.json").read_text(encoding="utf-8"))
+        value = cfg.get("num_frames")
+        frames = value if isinstance(value, int) and 1 <= value <= MAX_CONFIG_FRAMES else frames
+        from core.model.loading import resolve_folder
+
+        vision_dir = resolve_folder(str(cfg["mm_vision_tower"]), root.resolve(), "vision tower", None,
+                                    "mm_vision_tower")
+        vision = json.loads((vision_dir / "config.json").read_text(encoding="utf-8"))
+        vision = vision.get("vision_config", vision) if isinstance(vision, dict) else {}
+        value = vision.get("image_size")
+        side = value if isinstance(value, int) and 16 <= value <= MAX_CONFIG_IMAGE_PX else side
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ModelLoadError):
+        pass
+    return frames, side

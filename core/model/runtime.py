@@ -110,6 +110,11 @@ class R1OmniModel:
     def num_frames(self) -> int:
         return int(self.module.config.mm.num_frames)
 
+    @property
+    def image_size(self) -> int:
+        """Side of the vision tower's square input in px (224 for SigLIP-base-patch16-224)."""
+        return int(self.module.config.vision.image_size)
+
     def _assert_tied(self) -> None:
         if not self.module.config.llm.tie_word_embeddings:
             return  # a separate output layer (7B)
@@ -140,7 +145,7 @@ class R1OmniModel:
         """Sample num_frames frames, build pixel values and Whisper features, tokenise the prompt (cached)."""
         frames = pp.validate_frames(frames)
         idx = pp.frame_indices(len(frames), self.num_frames)
-        pixels = pp.pixel_values(frames[idx], int(self.module.config.vision.image_size))
+        pixels = pp.pixel_values(frames[idx], self.image_size)
         feats = None
         if modal == "video_audio":
             if audio is None:

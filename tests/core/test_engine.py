@@ -187,7 +187,7 @@ def test_params_validate_and_presets_resolve():
 
 
 def test_results_say_how_many_faces_the_model_saw():
-    from core.media import read_clip
+    from core.clip_decode import read_clip
     from core.sources import DEMO_CLIP
 
     face = read_clip(DEMO_CLIP).frames[100]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from core import faces
+from core.clip_decode import read_clip
 from core.faces import FaceCheck, FaceChecks, FaceDetector, count_faces, status_of
-from core.media import read_clip
 from core.sources import DEMO_CLIP
 
 

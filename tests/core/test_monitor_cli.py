@@ -64,7 +64,7 @@ def test_monitor_reports_a_bad_model_folder(tmp_path):
 def test_monitor_every_window_of_a_file_gives_a_complete_timeline(tmp_path):
     import math
 
-    from core.media import read_clip
+    from core.clip_decode import read_clip
 
     clip = PARITY_DIR / "clips" / "clip_a.mp4"
     duration = read_clip(clip).duration
