@@ -222,7 +222,7 @@ def test_the_remote_server_dialog_in_chinese_has_no_english_left(qtbot, chinese)
 
 def test_view_language_is_remembered_and_validated(qtbot, make_window, settings):  # noqa: F811
     from core.settings import Settings
-    from desktop.app import build_parser
+    from desktop.startup import build_parser
 
     win = make_window()
     actions = {a.data(): a for a in win.language_actions.actions()}
