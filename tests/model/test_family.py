@@ -99,3 +99,10 @@ def test_the_full_size_7b_estimate_is_what_a_big_gpu_needs():
     need16 = family_checks.needed_bytes({**llm, **towers}, 2) / family_checks.GIB
     assert 16.5 < need16 < 20.5
     assert find_member("HumanOmni-7B").memory_gb == pytest.approx(need16, rel=0.12)
+
+
+def test_clips_are_decoded_for_the_model_at_hand(tmp_path):
+    """analyze reads the frame count and input size before the weights load (no torch needed for it)."""
+    assert family_checks.configured_input(build(tmp_path, "HumanOmni-7B")) == (16, 384)
+    assert family_checks.configured_input(PARITY_DIR / "checkpoint") == (8, 224)
+    assert family_checks.configured_input("https://gpu-server:8000") == (8, 224)  # a model server decides itself
