@@ -247,6 +247,7 @@ _FIELD_CHECKS: dict[str, Any] = {
     "app_version": _text(64),
     "format_version": _version,
     "extra": _mapping,
+    "model": _mapping,  # a model server's identity: backend, server, model_id, versions, device, dtype
 }
 
 

@@ -198,7 +198,7 @@ def test_non_streaming_windows_share_a_batch_and_give_the_tokens_of_one_by_one(s
 
 def test_the_analyze_command_on_the_server_gives_the_local_answer_for_a_clip(server, local_model, tmp_path, capsys):
     import main
-    from core.media import read_clip
+    from core.clip_decode import read_clip
     from core.model.preprocess import DEFAULT_INSTRUCTION
     from core.serve.security import write_token_file
     from tests.conftest import PARITY_DIR
