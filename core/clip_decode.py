@@ -34,10 +34,10 @@ import numpy as np
 
 from core.input_checks import MAX_VIDEO_PIXELS, av_reason, ffmpeg_path, file_problem, picture_size_problem
 from core.model.preprocess import IMAGE_SIZE_PX
-from core.window import MODEL_SAMPLE_RATE_HZ
+from core.window import DEFAULT_MODEL_FRAMES, MODEL_SAMPLE_RATE_HZ
 
 MODEL_AUDIO_S = 30.0  # the Whisper tower hears at most this much
-MODEL_FRAMES = 8  # frames the model samples per clip
+MODEL_FRAMES = DEFAULT_MODEL_FRAMES  # frames R1-Omni samples per clip (a checkpoint's num_frames may differ)
 MAX_DECODED_BYTES = 3 * 1024**3  # refuse to hold more RGB frames than this in memory (frames="all")
 FRAME_MODES = ("all", "sampled")
 MODEL_INPUT_PX = IMAGE_SIZE_PX  # the side of the model's square input (what analyze and evaluate decode for)
@@ -251,11 +251,13 @@ def _decode_audio(path: Path) -> np.ndarray | None:
     return np.ascontiguousarray(np.concatenate(chunks).astype(np.float32, copy=False))
 
 
-def read_clip(path: str | os.PathLike, frames: str = "all", model_px: int | None = None) -> Clip:
-    """Decode ``path``. ``frames="all"`` keeps every frame; ``"sampled"`` keeps only the 8 frames the model uses
-    (same analysis result, a fraction of the memory: use it for long or high-resolution files). ``model_px``: the
-    side of the model's square input (``MODEL_INPUT_PX``); kept frames far larger than it are reduced right after
-    decoding (see ``model_frame``); None keeps them at full size."""
+def read_clip(path: str | os.PathLike, frames: str = "all", model_px: int | None = None,
+              count: int = MODEL_FRAMES) -> Clip:
+    """Decode ``path``. ``frames="all"`` keeps every frame; ``"sampled"`` keeps only the ``count`` frames the model
+    uses (its config's num_frames, 8 for R1-Omni; same analysis result, a fraction of the memory: use it for long or
+    high-resolution files). ``model_px``: the side of the model's square input (``MODEL_INPUT_PX``, or the loaded
+    vision tower's image_size); kept frames far larger than it are reduced right after decoding (see
+    ``model_frame``); None keeps them at full size."""
     from core.model.preprocess import frame_indices
 
     if frames not in FRAME_MODES:
@@ -265,13 +267,13 @@ def read_clip(path: str | os.PathLike, frames: str = "all", model_px: int | None
     n_frames = 0
     if frames == "sampled":
         n_frames = _count_video_frames(p)
-        keep = set(frame_indices(max(n_frames, 1), MODEL_FRAMES).tolist())
+        keep = set(frame_indices(max(n_frames, 1), count).tolist())
     imgs, kept, fps, duration, decoded = _decode_video(p, keep, model_px)
     n_frames = decoded if keep is None else n_frames
     if keep is not None and len(set(kept)) != len(keep):
         raise MediaError(f"{p}: only {len(kept)} of the counted {n_frames} frames decode; re-encode the file")
-    if keep is not None:  # the 8 sampled positions, repeats included
-        order = frame_indices(n_frames, MODEL_FRAMES)
+    if keep is not None:  # the sampled positions, repeats included
+        order = frame_indices(n_frames, count)
         imgs = [imgs[kept.index(int(i))] for i in order]
         kept = order.tolist()
     warnings: list[str] = []
@@ -284,8 +286,8 @@ def read_clip(path: str | os.PathLike, frames: str = "all", model_px: int | None
     elif len(audio) > MODEL_AUDIO_S * MODEL_SAMPLE_RATE_HZ:
         warnings.append(f"audio is {len(audio) / MODEL_SAMPLE_RATE_HZ:.1f} s long: the model hears only the first "
                         f"{MODEL_AUDIO_S:.0f} s (cut the file into shorter clips to analyse the rest)")
-    if n_frames < MODEL_FRAMES:
-        warnings.append(f"only {n_frames} video frames: the model samples {MODEL_FRAMES}, so frames repeat")
+    if n_frames < count:
+        warnings.append(f"only {n_frames} video frames: the model samples {count}, so frames repeat")
     arr = np.stack(imgs).astype(np.uint8, copy=False)
     arr.setflags(write=False)
     idx = np.asarray(kept, dtype=np.int64)

@@ -54,6 +54,22 @@ LABEL_COLOURS: dict[str, str] = {
 }
 UNKNOWN_COLOUR = "#5A5A5A"
 
+# How the labels read in each UI language other than English (the window and the HTML report). The canonical
+# English ids above stay in logs, CSV/JSON and evaluation files; these names are for people only.
+DISPLAY_NAMES: dict[str, dict[str, str]] = {
+    "zh_CN": {
+        "happy": "高兴", "surprise": "惊讶", "neutral": "中性", "angry": "愤怒", "disgust": "厌恶", "sad": "悲伤",
+        "fear": "恐惧", "contemptuous": "轻蔑", "disappointed": "失望", "helpless": "无助", "anxious": "焦虑",
+        "calm": "平静",
+    },
+}
+
+
+def display_name(label: str, language: str = "en") -> str:
+    """The name a person reads for ``label`` in ``language`` ("en", "zh_CN"); an answer outside every set
+    (free labels) is shown as the model wrote it."""
+    return DISPLAY_NAMES.get(language, {}).get(label, label)
+
 
 def label_set(name: str) -> tuple[str, ...] | None:
     """The labels of a named set (``dfew``/``mafw``/``ravdess``), ``None`` for ``free``."""

@@ -40,6 +40,7 @@ INSTRUCTION_PRESETS = ("official", "evaluation", "custom")
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 THEMES = ("dark", "light")
+LANGUAGES = ("system", "en", "zh_CN")  # the UI languages shipped (resources/i18n)
 LABEL_SETS = ("DFEW", "MAFW", "RAVDESS", "free")
 AUTO_ATTRIBUTION = ("off", "gpu", "on")  # core.attribution.AUTO_MODES (kept here: settings import nothing heavy)
 
@@ -50,6 +51,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "theme": THEMES,
     "label_set": LABEL_SETS,
     "auto_attribution": AUTO_ATTRIBUTION,
+    "language": LANGUAGES,
 }
 
 MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes; a bigger one is not ours
@@ -119,6 +121,7 @@ class Settings:
     record_audio: bool = True  # False: leave the audio out of the recorded media (the model still hears it)
     blur_faces: bool = False  # blur faces in the recorded video and window frames
     theme: str = "dark"
+    language: str = "system"  # UI language: system (from the locale), en, zh_CN
     policy_notice_accepted: bool = False
     window_geometry: str = ""  # opaque (Qt saveGeometry as base64)
     path: Path | None = field(default=None, repr=False, compare=False, metadata={"persist": False})

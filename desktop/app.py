@@ -3,6 +3,7 @@
     python main.py [--source camera|demo|FILE|URL] [--mic ID|none] [--model DIR] [--device auto|cuda|cpu]
                    [--dtype auto|float32|float16|bfloat16] [--labels dfew|mafw|free] [--record DIR]
                    [--quit-after SECONDS] [--screenshot PNG] [--theme dark|light] [--settings FILE]
+                   [--language system|en|zh_CN]
 
 ``--quit-after`` and ``--screenshot`` make scripted runs possible (tests, CI, documentation): the window
 starts monitoring at once, a screenshot is saved just before the ordered shutdown, and the exit code says
@@ -76,6 +77,9 @@ def run_app(argv: list[str]) -> int:
         app.setWindowIcon(QIcon(str(ICON_PATH)))
     settings = load_settings(args.settings)
     theme.apply(app, args.theme or settings.theme)
+    from desktop import i18n
+
+    i18n.install(app, args.language or settings.language)
 
     from desktop.live_controller import LiveController
     from desktop.main_window import MainWindow

@@ -54,7 +54,7 @@ class LevelMeter(QWidget):
         self._hold_db = METER_FLOOR_DB
         self.setFixedWidth(34)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
-        self.setToolTip("Microphone level (dBFS): bar = RMS of the last 50 ms, tick = peak hold")
+        self.setToolTip(self.tr("Microphone level (dBFS): bar = RMS of the last 50 ms, tick = peak hold"))
 
     def set_level(self, rms_db: float, peak_db: float, dt_s: float) -> None:
         self.rms_db, self.peak_db = rms_db, peak_db

@@ -30,7 +30,7 @@ class Banner(QFrame):
         self._text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._close = QToolButton()
         self._close.setText("✕")
-        self._close.setToolTip("Dismiss (Esc)")
+        self._close.setToolTip(self.tr("Dismiss (Esc)"))
         self._close.setAutoRaise(True)
         self._close.clicked.connect(self.dismiss)
         layout = QHBoxLayout(self)

@@ -1,21 +1,24 @@
-"""Download the weights from the app: ``python main.py download --dir DIR`` in a child process.
+"""Download a checkpoint from the app: ``python main.py download --progress json ...`` in a child process.
 
-A child process rather than a thread because a hub download cannot be interrupted from inside: Cancel kills
-the process at once, finished files stay, and the next download resumes. Progress is read from the
-command's stderr ("fetching REPO -> DIR" per repository, tqdm's "NN%" within one). Non-modal: monitoring
-goes on while it runs.
+A child process rather than a thread because a transfer cannot be interrupted from inside: Cancel kills the
+process at once, finished files stay, and the next download resumes. The command reports on stderr one JSON
+object per line (``log``, ``progress`` with bytes, speed and time left, ``error`` with a kind, ``done``); the
+dialog shows them in the window's language (the English detail from core goes to the log pane). Non-modal:
+monitoring goes on while it runs. Thread: the UI thread (QProcess signals).
 """
 
 from __future__ import annotations
 
-import re
+import json
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, Signal
+from PySide6.QtCore import QCoreApplication, QProcess, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -26,60 +29,117 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.model.family import DEFAULT_MEMBER, MEMBERS, Member
+
 MAIN_PY = Path(__file__).resolve().parent.parent / "main.py"
-_PERCENT = re.compile(r"(\d{1,3})%\|")
-_FETCHING = re.compile(r"^fetching (\S+) -> ")
 LOG_LINES_KEPT = 200
+PROGRESS_STEPS = 1000
+HUBS = (("huggingface", "Hugging Face"), ("modelscope", "ModelScope"))
+MIRROR_EXAMPLE = "https://hf-mirror.com"
 
 
-def repository_count() -> int:
-    from core.model.download import REPOS  # light: no torch, no hub client
+def failure_text(kind: str) -> str:
+    """One sentence per failure kind of core.model.hub_files, in the window's language."""
+    texts = {
+        "unreachable": QCoreApplication.translate(
+            "DownloadDialog", "The hub cannot be reached. Check the network, or try a mirror or ModelScope."),
+        "auth": QCoreApplication.translate(
+            "DownloadDialog", "Access refused: log in (HF_TOKEN) and accept the model's licence on its page."),
+        "not_found": QCoreApplication.translate(
+            "DownloadDialog", "Not found: check the model name and the mirror address."),
+        "disk_full": QCoreApplication.translate(
+            "DownloadDialog", "The disk is full: free space or choose another folder, then download again."),
+        "interrupted": QCoreApplication.translate(
+            "DownloadDialog", "The transfer was interrupted. Download again to resume where it stopped."),
+        "size": QCoreApplication.translate(
+            "DownloadDialog", "A file arrived damaged or incomplete. Download again."),
+        "missing_package": QCoreApplication.translate(
+            "DownloadDialog", "ModelScope needs the modelscope package: pip install modelscope."),
+        "bad_input": QCoreApplication.translate(
+            "DownloadDialog", "The hub's answer cannot be used (see the log below)."),
+    }
+    return texts.get(kind, QCoreApplication.translate("DownloadDialog", "The download failed (see the log below)."))
 
-    return len(REPOS)
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    if minutes:
+        return QCoreApplication.translate("DownloadDialog", "{m} min {s} s left").format(m=minutes, s=secs)
+    return QCoreApplication.translate("DownloadDialog", "{s} s left").format(s=secs)
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000.0
+    return f"{n:.1f} GB"
 
 
 class DownloadDialog(QDialog):
-    """``finished_ok(folder)`` fires when the folder is complete. ``command`` replaces the real one in tests."""
+    """``finished_ok(folder)`` fires when the folder is complete. ``command`` replaces the real one in tests
+    (it gets the same arguments appended)."""
 
     finished_ok = Signal(str)
 
-    def __init__(
-        self,
-        folder: str,
-        parent: QWidget | None = None,
-        command: list[str] | None = None,
-        steps: int | None = None,
-    ) -> None:
+    def __init__(self, folder: str, parent: QWidget | None = None, command: list[str] | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Download the R1-Omni weights")
+        self.setWindowTitle(self.tr("Download model weights"))
         self.setModal(False)
-        self.resize(640, 380)
+        self.resize(680, 460)
         self._command = command
-        self._steps = steps or repository_count()
-        self._step = -1
         self._partial = ""
+        self._default_parent = str(Path(folder).parent)
         self.state = "idle"  # idle | running | done | failed | cancelled
+        self.failure_kind = ""  # core.model.hub_files kind of the last failure
+        self._build(folder)
+        self._process = QProcess(self)
+        self._process.readyReadStandardError.connect(self._on_output)
+        self._process.readyReadStandardOutput.connect(self._process.readAllStandardOutput)  # the folder path
+        self._process.finished.connect(self._on_finished)
+        self._process.errorOccurred.connect(self._on_process_error)
+
+    def _build(self, folder: str) -> None:
+        self.model_box = QComboBox()
+        for m in MEMBERS:
+            self.model_box.addItem(m.name, m.name)
+        self.model_box.setCurrentIndex(self.model_box.findData(DEFAULT_MEMBER))
+        self.model_box.currentIndexChanged.connect(self._on_model_changed)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.hub_box = QComboBox()
+        for key, name in HUBS:
+            self.hub_box.addItem(name, key)
+        self.mirror_edit = QLineEdit()
+        self.mirror_edit.setPlaceholderText(self.tr("default address; a mirror, e.g. {url}").format(url=MIRROR_EXAMPLE))
+        self.mirror_edit.setToolTip(self.tr("Leave empty for the hub itself (or HF_ENDPOINT when it is set)"))
         self.folder_edit = QLineEdit(folder)
-        browse = QPushButton("Browse…")
+        browse = QPushButton(self.tr("Browse…"))
         browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Folder"))
-        row.addWidget(self.folder_edit, 1)
-        row.addWidget(browse)
-        note = QLabel(
-            "About 7 GB from the Hugging Face hub (R1-Omni-0.5B, Whisper-large-v3, SigLIP, BERT "
-            "vocabulary). Interrupted downloads resume. Needs internet once; then the app works offline."
-        )
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow(self.tr("Model"), self.model_box)
+        form.addRow("", self.model_info)
+        form.addRow(self.tr("Hub"), self.hub_box)
+        form.addRow(self.tr("Mirror"), self.mirror_edit)
+        form.addRow(self.tr("Folder"), folder_row)
+        note = QLabel(self.tr("Only safetensors, configurations and tokenizer files are fetched. Interrupted "
+                              "downloads resume. Needs internet once; then the app works offline."))
         note.setWordWrap(True)
         self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
+        self.progress.setRange(0, PROGRESS_STEPS)
         self.status = QLabel("")
+        self.status.setWordWrap(True)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(LOG_LINES_KEPT)
-        self.start_button = QPushButton("Download")
+        self.start_button = QPushButton(self.tr("Download"))
         self.start_button.clicked.connect(self.start)
-        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
         buttons = QHBoxLayout()
@@ -87,91 +147,127 @@ class DownloadDialog(QDialog):
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addLayout(form)
         layout.addWidget(note)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.log, 1)
         layout.addLayout(buttons)
-        self._process = QProcess(self)
-        self._process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
-        self._process.readyReadStandardOutput.connect(self._on_output)
-        self._process.finished.connect(self._on_finished)
-        self._process.errorOccurred.connect(self._on_process_error)
+        self._on_model_changed()
 
     @property
     def folder(self) -> str:
         return self.folder_edit.text().strip()
 
+    @property
+    def member(self) -> Member:
+        name = self.model_box.currentData()
+        return next(m for m in MEMBERS if m.name == name)
+
+    def arguments(self) -> list[str]:
+        """The download command's arguments for the current choices."""
+        args = ["--dir", self.folder, "--model", self.member.name, "--hub", self.hub_box.currentData(),
+                "--progress", "json"]
+        mirror = self.mirror_edit.text().strip()
+        return args + (["--endpoint", mirror] if mirror else [])
+
+    def _on_model_changed(self, *_args) -> None:
+        m = self.member
+        text = self.tr("About {size} GB to download; needs about {memory} GB of memory (16-bit) to run.")
+        self.model_info.setText(text.format(size=f"{m.download_gb:g}", memory=f"{m.memory_gb:g}"))
+        current = Path(self.folder) if self.folder else None
+        if current is None or current.name in {x.name for x in MEMBERS}:  # follow the choice unless edited
+            self.folder_edit.setText(str(Path(self._default_parent) / m.name))
+
     def start(self) -> None:
         if self.state == "running" or not self.folder:
             return
-        command = self._command or [sys.executable, str(MAIN_PY), "download", "--dir", self.folder]
+        base = self._command or [sys.executable, str(MAIN_PY), "download"]
+        command = base + self.arguments()
         self.state = "running"
-        self._step = -1
+        self.failure_kind = ""
         self.progress.setValue(0)
-        self.status.setText("Starting…")
-        self.start_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
+        self.status.setText(self.tr("Starting…"))
+        self._set_running(True)
         self._process.start(command[0], command[1:])
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for w in (self.model_box, self.hub_box, self.mirror_edit, self.folder_edit):
+            w.setEnabled(not running)
 
     def cancel(self) -> None:
         if self.state != "running":
             return
         self.state = "cancelled"
         self._process.kill()
-        self.status.setText("Cancelled. Files already fetched are kept; Download resumes from there.")
+        self.status.setText(self.tr("Cancelled. Files already fetched are kept; Download resumes from there."))
 
     def _browse(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Folder for the weights", self.folder)
+        path = QFileDialog.getExistingDirectory(self, self.tr("Folder for the weights"), self.folder)
         if path:
             self.folder_edit.setText(path)
 
     def _on_output(self) -> None:
-        text = self._partial + bytes(self._process.readAllStandardOutput()).decode("utf-8", "replace")
-        pieces = re.split(r"[\r\n]", text)
-        self._partial = pieces.pop()  # an unfinished line waits for the rest
-        for line in filter(None, (p.strip() for p in pieces)):
+        text = self._partial + bytes(self._process.readAllStandardError()).decode("utf-8", "replace")
+        lines = text.split("\n")
+        self._partial = lines.pop()  # an unfinished line waits for the rest
+        for line in filter(None, (x.strip() for x in lines)):
             self._on_line(line)
 
     def _on_line(self, line: str) -> None:
-        fetching = _FETCHING.match(line)
-        if fetching:
-            self._step += 1
-            self.status.setText(f"{min(self._step + 1, self._steps)}/{self._steps}: {fetching.group(1)}")
-            self.log.appendPlainText(line)
-        percent = _PERCENT.search(line)
-        if percent:
-            within = int(percent.group(1)) / 100.0
-            step = max(self._step, 0)
-            self.progress.setValue(int(1000 * min(1.0, (step + within) / self._steps)))
-        elif not fetching:
-            self.log.appendPlainText(line)
+        try:
+            event = json.loads(line) if line.startswith("{") else None
+        except json.JSONDecodeError:
+            event = None
+        if not isinstance(event, dict):
+            self.log.appendPlainText(line)  # a warning from a library, a traceback
+            return
+        kind = event.get("event")
+        if kind == "progress":
+            self._on_progress(event)
+        elif kind == "log":
+            self.log.appendPlainText(str(event.get("text", "")))
+        elif kind == "error":
+            self.failure_kind = str(event.get("kind", ""))
+            self.log.appendPlainText(f"{event.get('problem', '')}\nFix: {event.get('fix', '')}")
+
+    def _on_progress(self, e: dict) -> None:
+        try:
+            done, total = int(e["done"]), max(1, int(e["total"]))
+            speed = float(e.get("speed") or 0.0)
+            eta = None if e.get("eta") is None else float(e["eta"])
+        except (KeyError, TypeError, ValueError):
+            return
+        self.progress.setValue(int(PROGRESS_STEPS * min(1.0, done / total)))
+        text = self.tr("{done} of {total} · {speed}/s").format(
+            done=format_bytes(done), total=format_bytes(total), speed=format_bytes(speed))
+        eta_text = format_eta(eta) if done < total else ""
+        self.status.setText(f"{text} · {eta_text}" if eta_text else text)
 
     def _on_finished(self, code: int, _status) -> None:
         if self._partial.strip():
             self._on_line(self._partial.strip())
             self._partial = ""
-        self.start_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
+        self._set_running(False)
         if self.state == "cancelled":
             return
         if code == 0:
             self.state = "done"
-            self.progress.setValue(1000)
-            self.status.setText(f"Done: {self.folder}")
+            self.progress.setValue(PROGRESS_STEPS)
+            self.status.setText(self.tr("Done: {folder}").format(folder=self.folder))
             self.finished_ok.emit(self.folder)
         else:
             self.state = "failed"
-            last = self.log.toPlainText().strip().splitlines()[-1:] or ["(no output)"]
-            self.status.setText(f"Failed: {last[0]}")
+            self.status.setText(failure_text(self.failure_kind))
 
     def _on_process_error(self, error) -> None:
         if self.state == "running" and error == QProcess.ProcessError.FailedToStart:
             self.state = "failed"
-            self.status.setText(f"Could not start the download: {self._process.errorString()}")
-            self.start_button.setEnabled(True)
-            self.cancel_button.setEnabled(False)
+            self.status.setText(self.tr("Could not start the download: {error}").format(
+                error=self._process.errorString()))
+            self._set_running(False)
 
     def closeEvent(self, event) -> None:
         if self.state == "running":

@@ -1,6 +1,7 @@
-"""Evidence for one analysed window: the 8 frames and the audio the model saw, its reasoning, answer,
-parse status, consistency checks, per-label scores, stage timings and what the voice added (its video-only re-run,
-``desktop.voice_panel``) — so a user can judge the call, not just read it."""
+"""Evidence for one analysed window: the frames (8 for R1-Omni; as many as the model's config samples) and the
+audio the model saw, its reasoning, answer, parse status, consistency checks, per-label scores, stage timings and
+what the voice added (its video-only re-run, ``desktop.voice_panel``) — so a user can judge the call, not just
+read it."""
 
 from __future__ import annotations
 
@@ -21,18 +22,17 @@ from PySide6.QtWidgets import (
 )
 
 from core import labels as core_labels
-from core.consistency import CHECK_TITLES
 from core.results import WindowResult
 from core.window import DEFAULT_MODEL_FRAMES, MODEL_SAMPLE_RATE_HZ, Window, model_frame_indices
-from desktop import formatting, theme
+from desktop import formatting, i18n, theme
 from desktop.audio_view import min_max_envelope
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
-from desktop.reasoning_panel import PARSE_STATUS_TEXT, caution_html, flags_html, label_chip
+from desktop.reasoning_panel import caution_html, check_title, flags_html, label_chip, parse_status_text
 from desktop.timeline_axis import ClockAxis
 from desktop.voice_panel import DONE, AttributionStatus, VoicePanel, attribution_html
 
 THUMB_HEIGHT_PX = 84
-MODEL_FRAME_COUNT = DEFAULT_MODEL_FRAMES  # thumbnails in the strip
+MODEL_FRAME_COUNT = DEFAULT_MODEL_FRAMES  # thumbnails in the strip until a result says how many the model saw
 AUDIO_BINS = 600
 
 
@@ -61,13 +61,13 @@ class EvidenceView(QWidget):
         self.window_id: int | None = None
         self._shown: tuple[WindowResult, Window | None, str | None] | None = None
         self._attribution = AttributionStatus()
-        self.header = QLabel("Select a span on the timeline or a history row to see what the model saw.")
+        self.header = QLabel(self.tr("Select a span on the timeline or a history row to see what the model saw."))
         self.header.setWordWrap(True)
         self.header.setTextFormat(Qt.TextFormat.RichText)  # built from escaped pieces only (label_chip, html.escape)
         self.voice = VoicePanel()
         self.voice.setVisible(False)
         self.attribution_requested = self.voice.attribution_requested
-        self._frames_title = _plain(QLabel(f"The {MODEL_FRAME_COUNT} frames the model saw"))
+        self._frames_title = _plain(QLabel(self.tr("The {n} frames the model saw").format(n=MODEL_FRAME_COUNT)))
         self._frames_title.setStyleSheet(f"color: {t.muted};")
         self._frames_title.setWordWrap(True)  # long captions must not widen the panel
         strip = QWidget()
@@ -76,23 +76,10 @@ class EvidenceView(QWidget):
         self._strip.setHorizontalSpacing(3)
         self.thumbs: list[QLabel] = []
         self._thumb_times: list[QLabel] = []
-        for i in range(MODEL_FRAME_COUNT):
-            thumb = QLabel()
-            thumb.setMinimumSize(8, 8)
-            thumb.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-            thumb.setFixedHeight(THUMB_HEIGHT_PX)
-            thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            thumb.setStyleSheet(f"background: {t.base};")
-            caption = _plain(QLabel(""))
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            caption.setStyleSheet(f"color: {t.muted}; font-size: 8pt;")
-            self._strip.addWidget(thumb, 0, i)
-            self._strip.addWidget(caption, 1, i)
-            self.thumbs.append(thumb)
-            self._thumb_times.append(caption)
+        self._set_thumb_count(MODEL_FRAME_COUNT)
         self._pixmaps: list[QPixmap] = []  # full-size thumbnails; scaled to the strip's width on resize
 
-        self.audio_title = _plain(QLabel("Audio the model heard"))  # shows statuses read from a bundle
+        self.audio_title = _plain(QLabel(self.tr("Audio the model heard")))  # shows statuses read from a bundle
         self.audio_title.setStyleSheet(f"color: {t.muted};")
         self.audio_title.setWordWrap(True)
         self._audio_plot = pg.PlotWidget(axisItems={"bottom": ClockAxis("bottom")})
@@ -118,6 +105,29 @@ class EvidenceView(QWidget):
         layout.addWidget(self._audio_plot)
         layout.addWidget(self.details, 1)
 
+    def _set_thumb_count(self, n: int) -> None:
+        """As many thumbnail cells as frames the model saw (the strip follows each result's frame count)."""
+        t = theme.current()
+        while len(self.thumbs) > n:
+            for w in (self.thumbs.pop(), self._thumb_times.pop()):
+                self._strip.removeWidget(w)
+                w.deleteLater()
+        while len(self.thumbs) < n:
+            i = len(self.thumbs)
+            thumb = QLabel()
+            thumb.setMinimumSize(8, 8)
+            thumb.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            thumb.setFixedHeight(THUMB_HEIGHT_PX)
+            thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            thumb.setStyleSheet(f"background: {t.base};")
+            caption = _plain(QLabel(""))
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            caption.setStyleSheet(f"color: {t.muted}; font-size: 8pt;")
+            self._strip.addWidget(thumb, 0, i)
+            self._strip.addWidget(caption, 1, i)
+            self.thumbs.append(thumb)
+            self._thumb_times.append(caption)
+
     def apply_theme(self, t: Any) -> None:
         """Draw the shown window again: its header and details are rich text in theme colours."""
         if self._shown is not None:
@@ -130,17 +140,18 @@ class EvidenceView(QWidget):
         self._shown = (result, window, frames_note)
         self.window_id = result.window_id
         a = result.analysis
-        status = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
+        status = parse_status_text(a.parse_status)
         faces = result.face_check
         note = faces.short_warning() if faces is not None else None
         flags = flags_html(result.consistency)
+        title = self.tr("window #{id}").format(id=result.window_id)
         self.header.setText(
-            f"<b>window #{result.window_id}</b> &nbsp; {formatting.span(result.t0, result.t1)}"
+            f"<b>{html.escape(title)}</b> &nbsp; {formatting.span(result.t0, result.t1)}"
             f" ({formatting.seconds(result.t1 - result.t0)}) &nbsp; {label_chip(a.label, a.answer)}"
             f" &nbsp; {html.escape(status)}" + (f" &nbsp; {caution_html(note)}" if note else "")
             + (f"<br>{flags}" if flags else "")
         )
-        self._show_frames(window, result.faces, frames_note)
+        self._show_frames(window, result.faces, result.frame_indices, frames_note)
         self._show_audio(result, window)
         self.show_attribution(attribution or AttributionStatus())
 
@@ -155,9 +166,9 @@ class EvidenceView(QWidget):
         done = status.attribution if status.state == DONE else None
         self.details.setHtml(self._details_html(result, attribution_html(done) if done is not None else ""))
 
-    def _show_frames(
-        self, window: Window | None, faces: tuple[int, ...] | None = None, note: str | None = None
-    ) -> None:
+    def _show_frames(self, window: Window | None, faces: tuple[int, ...] | None = None,
+                     seen: tuple[int, ...] | None = None, note: str | None = None) -> None:
+        """``seen``: the result's frame_indices into the full window (their count is the model's num_frames)."""
         if window is None or len(window.frames) == 0:
             self._pixmaps = []
             for thumb, caption in zip(self.thumbs, self._thumb_times):
@@ -165,29 +176,39 @@ class EvidenceView(QWidget):
                 thumb.setText("—")
                 caption.setText("")
             self._frames_title.setText(
-                note or "Frames of this window are no longer in memory (see the session recording)"
+                note or self.tr("Frames of this window are no longer in memory (see the session recording)")
             )
             return
         n_total = int(window.source.get(FRAMES_IN_WINDOW_KEY, len(window.frames)))
+        if FRAMES_IN_WINDOW_KEY in window.source:  # an evidence copy: it holds just the frames the model saw
+            picked = np.arange(len(window.frames))
+        elif seen and max(seen) < len(window.frames):
+            picked = np.asarray(seen, np.int64)
+        else:
+            picked = model_frame_indices(len(window.frames), len(seen) if seen else MODEL_FRAME_COUNT)
+        self._set_thumb_count(len(picked))
         self._frames_title.setText(
-            f"The {MODEL_FRAME_COUNT} frames the model saw "
-            f"(sampled uniformly from the {n_total} frames of the window)"
+            self.tr("The {n} frames the model saw (sampled uniformly from the {total} frames of the window)").format(
+                n=len(picked), total=n_total)
         )
         self._pixmaps = []
-        picked = model_frame_indices(len(window.frames), MODEL_FRAME_COUNT)
         counts = faces if faces is not None and len(faces) == len(picked) else (None,) * len(picked)
         for caption, idx, n in zip(self._thumb_times, picked, counts):
             self._pixmaps.append(to_pixmap(window.frames[idx], 2 * THUMB_HEIGHT_PX))
-            face_text = "" if n is None else f"\n{n} face" + ("" if n == 1 else "s")
+            if n is None:
+                face_text = ""
+            else:
+                face_text = "\n" + (self.tr("1 face") if n == 1 else self.tr("{n} faces").format(n=n))
             caption.setText(formatting.clock(float(window.frame_times[idx])) + face_text)
         self._fit_thumbs()
 
     def _fit_thumbs(self) -> None:
-        """Scale the 8 thumbnails so that all fit side by side in the current width."""
+        """Scale the thumbnails so that all fit side by side in the current width."""
         if not self._pixmaps:
             return
-        spacing = self._strip.horizontalSpacing() * (MODEL_FRAME_COUNT - 1)
-        cell_w = max(16, (self.width() - 8 - spacing) // MODEL_FRAME_COUNT)
+        count = len(self._pixmaps)
+        spacing = self._strip.horizontalSpacing() * (count - 1)
+        cell_w = max(16, (self.width() - 8 - spacing) // count)
         for thumb, pixmap in zip(self.thumbs, self._pixmaps):
             h = min(THUMB_HEIGHT_PX, int(cell_w * pixmap.height() / max(pixmap.width(), 1)))
             thumb.setFixedHeight(h)
@@ -200,54 +221,63 @@ class EvidenceView(QWidget):
     def _show_audio(self, result: WindowResult, window: Window | None) -> None:
         if window is None or window.audio is None or window.audio.size == 0:
             self._audio_curve.setData([], [])
-            why = "not kept in memory" if window is None else result.audio_status
+            why = self.tr("not kept in memory") if window is None else result.audio_status
             self.audio_title.setText(
-                f"Audio the model heard: none ({why}) — video-only analysis"
+                self.tr("Audio the model heard: none ({why}) — video-only analysis").format(why=why)
                 if result.analysis.modal == "video"
-                else f"Audio: {why}"
+                else self.tr("Audio: {why}").format(why=why)
             )
             return
         idx, y = min_max_envelope(window.audio, AUDIO_BINS)
         self._audio_curve.setData(window.t0 + idx / MODEL_SAMPLE_RATE_HZ, y)
         self._audio_plot.setXRange(window.t0, window.t0 + window.audio.size / MODEL_SAMPLE_RATE_HZ, padding=0)
         self.audio_title.setText(
-            f"Audio the model heard: {formatting.seconds(window.audio.size / MODEL_SAMPLE_RATE_HZ)}"
-            f" at 16 kHz, status {result.audio_status} (padded to 30 s inside the model)"
+            self.tr("Audio the model heard: {length} at 16 kHz, status {status} (padded to 30 s inside the "
+                    "model)").format(length=formatting.seconds(window.audio.size / MODEL_SAMPLE_RATE_HZ),
+                                     status=result.audio_status)
         )
 
-    @staticmethod
-    def _details_html(result: WindowResult, attribution: str = "") -> str:
+    def _details_html(self, result: WindowResult, attribution: str = "") -> str:
         """Rich text of everything known about the window; ``attribution``: its comparison section, if any."""
         a = result.analysis
         muted = theme.current().muted
+
+        def heading(text: str) -> str:
+            return f"<h4 style='margin:2px 0'>{html.escape(text)}</h4>"
+
+        answer = self.tr("<b>Answer:</b> {chip} &nbsp; raw: {raw} &nbsp; label set {labels}").format(
+            chip=label_chip(a.label, a.answer), raw=f"<code>{html.escape(a.answer or '—')}</code>",
+            labels=html.escape(a.label_set))
         parts = [
-            f"<h4 style='margin:2px 0'>Reasoning</h4><p>{html.escape(a.think or '(no <think> text)')}</p>",
-            (
-                f"<p><b>Answer:</b> {label_chip(a.label, a.answer)} &nbsp; raw: "
-                f"<code>{html.escape(a.answer or '—')}</code> &nbsp; label set {html.escape(a.label_set)}</p>"
-            ),
+            heading(self.tr("Reasoning")) + "<p>" + html.escape(a.think or self.tr("(no <think> text)")) + "</p>",
+            f"<p>{answer}</p>",
         ]
         checks = result.consistency
-        concluded = (f"the reasoning concludes {html.escape(' or '.join(checks.conclusion))}"
-                     if checks.conclusion else "the reasoning names no emotion of the label set")
-        found = "".join(f"<br>{caution_html(CHECK_TITLES[f.check] + ': ' + f.reason)}" for f in checks.flags)
+        named = " / ".join(i18n.label_name(label) for label in checks.conclusion)
+        concluded = (self.tr("the reasoning concludes {labels}").format(labels=named)
+                     if checks.conclusion else self.tr("the reasoning names no emotion of the label set"))
+        found = "".join(f"<br>{caution_html(check_title(f.check) + ': ' + f.reason)}" for f in checks.flags)
+        rules = self.tr("word rules over the reasoning (emotion words and negations, speech words against the "
+                        "audio, one person against the faces in view): they inform, they do not change the answer")
         parts.append(
-            "<h4 style='margin:2px 0'>Consistency</h4>"
-            f"<p>{concluded}{found or '; no check failed'}<br><span style='color:{muted}'>word rules over the "
-            "reasoning (emotion words and negations, speech words against the audio, one person against the faces "
-            "in view): they inform, they do not change the answer</span></p>"
+            heading(self.tr("Consistency"))
+            + f"<p>{html.escape(concluded)}{found or html.escape(self.tr('; no check failed'))}<br>"
+            f"<span style='color:{muted}'>{html.escape(rules)}</span></p>"
         )
         if attribution:
             parts.append(attribution)
         faces = result.face_check
         if faces is not None:
             note = faces.warning()
+            counts = " ".join(str(c) for c in faces.counts)
             parts.append(
-                "<h4 style='margin:2px 0'>Faces in view</h4>"
-                f"<p>frontal faces per frame the model saw: {' '.join(str(c) for c in faces.counts)}"
+                heading(self.tr("Faces in view"))
+                + "<p>" + html.escape(self.tr("frontal faces per frame the model saw: {counts}").format(counts=counts))
                 + (f"<br>{caution_html(note)}" if note else "")
-                + f"<br><span style='color:{muted}'>a frontal-face detector: it misses profiles and covered "
-                "faces; it informs, it does not change the answer</span></p>"
+                + f"<br><span style='color:{muted}'>"
+                + html.escape(self.tr("a frontal-face detector: it misses profiles and covered faces; it informs, it "
+                                 "does not change the answer"))
+                + "</span></p>"
             )
         if a.scores:
             rows = "".join(
@@ -256,21 +286,22 @@ class EvidenceView(QWidget):
                 for name, value in sorted(a.scores.items(), key=lambda kv: -kv[1])
             )
             parts.append(
-                "<h4 style='margin:2px 0'>Model preference over the label set</h4>"
-                f"<p style='color:{muted}'>the model's own preference, not a calibrated probability</p>"
-                f"<table cellspacing='3'>{rows}</table>"
+                heading(self.tr("Model preference over the label set"))
+                + f"<p style='color:{muted}'>"
+                + html.escape(self.tr("the model's own preference, not a calibrated probability"))
+                + f"</p><table cellspacing='3'>{rows}</table>"
             )
         timings = "".join(
             f"<tr><td>{html.escape(k)}</td><td align='right'>{formatting.seconds(v, 2)}</td></tr>"
             for k, v in a.timings.items()
         )
         parts.append(
-            "<h4 style='margin:2px 0'>Timings</h4><table cellspacing='3'>"
-            f"{timings}<tr><td>result age at arrival</td>"
+            heading(self.tr("Timings")) + "<table cellspacing='3'>"
+            f"{timings}<tr><td>" + html.escape(self.tr("result age at arrival")) + "</td>"
             f"<td align='right'>{formatting.seconds(result.finished_at - result.t1)}</td></tr></table>"
         )
         parts.append(
-            f"<h4 style='margin:2px 0'>Raw output ({len(a.token_ids)} tokens)</h4>"
-            f"<pre style='white-space:pre-wrap'>{html.escape(a.text)}</pre>"
+            heading(self.tr("Raw output ({n} tokens)").format(n=len(a.token_ids)))
+            + f"<pre style='white-space:pre-wrap'>{html.escape(a.text)}</pre>"
         )
         return "".join(parts)

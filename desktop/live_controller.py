@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal
 
 from core.capture import base as cap
 from core.capture.media_file import MediaFileSource
@@ -49,7 +49,9 @@ from desktop.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
-SYNTHETIC_CHOICE = SourceChoice(SOURCE_SYNTHETIC, SOURCE_SYNTHETIC, "Synthetic test pattern + chirp")
+SYNTHETIC_LABEL = QT_TRANSLATE_NOOP("LiveController", "Synthetic test pattern + chirp")  # translated where shown
+DEMO_LABEL = QT_TRANSLATE_NOOP("LiveController", "Demo clip")
+SYNTHETIC_CHOICE = SourceChoice(SOURCE_SYNTHETIC, SOURCE_SYNTHETIC, SYNTHETIC_LABEL)
 SHUTDOWN_WAIT_S = 15.0  # longest wait at close for stops and recordings in progress (disk flushes)
 __all__ = ["DEMO_CLIP", "SYNTHETIC_CHOICE", "LiveController", "list_devices", "new_session_dir", "record_options"]
 
@@ -75,14 +77,15 @@ def record_options(settings: Settings) -> Any:
     return RecordOptions(record_audio=settings.record_audio, blur_faces=settings.blur_faces)
 
 
-def list_devices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """([(camera index, name)], [(microphone index, name)]). Blocking (PortAudio is asked to look again unless a
+def list_devices() -> tuple[list[tuple[int, str]], list[tuple[int | str, str, bool]]]:
+    """([(camera index, name)], [(microphone key, name, is default)]); a key is a PortAudio index or
+    ``pulse:<source>`` (a sound-server microphone). Blocking (PortAudio is asked to look again unless a
     microphone stream is open): call it off the UI thread, as ``LiveController.scan_devices`` does."""
     from core.capture.devices import list_cameras, list_microphones, rescan_audio_devices
 
     rescan_audio_devices()
     cams = [(c.index, f"{c.name} ({c.path})" if c.path else c.name) for c in list_cameras()]
-    mics = [(m.index, m.name + (" (default)" if m.is_default else "")) for m in list_microphones()]
+    mics = [(m.key, m.name, m.is_default) for m in list_microphones()]
     return cams, mics
 
 
@@ -94,7 +97,7 @@ def _initial_source(camera: Any) -> SourceChoice | None:
     if camera is None:
         return None
     if isinstance(camera, str) and camera and Path(camera).resolve() == DEMO_CLIP:
-        return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip")
+        return SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), DEMO_LABEL)
     try:
         return source_choice(str(camera))
     except SourceSpecError as exc:
@@ -109,7 +112,7 @@ class LiveController(QObject):
     session_started = Signal(bool)  # a new LiveSession (its clock at 0); True when it monitors
     recording_changed = Signal(bool)
     message_posted = Signal(str, str)  # level, text
-    devices_found = Signal(list, list)  # [(camera index, name)], [(microphone index, name)]
+    devices_found = Signal(list, list)  # [(camera index, name)], [(microphone key, name, is default)]
 
     def __init__(
         self,
@@ -221,7 +224,7 @@ class LiveController(QObject):
         try:
             video, audio = self._open_sources(file_run)
         except (OSError, ValueError, RuntimeError) as exc:
-            self.message_posted.emit(levels.ERROR, f"Cannot open the source: {exc}")
+            self.message_posted.emit(levels.ERROR, self.tr("Cannot open the source: {error}").format(error=exc))
             self._set_monitoring(False)
             self._retire_session()
             return
@@ -257,9 +260,11 @@ class LiveController(QObject):
         self.session_started.emit(True)  # a new session clock starts at 0
         if video is None:
             self.message_posted.emit(
-                levels.WARNING, "No video source: pick a camera, the demo clip or a media file in the Source list.")
+                levels.WARNING,
+                self.tr("No video source: pick a camera, the demo clip or a media file in the Source list."))
         elif audio is None:
-            self.message_posted.emit(levels.INFO, "No microphone: analysis is video-only (the model hears nothing).")
+            self.message_posted.emit(levels.INFO,
+                                     self.tr("No microphone: analysis is video-only (the model hears nothing)."))
         if file_run is not None:
             self._start_file_run(session, file_run)
             return
@@ -294,10 +299,11 @@ class LiveController(QObject):
         """Ask for a video-only re-run of one of the shown session's windows; None when asked, else why not."""
         session = self.shown_session
         if not self.model.has_model:
-            return "load a model to re-run this window video-only"
+            return self.tr("load a model to re-run this window video-only")
         if session is None or not session.request_attribution(window_id):
-            return (f"this window's frames are no longer kept (only the newest {self.model.worker.keep_windows} "
-                    "windows are): record the session and attribute it in replay")
+            return self.tr("this window's frames are no longer kept (only the newest {n} windows are): record the "
+                           "session and compare it without the voice in replay").format(
+                               n=self.model.worker.keep_windows)
         return None
 
     @property
@@ -314,7 +320,7 @@ class LiveController(QObject):
         worker = self.model.worker
         if not (worker.has_model or worker.load_pending):
             self.message_posted.emit(
-                levels.ERROR, "Load a model first (Ctrl+L): every window of the file waits for its analysis.")
+                levels.ERROR, self.tr("Load a model first (Ctrl+L): every window of the file waits for its analysis."))
             return
         self.source_choice = SourceChoice(SOURCE_FILE, path, Path(path).name)
         self.settings.camera = path
@@ -326,10 +332,10 @@ class LiveController(QObject):
             self._file_run = None
 
     def _start_file_run(self, session: LiveSession, stop: threading.Event) -> None:
-        name = self.source_choice.label if self.source_choice is not None else "the file"
-        self.message_posted.emit(
-            levels.INFO,
-            f"Analysing every window of {name} as fast as the model allows (not in real time). Stop (Space) ends it.")
+        name = self.source_choice.label if self.source_choice is not None else self.tr("the file")
+        self.message_posted.emit(levels.INFO, self.tr(
+            "Analysing every window of {name} as fast as the model allows (not in real time). Stop (Space) ends it."
+        ).format(name=name))
         worker = self.model.worker
         recording = self._recording_job(session) if self._record_wanted else None
 
@@ -352,17 +358,20 @@ class LiveController(QObject):
         stats = session.stats().worker
         short = session.file_shorter_than_a_window()
         if error:
-            self.message_posted.emit(levels.ERROR, f"Every-window analysis of {name} stopped: {error}")
+            self.message_posted.emit(levels.ERROR, self.tr("Every-window analysis of {name} stopped: {error}").format(
+                name=name, error=error))
         elif cut == 0 and short is not None:
             self.message_posted.emit(
                 levels.WARNING,
-                f"{name} lasts {short:.1f} s, less than one {session.window_s:g} s window: shorten the window "
-                "(Window box) and analyse it again.",
+                self.tr("{name} lasts {length} s, less than one {window} s window: shorten the window (Window box) "
+                        "and analyse it again.").format(name=name, length=f"{short:.1f}",
+                                                        window=f"{session.window_s:g}"),
             )
         else:
-            failed = f", {stats.failed} failed" if stats.failed else ""
-            self.message_posted.emit(
-                levels.INFO, f"Analysed every window of {name}: {stats.analysed} of {cut} windows{failed}.")
+            failed = self.tr(", {n} failed").format(n=stats.failed) if stats.failed else ""
+            self.message_posted.emit(levels.INFO, self.tr("Analysed every window of {name}: {done} of {cut} "
+                                                          "windows{failed}.").format(name=name, done=stats.analysed,
+                                                                                     cut=cut, failed=failed))
         self.stop_monitoring()
 
     # ---- recording and markers -----------------------------------------------------------------------------
@@ -380,7 +389,7 @@ class LiveController(QObject):
         elif not on and session is not None and session.recording:
             self.tasks.run(session.stop_recording)
         elif on and not self._monitoring:
-            self.message_posted.emit(levels.INFO, "Recording starts with monitoring (Space).")
+            self.message_posted.emit(levels.INFO, self.tr("Recording starts with monitoring (Space)."))
 
     def _start_recording(self, session: LiveSession) -> None:
         self.tasks.run(self._recording_job(session))
@@ -402,7 +411,7 @@ class LiveController(QObject):
     def _on_recording_started(self, directory: str) -> None:
         self._recording_dir = directory
         self.recording_changed.emit(True)
-        self.message_posted.emit(levels.INFO, f"Recording to {directory}")
+        self.message_posted.emit(levels.INFO, self.tr("Recording to {folder}").format(folder=directory))
 
     def _on_recording_stopped(self, directory: str, error: Any) -> None:
         if directory != self._recording_dir and self._recording_dir is not None:
@@ -411,13 +420,13 @@ class LiveController(QObject):
         self.recording_changed.emit(False)
         if error:
             self._record_wanted = False
-            self.message_posted.emit(levels.ERROR, f"Recording stopped: {error}")
+            self.message_posted.emit(levels.ERROR, self.tr("Recording stopped: {error}").format(error=error))
 
     def add_marker(self, kind: str, text: str = "") -> float | None:
         """Put a marker at the current session time (logged when recording); None when not monitoring."""
         session = self.session
         if not self._monitoring or session is None:
-            self.message_posted.emit(levels.INFO, "Markers are placed while monitoring (Space starts it).")
+            self.message_posted.emit(levels.INFO, self.tr("Markers are placed while monitoring (Space starts it)."))
             return None
         t = session.now()
         session.add_marker(kind, text)
@@ -441,22 +450,23 @@ class LiveController(QObject):
             return ""
         status = session.audio_status()
         if status is None:
-            return "No microphone — analysis is video-only (the model hears nothing)."
+            return self.tr("No microphone — analysis is video-only (the model hears nothing).")
         if status.state == cap.ERROR:
-            return f"Audio lost: {status.message} — windows are analysed video-only until it is back."
+            return self.tr("Audio lost: {error} — windows are analysed video-only until it is back.").format(
+                error=status.message)
         if status.state in (cap.RUNNING, cap.ENDED) and not status.has_audio:
-            return "This source has no audio track — analysis is video-only."
+            return self.tr("This source has no audio track — analysis is video-only.")
         return ""
 
     def audio_caption(self) -> str:
         name = self.session.audio_name if self.session is not None else None
         if name is None:
-            return "Microphone — none"
-        return f"Audio — {name}: level and the last 5 s"
+            return self.tr("Microphone — none")
+        return self.tr("Audio — {name}: level and the last 5 s").format(name=name)
 
     def snapshot(self, preview_fps: float | None = None) -> StatusSnapshot:
         model = self.model
-        model_text = f"model {model.description()}" if model.has_model else "no model"
+        model_text = model.description() if model.has_model else ""
         session = self.session
         if session is None:
             worker = model.worker.stats()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
 from desktop import theme
@@ -22,8 +22,8 @@ from desktop.status_bar import StatusBar
 from desktop.timeline import EmotionTimeline
 from desktop.video_view import VideoView
 
-TIMELINE_CAPTION = ("Emotion timeline — one span per analysed window [t0, t1], drawn where the window was, "
-                    "not when its result arrived")
+TIMELINE_CAPTION = QT_TRANSLATE_NOOP("LiveViews", "Emotion timeline — one span per analysed window [t0, t1], "
+                                     "drawn where the window was, not when its result arrived")
 
 
 @dataclass
@@ -67,7 +67,7 @@ def _split(orientation: Qt.Orientation, widgets: tuple[QWidget, QWidget], stretc
 def build_live_views(default_model_dir: str, label_set: tuple[str, ...] | None) -> LiveViews:
     muted = f"color: {theme.current().muted};"
     video, audio = VideoView(), AudioView()
-    audio_caption = QLabel("Microphone — level and the last 5 s")
+    audio_caption = QLabel(QCoreApplication.translate("LiveViews", "Microphone — level and the last 5 s"))
     audio_caption.setStyleSheet(muted)
     left = _split(Qt.Orientation.Vertical, (video, _captioned(audio_caption, audio)), (4, 1), [420, 120])
 
@@ -83,13 +83,14 @@ def build_live_views(default_model_dir: str, label_set: tuple[str, ...] | None) 
     reasoning_stack.addWidget(reasoning)
     evidence = EvidenceView()
     tabs = QTabWidget()
-    tabs.addTab(reasoning_stack, "Reasoning")
-    tabs.addTab(evidence, "Evidence")
+    tabs.addTab(reasoning_stack, QCoreApplication.translate("LiveViews", "Reasoning"))
+    tabs.addTab(evidence, QCoreApplication.translate("LiveViews", "Evidence"))
     top = _split(Qt.Orientation.Horizontal, (left, tabs), (3, 2), [760, 560])
 
     timeline = EmotionTimeline()
     timeline.set_label_set(label_set)
-    caption = QLabel(TIMELINE_CAPTION)
+    caption = QLabel(QCoreApplication.translate("LiveViews", TIMELINE_CAPTION))
+    caption.setWordWrap(True)
     caption.setStyleSheet(muted)
     main = _split(Qt.Orientation.Vertical, (top, _captioned(caption, timeline)), (3, 2), [540, 260])
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QByteArray, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -39,12 +39,13 @@ from desktop.controls import (
     AnalysisToolBar,
     MonitorToolBar,
     SourceChoice,
+    source_label,
 )
 from desktop.evidence_store import EvidenceStore
 from desktop.live_controller import DEMO_CLIP, SYNTHETIC_CHOICE, LiveController
 from desktop.live_views import build_live_views
 from desktop.loop_watch import LoopWatch
-from desktop.menus import SHORTCUTS, build_menus
+from desktop.menus import build_menus, shortcuts_text
 from desktop.timeline import Marker
 from desktop.voice_panel import DONE, FAILED, QUEUED, RUNNING, UNAVAILABLE, AttributionStatus
 
@@ -55,13 +56,20 @@ VIEW_PERIOD_MS = 33  # preview, meter, waveform, timeline, token flush (~30 Hz)
 STATS_PERIOD_MS = 1000  # status bar, overlay age (~1 Hz)
 WAVEFORM_EVERY_N_TICKS = 2  # meter + waveform at 15 Hz: smooth to the eye, half the axis work
 TIMELINE_EVERY_N_TICKS = 3  # timeline scroll at 10 Hz: it moves a pixel or two per update
-MEDIA_FILTER = "Media (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mp3 *.wav *.flac);;All files (*)"
+MEDIA_PATTERNS = "*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.mp3 *.wav *.flac"
 
-NO_CAMERA_TEXT = (
+# translated where shown (context "MainWindow")
+NO_CAMERA_TEXT = QT_TRANSLATE_NOOP(
+    "MainWindow",
     "No camera found.\nPick the demo clip, or open a media file or stream URL, in the Source list.\n"
-    "From a terminal: python main.py --source demo"
+    "From a terminal: python main.py --source demo",
 )
-NO_MIC_TEXT = "No microphone — analysis is video-only (the model hears nothing)."
+NO_MIC_TEXT = QT_TRANSLATE_NOOP("MainWindow", "No microphone — analysis is video-only (the model hears nothing).")
+
+
+def media_filter() -> str:
+    return QCoreApplication.translate("MainWindow", "Media ({patterns});;All files (*)").format(
+        patterns=MEDIA_PATTERNS)
 
 
 class MainWindow(QMainWindow):
@@ -213,7 +221,7 @@ class MainWindow(QMainWindow):
     def refresh_devices(self) -> None:
         """Look for cameras and microphones again, off the UI thread; the pickers are rebuilt when the lists
         arrive (``_on_devices_found``)."""
-        self.statusBar().showMessage("Looking for cameras and microphones…", 3000)
+        self.statusBar().showMessage(self.tr("Looking for cameras and microphones…"), 3000)
         self.controller.scan_devices()
 
     def _on_devices_found(self, cameras: list, mics: list) -> None:
@@ -225,7 +233,7 @@ class MainWindow(QMainWindow):
         scanned = self._devices is not None
         cameras, mics = self._devices if self._devices is not None else ([], [])
         choices = [SourceChoice(SOURCE_CAMERA, ref, name) for ref, name in cameras]
-        choices.append(SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), "Demo clip (synthetic face + speech)"))
+        choices.append(SourceChoice(SOURCE_DEMO, str(DEMO_CLIP), self.tr("Demo clip (synthetic face + speech)")))
         choices.append(SYNTHETIC_CHOICE)
         current = self.controller.source_choice
         if current is not None and current.kind == SOURCE_FILE:
@@ -235,10 +243,13 @@ class MainWindow(QMainWindow):
             and current.kind == SOURCE_CAMERA
             and current.ref not in [c for c, _ in cameras]
         ):
-            choices.insert(0, SourceChoice(SOURCE_CAMERA, current.ref, f"camera {current.ref} (not found)"))
+            choices.insert(0, SourceChoice(SOURCE_CAMERA, current.ref,
+                                           self.tr("camera {index} (not found)").format(index=current.ref)))
         self.monitor_bar.set_sources(choices, current)
-        if current is not None and current.kind in (SOURCE_DEMO, SOURCE_FILE, SOURCE_SYNTHETIC):
-            self.monitor_bar.set_microphone_enabled(False, "audio from the source")
+        if current is not None and current.kind in (SOURCE_DEMO, SOURCE_FILE, SOURCE_SYNTHETIC) and not (
+            current.kind == SOURCE_FILE and "://" in str(current.ref)  # a stream: video only, audio from a mic
+        ):
+            self.monitor_bar.set_microphone_enabled(False, self.tr("audio from the source"))
         else:
             self.monitor_bar.set_microphone_enabled(True)
             self.monitor_bar.set_microphones(mics, self.controller.microphone_choice())
@@ -246,11 +257,12 @@ class MainWindow(QMainWindow):
         if not self.controller.monitoring:
             self._show_idle()
         if scanned and not mics and (current is None or current.kind == SOURCE_CAMERA):
-            self.audio.set_unavailable("No microphone found. " + NO_MIC_TEXT)
+            self.audio.set_unavailable(self.tr("No microphone found.") + " " + self.tr(NO_MIC_TEXT))
 
     def _on_source_chosen(self, choice: SourceChoice) -> None:
         if choice.kind == SOURCE_PICK_FILE:
-            path, _ = QFileDialog.getOpenFileName(self, "Open a media file", str(Path.home()), MEDIA_FILTER)
+            path, _ = QFileDialog.getOpenFileName(self, self.tr("Open a media file"), str(Path.home()),
+                                                  media_filter())
             if not path:
                 self.monitor_bar.show_source(self.controller.source_choice)
                 return
@@ -298,19 +310,19 @@ class MainWindow(QMainWindow):
         """What the video area says while not monitoring."""
         choice = self.controller.source_choice
         if choice is None or (choice.kind == SOURCE_CAMERA and not self._have_cameras):
-            self.video.clear(NO_CAMERA_TEXT)
+            self.video.clear(self.tr(NO_CAMERA_TEXT))
         else:
-            self.video.clear(f"{choice.label}\nPress ● Monitor (Space) to start.")
+            self.video.clear(self.tr("{source}\nPress ● Monitor (Space) to start.").format(source=source_label(choice)))
 
     def _on_monitoring_changed(self, on: bool) -> None:
         if not on:
             self._show_idle()
-            self.audio.set_unavailable("Not monitoring.")
+            self.audio.set_unavailable(self.tr("Not monitoring."))
         action = self.monitor_bar.monitor_action
         action.blockSignals(True)
         action.setChecked(on)
         action.blockSignals(False)
-        action.setText("■ Stop" if on else "● Monitor")
+        action.setText(self.tr("■ Stop") if on else self.tr("● Monitor"))
 
     def _on_record_toggled(self, on: bool) -> None:
         if on != self.controller.recording:
@@ -332,7 +344,7 @@ class MainWindow(QMainWindow):
     def _choose_model_folder(self) -> None:
         self.settings.use_remote = False  # a folder chosen: the local model from now on
         start = self.settings.model_dir or str(self.controller.model.default_model_dir())
-        path = QFileDialog.getExistingDirectory(self, "Choose the R1-Omni model folder", start)
+        path = QFileDialog.getExistingDirectory(self, self.tr("Choose the R1-Omni model folder"), start)
         if path:
             self.settings.model_dir = path
             self.load_model()
@@ -377,7 +389,7 @@ class MainWindow(QMainWindow):
 
         def connect(target: object) -> None:
             if isinstance(target, Exception):
-                self._on_error(f"Cannot use the model server {url}: {target}")
+                self._on_error(self.tr("Cannot use the model server {url}: {error}").format(url=url, error=target))
                 return
             self.settings.remote_url, self.settings.remote_ca_file = url, ca_file
             self.settings.use_remote = True
@@ -394,7 +406,8 @@ class MainWindow(QMainWindow):
 
     def _on_downloaded(self, folder: str) -> None:
         self.settings.model_dir = folder
-        self.banner.show_message(banner_levels.INFO, f"Weights downloaded to {folder}; loading…")
+        self.banner.show_message(banner_levels.INFO, self.tr("Weights downloaded to {folder}; loading…").format(
+            folder=folder))
         self.load_model()
 
     def _on_error(self, message: str) -> None:
@@ -406,7 +419,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_loading(self, message: str) -> None:
         self._loading = True
-        self.analysis_bar.set_model_text("loading…")
+        self.analysis_bar.set_model_text(self.tr("loading…"))
         self.model_panel.title.setText(message)
         self.model_panel.set_reason("")
 
@@ -422,8 +435,8 @@ class MainWindow(QMainWindow):
             self.analysis_bar.set_model_text(self.controller.model.description())
             self.reasoning_stack.setCurrentWidget(self.reasoning)
         else:
-            self.analysis_bar.set_model_text("none")
-            self.model_panel.title.setText("No model loaded")
+            self.analysis_bar.set_model_text(self.tr("none"))
+            self.model_panel.title.setText(self.tr("No model loaded"))
             self.reasoning_stack.setCurrentWidget(self._model_page)
         self.analysis_bar.unload_action.setEnabled(loaded)
 
@@ -456,8 +469,8 @@ class MainWindow(QMainWindow):
         if preset == "custom":
             text, ok = QInputDialog.getMultiLineText(
                 self,
-                "Custom instruction",
-                "The question asked with every window:",
+                self.tr("Custom instruction"),
+                self.tr("The question asked with every window:"),
                 self.settings.custom_instruction,
             )
             if not ok or not text.strip():
@@ -588,7 +601,7 @@ class MainWindow(QMainWindow):
             a = self._newest.analysis
             faces = self._newest.face_check
             note = faces.short_warning() if faces is not None else None
-            self.video.set_emotion(a.label or a.answer or "no answer", age, note)  # unknown answers: grey
+            self.video.set_emotion(a.label or a.answer or self.tr("no answer"), age, note)  # unknown answers: grey
         else:
             self.video.set_emotion(None, None)
         self.status.show_snapshot(snap)
@@ -599,7 +612,8 @@ class MainWindow(QMainWindow):
 
     # ---- misc ------------------------------------------------------------------------------------------------
     def _analyse_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Analyse every window of a file", str(Path.home()), MEDIA_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Analyse every window of a file"), str(Path.home()),
+                                              media_filter())
         if path:
             self.analyse_file(path)
 
@@ -610,7 +624,7 @@ class MainWindow(QMainWindow):
 
     def _open_replay(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self, "Open a recorded session", self.settings.record_dir or ""
+            self, self.tr("Open a recorded session"), self.settings.record_dir or ""
         )
         if folder:
             self.open_replay(folder)
@@ -620,7 +634,7 @@ class MainWindow(QMainWindow):
         thread (a long session's log takes a while); ``replay_opened`` brings the window."""
         from core.session.playback import load_replay
 
-        self.statusBar().showMessage(f"Opening {Path(folder).name}…", 5000)
+        self.statusBar().showMessage(self.tr("Opening {name}…").format(name=Path(folder).name), 5000)
         self.controller.tasks.run(lambda: load_replay(folder), then=self._show_replay)
 
     def _show_replay(self, data: Any) -> None:
@@ -643,7 +657,17 @@ class MainWindow(QMainWindow):
         theme.switch(QApplication.instance(), name)
 
     def _show_shortcuts(self) -> None:
-        self.banner.show_message(banner_levels.INFO, " · ".join(SHORTCUTS))
+        self.banner.show_message(banner_levels.INFO, shortcuts_text())
+
+    def _set_language(self, language: str) -> None:
+        """Remember the UI language (System / English / 简体中文); it applies when the app starts next."""
+        from desktop import i18n
+
+        self.settings.language = language
+        if i18n.resolve(language) == i18n.current():
+            return
+        self.banner.show_message(banner_levels.INFO, self.tr(
+            "The language changes when R1-Omni Live starts next."))
 
     @property
     def showing_model_setup(self) -> bool:

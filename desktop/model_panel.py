@@ -13,14 +13,13 @@ DOWNLOAD_COMMAND = "python main.py download"
 
 
 def expected_layout() -> str:
-    """The folder ``python main.py download`` writes, from the download's own list of repositories."""
-    from core.model.download import REPOS  # light: no torch, no hub client
+    """The folder ``python main.py download`` writes for the default model, from the download's own catalogue."""
+    from core.model.family import BERT, MEMBERS, TOWERS  # light: no torch, no hub client
 
-    lines = ["R1-Omni-0.5B/"]
-    for repo in REPOS:
-        folder = (repo.subdir + "/") if repo.subdir else "config.json, model.safetensors, …"
-        lines.append(f"  {folder:<34} ← {repo.repo_id}")
-    return "\n".join(lines)
+    rows = [("config.json, model.safetensors, …", MEMBERS[0].hf_repo)]
+    rows += [(f"towers/{t.folder}/", t.hf_repo) for t in TOWERS.values()]
+    rows.append(("bert/", BERT.hf_repo))
+    return "\n".join([f"{MEMBERS[0].name}/"] + [f"  {folder:<34} ← {repo}" for folder, repo in rows])
 
 
 class ModelSetupPanel(QWidget):
@@ -32,7 +31,7 @@ class ModelSetupPanel(QWidget):
     def __init__(self, default_dir: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         t = theme.current()
-        self.title = QLabel("No model loaded")
+        self.title = QLabel(self.tr("No model loaded"))
         self.title.setStyleSheet("font-size: 14pt; font-weight: bold;")
         self.body = QLabel()
         self.body.setWordWrap(True)
@@ -43,9 +42,9 @@ class ModelSetupPanel(QWidget):
         self.reason.setWordWrap(True)
         self.reason.setStyleSheet(f"color: {t.record};")
         self.reason.hide()
-        choose = QPushButton("Choose model folder…")
+        choose = QPushButton(self.tr("Choose model folder…"))
         choose.clicked.connect(self.choose_folder_requested)
-        download = QPushButton("Download weights…")
+        download = QPushButton(self.tr("Download weights…"))
         download.clicked.connect(self.download_requested)
         buttons = QHBoxLayout()
         buttons.addWidget(choose)
@@ -62,13 +61,18 @@ class ModelSetupPanel(QWidget):
     def set_default_dir(self, default_dir: str) -> None:
         muted = theme.current().muted
         self.body.setText(
-            "Capture, the timeline, markers and recording work without it; analysis needs the R1-Omni weights "
-            "(about 7 GB to download, safetensors only).<br><br>"
-            f"<b>Download</b> (needs the Hugging Face hub once, then works offline):<br>"
-            f"<code>&nbsp;&nbsp;{DOWNLOAD_COMMAND}</code> &nbsp; or the button below<br>"
-            f"<span style='color:{muted}'>into {html.escape(default_dir)}</span><br><br>"
-            "<b>Or point to a local copy</b> with <i>Choose model folder…</i> (Ctrl+O). Expected layout:"
-            f"<pre style='color:{muted}'>{html.escape(expected_layout())}</pre>"
+            self.tr("Capture, the timeline, markers and recording work without it; analysis needs the R1-Omni "
+                    "weights (about 7 GB to download, safetensors only).")
+            + "<br><br>"
+            + self.tr("<b>Download</b> (needs the Hugging Face hub, a mirror or ModelScope once, then works "
+                      "offline):")
+            + f"<br><code>&nbsp;&nbsp;{DOWNLOAD_COMMAND}</code> &nbsp; "
+            + self.tr("or the button below")
+            + f"<br><span style='color:{muted}'>"
+            + self.tr("into {folder}").format(folder=html.escape(default_dir))
+            + "</span><br><br>"
+            + self.tr("<b>Or point to a local copy</b> with <i>Choose model folder…</i> (Ctrl+O). Expected layout:")
+            + f"<pre style='color:{muted}'>{html.escape(expected_layout())}</pre>"
         )
 
     def set_reason(self, text: str) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from desktop import theme
 
-POLICY_TEXT = (
+POLICY_TEXT = QT_TRANSLATE_NOOP(
+    "PolicyNotice",
     "<b>Usage policy.</b> R1-Omni infers emotions from faces and voices. Its licence restricts emotion inference "
     "in <b>workplace and education settings</b> to where local law permits it. Tell the people you record, "
     "get their consent, and record only what your study needs. This notice is also stored with every session."
@@ -29,10 +30,10 @@ class PolicyNotice(QFrame):
         self.setStyleSheet(
             f"#policyNotice {{ background: {t.panel}; border: 1px solid {t.accent}; border-radius: 4px; }}"
         )
-        text = QLabel(POLICY_TEXT)
+        text = QLabel(self.tr(POLICY_TEXT))
         text.setWordWrap(True)
         text.setTextFormat(Qt.TextFormat.RichText)
-        ok = QPushButton("I understand")
+        ok = QPushButton(self.tr("I understand"))
         ok.clicked.connect(self._ack)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)

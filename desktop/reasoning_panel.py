@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, Signal
 from PySide6.QtGui import QColor, QTextCursor
 from PySide6.QtWidgets import (
     QLabel,
@@ -20,30 +20,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core import consistency as core_consistency
 from core import labels as core_labels
 from core import results as core_results
-from core.consistency import CHECK_TITLES, Consistency
+from core.consistency import Consistency
 from core.results import WindowResult
-from desktop import formatting, theme
+from desktop import formatting, i18n, theme
 
 HISTORY_LIMIT = 500  # rows kept in the history list (the session log keeps everything)
 PREVIEW_CHARS = 90
 
-PARSE_STATUS_TEXT = {
-    core_results.OK: "✓ parsed",
-    core_results.NO_THINK: "⚠ answer without <think>",
-    core_results.OUT_OF_SET: "⚠ answer outside the label set",
-    core_results.UNCLOSED_ANSWER: "⚠ <answer> not closed (token limit?)",
-    core_results.NO_ANSWER: "✗ no <answer>",
-    core_results.EMPTY: "✗ empty output",
+PARSE_STATUS_TEXT = {  # translated where shown (parse_status_text)
+    core_results.OK: QT_TRANSLATE_NOOP("ReasoningPanel", "✓ parsed"),
+    core_results.NO_THINK: QT_TRANSLATE_NOOP("ReasoningPanel", "⚠ answer without <think>"),
+    core_results.OUT_OF_SET: QT_TRANSLATE_NOOP("ReasoningPanel", "⚠ answer outside the label set"),
+    core_results.UNCLOSED_ANSWER: QT_TRANSLATE_NOOP("ReasoningPanel", "⚠ <answer> not closed (token limit?)"),
+    core_results.NO_ANSWER: QT_TRANSLATE_NOOP("ReasoningPanel", "✗ no <answer>"),
+    core_results.EMPTY: QT_TRANSLATE_NOOP("ReasoningPanel", "✗ empty output"),
 }
+
+
+def parse_status_text(status: str) -> str:
+    """How a parse status reads in the window's language."""
+    return QCoreApplication.translate("ReasoningPanel", PARSE_STATUS_TEXT.get(status, status))
 
 
 def label_chip(label: str | None, answer: str | None = None) -> str:
     """Rich-text chip for a label in its colour; out-of-set answers show the raw text in grey."""
     colour = QColor(core_labels.colour(label))
     fg = "#000000" if colour.lightnessF() > 0.55 else "#ffffff"
-    text = html.escape(label or (f"“{answer}”" if answer else "no answer"))
+    if label:
+        shown = i18n.label_name(label)
+    else:
+        shown = f"“{answer}”" if answer else QCoreApplication.translate("ReasoningPanel", "no answer")
+    text = html.escape(shown)
     return (
         f"<span style='background:{colour.name()}; color:{fg}; font-weight:bold;'>&nbsp;{text}&nbsp;</span>"
     )
@@ -54,18 +64,32 @@ def caution_html(text: str) -> str:
     return f"<span style='color:{theme.current().caution}'>⚠ {html.escape(text)}</span>"
 
 
+# core.consistency.CHECK_TITLES, marked for translation here (core stays Qt-free; exports keep the English)
+CHECK_TEXT = {
+    core_consistency.ANSWER: QT_TRANSLATE_NOOP("Consistency", "answer disagrees with the reasoning"),
+    core_consistency.VOICE: QT_TRANSLATE_NOOP("Consistency", "reasoning describes a voice the model did not hear"),
+    core_consistency.PERSON: QT_TRANSLATE_NOOP("Consistency",
+                                               "reasoning describes one person; the faces in view disagree"),
+}
+
+
+def check_title(check: str) -> str:
+    """A consistency check's title in the window's language."""
+    return QCoreApplication.translate("Consistency", CHECK_TEXT.get(check, check))
+
+
 def flags_html(consistency: Consistency | None) -> str:
     """The failed consistency checks of an answer as short caution notes (``core.consistency``), or ""."""
     if consistency is None:
         return ""
-    return " &nbsp; ".join(caution_html(CHECK_TITLES[f.check]) for f in consistency.flags)
+    return " &nbsp; ".join(caution_html(check_title(f.check)) for f in consistency.flags)
 
 
 def flags_tooltip(consistency: Consistency | None) -> str:
-    """Plain text: each failed check with its reason, one per line."""
+    """Plain text: each failed check with its reason (the reason stays English, as core's messages do)."""
     if consistency is None:
         return ""
-    return "\n".join(f"⚠ {CHECK_TITLES[f.check]}: {f.reason}" for f in consistency.flags)
+    return "\n".join(f"⚠ {check_title(f.check)}: {f.reason}" for f in consistency.flags)
 
 
 class ReasoningPanel(QWidget):
@@ -84,15 +108,15 @@ class ReasoningPanel(QWidget):
         self._live_raw = ""
         self._history_rows: dict[int, QListWidgetItem] = {}
 
-        self.header = QLabel("waiting for the first window…")
+        self.header = QLabel(self.tr("waiting for the first window…"))
         self.header.setStyleSheet(f"color: {t.muted};")
         self.live = QPlainTextEdit()
         self.live.setReadOnly(True)
-        self.live.setPlaceholderText("The model's reasoning streams here, token by token.")
+        self.live.setPlaceholderText(self.tr("The model's reasoning streams here, token by token."))
         self.live.setMinimumHeight(90)
         self.answer = QLabel("")
         self.answer.setTextFormat(Qt.TextFormat.RichText)
-        history_title = QLabel("History — newest first, click a row for its evidence")
+        history_title = QLabel(self.tr("History — newest first, click a row for its evidence"))
         history_title.setStyleSheet(f"color: {t.muted}; margin-top: 4px;")
         self.history = QListWidget()
         self.history.setWordWrap(True)
@@ -128,7 +152,8 @@ class ReasoningPanel(QWidget):
         self._pending_text.clear()
         self.live.clear()
         self.answer.setText("")
-        self.header.setText(f"window #{window_id}  {formatting.span(t0_s, t1_s)}  · analysing…")
+        self.header.setText(self.tr("window #{id}  {span}  · analysing…").format(id=window_id,
+                                                                                    span=formatting.span(t0_s, t1_s)))
 
     def token_streamed(self, window_id: int, delta: str) -> None:
         """Buffer a text delta of ``window_id``; stale windows' tokens are ignored."""
@@ -143,10 +168,9 @@ class ReasoningPanel(QWidget):
             self._live_id = result.window_id
             if not self._live_raw.strip():
                 self.live.setPlainText(a.text)
-            self.header.setText(
-                f"window #{result.window_id}  {formatting.span(result.t0, result.t1)}"
-                f"  · {formatting.seconds(a.timings.get('total'))}"
-            )
+            self.header.setText(self.tr("window #{id}  {span}  · {seconds}").format(
+                id=result.window_id, span=formatting.span(result.t0, result.t1),
+                seconds=formatting.seconds(a.timings.get("total"))))
             self.answer.setText(self.answer_html(result))
         self._add_history(result)
 
@@ -176,7 +200,7 @@ class ReasoningPanel(QWidget):
         self.answer.setText("")
         self.history.clear()
         self._history_rows.clear()
-        self.header.setText("waiting for the first window…")
+        self.header.setText(self.tr("waiting for the first window…"))
 
     # -- queries -----------------------------------------------------------------------------------------
     @property
@@ -189,14 +213,17 @@ class ReasoningPanel(QWidget):
     @staticmethod
     def answer_html(result: WindowResult) -> str:
         a = result.analysis
-        status = html.escape(PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status))
-        audio = "" if result.audio_status == "ok" else f" · audio {result.audio_status}"
+        status = html.escape(parse_status_text(a.parse_status))
+        audio = "" if result.audio_status == "ok" else QCoreApplication.translate(
+            "ReasoningPanel", " · audio {status}").format(status=result.audio_status)
         faces = result.face_check
         note = faces.warning() if faces is not None else None
         warn = f" &nbsp; {caution_html(note)}" if note else ""
         flags = flags_html(result.consistency)
+        chip = label_chip(a.label, a.answer)
+        answer = QCoreApplication.translate("ReasoningPanel", "answer: {chip}").format(chip=chip)
         return (
-            f"answer: {label_chip(a.label, a.answer)} &nbsp; {status}"
+            f"{answer} &nbsp; {status}"
             f" &nbsp; <span style='color:{theme.current().muted}'>{a.modal.replace('_', '+')}{audio}</span>{warn}"
             + (f"<br>{flags}" if flags else "")
         )
@@ -213,13 +240,14 @@ class ReasoningPanel(QWidget):
             preview = preview[: PREVIEW_CHARS - 1] + "…"
         checks = result.consistency
         mark = "⚠ " if checks.flags else ""
+        shown = i18n.label_name(a.label) or a.answer or "—"
         item = QListWidgetItem(
-            f"{formatting.span(result.t0, result.t1)}   {mark}{(a.label or a.answer or '—'):<12}  “{preview}”"
+            f"{formatting.span(result.t0, result.t1)}   {mark}{shown:<12}  “{preview}”"
         )
         item.setData(Qt.ItemDataRole.UserRole, result.window_id)
         item.setForeground(QColor(theme.current().text))
         item.setData(Qt.ItemDataRole.DecorationRole, QColor(core_labels.colour(a.label)))
-        tip = PARSE_STATUS_TEXT.get(a.parse_status, a.parse_status)
+        tip = parse_status_text(a.parse_status)
         item.setToolTip(tip + (f"\n{flags_tooltip(checks)}" if checks.flags else ""))
         old = self._history_rows.pop(result.window_id, None)
         if old is not None:

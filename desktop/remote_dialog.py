@@ -7,6 +7,7 @@ window does that off the UI thread.
 
 from __future__ import annotations
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -22,37 +23,37 @@ from PySide6.QtWidgets import (
 
 from core.serve.client import RemoteTarget
 
-HINT = ("A computer running <code>python main.py serve</code>. Beyond this machine the server uses "
-        "<b>https</b> and a token; plain http is accepted for 127.0.0.1 only.")
+HINT = QT_TRANSLATE_NOOP("RemoteServerDialog", "A computer running <code>python main.py serve</code>. Beyond this "
+                         "machine the server uses <b>https</b> and a token; plain http is accepted for 127.0.0.1 only.")
 
 
 class RemoteServerDialog(QDialog):
     def __init__(self, url: str = "", ca_file: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Remote model server")
+        self.setWindowTitle(self.tr("Remote model server"))
         self.url = QLineEdit(url or "https://")
         self.url.setPlaceholderText("https://gpu-server:8000")
         self.token = QLineEdit()
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token.setPlaceholderText("leave empty to keep the stored token")
+        self.token.setPlaceholderText(self.tr("leave empty to keep the stored token"))
         self.ca_file = QLineEdit(ca_file)
-        self.ca_file.setPlaceholderText("system certificates")
+        self.ca_file.setPlaceholderText(self.tr("system certificates"))
         browse = QPushButton("…")
         browse.clicked.connect(self._browse)
         ca_row = QHBoxLayout()
         ca_row.addWidget(self.ca_file)
         ca_row.addWidget(browse)
         form = QFormLayout()
-        form.addRow("Server", self.url)
-        form.addRow("Token", self.token)
-        form.addRow("Trust certificate", ca_row)
-        hint = QLabel(HINT)
+        form.addRow(self.tr("Server"), self.url)
+        form.addRow(self.tr("Token"), self.token)
+        form.addRow(self.tr("Trust certificate"), ca_row)
+        hint = QLabel(self.tr(HINT))
         hint.setWordWrap(True)
         self.problem = QLabel("")
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #e06c75;")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Connect")
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("Connect"))
         buttons.accepted.connect(self._check)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -76,6 +77,7 @@ class RemoteServerDialog(QDialog):
         self.accept()
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Certificate to trust (PEM)", "", "PEM (*.pem *.crt);;All (*)")
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Certificate to trust (PEM)"), "",
+                                              self.tr("PEM (*.pem *.crt);;All (*)"))
         if path:
             self.ca_file.setText(path)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.attribution import AttributionInputs
+from core.attribution import Attribution, AttributionInputs
 from core.engine import AnalysisParams, InferenceWorker
 from core.session import SessionReader
 from core.session.export import export_session
@@ -44,23 +44,24 @@ from core.session.playback import UNDECODABLE, AudioFeeder, Evidence, FramePump,
 from core.session.reanalysis import max_new_tokens_for
 from core.session.records import LoggedWindow
 from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL, Window
-from desktop import formatting, theme
+from desktop import formatting, i18n, theme
+from desktop.controls import NO_MENU_ARROW
 from desktop.engine_bridge import AttributionBridge
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
 from desktop.evidence_view import EvidenceView
-from desktop.timeline import EmotionTimeline, Marker
+from desktop.timeline import EmotionTimeline, Marker, marker_text
 from desktop.video_view import VideoView
 from desktop.voice_panel import DONE, FAILED, QUEUED, RUNNING, UNAVAILABLE, AttributionStatus
 
 DISPLAY_PERIOD_MS = 33  # ~30 Hz: position, frame and cursor
 SLIDER_STEPS_PER_S = 10  # slider resolution: 0.1 s
 SEEK_STEP_S = 5.0  # Left / Right keys
-EXPORT_CHOICES = {  # core.session.export.FORMATS, as the menu names them
-    "csv": "CSV table",
-    "json": "JSON document",
-    "eaf": "ELAN annotation",
-    "vtt": "WebVTT subtitles",
-    "html": "HTML report",
+EXPORT_CHOICES = {  # core.session.export.FORMATS, as the menu names them (translated where shown)
+    "csv": QT_TRANSLATE_NOOP("ReplayWindow", "CSV table"),
+    "json": QT_TRANSLATE_NOOP("ReplayWindow", "JSON document"),
+    "eaf": QT_TRANSLATE_NOOP("ReplayWindow", "ELAN annotation"),
+    "vtt": QT_TRANSLATE_NOOP("ReplayWindow", "WebVTT subtitles"),
+    "html": QT_TRANSLATE_NOOP("ReplayWindow", "HTML report"),
 }
 
 __all__ = ["EXPORT_CHOICES", "ReplayData", "ReplayWindow", "load_replay"]
@@ -84,13 +85,13 @@ class ReplayWindow(QWidget):
                  worker: InferenceWorker | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self._worker = worker  # the app's model owner: attributions on demand
-        self._attribution = AttributionBridge()
+        self._attribution = AttributionBridge(self)  # a child: it goes with the window
         self._attribution_listener = self._attribution.listener()
         self._attributions: dict[int, AttributionStatus] = {}
         self._kept_frames: dict[int, np.ndarray] = {}  # the frames the evidence view shows, by window
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.session_dir = Path(session_dir)
-        self.setWindowTitle(f"Replay — {self.session_dir.name}")
+        self.setWindowTitle(self.tr("Replay — {name}").format(name=self.session_dir.name))
         self.resize(1200, 800)
         self.reader: SessionReader | None = None
         self.error: str | None = None
@@ -99,7 +100,7 @@ class ReplayWindow(QWidget):
         data = data if data is not None else load_replay(self.session_dir)
         self._audio = AudioFeeder(self.session_dir)
         if data.reader is None:
-            self.error = data.error or "unreadable session"
+            self.error = data.error or self.tr("unreadable session")
             self._build_error(self.error)
             return
         self.reader = r = data.reader
@@ -123,7 +124,7 @@ class ReplayWindow(QWidget):
         has_frames = any(w.frames for w in [*self._windows, *self._source_windows.values()])
         self._pump = FramePump(self.media.path) if self.media.has_video or has_frames else None
         if not self.media.has_video:
-            self.video_view.clear("This session was recorded without video.")
+            self.video_view.clear(self.tr("This session was recorded without video."))
         self.seek(self.start_s)
         self._timer = QTimer(self)
         self._timer.setInterval(DISPLAY_PERIOD_MS)
@@ -132,7 +133,8 @@ class ReplayWindow(QWidget):
 
     # ---- building ------------------------------------------------------------------------------------
     def _build_error(self, message: str) -> None:
-        label = QLabel(f"<b>Cannot open this session.</b><br>{html.escape(message)}")  # escaped: rich text is safe
+        title = self.tr("Cannot open this session.")
+        label = QLabel(f"<b>{html.escape(title)}</b><br>{html.escape(message)}")  # escaped: rich text is safe
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.RichText)
         label.setObjectName("replayError")
@@ -147,14 +149,13 @@ class ReplayWindow(QWidget):
         self.video_view = VideoView()
         self.evidence = EvidenceView()
         self.evidence.attribution_requested.connect(self.request_attribution)
+        # bound methods, not lambdas holding the window: the window stays collectable once closed
         b = self._attribution
-        b.attribution_started.connect(lambda wid: self._set_attribution(wid, AttributionStatus(RUNNING)))
-        b.attribution_yielded.connect(lambda wid: self._set_attribution(wid, AttributionStatus(
-            QUEUED, waited=self.attribution_status(wid).waited + 1)))
-        b.attribution_ready.connect(lambda wid, a: self._set_attribution(wid, AttributionStatus(DONE, a)))
-        b.attribution_failed.connect(lambda wid, msg: self._set_attribution(wid, AttributionStatus(FAILED,
-                                                                                                  message=msg)))
-        b.attribution_cancelled.connect(lambda wid: self._set_attribution(wid, AttributionStatus()))
+        b.attribution_started.connect(self._on_attribution_started)
+        b.attribution_yielded.connect(self._on_attribution_yielded)
+        b.attribution_ready.connect(self._on_attribution_ready)
+        b.attribution_failed.connect(self._on_attribution_failed)
+        b.attribution_cancelled.connect(self._on_attribution_cancelled)
         self.timeline = EmotionTimeline()
         self.timeline.set_label_set(r.labels)
         for w in self._windows:
@@ -164,16 +165,18 @@ class ReplayWindow(QWidget):
         self.timeline.window_selected.connect(self._on_window_selected)
         self.timeline.refresh()
 
-        self.play_button = QPushButton("▶ Play")
+        self.play_button = QPushButton(self.tr("▶ Play"))
         self.play_button.clicked.connect(self.toggle_play)
-        self.prev_marker_button = QPushButton("◀ marker")
+        self.prev_marker_button = QPushButton(self.tr("◀ marker"))
         self.prev_marker_button.clicked.connect(self.previous_marker)
-        self.next_marker_button = QPushButton("marker ▶")
+        self.next_marker_button = QPushButton(self.tr("marker ▶"))
         self.next_marker_button.clicked.connect(self.next_marker)
         self.marker_box = QComboBox()
-        self.marker_box.addItem(f"{len(self._markers)} markers" if self._markers else "no markers")
+        self.marker_box.addItem(self.tr("{n} markers").format(n=len(self._markers)) if self._markers
+                                else self.tr("no markers"))
         for m in self._markers:
-            self.marker_box.addItem(" ".join(f"{formatting.clock(m.t)}  {m.kind}  {m.text}".split()))  # one line
+            kind = marker_text(Marker(m.kind, m.t))
+            self.marker_box.addItem(" ".join(f"{formatting.clock(m.t)}  {kind}  {m.text}".split()))  # one line
         self.marker_box.activated.connect(lambda i: i > 0 and self.seek(self._markers[i - 1].t))
         for widget in (self.prev_marker_button, self.next_marker_button, self.marker_box):
             widget.setEnabled(bool(self._markers))
@@ -184,11 +187,11 @@ class ReplayWindow(QWidget):
         self.time_label.setStyleSheet("font-family: monospace;")
         notes = []
         if not self.media.has_audio:
-            notes.append("no audio was recorded")
+            notes.append(self.tr("no audio was recorded"))
         elif not self._audio_output:
-            notes.append("no audio output device: playing video only")
+            notes.append(self.tr("no audio output device: playing video only"))
         if not r.complete:
-            notes.append("the recording did not end cleanly: shown up to its last complete log line")
+            notes.append(self.tr("the recording did not end cleanly: shown up to its last complete log line"))
         if self._comparison:
             notes.append(self._comparison)
         if self._left_out:
@@ -198,12 +201,13 @@ class ReplayWindow(QWidget):
         self.note.setWordWrap(True)
 
         self.export_button = QToolButton()
-        self.export_button.setText("Export")
-        self.export_button.setToolTip("Write this session as CSV, JSON, ELAN, WebVTT or an HTML report")
+        self.export_button.setText(self.tr("Export") + " ▾")
+        self.export_button.setStyleSheet(NO_MENU_ARROW)  # Fusion's arrow overlaps the text
+        self.export_button.setToolTip(self.tr("Write this session as CSV, JSON, ELAN, WebVTT or an HTML report"))
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         export_menu = QMenu(self.export_button)
         for fmt, text in EXPORT_CHOICES.items():
-            export_menu.addAction(text).triggered.connect(lambda _=False, f=fmt: self.export(f))
+            export_menu.addAction(self.tr(text)).triggered.connect(lambda _=False, f=fmt: self.export(f))
         self.export_button.setMenu(export_menu)
         self.export_finished.connect(self._on_exported)
 
@@ -225,10 +229,11 @@ class ReplayWindow(QWidget):
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 2)
         header = QLabel(
-            f"<b>{html.escape(self.session_dir.name)}</b> &nbsp; {len(self._windows)} windows · "
-            f"{len(self._markers)} markers · {formatting.span(self.start_s, self.end_s)} · "
-            f"labels {html.escape(r.manifest.label_set)} · model "
-            f"{html.escape(Path(r.manifest.model_dir).name if r.manifest.model_dir else '—')}"
+            f"<b>{html.escape(self.session_dir.name)}</b> &nbsp; "
+            + html.escape(self.tr("{windows} windows · {markers} markers · {span} · labels {labels} · model {model}")
+                          .format(windows=len(self._windows), markers=len(self._markers),
+                                  span=formatting.span(self.start_s, self.end_s), labels=r.manifest.label_set,
+                                  model=Path(r.manifest.model_dir).name if r.manifest.model_dir else "—"))
         )
         header.setTextFormat(Qt.TextFormat.RichText)  # every piece of bundle text in it is escaped
         layout = QVBoxLayout(self)
@@ -254,19 +259,20 @@ class ReplayWindow(QWidget):
             return False
         if path is None:
             default = self.session_dir / f"{self.session_dir.resolve().name}.{fmt}"
-            chosen, _ = QFileDialog.getSaveFileName(self, "Export session", str(default),
-                                                    f"{EXPORT_CHOICES[fmt]} (*.{fmt})")
+            chosen, _ = QFileDialog.getSaveFileName(self, self.tr("Export session"), str(default),
+                                                    f"{self.tr(EXPORT_CHOICES[fmt])} (*.{fmt})")
             if not chosen:
                 return False
             path = chosen
-        reader, target = self.reader, Path(path)
-        self.note.setText(f"Exporting {EXPORT_CHOICES[fmt]}…")
+        reader, target, language = self.reader, Path(path), i18n.current()  # the report names labels in it
+        self.note.setText(self.tr("Exporting {what}…").format(what=self.tr(EXPORT_CHOICES[fmt])))
 
         def run() -> None:
             try:
-                written, error = str(export_session(reader, fmt, target)), ""
+                written, error = str(export_session(reader, fmt, target, language=language)), ""
             except (OSError, ValueError) as e:
-                written, error = "", f"{e}. Choose another folder or free some disk space."
+                written, error = "", QCoreApplication.translate(
+                    "ReplayWindow", "{error}. Choose another folder or free some disk space.").format(error=e)
             try:
                 self.export_finished.emit(written, error)
             except RuntimeError:  # the window was closed meanwhile: the file is written all the same
@@ -278,9 +284,9 @@ class ReplayWindow(QWidget):
 
     def _on_exported(self, path: str, error: str) -> None:
         if error:
-            self.note.setText(f"Export failed: {error}")
+            self.note.setText(self.tr("Export failed: {error}").format(error=error))
         else:
-            self.note.setText(f"Exported to {path}")
+            self.note.setText(self.tr("Exported to {path}").format(path=path))
 
     # ---- control -------------------------------------------------------------------------------------
     @property
@@ -315,16 +321,16 @@ class ReplayWindow(QWidget):
             self._position = self.start_s
         self._playing = True
         self._play_origin = (self._position, time.monotonic())
-        self.play_button.setText("❚❚ Pause")
+        self.play_button.setText(self.tr("❚❚ Pause"))
         self.timeline.set_follow(True)
         if self._audio_output and not self._audio.start(self._position):
-            self.note.setText(self._audio.error or "no audio output: playing video only")
+            self.note.setText(self._audio.error or self.tr("no audio output: playing video only"))
 
     def pause(self) -> None:
         if not self._playing:
             return
         self._playing = False
-        self.play_button.setText("▶ Play")
+        self.play_button.setText(self.tr("▶ Play"))
         self._audio.stop()
 
     def toggle_play(self) -> None:
@@ -455,18 +461,34 @@ class ReplayWindow(QWidget):
         """Why a recorded window cannot be re-run now, or None."""
         worker, r = self._worker, self.reader
         if worker is None or r is None or not worker.has_model:
-            return "load the model in the main window to re-run this window video-only"
+            return self.tr("load the model in the main window to re-run this window video-only")
         if window_id not in self._kept_frames:
-            return "the recording kept no frames of this window: it cannot be shown to the model again"
+            return self.tr("the recording kept no frames of this window: it cannot be shown to the model again")
         if not any(x.window_id == window_id and x.analysis.modal != "video" for x in self._windows):
-            return "this window was analysed without audio: there is no voice to take away"
+            return self.tr("this window was analysed without audio: there is no voice to take away")
         if not r.manifest.instruction.strip():
-            return "the recording does not say which question the model was asked"
+            return self.tr("the recording does not say which question the model was asked")
         loaded = (worker.model_info or {}).get("weights_hash")
         if r.manifest.weights_hash and loaded and loaded != r.manifest.weights_hash:
-            return ("the loaded model is not the one that recorded this session (another weights fingerprint): "
-                    "load that model, or re-analyse the session with --attribution")
+            return self.tr("the loaded model is not the one that recorded this session (another weights "
+                           "fingerprint): load that model, or re-analyse the session ({command})").format(
+                               command="reanalyse --attribution")
         return None
+
+    def _on_attribution_started(self, window_id: int) -> None:
+        self._set_attribution(window_id, AttributionStatus(RUNNING))
+
+    def _on_attribution_yielded(self, window_id: int) -> None:
+        self._set_attribution(window_id, AttributionStatus(QUEUED, waited=self.attribution_status(window_id).waited + 1))
+
+    def _on_attribution_ready(self, window_id: int, attribution: Attribution) -> None:
+        self._set_attribution(window_id, AttributionStatus(DONE, attribution))
+
+    def _on_attribution_failed(self, window_id: int, message: str) -> None:
+        self._set_attribution(window_id, AttributionStatus(FAILED, message=message))
+
+    def _on_attribution_cancelled(self, window_id: int) -> None:
+        self._set_attribution(window_id, AttributionStatus())
 
     def _set_attribution(self, window_id: int, status: AttributionStatus) -> None:
         if status.state != DONE and self.attribution_status(window_id).state == DONE:

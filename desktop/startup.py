@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot of the window before quitting")
     p.add_argument("--theme", choices=("dark", "light"), help="colour theme (default: remembered, else dark)")
     p.add_argument("--settings", metavar="FILE", help="settings file to use instead of the per-user one")
+    p.add_argument("--language", choices=("system", "en", "zh_CN"),
+                   help="language of the window (default: remembered, else the system's; the command line stays "
+                        "English)")
     return p
 
 

@@ -23,7 +23,7 @@ class StatusSnapshot:
     network_s: float | None = None  # a model server: the part of last_compute_s spent on the network
     result_age_s: float | None = None  # now - end of the newest result's window
     superseded: int = 0  # windows replaced in the mailbox before the model took them
-    model: str = "no model"  # e.g. "R1-Omni · cuda float16"
+    model: str = ""  # e.g. "R1-Omni · cuda float16"; "" = no model
     model_memory_bytes: int | None = None
 
 
@@ -35,34 +35,23 @@ class StatusBar(QStatusBar):
         self.setSizeGripEnabled(False)
         self.fields: dict[str, QLabel] = {}
         muted = theme.current().muted
-        for key, widest, tip in (
-            (
-                "capture",
-                "video 30.0 fps (preview 30)",
-                "Frames/s from the video source, and frames/s the preview drew",
-            ),
-            (
-                "audio",
-                "audio 48 kHz · 000 overflows",
-                "Microphone sample rate and input overflows (lost audio blocks)",
-            ),
-            (
-                "latency",
-                "latency 00.0 s (model 00.0 s, first token 000 ms)",
-                "End of a window to its result; in brackets the model's time for it (with a model server: "
-                "the server's time and the network's), and how long its first reasoning text took",
-            ),
-            ("age", "result age 000 ms", "How old the newest result is: now minus the end of its window"),
-            (
-                "superseded",
-                "superseded 0000",
-                "Windows replaced by a newer one before the model could take them",
-            ),
-            ("model", "", "Model, device, precision and memory"),
+        # room for the widest usual texts (in the window's language), so fields neither jump nor get cut
+        widest_snapshot = StatusSnapshot(capture_fps=30.0, preview_fps=30.0, audio_rate_hz=48_000, audio_overflows=888,
+                                         last_latency_s=88.8, last_compute_s=88.8, first_token_s=0.888,
+                                         result_age_s=0.888, superseded=8888)
+        for key, tip in (
+            ("capture", self.tr("Frames/s from the video source, and frames/s the preview drew")),
+            ("audio", self.tr("Microphone sample rate and input overflows (lost audio blocks)")),
+            ("latency", self.tr("End of a window to its result; in brackets the model's time for it (with a model "
+                                "server: the server's time and the network's), and how long its first reasoning "
+                                "text took")),
+            ("age", self.tr("How old the newest result is: now minus the end of its window")),
+            ("superseded", self.tr("Windows replaced by a newer one before the model could take them")),
+            ("model", self.tr("Model, device, precision and memory")),
         ):
+            widest = self.field_texts(widest_snapshot)[key] if key != "model" else ""
             label = QLabel("")
             label.setToolTip(tip)
-            # room for the widest usual text, so fields neither jump nor get cut as numbers change
             label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest) + 20)
             label.setStyleSheet(
                 f"padding: 0 8px; border-left: 1px solid {muted};" if self.fields else "padding: 0 8px;"
@@ -71,33 +60,39 @@ class StatusBar(QStatusBar):
             self.fields[key] = label
         self.show_snapshot(StatusSnapshot())
 
-    def show_snapshot(self, s: StatusSnapshot) -> None:
-        f = self.fields
-        cap = "no video" if s.capture_fps is None else f"video {s.capture_fps:.1f} fps"
+    def field_texts(self, s: StatusSnapshot) -> dict[str, str]:
+        """The text of each field for ``s``, in the window's language."""
+        if s.capture_fps is None:
+            cap = self.tr("no video")
+        else:
+            cap = self.tr("video {fps} fps").format(fps=f"{s.capture_fps:.1f}")
         if s.preview_fps is not None:
-            cap += f" (preview {s.preview_fps:.0f})"
-        f["capture"].setText(cap)
-        f["audio"].setText(
-            "no microphone"
-            if s.audio_rate_hz is None
-            else f"audio {s.audio_rate_hz / 1000:g} kHz · {s.audio_overflows} overflows"
-        )
-        lat = f"latency {formatting.seconds(s.last_latency_s)}"
+            cap += self.tr(" (preview {fps})").format(fps=f"{s.preview_fps:.0f}")
+        if s.audio_rate_hz is None:
+            audio = self.tr("no microphone")
+        else:
+            audio = self.tr("audio {khz} kHz · {n} overflows").format(khz=f"{s.audio_rate_hz / 1000:g}",
+                                                                       n=s.audio_overflows)
+        lat = self.tr("latency {s}").format(s=formatting.seconds(s.last_latency_s))
         inner = []
         if s.last_compute_s is not None and s.network_s is not None:  # a model server: split model / network
-            inner = [f"model {formatting.seconds(max(0.0, s.last_compute_s - s.network_s))}",
-                     f"network {formatting.seconds(s.network_s)}"]
+            inner = [self.tr("model {s}").format(s=formatting.seconds(max(0.0, s.last_compute_s - s.network_s))),
+                     self.tr("network {s}").format(s=formatting.seconds(s.network_s))]
         elif s.last_compute_s is not None:
-            inner = [f"model {formatting.seconds(s.last_compute_s)}"]
+            inner.append(self.tr("model {s}").format(s=formatting.seconds(s.last_compute_s)))
         if s.first_token_s is not None:
-            inner.append(f"first token {formatting.seconds(s.first_token_s)}")
+            inner.append(self.tr("first token {s}").format(s=formatting.seconds(s.first_token_s)))
         if inner:
             lat += f" ({', '.join(inner)})"
-        f["latency"].setText(lat)
-        f["age"].setText(f"result age {formatting.seconds(s.result_age_s)}")
-        f["superseded"].setText(f"superseded {s.superseded}")
         mem = "" if s.model_memory_bytes is None else f" · {formatting.nbytes(s.model_memory_bytes)}"
-        f["model"].setText(f"{s.model}{mem}")
+        model = self.tr("model {name}").format(name=s.model) if s.model else self.tr("no model")
+        return {"capture": cap, "audio": audio, "latency": lat,
+                "age": self.tr("result age {s}").format(s=formatting.seconds(s.result_age_s)),
+                "superseded": self.tr("superseded {n}").format(n=s.superseded), "model": f"{model}{mem}"}
+
+    def show_snapshot(self, s: StatusSnapshot) -> None:
+        for key, text in self.field_texts(s).items():
+            self.fields[key].setText(text)
 
     def text(self) -> str:
         return " | ".join(label.text() for label in self.fields.values())

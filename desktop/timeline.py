@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -22,7 +22,7 @@ from core import labels as core_labels
 from core.lanes import LanePacker as _CoreLanePacker
 from core.lanes import assign_lanes as _core_assign_lanes
 from core.results import WindowResult
-from desktop import theme
+from desktop import i18n, theme
 from desktop.timeline_axis import ClockAxis
 
 DEFAULT_VISIBLE_S = 60.0  # seconds of history on screen while following
@@ -95,7 +95,7 @@ class SpanLabels(pg.GraphicsObject):
             if r.t0 > xb:
                 break
             left, right = xform.map(QPointF(r.t0, y0)), xform.map(QPointF(r.t1, y1))
-            name = r.analysis.label or "?"
+            name = i18n.label_name(r.analysis.label) or "?"
             width = abs(right.x() - left.x())
             if width < max(MIN_LABEL_WIDTH_PX, metrics.horizontalAdvance(name) + 6):
                 continue
@@ -127,12 +127,23 @@ class LabelLegend(QWidget):
         t = theme.current()
         for name in labels:
             chip = QLabel(  # free labels come from model or bundle text: escaped, never markup
-                f"<span style='color:{core_labels.colour(name)}; font-size:13pt'>■</span> {html.escape(name)}"
+                f"<span style='color:{core_labels.colour(name)}; font-size:13pt'>■</span> "
+                f"{html.escape(i18n.label_name(name))}"
             )
             chip.setTextFormat(Qt.TextFormat.RichText)
             chip.setStyleSheet(f"color: {t.text};")
             self._layout.addWidget(chip)
         self._layout.addStretch(1)
+
+
+MARKER_KINDS = {"event": QT_TRANSLATE_NOOP("EmotionTimeline", "event"),
+                "exclude": QT_TRANSLATE_NOOP("EmotionTimeline", "exclude")}
+
+
+def marker_text(marker: Marker) -> str:
+    """"event: door" in the window's language (the kind is translated, the user's note is kept)."""
+    kind = QCoreApplication.translate("EmotionTimeline", MARKER_KINDS.get(marker.kind, marker.kind))
+    return kind if not marker.text else f"{kind}: {marker.text}"
 
 
 def _pending_brush(t: theme.Theme) -> QBrush:
@@ -165,11 +176,11 @@ class EmotionTimeline(QWidget):
         self._rebuild_needed = False
 
         self.legend = LabelLegend()
-        self._follow_button = QPushButton("Follow now (F)")
-        self._follow_button.setToolTip("Dragging or zooming the timeline pauses following; this resumes it")
+        self._follow_button = QPushButton(self.tr("Follow now (F)"))
+        self._follow_button.setToolTip(self.tr("Dragging or zooming the timeline pauses following; this resumes it"))
         self._follow_button.clicked.connect(lambda: self.set_follow(True))
         self._follow_button.setVisible(False)
-        self._hint = QLabel("drag to scroll · wheel to zoom · click a span for its evidence")
+        self._hint = QLabel(self.tr("drag to scroll · wheel to zoom · click a span for its evidence"))
         self._hint.setStyleSheet(f"color: {t.muted};")
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -193,12 +204,12 @@ class EmotionTimeline(QWidget):
         self.lane_plot.hideAxis("bottom")
         self.lane_plot.setYRange(0, 1, padding=0.05)
         self.lane_plot.getAxis("left").setTicks([[]])
-        self.lane_plot.setLabel("left", "label")
+        self.lane_plot.setLabel("left", self.tr("label"))
         self.score_plot.setYRange(0, 1, padding=0.04)
-        self.score_plot.setLabel("left", "score")
+        self.score_plot.setLabel("left", self.tr("score"))
         self.score_plot.getAxis("left").setTicks([[(0, "0"), (0.5, ".5"), (1, "1")]])
         self.score_plot.setToolTip(
-            "The model's own preference over the label set (not a calibrated probability)"
+            self.tr("The model's own preference over the label set (not a calibrated probability)")
         )
 
         self._span_pen = pg.mkPen(t.panel, width=1)
@@ -211,7 +222,7 @@ class EmotionTimeline(QWidget):
         )
         self._pending.hide()
         self.lane_plot.addItem(self._pending)
-        self._pending_text = pg.TextItem("analysing…", color=t.muted, anchor=(0.5, 0.5))
+        self._pending_text = pg.TextItem(self.tr("analysing…"), color=t.muted, anchor=(0.5, 0.5))
         self._pending_text.hide()
         self.lane_plot.addItem(self._pending_text)
         self._selection = pg.BarGraphItem(
@@ -312,7 +323,7 @@ class EmotionTimeline(QWidget):
             pos=marker.t,
             angle=90,
             pen=pen,
-            label=marker.kind if not marker.text else f"{marker.kind}: {marker.text}",
+            label=marker_text(marker),
             labelOpts={"position": 0.93, "color": colour, "anchors": [(0, 0), (0, 0)]},
         )
         self.lane_plot.addItem(lane_line)
@@ -476,9 +487,9 @@ class EmotionTimeline(QWidget):
                     values.append(float(r.analysis.scores.get(name, np.nan)))
         self._scores_upto = len(self._span_geometry)
         if self._label_set is None:
-            self._no_scores.setText("free labels: no score lines")
+            self._no_scores.setText(self.tr("free labels: no score lines"))
         elif not self._score_x:
-            self._no_scores.setText("score lines appear when the model reports per-label scores")
+            self._no_scores.setText(self.tr("score lines appear when the model reports per-label scores"))
         else:
             self._no_scores.setText("")
         (xa, _), _ = self.score_plot.getViewBox().viewRange()

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core import labels as core_labels
-from desktop import formatting, theme
+from desktop import formatting, i18n, theme
 
 OVERLAY_MARGIN_PX = 10
 
@@ -43,7 +43,7 @@ class VideoView(QWidget):
         self._overlay = QLabel(self._graphics)
         self._overlay.setObjectName("emotionOverlay")
         self._overlay.hide()
-        self._rec = QLabel("● REC", self._graphics)
+        self._rec = QLabel(self.tr("● REC"), self._graphics)
         self._rec.setStyleSheet(
             f"color: {t.record}; font-weight: bold; background: rgba(0,0,0,140); padding: 3px 8px;"
             " border-radius: 4px;"
@@ -89,7 +89,8 @@ class VideoView(QWidget):
             f"background: {colour.name()}; color: {text_colour}; font-size: 15pt; font-weight: bold;"
             " padding: 4px 10px; border-radius: 5px;"
         )
-        text = f"{label.upper()}  ·  {formatting.seconds(age_s)} ago"
+        text = self.tr("{label}  ·  {age} ago").format(label=i18n.label_name(label).upper(),
+                                                       age=formatting.seconds(age_s))
         self._overlay.setText(text + (f"\n⚠ {note}" if note else ""))
         self._overlay.adjustSize()
         self._overlay.show()

@@ -18,7 +18,7 @@ TORCH_KIND=${R1OMNI_TORCH:-cpu}
 
 APT_RUNTIME="libportaudio2 libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3 \
 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 \
-libxcb-xinerama0"
+libxcb-xinerama0 fonts-noto-cjk"
 APT_TEST="xvfb xauth ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox chromium fonts-dejavu-core"
 
 system_packages() {

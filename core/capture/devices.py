@@ -22,6 +22,8 @@ from core.capture.base import SourceError
 log = logging.getLogger(__name__)
 
 PROBE_CAMERA_INDICES = 4  # non-Linux: how many OpenCV indices to try
+PULSE_KEY_PREFIX = "pulse:"
+PULSE_DEVICES = ("pulse", "default")  # PortAudio (ALSA) devices that lead to the sound server, preferred first
 
 PORTAUDIO_LOCK = threading.RLock()
 _open_streams = 0  # microphone streams open now (guarded by PORTAUDIO_LOCK)
@@ -36,12 +38,18 @@ class CameraInfo:
 
 @dataclass(frozen=True)
 class MicrophoneInfo:
-    index: int  # PortAudio device index, what MicrophoneSource(index) opens
+    index: int  # PortAudio device index to open (for a sound-server source: the ``pulse`` device)
     name: str
     hostapi: str
     channels: int
     default_rate_hz: int
     is_default: bool
+    pulse_source: str = ""  # a sound-server source captured through the ``pulse`` device ("" = a PortAudio device)
+
+    @property
+    def key(self) -> int | str:
+        """What identifies it in settings and pickers: the PortAudio index, or ``pulse:<source name>``."""
+        return f"{PULSE_KEY_PREFIX}{self.pulse_source}" if self.pulse_source else self.index
 
 
 def _sounddevice() -> Any | None:
@@ -92,7 +100,8 @@ def list_cameras() -> list[CameraInfo]:
 
 
 def list_microphones() -> list[MicrophoneInfo]:
-    """PortAudio input devices; [] when there are none or PortAudio is missing."""
+    """PortAudio input devices, then the sound server's microphones (when PortAudio reaches a PulseAudio or
+    PipeWire server through its ``pulse``/``default`` device); [] when there are none or PortAudio is missing."""
     sd = _sounddevice()
     if sd is None:
         return []
@@ -118,7 +127,18 @@ def list_microphones() -> list[MicrophoneInfo]:
                 is_default=int(dev["index"]) == default_in,
             )
         )
-    return mics
+    return mics + _server_microphones(mics)
+
+
+def _server_microphones(portaudio: list[MicrophoneInfo]) -> list[MicrophoneInfo]:
+    """The sound server's sources, each opened through the PortAudio device that leads to the server."""
+    gateway = next((m for name in PULSE_DEVICES for m in portaudio if m.name == name), None)
+    if gateway is None:
+        return []
+    from core.capture.pulse_sources import list_sources
+
+    return [MicrophoneInfo(gateway.index, s.description, "PulseAudio", s.channels, s.rate_hz, s.is_default,
+                           pulse_source=s.name) for s in list_sources()]
 
 
 def rescan_audio_devices() -> bool:
@@ -149,7 +169,9 @@ def stream_closed() -> None:
 
 
 def find_microphone(spec: int | str | None) -> MicrophoneInfo:
-    """Resolve a microphone by PortAudio index, by case-insensitive name substring, or the default (None).
+    """Resolve a microphone by PortAudio index, by ``pulse:<source name>``, by case-insensitive substring of its
+    name (a sound-server source also by its id), or the default (None). Where a name matches a sound-server source
+    and a PortAudio device (the same hardware, which the server holds), the source wins.
 
     Raises ``SourceError`` naming what is available when nothing (or more than one name) matches.
     """
@@ -159,7 +181,7 @@ def find_microphone(spec: int | str | None) -> MicrophoneInfo:
             "no microphone found: the audio system lists no input device. Connect a microphone (or start the "
             "sound server), or run without audio"
         )
-    names = ", ".join(f"{m.index}: {m.name}" for m in mics)
+    names = ", ".join(f"{m.key}: {m.name}" if m.pulse_source else f"{m.index}: {m.name}" for m in mics)
     if spec is None or spec == "":
         for m in mics:
             if m.is_default:
@@ -168,15 +190,23 @@ def find_microphone(spec: int | str | None) -> MicrophoneInfo:
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
         index = int(spec)
         for m in mics:
-            if m.index == index:
+            if m.index == index and not m.pulse_source:
                 return m
         raise SourceError(f"no microphone with index {index}; available: {names}")
-    matches = [m for m in mics if spec.lower() in m.name.lower()]
+    if spec.startswith(PULSE_KEY_PREFIX):
+        for m in mics:
+            if m.key == spec:
+                return m
+        raise SourceError(f"the sound server has no source {spec[len(PULSE_KEY_PREFIX):]!r} (unplugged?); "
+                          f"available: {names}")
+    wanted = spec.lower()
+    matches = [m for m in mics if wanted in m.name.lower() or (m.pulse_source and wanted in m.pulse_source.lower())]
     if not matches:
         raise SourceError(f"no microphone name contains {spec!r}; available: {names}")
-    exact = [m for m in matches if m.name.lower() == spec.lower()]
+    exact = [m for m in matches if m.name.lower() == wanted]
     if len(exact) == 1:
         return exact[0]
+    matches = [m for m in matches if m.pulse_source] or matches
     if len(matches) > 1:
         raise SourceError(
             f"{spec!r} matches several microphones ({', '.join(m.name for m in matches)}); be more specific"

@@ -8,6 +8,7 @@ the device comes back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from core.capture.base import (
     SourceError,
 )
 from core.capture.devices import MicrophoneInfo, _sounddevice, find_microphone, rescan_audio_devices
+from core.capture.pulse_sources import pulse_source_env
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ STREAM_LATENCY = "low"
 
 
 class MicrophoneSource(SourceBase):
-    """Capture from ``device`` (PortAudio index, name substring, or None for the default).
+    """Capture from ``device`` (PortAudio index, ``pulse:<source>``, name substring, or None for the default).
 
     ``samplerate`` None uses the device's default rate. An unsupported rate falls back to the default with a warning
     event, or is an error with ``strict_rate=True``. ``stream_factory`` replaces ``sounddevice.InputStream`` (tests
@@ -115,8 +117,10 @@ class MicrophoneSource(SourceBase):
         self._converter = AudioConverter(rate)
         factory = self._stream_factory or sd.InputStream
         real = self._stream_factory is None
+        server_source = pulse_source_env(info.pulse_source) if info.pulse_source else contextlib.nullcontext()
         try:
-            with _devices.PORTAUDIO_LOCK:  # no device rescan between opening and counting the stream
+            # the lock: no device rescan between opening and counting the stream, and PULSE_SOURCE is ours
+            with _devices.PORTAUDIO_LOCK, server_source:
                 stream = factory(
                     device=info.index,
                     samplerate=rate,

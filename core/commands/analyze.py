@@ -74,13 +74,16 @@ def run(args: argparse.Namespace) -> int:
 
 def analyze_file(args: argparse.Namespace) -> int:
     from core import labels as _labels
-    from core.clip_decode import MODEL_INPUT_PX, MediaError, read_clip
+    from core.clip_decode import MediaError, read_clip
+    from core.model.family_checks import configured_input
     from core.model.preprocess import DEFAULT_INSTRUCTION
 
     try:
         _labels.label_set(args.labels)
-        # the 8 frames the model uses, reduced for its input as they are decoded: same result, bounded memory
-        clip = read_clip(args.video, frames="sampled", model_px=MODEL_INPUT_PX)
+        # only the frames the model samples (its config's num_frames), reduced for its input size as they are
+        # decoded: the same result, bounded memory
+        frames_n, side_px = configured_input(args.model)
+        clip = read_clip(args.video, frames="sampled", model_px=side_px, count=frames_n)
     except (MediaError, ValueError) as exc:
         _err(f"error: {exc}")
         return EXIT_BAD_INPUT

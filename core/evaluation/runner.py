@@ -28,7 +28,8 @@ from core.consistency import check as check_consistency
 from core.evaluation.log import ResultLog
 from core.evaluation.progress import Progress
 from core.evaluation.scoring import predict
-from core.window import AUDIO_MISSING, AUDIO_OK
+from core.model.preprocess import IMAGE_SIZE_PX
+from core.window import AUDIO_MISSING, AUDIO_OK, DEFAULT_MODEL_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,12 @@ class RunSummary:
         return n / self.elapsed_s if n and self.elapsed_s > 0 else None
 
 
-def _default_reader() -> ClipReader:
-    from core.clip_decode import MODEL_INPUT_PX, read_clip  # PyAV; imported only when a run starts
+def _default_reader(count: int, side_px: int) -> ClipReader:
+    from core.clip_decode import read_clip  # PyAV; imported only when a run starts
 
-    # keep only the 8 frames the model samples, reduced for its input: the same answer, and a queued clip stays small
-    return lambda path: read_clip(path, frames="sampled", model_px=MODEL_INPUT_PX)
+    # keep only the ``count`` frames the model samples, reduced for its ``side_px`` input: the same answer, and a
+    # queued clip stays small
+    return lambda path: read_clip(path, frames="sampled", model_px=side_px, count=count)
 
 
 def _decode_ahead(
@@ -208,7 +210,8 @@ def run_jobs(
     if summary.resumed:
         log.info("resuming: %d of %d clips already done in %s", summary.resumed, len(jobs), result_log.path)
     progress = Progress(len(jobs), done=summary.resumed, title=title, stream=progress_stream)
-    reader = reader or _default_reader()
+    reader = reader or _default_reader(int(getattr(model, "num_frames", DEFAULT_MODEL_FRAMES)),
+                                       int(getattr(model, "image_size", IMAGE_SIZE_PX)))
     decoded: queue.Queue = queue.Queue(maxsize=max(PREFETCH_CLIPS, opts.batch_size))
     stop = threading.Event()
     decoder = threading.Thread(target=_decode_ahead, args=(todo, reader, decoded, stop),

@@ -115,15 +115,19 @@ class R1OmniForCausalLM(nn.Module):
         super().__init__()
         self.config = cfg
         self.model = _backbone_class()(cfg)
-        self.lm_head = TiedLMHead(self.model.embed_tokens)
+        if cfg.llm.tie_word_embeddings:
+            self.lm_head = TiedLMHead(self.model.embed_tokens)
+        else:  # e.g. Qwen2.5-7B: a separate output layer, stored as lm_head.weight
+            self.lm_head = nn.Linear(cfg.hidden_size, int(cfg.llm.vocab_size), bias=False)
 
     # --- per-modality features -------------------------------------------------------------------------
     def encode_vision(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """[T, 3, 224, 224] -> SigLIP selected layer [T, 196, Dv]."""
+        """[T, 3, S, S] (S = the tower's image_size) -> SigLIP selected layer [T, P, Dv], P = (S / patch)^2."""
         return self.model.vision_tower(pixel_values)
 
     def project_vision(self, feats: torch.Tensor) -> dict[str, torch.Tensor]:
-        """feats [B, T, 196, Dv] -> video/body [B, T*49, H], face_mlp [B*T, 196, H], face [B, T*49, H]."""
+        """feats [B, T, P, Dv] -> video/body [B, T*P', H], face_mlp [B*T, P, H], face [B, T*P', H]; P' = (side//2)^2
+        (196 -> 49 for SigLIP-base at 224 px)."""
         proj = self.model.mm_projector
         b = feats.shape[0]
         face_mlp = proj.face_mlp(feats)

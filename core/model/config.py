@@ -6,7 +6,8 @@ four as transformers config objects plus one frozen :class:`MultimodalConfig` fo
 
 Traps of transformers 5.x handled here (each fails silently otherwise):
 - a Qwen2 config without ``rope_parameters`` gets theta 1e4 instead of the checkpoint's 1e6;
-- ``tie_word_embeddings`` must be set, the model ties ``lm_head`` to ``embed_tokens``;
+- ``tie_word_embeddings`` must be set: the 0.5B models tie ``lm_head`` to ``embed_tokens`` (also when the key is
+  missing); a checkpoint that says false (a 7B language model) has its own ``lm_head.weight``;
 - a full SigLIP config (``model_type: siglip``) nests the vision part under ``vision_config``.
 """
 
@@ -62,7 +63,7 @@ def _qwen2_config(d: Mapping[str, Any]):
         max_position_embeddings=d.get("max_position_embeddings", 32768),
         rms_norm_eps=d.get("rms_norm_eps", 1e-6),
         rope_parameters=rope,
-        tie_word_embeddings=True,
+        tie_word_embeddings=bool(d.get("tie_word_embeddings", True)),  # 0.5B: tied; Qwen2.5-7B: its own head
         use_sliding_window=bool(d.get("use_sliding_window", False)),
         sliding_window=d.get("sliding_window"),
         max_window_layers=d.get("max_window_layers", d["num_hidden_layers"]),

@@ -11,7 +11,8 @@ Which weights come from where (as the official inference does):
 - SigLIP and the Whisper encoder: their tower folders (the checkpoint's copies are ignored, like the official
   loader ignores them); the unused Whisper classification head falls back to the checkpoint copy, or zeros;
 - BERT: only ``config.json`` and the vocabulary come from a BERT folder; its weights are ``model.bert_model.*``;
-- ``lm_head`` is tied to ``model.embed_tokens`` (not stored).
+- ``lm_head`` is tied to ``model.embed_tokens`` (not stored), unless the config says ``tie_word_embeddings: false``
+  (a 7B language model), when it is the checkpoint's ``lm_head.weight``.
 
 Only safetensors are read (no pickle, no remote code). :func:`map_tower_key` is the one place where keys of other
 formats are renamed.
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from core.model.errors import ModelLoadError
+from core.model.family import TOWERS
+from core.model.family_checks import check_memory, check_tower_kinds
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,7 @@ BERT_PREFIX = "model.bert_model."
 UNUSED_AUDIO_HEAD = ("projector.", "classifier.")  # WhisperForAudioClassification head, never run
 IGNORED_CHECKPOINT_PREFIXES = ("model.feature_compressor.",)  # unused module of a sibling code base
 DOWNLOAD_HINT = "python main.py download --dir DIR"
-KNOWN_TOWER_REPOS = {"whisper-large-v3": "openai/whisper-large-v3",
-                     "siglip-base-patch16-224": "google/siglip-base-patch16-224"}
+KNOWN_TOWER_REPOS = {name: tower.hf_repo for name, tower in TOWERS.items()}  # folder name -> hub id
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -284,13 +286,14 @@ def plan_weights(model_keys: Iterable[str], checkpoint: TensorSource, vision: Te
             mk = map_tower_key(kind, k)
             if mk is not None:
                 entries[mk] = (src, k)
+    wanted = list(model_keys)
+    wanted_keys = set(wanted)  # lm_head.weight is a key of untied (7B) models only
     for k in checkpoint:
         if k.startswith((VISION_PREFIX, AUDIO_PREFIX)) and k in entries:
             continue  # towers come from their own folders
-        if k == "lm_head.weight" or k.startswith(IGNORED_CHECKPOINT_PREFIXES):
+        if (k == "lm_head.weight" and k not in wanted_keys) or k.startswith(IGNORED_CHECKPOINT_PREFIXES):
             continue
         entries[k] = (checkpoint, k)
-    wanted = list(model_keys)
     for k in wanted:
         if k not in entries and k.startswith(AUDIO_PREFIX) and k[len(AUDIO_PREFIX):].startswith(UNUSED_AUDIO_HEAD):
             entries[k] = None
@@ -411,6 +414,7 @@ def load_model(path: str | os.PathLike, device: str = "auto", dtype: Any = "auto
     bert_dir = find_bert_folder(root, cfg, cache_dir)
     vision_json = read_json(vision_dir / CONFIG, "vision tower config")
     audio_json = read_json(audio_dir / CONFIG, "audio tower config")
+    check_tower_kinds(vision_json, audio_json, vision_dir, audio_dir)
     bert_json = read_json(bert_dir / CONFIG, "BERT config")
     _width_checks(ckpt, vision_config_from_dict(vision_json), audio_config_from_dict(audio_json),
                   bert_config_from_dict(bert_json), vision_dir, audio_dir, bert_dir)
@@ -421,6 +425,8 @@ def load_model(path: str | os.PathLike, device: str = "auto", dtype: Any = "auto
     config = R1OmniConfig.from_dicts(cfg, vision_json, audio_json, bert_json)
     module = build_model(config, "empty")
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    check_memory(expected, torch.empty((), dtype=dt).element_size(), dev, cfg.get("_name_or_path") or root.name,
+                 str(dt).removeprefix("torch."))
     plan = plan_weights(expected, ckpt, vision, audio)
 
     def describe(key: str) -> str:

@@ -1,7 +1,8 @@
 """Turning a clip and an instruction into model inputs, exactly as the official inference path does.
 
-- frames: 8 indices sampled uniformly (``round((N-1)/8*(i+0.5) + 1e-6)``, numpy round-half-even; indices repeat
-  for clips shorter than 8 frames), each frame squashed to 224x224 with PIL bicubic (no square padding),
+- frames: ``num_frames`` (config; 8 for R1-Omni) indices sampled uniformly (``round((N-1)/n*(i+0.5) + 1e-6)``,
+  numpy round-half-even; indices repeat for shorter clips), each frame squashed to the vision tower's image_size
+  (224x224 for R1-Omni) with PIL bicubic (no square padding),
   ``x/255`` then ``(x-0.5)/0.5``, NCHW float32.
 - audio: 16 kHz mono float32, NaN -> -1.5, Whisper log-mel features with ``feature_size`` mel bins, always padded or
   truncated to 30 s -> ``[1, n_mels, 3000]``.
@@ -21,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from core.window import MODEL_SAMPLE_RATE_HZ, model_frame_indices
+from core.window import DEFAULT_MODEL_FRAMES, MODEL_SAMPLE_RATE_HZ, model_frame_indices
 
-IMAGE_SIZE_PX = 224
+IMAGE_SIZE_PX = 224  # SigLIP-base-patch16-224; the loaded model passes its tower's image_size
 AUDIO_WINDOW_S = 30  # Whisper always sees exactly 30 s
 AUDIO_NAN_FILL = -1.5  # what the official reader puts in place of NaN samples
 VIDEO_TOKEN_INDEX = -201
@@ -45,19 +46,20 @@ DEFAULT_INSTRUCTION = (
 )
 
 
-def frame_indices(n_frames: int, num: int = 8) -> np.ndarray:
+def frame_indices(n_frames: int, num: int = DEFAULT_MODEL_FRAMES) -> np.ndarray:
     """Uniform sampling of ``num`` indices into ``n_frames`` decoded frames -> int64 [num]
     (``core.window.model_frame_indices``, the one definition of the rule)."""
     return model_frame_indices(n_frames, num)
 
 
-def pixel_values(frames: np.ndarray) -> np.ndarray:
-    """uint8 [T, H, W, 3] RGB -> float32 [T, 3, 224, 224] in [-1, 1] (PIL bicubic, no padding)."""
+def pixel_values(frames: np.ndarray, size_px: int = IMAGE_SIZE_PX) -> np.ndarray:
+    """uint8 [T, H, W, 3] RGB -> float32 [T, 3, size_px, size_px] in [-1, 1] (PIL bicubic, no padding); size_px is
+    the vision tower's image_size (224 for SigLIP-base-patch16-224)."""
     from PIL import Image
 
-    out = np.empty((len(frames), 3, IMAGE_SIZE_PX, IMAGE_SIZE_PX), dtype=np.float32)
+    out = np.empty((len(frames), 3, size_px, size_px), dtype=np.float32)
     for i, frame in enumerate(frames):
-        img = Image.fromarray(np.ascontiguousarray(frame), "RGB").resize((IMAGE_SIZE_PX, IMAGE_SIZE_PX), Image.BICUBIC)
+        img = Image.fromarray(np.ascontiguousarray(frame), "RGB").resize((size_px, size_px), Image.BICUBIC)
         x = np.asarray(img, dtype=np.float32) / np.float32(255.0)
         out[i] = ((x - np.float32(0.5)) / np.float32(0.5)).transpose(2, 0, 1)
     return out

@@ -47,7 +47,7 @@ class PreparedInputs:
 
     modal: str
     frame_indices: np.ndarray  # int64 [8]
-    pixel_values: np.ndarray  # float32 [8, 3, 224, 224]
+    pixel_values: np.ndarray  # float32 [num_frames, 3, S, S], S = the vision tower's image_size
     input_features: np.ndarray | None  # float32 [1, n_mels, 3000]; None for modal "video"
     instruction: str
     prompt: pp.PromptChunks
@@ -110,7 +110,14 @@ class R1OmniModel:
     def num_frames(self) -> int:
         return int(self.module.config.mm.num_frames)
 
+    @property
+    def image_size(self) -> int:
+        """Side of the vision tower's square input in px (224 for SigLIP-base-patch16-224)."""
+        return int(self.module.config.vision.image_size)
+
     def _assert_tied(self) -> None:
+        if not self.module.config.llm.tie_word_embeddings:
+            return  # a separate output layer (7B)
         head, emb = self.module.lm_head.weight, self.module.model.embed_tokens.weight
         if head.data_ptr() != emb.data_ptr():
             raise RuntimeError("lm_head is not tied to embed_tokens")
@@ -135,10 +142,10 @@ class R1OmniModel:
 
     # --- stages --------------------------------------------------------------------------------------------
     def prepare(self, frames: np.ndarray, audio: np.ndarray | None, instruction: str, modal: str) -> PreparedInputs:
-        """Sample 8 frames, build pixel values and Whisper features, tokenise the prompt (cached)."""
+        """Sample num_frames frames, build pixel values and Whisper features, tokenise the prompt (cached)."""
         frames = pp.validate_frames(frames)
         idx = pp.frame_indices(len(frames), self.num_frames)
-        pixels = pp.pixel_values(frames[idx])
+        pixels = pp.pixel_values(frames[idx], self.image_size)
         feats = None
         if modal == "video_audio":
             if audio is None:

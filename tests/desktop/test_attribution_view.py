@@ -31,13 +31,13 @@ def test_evidence_view_shows_the_comparison_and_its_cost(qtbot):
     result = make_result(4, 8.0, 12.0, label="angry", think="He shouts and his face is red; he is angry.")
     view.show_window(result, make_window(4, 8.0, 12.0))
     assert not view.voice.isHidden()
-    assert "not attributed yet" in view.voice.text.text() and not view.voice.button.isHidden()
+    assert "not compared without the voice yet" in view.voice.text.text() and not view.voice.button.isHidden()
     with qtbot.waitSignal(view.attribution_requested) as asked:
         view.voice.button.click()
     assert asked.args == [4]
 
     view.show_attribution(AttributionStatus(QUEUED, waited=2))
-    assert "live windows go first" in view.voice.text.text() and "2 live windows" in view.voice.text.text()
+    assert "live windows go first" in view.voice.text.text() and "gave way to live windows 2 times" in view.voice.text.text()
     assert view.voice.button.isHidden()
 
     view.show_attribution(AttributionStatus(DONE, _attribution(result)))

@@ -28,7 +28,7 @@ def fake(monkeypatch):
         return model
 
     monkeypatch.setattr(runner, "load_analyzer", load)
-    monkeypatch.setattr(runner, "_default_reader", lambda: FakeReader(names, bad=("bad.mp4",)))
+    monkeypatch.setattr(runner, "_default_reader", lambda count, side_px: FakeReader(names, bad=("bad.mp4",)))
     model.loaded = loaded
     return model
 

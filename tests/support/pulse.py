@@ -45,6 +45,7 @@ class PulseServer:
         self._saved_env: dict[str, str | None] = {}
         self._feeder: threading.Thread | None = None
         self._fifo_fd: int | None = None
+        self._extra_fds: list[int] = []
         self.fed_at: list[tuple[float, int]] = []  # (time.monotonic() when written, sample index) per chunk
 
     def start(self) -> PulseServer:
@@ -94,9 +95,23 @@ class PulseServer:
         except OSError:
             return ""
 
-    def feed(self, samples: np.ndarray, realtime: bool = True) -> threading.Thread:
-        """Write float32 mono samples (at ``rate_hz``) into the virtual mic, paced in real time, from a thread.
-        Records ``fed_at``: when each chunk was written. Returns the (started) thread."""
+    def add_source(self, name: str, description: str) -> int:
+        """Another pipe source, ``name`` described as ``description`` (as a USB microphone is named by the
+        server). Returns the writer fd of its FIFO for ``feed(..., fd=)``; closed by ``stop``."""
+        fifo = self.dir / f"{len(self._extra_fds)}.fifo"
+        self.pactl("load-module", "module-pipe-source", f"source_name={name}", f"file={fifo}", "format=s16le",
+                   f"rate={self.rate_hz}", "channels=1", f"source_properties=\"device.description='{description}'\"")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not fifo.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        fd = os.open(fifo, os.O_WRONLY)
+        self._extra_fds.append(fd)
+        return fd
+
+    def feed(self, samples: np.ndarray, realtime: bool = True, fd: int | None = None) -> threading.Thread:
+        """Write float32 mono samples (at ``rate_hz``) into the virtual mic (or the source whose FIFO is ``fd``),
+        paced in real time, from a thread. Records ``fed_at``: when each chunk was written. Returns the (started)
+        thread."""
         pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
         chunk = int(FEED_CHUNK_S * self.rate_hz)
         self.fed_at = []
@@ -109,8 +124,9 @@ class PulseServer:
                     if delay > 0:
                         time.sleep(delay)
                 self.fed_at.append((time.monotonic(), i))
-                assert self._fifo_fd is not None
-                os.write(self._fifo_fd, pcm[i : i + chunk].tobytes())
+                target = self._fifo_fd if fd is None else fd
+                assert target is not None
+                os.write(target, pcm[i : i + chunk].tobytes())
 
         self._feeder = threading.Thread(target=run, name="vmic-feed", daemon=True)
         self._feeder.start()
@@ -127,6 +143,9 @@ class PulseServer:
         if self._fifo_fd is not None:
             os.close(self._fifo_fd)
             self._fifo_fd = None
+        for fd in self._extra_fds:
+            os.close(fd)
+        self._extra_fds.clear()
         subprocess.run(["pulseaudio", "-k"], env=self._env, capture_output=True, timeout=10)
         pid_file = self.dir / "pulse" / "pid"
         deadline = time.monotonic() + 5

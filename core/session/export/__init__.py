@@ -64,13 +64,16 @@ def _linked_media(reader: SessionReader) -> Path | None:
         return None
 
 
-def render(reader: SessionReader, fmt: str, link_media: bool = True) -> str:
+def render(reader: SessionReader, fmt: str, link_media: bool = True, language: str = "en") -> str:
     """The text of ``reader``'s session as ``fmt``; for ELAN with ``link_media``, the recorded video is joined
-    into one file (made once) and linked."""
+    into one file (made once) and linked. ``language`` names the labels of the HTML report (data files keep the
+    canonical English ids)."""
     if fmt not in EXPORTERS:
         raise ValueError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "eaf":
         return to_eaf(reader, _linked_media(reader) if link_media else None)
+    if fmt == "html":
+        return to_html(reader, language)
     return EXPORTERS[fmt](reader)
 
 
@@ -80,13 +83,14 @@ def default_target(reader: SessionReader, fmt: str) -> Path:
 
 
 def export_session(
-    reader: SessionReader, fmt: str, out: str | os.PathLike[str] | None = None, link_media: bool = True
+    reader: SessionReader, fmt: str, out: str | os.PathLike[str] | None = None, link_media: bool = True,
+    language: str = "en",
 ) -> Path:
     """Write ``reader``'s session as ``fmt`` (one of ``FORMATS``) to ``out`` (default: :func:`default_target`)
     and return the path (``link_media``: see :func:`render`). The file appears whole or not at all, through an
     exclusive temporary file beside it (``core.safe_files``). Raises ``OSError`` when it cannot be written,
     ``ValueError`` for an unknown format."""
-    text = render(reader, fmt, link_media)
+    text = render(reader, fmt, link_media, language)
     target = Path(out) if out else default_target(reader, fmt)
     target.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(target, text)

@@ -8,6 +8,8 @@ where windows were re-run video-only (``core.attribution``), next to each window
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 
 from core import consistency as _consistency
 from core import labels as _labels
@@ -33,15 +35,17 @@ table.w td,table.w th{border-bottom:1px solid #2c3038;padding:4px 8px;vertical-a
 """
 
 
-def _window_row(w: LoggedWindow, checks: _consistency.Consistency, attribution: Attribution | None) -> str:
+def _window_row(w: LoggedWindow, shown: Callable[[str], str], checks: _consistency.Consistency,
+                attribution: Attribution | None) -> str:
     a = w.analysis
+    name = shown(a.label) if a.label else "—"
     flags = "".join(f'<div class="flag">⚠ {esc(_consistency.CHECK_TITLES[f.check])}: {esc(f.reason)}</div>'
                     for f in checks.flags)
     voice = ("" if attribution is None else f'<div class="voice">{esc(attribution.summary())} <span class="status">'
              f"(video-only re-run {attribution.seconds:.1f} s)</span></div>")
     return (
         f'<tr><td class="mono">{clock(w.t0)}–{clock(w.t1)}</td>'
-        f'<td><span class="chip" style="background:{_labels.colour(a.label)}"></span>{esc(a.label or "—")}'
+        f'<td><span class="chip" style="background:{_labels.colour(a.label)}"></span>{esc(name)}'
         f'<div class="status">{esc(a.parse_status)}'
         f" · audio {esc(w.result.audio_status)}{esc(faces_note(w.result.faces))}"
         f" · ready {w.latency_s:+.1f} s</div>{flags}{voice}</td>"
@@ -105,20 +109,24 @@ def _meta(reader: SessionReader, t0: float, t1: float) -> list[tuple[str, str]]:
     return meta
 
 
-def to_html(reader: SessionReader) -> str:
+def to_html(reader: SessionReader, language: str = "en") -> str:
+    """``language``: how emotion label names read (``en``, ``zh_CN``: :func:`core.labels.display_name`); the
+    rest of the report is English, and data attributes keep the canonical ids."""
     m = reader.manifest
+    shown = partial(_labels.display_name, language=language)
+    html_lang = "zh-CN" if language == "zh_CN" else "en"
     windows, markers = reader.logged_windows, reader.logged_markers
     t0, t1 = reader.span
     counts = Counter(w.shown_label for w in windows)
     order = [lab for lab in (m.labels or ()) if lab in counts] + sorted(k for k in counts if k not in (m.labels or ()))
     attributions = reader.attributions
     checks = [checks_of(w) for w in windows]
-    rows = "".join(_window_row(w, c, attributions.get(w.window_id)) for w, c in zip(windows, checks))
+    rows = "".join(_window_row(w, shown, c, attributions.get(w.window_id)) for w, c in zip(windows, checks))
     marker_rows = "".join(
         f'<tr><td class="mono">{clock(mk.t)}</td><td>{esc(mk.kind)}</td><td>{esc(mk.text)}</td></tr>' for mk in markers
     )
     scores_svg = (
-        svg.scores(windows, score_labels(windows, m.labels), t0, t1)
+        svg.scores(windows, score_labels(windows, m.labels), t0, t1, shown=shown)
         if any(w.analysis.scores for w in windows)
         else "<p>No scores.</p>"
     )
@@ -129,18 +137,18 @@ def to_html(reader: SessionReader) -> str:
     )
     meta = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in _meta(reader, t0, t1))
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>R1-Omni Live session {esc(m.session_id[:8])}</title>
+<html lang="{html_lang}"><head><meta charset="utf-8"><title>R1-Omni Live session {esc(m.session_id[:8])}</title>
 <style>{_CSS}</style></head><body>
 <h1>R1-Omni Live — session report</h1>
 <table class="meta">{meta}</table>
 <div class="notice">{esc(m.usage_notice)} Notice accepted: {"yes" if m.usage_notice_accepted else "no"}.
 Labels are the model's answers; scores are its own preferences, not calibrated probabilities.</div>
 <h2>Emotion timeline</h2>
-{svg.timeline(windows, markers, t0, t1) if windows or markers else "<p>No analysed windows.</p>"}
+{svg.timeline(windows, markers, t0, t1, shown=shown) if windows or markers else "<p>No analysed windows.</p>"}
 <h2>Label scores <span class="status">(the model's own preference per label, not a probability)</span></h2>
 {scores_svg}
 <h2>Label distribution</h2>
-{svg.distribution([(k, counts[k]) for k in order]) if windows else "<p>No analysed windows.</p>"}
+{svg.distribution([(k, counts[k]) for k in order], shown=shown) if windows else "<p>No analysed windows.</p>"}
 <h2>Checks on the answers</h2>
 {_checks_section(checks)}
 <h2>What did the voice add?</h2>

@@ -6,7 +6,7 @@ All text is escaped (``html.escape`` after ``escaping.clean_text``); colours com
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from core import labels as _labels
 from core.clock_text import clock
@@ -30,8 +30,10 @@ def _open_svg(width: int, height: int, label: str) -> list[str]:
 
 
 def timeline(
-    windows: Sequence[LoggedWindow], markers: Sequence[LoggedMarker], t0: float, t1: float, width: int = 1000
+    windows: Sequence[LoggedWindow], markers: Sequence[LoggedMarker], t0: float, t1: float, width: int = 1000,
+    shown: Callable[[str], str] = str,
 ) -> str:
+    """Spans on lanes; ``shown`` names a label for people (data attributes keep the id)."""
     lane_of = assign_lanes([(w.t0, w.t1) for w in windows])
     n = max(lane_of, default=0) + 1
     lane_h, top, left = 22, 8, 8
@@ -43,7 +45,7 @@ def timeline(
     parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" fill="#1d2026"/>')
     for w, lane in zip(windows, lane_of):
         y = top + lane * lane_h
-        title = esc(f"{clock(w.t0)}–{clock(w.t1)} {w.label or w.analysis.parse_status}")
+        title = esc(f"{clock(w.t0)}–{clock(w.t1)} {shown(w.label) if w.label else w.analysis.parse_status}")
         parts.append(
             f'<rect class="win" data-label="{esc(w.label or "")}" x="{x(w.t0):.1f}" y="{y}" '
             f'width="{max(1.0, x(w.t1) - x(w.t0) - 1):.1f}" height="{lane_h - 4}" '
@@ -68,7 +70,8 @@ def timeline(
     return "".join(parts)
 
 
-def scores(windows: Sequence[LoggedWindow], names: Sequence[str], t0: float, t1: float, width: int = 1000) -> str:
+def scores(windows: Sequence[LoggedWindow], names: Sequence[str], t0: float, t1: float, width: int = 1000,
+           shown: Callable[[str], str] = str) -> str:
     """One polyline per label: the model's score at each window's centre (clamped to 0..1), with a legend."""
     left, top, plot_h = 8, 8, 90
     plot_w, span = width - 2 * left, max(t1 - t0, 1e-6)
@@ -93,14 +96,14 @@ def scores(windows: Sequence[LoggedWindow], names: Sequence[str], t0: float, t1:
         )
         parts.append(
             f'<rect x="{lx}" y="{top + plot_h + 10}" width="10" height="10" fill="{col}"/>'
-            f'<text x="{lx + 14}" y="{top + plot_h + 19}">{esc(name)}</text>'
+            f'<text x="{lx + 14}" y="{top + plot_h + 19}">{esc(shown(name))}</text>'
         )
-        lx += 24 + 7 * len(name)
+        lx += 24 + 7 * len(shown(name)) * (1 if shown(name).isascii() else 2)  # CJK glyphs are twice as wide
     parts.append("</svg>")
     return "".join(parts)
 
 
-def distribution(counts: Sequence[tuple[str, int]], width: int = 480) -> str:
+def distribution(counts: Sequence[tuple[str, int]], width: int = 480, shown: Callable[[str], str] = str) -> str:
     bar_h, label_w = 20, 110
     total = sum(c for _, c in counts) or 1
     height = bar_h * max(1, len(counts)) + 8
@@ -109,7 +112,7 @@ def distribution(counts: Sequence[tuple[str, int]], width: int = 480) -> str:
         y = 4 + i * bar_h
         w = (width - label_w - 80) * c / total
         parts.append(
-            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{esc(label)}</text>'
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{esc(shown(label))}</text>'
             f'<rect class="bar" x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{bar_h - 6}" '
             f'fill="{_labels.colour(label if label in _labels.LABEL_COLOURS else None)}"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 14}">{c} ({100 * c / total:.0f}%)</text>'
