@@ -124,7 +124,7 @@ def test_deb_metadata_and_contents(frozen_build):
 @pytest.mark.slow
 def test_tarball_holds_the_app_folder(frozen_build):
     listing = subprocess.run(["tar", "-tzf", str(frozen_build.path("tarball"))], capture_output=True, text=True,
-                             check=True).stdout.split()
+                             check=True).stdout.splitlines()
     app = frozen_build.path("app_dir")
     expected = {f"{app.name}/{p.relative_to(app).as_posix()}" for p in app.rglob("*") if not p.is_dir()}
     assert {m for m in listing if not m.endswith("/")} == expected

@@ -4,7 +4,6 @@ monitor, download and bench."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -53,24 +52,28 @@ def test_live_monitor_shows_video_and_records_analysed_windows(live_run):
 
     assert len(sessions) == 1, sessions
     manifest = json.loads((sessions[0] / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["model_dir"] == str(CHECKPOINT.resolve()) and manifest["app_version"] == core.__version__
+    assert manifest["app_version"] == core.__version__ and manifest["label_set"] == "dfew"
     log = read_log(sessions[0] / "events.jsonl")
     windows = [e for e in log.events if e["type"] == WINDOW]
     assert windows, [e["type"] for e in log.events]
     for window in windows:  # each one analysed by the model: tokens generated for a span of the session
         assert window["token_ids"] and window["t1"] > window["t0"]
+        assert all((sessions[0] / frame["file"]).is_file() for frame in window["frames"])
+    # OpenCV's face cascade travelled with the app: the demo clip's face is found in the frames the model saw
+    assert any(n == 1 for w in windows for n in w["faces"]), [w["faces"] for w in windows]
     assert not log.torn_tail
 
 
 def test_export_of_the_recorded_session(live_run, frozen_build, tmp_path):
     _, _, sessions = live_run
-    out = tmp_path / "windows.csv"
-    proc = run([frozen_build.binary, "export", sessions[0], "--format", "csv", "--out", out], tmp_path)
+    out = tmp_path / "windows.json"
+    proc = run([frozen_build.binary, "export", sessions[0], "--format", "json", "--out", out], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    with out.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
+    data = json.loads(out.read_text(encoding="utf-8"))
+    exported = data["windows"] if isinstance(data, dict) else data
     windows = [e for e in read_log(sessions[0] / "events.jsonl").events if e["type"] == WINDOW]
-    assert [int(r["window_id"]) for r in rows] == [w["window_id"] for w in windows]
+    assert [w["window_id"] for w in exported] == [w["window_id"] for w in windows]
+    assert [w["token_ids"] for w in exported] == [w["token_ids"] for w in windows]
 
 
 def _analyze_tokens(command: list, tmp: Path) -> list[int]:
