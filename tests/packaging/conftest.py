@@ -34,6 +34,17 @@ class Build:
         return self.path("binary")
 
 
+def packaging_module(name: str):
+    """A module from packaging/ by file (the folder is no Python package: its name would shadow PyPI's)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "packaging" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def frozen_env(tmp: Path, **extra: str) -> dict[str, str]:
     """Environment for a frozen run: offline hub, settings in ``tmp``, no Python variables from this venv."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}

@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import PARITY_DIR, ROOT
-from tests.packaging.conftest import run
+from tests.conftest import PARITY_DIR
+from tests.packaging.conftest import packaging_module, run
 
-sys.path.insert(0, str(ROOT / "packaging"))
-import deb_package
+deb_package = packaging_module("deb_package")
 
 OBJDUMP = """
 Dynamic Section:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.packaging.conftest import packaging_module
 
-sys.path.insert(0, str(ROOT / "packaging"))
-import freeze_plan
+freeze_plan = packaging_module("freeze_plan")
 
 SITE = "/venv/lib/python3.11/site-packages"
 
