@@ -82,7 +82,7 @@ def frozen_build() -> Build:
     output = BUILD_LOG.read_text(encoding="utf-8", errors="replace")
     if proc.returncode != 0:
         pytest.fail(f"the build failed (log: {BUILD_LOG}):\n{output[-4000:]}")
-    _report.extend(line for line in output.splitlines() if line.startswith("[build]"))
+    _report.extend(line for line in output.splitlines() if line.startswith("[build]") and not line.endswith("..."))
     return Build(json.loads((ROOT / "dist" / "build-info.json").read_text(encoding="utf-8")))
 
 
