@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 # subcommand -> module exposing configure(parser) and run(args) -> int. Imported lazily so that
@@ -36,12 +37,29 @@ COMMANDS = {
 }
 
 
+def _log_stream():
+    """Where log lines go: a duplicate of the stderr descriptor when stderr is the process's own.
+
+    PortAudio's initialisation (``import sounddevice``, and each device rescan, on the device-scan thread) points
+    descriptor 2 at /dev/null for a moment to hide ALSA's start-up chatter; a line another thread logs meanwhile
+    would be lost. The duplicate keeps pointing where stderr pointed when logging was set up.
+    """
+    if sys.stderr is None or sys.stderr is not sys.__stderr__:  # redirected in-process (tests): keep it
+        return sys.stderr
+    try:
+        return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding=sys.stderr.encoding,
+                         errors="backslashreplace")
+    except (OSError, ValueError):
+        return sys.stderr
+
+
 def _setup_logging(verbose: bool) -> None:
     from core.redaction import install_log_redaction
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=None if logging.getLogger().handlers else _log_stream(),  # with handlers basicConfig does nothing
     )
     install_log_redaction()  # a stream URL's password never reaches a log line, whoever logs it
 

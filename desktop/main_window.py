@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self._preview_count = 0
         self._preview_fps_at = time.monotonic()
         self.preview_fps: float | None = None
+        self._first_frame_logged = False  # start-up time is measured up to this log line (packaging/build_app.py)
         self._last_view_t = time.monotonic()
 
         self._build_views()
@@ -575,6 +576,9 @@ class MainWindow(QMainWindow):
             self._preview_index = latest.index
             self.video.set_frame(latest.frame)
             self._preview_count += 1
+            if not self._first_frame_logged:
+                self._first_frame_logged = True
+                log.info("first preview frame shown (%dx%d)", latest.frame.shape[1], latest.frame.shape[0])
         tick = self.loop_watch.ticks
         if self.controller.monitoring and tick % WAVEFORM_EVERY_N_TICKS == 0:
             audio = self.controller.recent_audio(WAVEFORM_SPAN_S)

@@ -2,7 +2,9 @@
 # One-command set-up for R1-Omni Live on a fresh machine, then launch the app or run the tests.
 #
 #   bash packaging/run.sh app [main.py args...]   set up .venv, then start the live monitor
-#   bash packaging/run.sh test [pytest args...]   set up .venv (+ test tools), then run the test suite
+#   bash packaging/run.sh test [pytest args...]   set up .venv (+ test and build tools), then run the test suite
+#   bash packaging/run.sh build [--if-stale]      set up .venv (+ PyInstaller), then build dist/: the frozen app,
+#                                                 a .tar.gz and a .deb, with their sizes and start-up time
 #
 # Environment:
 #   R1OMNI_TORCH=cpu (default) | cuda   which torch build to install (cuda = the PyPI CUDA wheel, several GB)
@@ -20,10 +22,14 @@ APT_RUNTIME="libportaudio2 libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcom
 libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-shape0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1 \
 libxcb-xinerama0 fonts-noto-cjk"
 APT_TEST="xvfb xauth ffmpeg pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox chromium fonts-dejavu-core"
+# PyInstaller reads binaries with objdump (binutils); the .desktop entry is validated; start-up is timed under
+# Xvfb (dpkg-deb, which makes the .deb, comes with every Debian system). The test suite builds the app too.
+APT_BUILD="binutils xvfb xauth desktop-file-utils fonts-dejavu-core"
 
 system_packages() {
   local want="$APT_RUNTIME"
-  [ "$MODE" = test ] && want="$want $APT_TEST"
+  [ "$MODE" = test ] && want="$want $APT_TEST $APT_BUILD"
+  [ "$MODE" = build ] && want="$want $APT_BUILD"
   local missing=()
   for p in $want; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -38,7 +44,7 @@ system_packages() {
   else
     echo "Missing system packages. Run once:" >&2
     echo "  sudo apt-get install -y ${missing[*]}" >&2
-    [ "$MODE" = test ] && exit 1 || true
+    [ "$MODE" = test ] || [ "$MODE" = build ] && exit 1 || true
   fi
 }
 
@@ -74,7 +80,9 @@ python_env() {
   sum=$(cat pyproject.toml packaging/run.sh | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
     local extra=""
-    [ "$MODE" = test ] && extra="[test,serve]"  # the serve extra: its tests run in CI
+    # test: the serve extra (its tests run in CI) and the build extra (the suite builds the frozen app in this venv)
+    [ "$MODE" = test ] && extra="[test,serve,build]"
+    [ "$MODE" = build ] && extra="[build]"
     "${pip[@]}" install -e ".$extra"
     echo "$sum" > "$stamp"
   fi
@@ -91,11 +99,14 @@ case "$MODE" in
     export QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  build)
+    exec "$VENV/bin/python" packaging/build_app.py "$@"
+    ;;
   setup)
     echo "ready: $VENV"
     ;;
   *)
-    echo "usage: bash packaging/run.sh app|test|setup [args...]" >&2
+    echo "usage: bash packaging/run.sh app|test|build|setup [args...]" >&2
     exit 2
     ;;
 esac
