@@ -26,6 +26,7 @@ class Banner(QFrame):
         super().__init__(parent)
         self._icon = QLabel()
         self._text = QLabel()
+        self._text.setTextFormat(Qt.TextFormat.PlainText)  # messages quote file names, model text, URLs
         self._text.setWordWrap(True)
         self._text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._close = QToolButton()

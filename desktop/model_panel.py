@@ -39,6 +39,7 @@ class ModelSetupPanel(QWidget):
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.set_default_dir(default_dir)
         self.reason = QLabel("")
+        self.reason.setTextFormat(Qt.TextFormat.PlainText)  # a load error quotes the model folder's own text
         self.reason.setWordWrap(True)
         self.reason.setStyleSheet(f"color: {t.record};")
         self.reason.hide()

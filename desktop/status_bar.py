@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from desktop import formatting, theme
@@ -25,6 +26,33 @@ class StatusSnapshot:
     superseded: int = 0  # windows replaced in the mailbox before the model took them
     model: str = ""  # e.g. "R1-Omni · cuda float16"; "" = no model
     model_memory_bytes: int | None = None
+
+
+class ElidedLabel(QLabel):
+    """A label that shows as much of its text as fits, cut at the end ("model R1-Omni-0.5B @ 10.0.0.5:84…"), with
+    the whole text in its tooltip. ``full_text()`` is what was set."""
+
+    def __init__(self, tip: str = "") -> None:
+        super().__init__("")
+        self._full = ""
+        self._tip = tip
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(f"{text}\n{self._tip}" if self._tip else text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        margins = self.contentsMargins()
+        room = max(24, self.width() - margins.left() - margins.right() - 16)  # the style sheet's padding
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, room))
 
 
 class StatusBar(QStatusBar):
@@ -50,7 +78,8 @@ class StatusBar(QStatusBar):
             ("model", self.tr("Model, device, precision and memory")),
         ):
             widest = self.field_texts(widest_snapshot)[key] if key != "model" else ""
-            label = QLabel("")
+            label = ElidedLabel(tip) if key == "model" else QLabel("")  # a server's address can be long
+            label.setTextFormat(Qt.TextFormat.PlainText)  # the model field names a folder or a server
             label.setToolTip(tip)
             label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest) + 20)
             label.setStyleSheet(
@@ -92,7 +121,10 @@ class StatusBar(QStatusBar):
 
     def show_snapshot(self, s: StatusSnapshot) -> None:
         for key, text in self.field_texts(s).items():
-            self.fields[key].setText(text)
+            label = self.fields[key]
+            label.set_full_text(text) if isinstance(label, ElidedLabel) else label.setText(text)
 
     def text(self) -> str:
-        return " | ".join(label.text() for label in self.fields.values())
+        """Every field's whole text (the model field may show less of it)."""
+        return " | ".join(label.full_text() if isinstance(label, ElidedLabel) else label.text()
+                          for label in self.fields.values())

@@ -41,6 +41,7 @@ class VideoView(QWidget):
         layout.addWidget(self._graphics)
 
         self._overlay = QLabel(self._graphics)
+        self._overlay.setTextFormat(Qt.TextFormat.PlainText)  # shows the model's answer
         self._overlay.setObjectName("emotionOverlay")
         self._overlay.hide()
         self._rec = QLabel(self.tr("● REC"), self._graphics)
@@ -50,6 +51,7 @@ class VideoView(QWidget):
         )
         self._rec.hide()
         self._empty = QLabel(self._graphics)
+        self._empty.setTextFormat(Qt.TextFormat.PlainText)  # may name a file or stream
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty.setWordWrap(True)
         self._empty.setStyleSheet("color: #b0b0b0; font-size: 12pt; background: transparent;")

@@ -238,3 +238,19 @@ def test_durations_read_in_ms_below_a_second_either_side_of_zero():
     assert formatting.seconds(-0.04) == "-40 ms"  # a window cut a frame before its nominal end
     assert formatting.seconds(-0.0002) == "0 ms"
     assert formatting.seconds(-1.5) == "-1.5 s"
+
+
+def test_a_long_model_name_is_cut_to_fit_and_kept_whole_in_the_tooltip(qtbot):
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    bar.resize(1360, 24)  # the window's first width
+    bar.show()
+    name = "R1-Omni-0.5B @ gpu-server.lab.example.org:8443 · cuda float16 <b>x</b>"
+    bar.show_snapshot(StatusSnapshot(model=name))
+    field = bar.fields["model"]
+    qtbot.waitUntil(lambda: field.width() > 0)
+    shown = field.text()
+    assert name in bar.text() and name in field.toolTip()  # whole where it is read out
+    assert shown != name and shown.endswith("…") and shown.startswith("model R1-Omni-0.5B @ gpu-")  # cut to fit
+    assert field.fontMetrics().horizontalAdvance(shown) <= field.width()
+    assert field.textFormat() == Qt.TextFormat.PlainText  # "<b>" from a folder name is shown, not rendered

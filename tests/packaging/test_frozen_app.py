@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import core
-from core.session.events import WINDOW, read_log
+from core.session.reader import SessionReader
 from tests.conftest import PARITY_DIR, ROOT
 from tests.packaging.conftest import run
 from tests.support.xvfb import XvfbDisplay, xvfb_available
@@ -53,15 +53,15 @@ def test_live_monitor_shows_video_and_records_analysed_windows(live_run):
     assert len(sessions) == 1, sessions
     manifest = json.loads((sessions[0] / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["app_version"] == core.__version__ and manifest["label_set"] == "dfew"
-    log = read_log(sessions[0] / "events.jsonl")
-    windows = [e for e in log.events if e["type"] == WINDOW]
-    assert windows, [e["type"] for e in log.events]
+    log = SessionReader(sessions[0])  # the app's own checked reader
+    windows = log.windows
+    assert windows, log.problems()
     for window in windows:  # each one analysed by the model: tokens generated for a span of the session
         assert window["token_ids"] and window["t1"] > window["t0"]
         assert all((sessions[0] / frame["file"]).is_file() for frame in window["frames"])
     # OpenCV's face cascade travelled with the app: the demo clip's face is found in the frames the model saw
     assert any(n == 1 for w in windows for n in w["faces"]), [w["faces"] for w in windows]
-    assert not log.torn_tail
+    assert not log.problems()  # every line whole and valid, every kept frame readable
 
 
 def test_export_of_the_recorded_session(live_run, frozen_build, tmp_path):
@@ -71,7 +71,7 @@ def test_export_of_the_recorded_session(live_run, frozen_build, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text(encoding="utf-8"))
     exported = data["windows"] if isinstance(data, dict) else data
-    windows = [e for e in read_log(sessions[0] / "events.jsonl").events if e["type"] == WINDOW]
+    windows = SessionReader(sessions[0]).windows
     assert [w["window_id"] for w in exported] == [w["window_id"] for w in windows]
     assert [w["token_ids"] for w in exported] == [w["token_ids"] for w in windows]
 
