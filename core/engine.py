@@ -64,6 +64,7 @@ class LoadRequest:
     device: str = "auto"  # auto | cuda | cpu
     dtype: str = "auto"  # auto | float32 | float16 | bfloat16
     warm_up: bool = True
+    profile: str = "exact"  # exact | fast (approximate; core.model.profiles)
 
 
 class WorkerListener:
@@ -90,7 +91,7 @@ class WindowSource(Protocol):
 def _default_loader(req: LoadRequest) -> Any:
     from core.model import load_model  # heavy import (torch, transformers): only on the worker thread
 
-    return load_model(req.model_dir, device=req.device, dtype=req.dtype)
+    return load_model(req.model_dir, device=req.device, dtype=req.dtype, profile=req.profile)
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:

@@ -34,6 +34,7 @@ CONFIG_DIR_ENV = "R1OMNI_LIVE_CONFIG_DIR"  # overrides the platform config dir (
 INSTRUCTION_PRESETS = ("official", "evaluation", "custom")
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+PROFILES = ("exact", "fast")  # core.model.profiles: fast is approximate and labelled so
 THEMES = ("dark", "light")
 LABEL_SETS = ("DFEW", "MAFW", "RAVDESS", "free")
 
@@ -41,6 +42,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "instruction_preset": INSTRUCTION_PRESETS,
     "device": DEVICES,
     "precision": PRECISIONS,
+    "profile": PROFILES,
     "theme": THEMES,
     "label_set": LABEL_SETS,
 }
@@ -71,6 +73,7 @@ class Settings:
     model_dir: str = ""  # "" = not chosen yet
     device: str = "auto"
     precision: str = "auto"
+    profile: str = "exact"
     record_dir: str = field(default_factory=default_record_dir)
     record_media: bool = True  # False: record the analysis log only (no video, audio or window frames)
     record_audio: bool = True  # False: leave the audio out of the recorded media (the model still hears it)

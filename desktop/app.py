@@ -1,7 +1,8 @@
 """Start the desktop app: parse the automation flags, build the QApplication, theme and main window.
 
     python main.py [--source camera|demo|FILE|URL] [--mic ID|none] [--model DIR] [--device auto|cuda|cpu]
-                   [--dtype auto|float32|float16|bfloat16] [--labels dfew|mafw|free] [--record DIR]
+                   [--dtype auto|float32|float16|bfloat16] [--profile exact|fast] [--labels dfew|mafw|free]
+                   [--record DIR]
                    [--quit-after SECONDS] [--screenshot PNG] [--theme dark|light] [--settings FILE]
 
 ``--quit-after`` and ``--screenshot`` make scripted runs possible (tests, CI, documentation): the window
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="DIR", help="R1-Omni model folder to load at start")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs")
     p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="model precision")
+    p.add_argument("--profile", choices=("exact", "fast"),
+                   help="exact: the official computation; fast: approximate, quicker on a CPU (labelled)")
     p.add_argument("--labels", choices=("dfew", "mafw", "free"), help="label set of the answers")
     p.add_argument("--record", metavar="DIR", help="record the session into a new folder under DIR")
     p.add_argument("--every-window", action="store_true",

@@ -75,7 +75,8 @@ class KeptModel:
 
     def matches(self, request: LoadRequest) -> bool:
         r = self.request
-        return (r.model_dir, r.device, r.dtype) == (request.model_dir, request.device, request.dtype)
+        return (r.model_dir, r.device, r.dtype, r.profile) == (request.model_dir, request.device, request.dtype,
+                                                               request.profile)
 
     def close(self) -> None:
         if self.keep or self.model is None:
@@ -97,7 +98,7 @@ class KeptModel:
 def _default_loader(request: LoadRequest) -> Any:
     from core.model import load_model  # heavy (torch, transformers): runs on the worker thread
 
-    return load_model(request.model_dir, device=request.device, dtype=request.dtype)
+    return load_model(request.model_dir, device=request.device, dtype=request.dtype, profile=request.profile)
 
 
 def new_session_dir(root: str | Path) -> Path:
@@ -468,9 +469,9 @@ class LiveController(QObject):
         if self._kept is kept:
             self._kept = None
 
-    def load_model(self, model_dir: str, device: str, dtype: str) -> None:
+    def load_model(self, model_dir: str, device: str, dtype: str, profile: str = "exact") -> None:
         """Load into the running session's worker; during a session swap the next session loads it."""
-        self._load_request = LoadRequest(str(model_dir), device, dtype)
+        self._load_request = LoadRequest(str(model_dir), device, dtype, profile=profile)
         if not self._swapping:
             self.session.load_model(self._load_request)
 

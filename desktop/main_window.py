@@ -497,7 +497,8 @@ class MainWindow(QMainWindow):
         if not self.settings.model_dir:
             self._choose_model_folder()
             return
-        self.controller.load_model(self.settings.model_dir, self.settings.device, self.settings.dtype)
+        self.controller.load_model(self.settings.model_dir, self.settings.device, self.settings.dtype,
+                                   self.settings.profile)
 
     def _download(self) -> None:
         from desktop.download_dialog import DownloadDialog  # only when asked for

@@ -45,6 +45,8 @@ def apply_args(window, args: argparse.Namespace) -> None:
         s.device = args.device
     if args.dtype:
         s.dtype = args.dtype
+    if getattr(args, "profile", None):
+        s.profile = args.profile
     if args.labels:
         window.set_label_set(LABEL_FLAG_TO_SETTING[args.labels])
     if args.mic:

@@ -46,6 +46,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-scores", action="store_true", help="skip the per-label preference scores")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
+    parser.add_argument("--profile", default="exact", choices=["exact", "fast"],
+                        help="fast: approximate, quicker on a CPU; every result carries \"profile\"")
     parser.add_argument("--no-warmup", action="store_true")
     parser.add_argument("--every-window", action="store_true",
                         help="a media file: analyse every window, as fast as the model allows (not in real time)")
@@ -125,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     # Load the model before capture starts: a file then loses no windows to the load, and the session
     # manifest can name the model and fingerprint its weights.
     session.worker.start()
-    session.load_model(LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup))
+    session.load_model(LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup,
+                                   profile=args.profile))
     while not (printer.loaded.wait(0.1) or printer.failed.is_set() or stop.is_set()):
         pass
     if printer.failed.is_set() or stop.is_set():

@@ -69,14 +69,15 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         settings = {"model": str(Path(args.model).resolve()), "instruction": instruction,
                     "labels": list(labels) if labels else "free", "max_new_tokens": opts.max_new_tokens,
                     "modal": opts.modal, "folder": str(folder.resolve()),
-                    "device": getattr(args, "device", "auto"), "dtype": getattr(args, "dtype", "auto")}
+                    "device": getattr(args, "device", "auto"), "dtype": getattr(args, "dtype", "auto"),
+                    "profile": getattr(args, "profile", "exact")}
         check_resumable(out, settings)
     except (DatasetError, LogMismatch, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"{len(jobs)} video(s) under {folder} → {out}", file=sys.stderr)
     try:
-        model = runner.load_analyzer(args.model, settings["device"], settings["dtype"])
+        model = runner.load_analyzer(args.model, settings["device"], settings["dtype"], settings["profile"])
     except Exception as exc:  # noqa: BLE001 — the loader's message says what to fix
         print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
         return EXIT_MODEL

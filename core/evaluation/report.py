@@ -220,8 +220,8 @@ def compare_table(runs: Sequence[dict[str, Any]]) -> str:
         all_labels += [lab for lab in r["metrics"]["labels"] if lab not in all_labels]
     for lab in all_labels:
         add(f"recall {lab} %", (_pct(r["metrics"]["per_class"].get(lab, {}).get("recall")) for r in runs))
-    for key in ("model", "instruction", "labels", "max_new_tokens"):
-        add(key, (_short(r.get("settings", {}).get(key)) for r in runs))
+    for key in ("model", "profile", "instruction", "labels", "max_new_tokens"):
+        add(key, (_short(r.get("settings", {}).get(key, "exact" if key == "profile" else None)) for r in runs))
 
     table = [["", *names], *rows]
     widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]

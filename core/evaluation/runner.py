@@ -152,6 +152,7 @@ def _clip_record(job: Job, clip: Any, result: Any, opts: RunOptions, decode_s: f
         "fps": float(clip.fps) if clip.fps else None,
         "has_audio": clip.audio is not None and opts.modal == "video_audio",
         "modal": getattr(result, "modal", opts.modal),  # video when the file has no sound
+        "profile": getattr(result, "profile", "exact"),
         "warnings": list(getattr(clip, "warnings", ()) or ()),
         "timings": timings,
         "error": None,
@@ -331,8 +332,9 @@ def resolve_instruction(text: str | None, default: str) -> str:
     return text.replace("\\n", "\n")
 
 
-def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> Analyzer:
+def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto",
+                  profile: str = "exact") -> Analyzer:
     """Load the model for a run (heavy imports happen here, not at module import)."""
     from core.model import load_model
 
-    return load_model(str(model_dir), device=device, dtype=dtype)
+    return load_model(str(model_dir), device=device, dtype=dtype, profile=profile)

@@ -174,8 +174,8 @@ def resolve_folder(name: str, checkpoint_dir: Path, what: str, cache_dir: str | 
 def find_bert_folder(checkpoint_dir: Path, cfg: dict[str, Any], cache_dir: str | None) -> Path:
     """BERT config + vocabulary: ``bert_tower`` in config.json, ``bert``/``bert-base-uncased`` inside or beside the
     checkpoint, or bert-base-uncased in the hub cache. (Only config and vocabulary are read from it.)"""
-    def usable(d: Path) -> bool:
-        return (d / CONFIG).is_file() and ((d / "vocab.txt").is_file() or (d / "tokenizer.json").is_file())
+    def usable(d: Path) -> bool:  # exists(), not is_file(): a special file there is refused later, by name
+        return (d / CONFIG).exists() and ((d / "vocab.txt").exists() or (d / "tokenizer.json").exists())
 
     if cfg.get("bert_tower"):
         d = resolve_folder(str(cfg["bert_tower"]), checkpoint_dir, "BERT folder", cache_dir, "bert_tower")

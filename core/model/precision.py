@@ -27,10 +27,11 @@ DTYPE_NAMES = {"float32": "float32", "fp32": "float32", "float16": "float16", "f
                "bfloat16": "bfloat16", "bf16": "bfloat16"}
 
 
-def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str] | None:
-    """The CPU feature flags (the ``flags`` line of /proc/cpuinfo), or None where there is no such file."""
+def cpu_flags(cpuinfo: Path | None = None) -> frozenset[str] | None:
+    """The CPU feature flags (the ``flags`` line of /proc/cpuinfo, ``Features`` on ARM), or None where there is
+    no such file."""
     try:
-        text = cpuinfo.read_text(encoding="ascii", errors="replace")
+        text = (cpuinfo or CPUINFO).read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
     for line in text.splitlines():
