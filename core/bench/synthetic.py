@@ -8,7 +8,8 @@
     DIR/bert/                             config.json, vocab.txt
 
 so a benchmark measures the real loader (file reads, dtype conversion, checks) as well as the model. The
-checkpoint leaves out its copies of the towers (the loader ignores them, as the official loader does). Weights
+checkpoint leaves out its copies of the towers (the loader ignores them, as the official loader does).
+``tiny=True`` writes the same layout with toy sizes (seconds, a few MB), for smoke tests of the code path. Weights
 are seeded normal(0, 0.02) values (norm weights 1): numbers from this model say nothing about answers, only
 about time, memory and numerical agreement between code paths.
 
@@ -33,6 +34,7 @@ ALIGN_BYTES = 8  # the safetensors header is padded to a multiple of this
 VISION_DIR = "towers/siglip-base-patch16-224"
 AUDIO_DIR = "towers/whisper-large-v3"
 BERT_DIR = "bert"
+COMPLETE_MARK = "random-weights.json"  # written last: the folder is complete (and how it was made)
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 BPE_VOCAB = 1024  # byte alphabet (256) + merges + special tokens
 # text the tokenizers are built from: the prompt's own words and some ordinary English around them
@@ -44,6 +46,13 @@ CORPUS = (
     "afraid or disgusted, or neutral. <vi_start><vi_end> <au_start><au_end> system user assistant\n"
 )
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+# toy sizes with every structural feature of the full model (GQA, select layer -2, 30 s Whisper input)
+TINY_CHECKPOINT = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+                   "num_key_value_heads": 2, "vocab_size": BPE_VOCAB, "mm_hidden_size": 48}
+TINY_VISION = {"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 3, "num_attention_heads": 2}
+TINY_AUDIO = {"d_model": 80, "encoder_layers": 2, "encoder_attention_heads": 2, "encoder_ffn_dim": 160,
+              "decoder_layers": 1, "decoder_attention_heads": 2, "decoder_ffn_dim": 160, "classifier_proj_size": 32}
+TINY_BERT = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 
 
 def is_norm_weight(name: str) -> bool:
@@ -119,57 +128,75 @@ def _bert_vocab() -> list[str]:
     return [*BERT_SPECIALS, *words]
 
 
-def write_model_folder(folder: Path, seed: int = SEED, log: Callable[[str], None] | None = None) -> Path:
-    """Write the full-size random model folder (see module docstring) into ``folder``; returns it. Takes tens
-    of seconds and ~4.3 GB of disk."""
+def folder_configs(tiny: bool = False) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """config.json contents (checkpoint, SigLIP, Whisper, BERT) of the full-size or the tiny model."""
+    from core.model.config import FULL_SIZE_AUDIO, FULL_SIZE_BERT, FULL_SIZE_CHECKPOINT, FULL_SIZE_VISION
+
+    ckpt = dict(FULL_SIZE_CHECKPOINT, mm_vision_tower=VISION_DIR, mm_audio_tower=AUDIO_DIR)
+    vision = dict(FULL_SIZE_VISION, model_type="siglip_vision_model")
+    audio = dict(FULL_SIZE_AUDIO, model_type="whisper")
+    bert = dict(FULL_SIZE_BERT, model_type="bert")
+    if tiny:
+        ckpt.update(TINY_CHECKPOINT)
+        vision.update(TINY_VISION)
+        audio.update(TINY_AUDIO)
+        bert.update(TINY_BERT, vocab_size=len(_bert_vocab()))
+    return ckpt, vision, audio, bert
+
+
+def write_model_folder(folder: Path, seed: int = SEED, tiny: bool = False,
+                       log: Callable[[str], None] | None = None) -> Path:
+    """Write the random model folder (see module docstring) into ``folder``; returns it. Full size: tens of
+    seconds and ~2.9 GB of disk; tiny: a second and a few MB."""
     import torch
 
     from core.model.architecture import build_model
-    from core.model.config import (
-        FULL_SIZE_AUDIO,
-        FULL_SIZE_BERT,
-        FULL_SIZE_CHECKPOINT,
-        FULL_SIZE_VISION,
-        full_size_config,
-    )
+    from core.model.config import R1OmniConfig
     from core.model.loading import AUDIO_PREFIX, VISION_PREFIX
 
     folder = Path(folder)
     for d in (folder, folder / VISION_DIR, folder / AUDIO_DIR, folder / BERT_DIR):
         d.mkdir(parents=True, exist_ok=True)
-    shapes = {k: tuple(v.shape) for k, v in build_model(full_size_config(), "meta").state_dict().items()}
+    _tokenizer_files(folder)
+    from transformers import PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
+    im_end, endoftext = (tok.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>"))
+    ckpt_cfg, vision_cfg, audio_cfg, bert_cfg = folder_configs(tiny)
+    ckpt_cfg.update(bos_token_id=endoftext, eos_token_id=im_end)
+    config = R1OmniConfig.from_dicts(ckpt_cfg, vision_cfg, audio_cfg, bert_cfg)
+    shapes = {k: tuple(v.shape) for k, v in build_model(config, "meta").state_dict().items()}
     gen = torch.Generator().manual_seed(seed)
 
     def make(name: str, shape: tuple[int, ...]) -> Any:
         return random_tensor(name, shape, gen)
 
+    vision_root = VISION_PREFIX.removesuffix("vision_model.")
     checkpoint = [(k, s, "bfloat16") for k, s in shapes.items() if not k.startswith((VISION_PREFIX, AUDIO_PREFIX))]
-    vision = [(k.removeprefix(VISION_PREFIX.removesuffix("vision_model.")), s, "float32")
-              for k, s in shapes.items() if k.startswith(VISION_PREFIX)]
+    vision = [(k.removeprefix(vision_root), s, "float32") for k, s in shapes.items() if k.startswith(VISION_PREFIX)]
     audio = [(k.removeprefix(AUDIO_PREFIX), s, "float16") for k, s in shapes.items()
              if k.startswith(AUDIO_PREFIX + "encoder.")]
     for sub, entries in (("", checkpoint), (VISION_DIR, vision), (AUDIO_DIR, audio)):
-        n = write_safetensors(folder / sub / "model.safetensors", entries,
-                              lambda name, shape, sub=sub: make(f"{sub}/{name}", shape))
+        n = write_safetensors(folder / sub / "model.safetensors", entries, make)
         if log:
             log(f"wrote {folder / sub / 'model.safetensors'} ({n / 1e9:.2f} GB)")
-
-    ckpt_cfg = dict(FULL_SIZE_CHECKPOINT, mm_vision_tower=VISION_DIR, mm_audio_tower=AUDIO_DIR,
-                    bos_token_id=None, eos_token_id=None)
-    _tokenizer_files(folder)
-    from transformers import PreTrainedTokenizerFast
-
-    ids = PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
-    eos = [ids.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
-    ckpt_cfg.update(bos_token_id=eos[1], eos_token_id=eos[0])
     (folder / "config.json").write_text(json.dumps(ckpt_cfg, indent=1))
-    (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": eos, "repetition_penalty": 1.1}))
-    vision_cfg = dict(FULL_SIZE_VISION, model_type="siglip_vision_model")
+    (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": [im_end, endoftext],
+                                                               "repetition_penalty": 1.1}))
     (folder / VISION_DIR / "config.json").write_text(json.dumps(vision_cfg))
-    (folder / AUDIO_DIR / "config.json").write_text(json.dumps(dict(FULL_SIZE_AUDIO, model_type="whisper")))
+    (folder / AUDIO_DIR / "config.json").write_text(json.dumps(audio_cfg))
     (folder / AUDIO_DIR / "preprocessor_config.json").write_text(json.dumps(
-        {"feature_size": int(FULL_SIZE_AUDIO["num_mel_bins"]), "sampling_rate": 16000, "hop_length": 160,
+        {"feature_size": int(audio_cfg["num_mel_bins"]), "sampling_rate": 16000, "hop_length": 160,
          "chunk_length": 30, "n_fft": 400, "padding_value": 0.0}))
-    (folder / BERT_DIR / "config.json").write_text(json.dumps(dict(FULL_SIZE_BERT, model_type="bert")))
+    (folder / BERT_DIR / "config.json").write_text(json.dumps(bert_cfg))
     (folder / BERT_DIR / "vocab.txt").write_text("\n".join(_bert_vocab()) + "\n")
+    (folder / COMPLETE_MARK).write_text(json.dumps({"seed": seed, "tiny": tiny}))
     return folder
+
+
+def folder_is_complete(folder: Path, seed: int = SEED, tiny: bool = False) -> bool:
+    """True when ``folder`` holds a folder written by :func:`write_model_folder` with these arguments."""
+    try:
+        return json.loads((Path(folder) / COMPLETE_MARK).read_text()) == {"seed": seed, "tiny": tiny}
+    except (OSError, ValueError):
+        return False

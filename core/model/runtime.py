@@ -223,14 +223,15 @@ class R1OmniModel:
         """Model folder, device, dtype and why (``precision``), ``profile`` (``exact`` | ``fast``) with what it
         changes (``profile_detail``), parameter count and the SHA-256 of the weight files (None when they are
         larger than 256 MB and ``hash_weights`` is not True; computed once)."""
-        size = sum(f.stat().st_size for f in self.weight_files if f.exists())
-        if self._weights_hash is None and (hash_weights or (hash_weights is None and size <= HASH_LIMIT_BYTES)):
-            h = hashlib.sha256()
-            for f in sorted(self.weight_files):
-                with open(f, "rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        h.update(block)
-            self._weights_hash = h.hexdigest()
+        if self._weights_hash is None and all(f.is_file() for f in self.weight_files):  # (a deleted folder: None)
+            size = sum(f.stat().st_size for f in self.weight_files)
+            if hash_weights or (hash_weights is None and size <= HASH_LIMIT_BYTES):
+                h = hashlib.sha256()
+                for f in sorted(self.weight_files):
+                    with open(f, "rb") as fh:
+                        for block in iter(lambda: fh.read(1 << 20), b""):
+                            h.update(block)
+                self._weights_hash = h.hexdigest()
         return {
             "model_dir": str(self.model_dir),
             "device": str(self.device),
