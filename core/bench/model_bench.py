@@ -417,8 +417,9 @@ def run(args: argparse.Namespace) -> int:
             log(f"written in {time.perf_counter() - t0:.0f} s")
         reference = workdir / "reference.npz"
         has_bf16 = any(c == Config("exact", "bfloat16") for c in configs)
-        header = [(f"R1-Omni bench: {'TINY toy sizes (numbers mean nothing)' if args.tiny else 'full-size architecture'}"
-                  f", random weights, {device}; torch {torch.__version__}; {cpu_description()}"),
+        size = "TINY toy sizes (numbers mean nothing)" if args.tiny else "full-size architecture"
+        header = [(f"R1-Omni bench: {size}, random weights, {device}; torch {torch.__version__}; "
+                   f"{cpu_description()}"),
                   (f"window: {WINDOW_FRAMES} frames {FRAME_HW[1]}x{FRAME_HW[0]} (8 sampled), {AUDIO_S:g} s of audio, "
                   f"the README instruction, {tokens} new tokens, greedy, no stop; best of {repeats}; "
                   f"load average {load_average():.1f} at the start")]
