@@ -79,8 +79,8 @@ class Job:
     tiny: bool
     naive: bool
     check_tokens: int
-    reference_out: str | None = None  # exact bfloat16: save its tokens and step logits here
-    reference_in: str | None = None  # fast: compare with these
+    reference_out: str | None = None  # an exact configuration: save its tokens and step logits here
+    reference_in: str | None = None  # fast: compare with those of exact in the same dtype
     result: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -391,6 +391,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from core.bench.synthetic import folder_is_complete, write_model_folder
+    from core.model.precision import choose
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -415,8 +416,12 @@ def run(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             write_model_folder(folder, tiny=args.tiny, log=log)
             log(f"written in {time.perf_counter() - t0:.0f} s")
-        reference = workdir / "reference.npz"
-        has_bf16 = any(c == Config("exact", "bfloat16") for c in configs)
+        dev_type = "cuda" if is_cuda else "cpu"
+
+        def reference(c: Config) -> str:  # the exact run a fast one is compared with: the same dtype
+            return str(workdir / f"reference-{choose(c.dtype, dev_type)[0]}.npz")
+
+        fast_refs = {reference(c) for c in configs if c.profile == "fast"}
         size = "TINY toy sizes (numbers mean nothing)" if args.tiny else "full-size architecture"
         header = [(f"R1-Omni bench: {size}, random weights, {device}; torch {torch.__version__}; "
                    f"{cpu_description()}"),
@@ -424,13 +429,13 @@ def run(args: argparse.Namespace) -> int:
                   f"the README instruction, {tokens} new tokens, greedy, no stop; best of {repeats}; "
                   f"load average {load_average():.1f} at the start")]
         results: list[dict[str, Any]] = [{} for _ in configs]
-        reference_config = Config("exact", "bfloat16")
-        # exact bfloat16 first: the fast profile is compared with its tokens
-        for i in sorted(range(len(configs)), key=lambda i: configs[i] != reference_config):
+        # exact runs first: a fast one is compared with the tokens of the exact run in its dtype
+        for i in sorted(range(len(configs)), key=lambda i: configs[i].profile != "exact"):
             c = configs[i]
+            ref = reference(c)
             job = Job(str(folder), device, c, tokens, repeats, args.threads, args.tiny, args.naive, args.check_tokens,
-                      reference_out=str(reference) if c == reference_config else None,
-                      reference_in=str(reference) if c.profile == "fast" and has_bf16 else None)
+                      reference_out=ref if c.profile == "exact" and ref in fast_refs else None,
+                      reference_in=ref if c.profile == "fast" else None)
             results[i] = _spawn(job, workdir, log)
     print(format_report(header, results, tokens))
     if args.json:
