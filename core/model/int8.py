@@ -34,10 +34,11 @@ def quantize(weight: torch.Tensor, dtype: torch.dtype = KERNEL_DTYPE) -> tuple[t
     q = torch.empty(weight.shape, dtype=torch.int8, device=weight.device)
     scales = torch.empty(n, dtype=dtype, device=weight.device)
     for start in range(0, n, QUANT_CHUNK_ROWS):
-        w = weight[start:start + QUANT_CHUNK_ROWS].float()
-        s = (w.abs().amax(dim=1) / QMAX).clamp_min(torch.finfo(torch.float32).tiny).to(dtype)
-        q[start:start + QUANT_CHUNK_ROWS] = torch.round(w / s.float()[:, None]).clamp_(-QMAX, QMAX).to(torch.int8)
-        scales[start:start + QUANT_CHUNK_ROWS] = s
+        rows = slice(start, start + QUANT_CHUNK_ROWS)
+        w = weight[rows]
+        s = (w.abs().amax(dim=1).float() / QMAX).clamp_min(torch.finfo(torch.float32).tiny).to(dtype)
+        q[rows] = w.to(torch.float32, copy=True).div_(s.float()[:, None]).round_().clamp_(-QMAX, QMAX)
+        scales[rows] = s
     return q, scales
 
 

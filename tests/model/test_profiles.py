@@ -128,7 +128,9 @@ def test_int8_decode_is_close_to_the_dense_weights(clip_a):
 def test_quantize_error_is_half_a_step_per_channel():
     gen = torch.Generator().manual_seed(0)
     w = torch.randn(300, 64, generator=gen) * torch.logspace(-3, 1, 300)[:, None]  # channels of very different size
+    original = w.clone()
     q, s = quantize(w)
+    assert torch.equal(w, original)  # the dense weights stay as they are (the prefill uses them)
     assert q.dtype == torch.int8 and int(q.abs().max()) <= 127
     err = (q.float() * s.float()[:, None] - w).abs().amax(dim=1)
     assert bool((err <= 0.5 * s.float() * 1.01 + 1e-12).all())
