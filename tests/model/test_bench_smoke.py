@@ -43,3 +43,23 @@ def test_configuration_names():
     assert Config.parse("fast:auto") == Config("fast", "auto")
     with pytest.raises(ValueError, match="PROFILE:DTYPE"):
         Config.parse("quick:float32")
+
+
+def test_the_shipped_package_needs_nothing_outside_it():
+    """``main.py bench`` runs from an installed wheel: nothing under core/ imports the top-level bench/ or tests/
+    packages or reads the test fixtures (checked by a wheel build and an installed run when the bench moved)."""
+    import ast
+    from pathlib import Path
+
+    import core
+
+    offenders = []
+    for path in Path(core.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path}: imports {n}" for n in names if n.split(".")[0] in ("bench", "tests")]
+        if "fixtures/parity" in path.read_text(encoding="utf-8"):
+            offenders.append(f"{path}: reads the test fixtures")
+    assert offenders == []
