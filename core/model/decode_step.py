@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.model.int8 import DenseLinear, Int8Linear, Linear
+from core.model.int8 import DenseLinear, Linear, int8_linears
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -130,17 +130,19 @@ class FastDecodeStep:
         self.split = (self.n_heads * self.head_dim, self.n_kv * self.head_dim, self.n_kv * self.head_dim)
         self.inter = cfg.intermediate_size
         self.int8 = int8
-        wrap = Int8Linear if int8 else (lambda dense: dense)
-        self.layers: list[_Layer] = []
+        dense: list[DenseLinear] = []
         for layer in backbone.layers:
             a, mlp = layer.self_attn, layer.mlp
             qkv_w, qkv_b = _fuse([a.q_proj, a.k_proj, a.v_proj], bias=True)
             gu_w, _ = _fuse([mlp.gate_proj, mlp.up_proj], bias=False)
-            self.layers.append(_Layer(
-                layer.input_layernorm.weight, layer.post_attention_layernorm.weight,
-                wrap(DenseLinear(qkv_w, qkv_b)), wrap(DenseLinear(a.o_proj.weight)), wrap(DenseLinear(gu_w)),
-                wrap(DenseLinear(mlp.down_proj.weight))))
-        self.head: Linear = wrap(DenseLinear(backbone.embed_tokens.weight))  # tied output layer
+            dense += [DenseLinear(qkv_w, qkv_b), DenseLinear(a.o_proj.weight), DenseLinear(gu_w),
+                      DenseLinear(mlp.down_proj.weight)]
+        dense.append(DenseLinear(backbone.embed_tokens.weight))  # the tied output layer
+        linears: list[Linear] = int8_linears(dense) if int8 else list(dense)
+        self.head: Linear = linears.pop()
+        self.layers: list[_Layer] = [
+            _Layer(layer.input_layernorm.weight, layer.post_attention_layernorm.weight, *linears[4 * i:4 * i + 4])
+            for i, layer in enumerate(backbone.layers)]
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Output layer for generation: final hidden [B, H] -> logits [B, V] float32."""
