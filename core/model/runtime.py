@@ -194,7 +194,7 @@ class R1OmniModel:
         b = len(clips)
         audio_s = None
         if modal == "video_audio":
-            audio_s = max(self.profile.audio_seconds(len(a)) for _, a in clips if a is not None)
+            audio_s = max(self.encoder.audio_seconds(len(a)) for _, a in clips if a is not None)
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
         with torch.inference_mode():
