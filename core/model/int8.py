@@ -4,12 +4,15 @@ Decoding one token reads every weight of the language model once, so on a CPU it
 int8 weights halve that traffic against bfloat16. Each weight matrix [N, K] is quantised per output channel,
 symmetrically: ``scale[n] = max|w[n, :]| / 127`` (rounded to the activation dtype the kernel takes), ``q = round(w /
 scale)`` in [-127, 127]; the product uses torch's own ``aten._weight_int8pack_mm`` (activations in bfloat16,
-int8 weights, one scale per output channel). Measured on the 2-core Xeon (AMX) this project is built on, for the
-24 layers of one decode step: bfloat16 50 ms, this kernel 29 ms; torchao 0.18's int8 weight-only tensors 77 ms
-(eager) — so no extra dependency. The kernel is slow for many rows (a 900-position prefill: 8 s against 0.36 s
-in bfloat16), so an :class:`Int8Linear` keeps its dense weight and uses it above ``INT8_MAX_ROWS`` rows: the
-prefill and label scoring stay in the model's own precision. That costs memory (the int8 copy, about 0.5 GB for
-R1-Omni-0.5B including the output layer), and is what makes the first token come no later than in the exact path.
+int8 weights, one scale per output channel). Measured for the 24 layers of one decode step on the 2-core Xeon
+(AMX) this project is built on, in one interleaved run (shared machine, medians): float32 ``F.linear`` 66 ms,
+bfloat16 ``F.linear`` 67 ms, bfloat16 ``torch.mv`` 47 ms (what the exact path uses for one row, see
+:class:`DenseLinear`), this int8 kernel 38 ms. torchao 0.18's int8 weight-only tensors took 77-84 ms in eager mode
+where bfloat16 ``F.linear`` took 50 ms in the same session — so no extra dependency. The int8 kernel is slow for
+many rows (a 900-position prefill: 8.4 s against 0.36 s in bfloat16; 8 rows: 69 against 47 ms), so an
+:class:`Int8Linear` keeps its dense weight and uses it above ``INT8_MAX_ROWS`` rows: the prefill and label
+scoring stay in the model's own precision. That costs memory (the int8 copy, 0.46 GiB for R1-Omni-0.5B
+including the output layer), and keeps the first token as early as in the exact path.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-INT8_MAX_ROWS = 4  # rows per product up to which the int8 kernel beats bfloat16 (measured: 4 rows 36 vs 50 ms)
+INT8_MAX_ROWS = 4  # rows up to which the int8 kernel beats bfloat16 F.linear (measured: 4 rows 36 vs 50 ms)
 QUANT_CHUNK_ROWS = 8192  # output channels quantised at a time (bounds the float32 transient: 8192 x K)
 QMAX = 127
 KERNEL_DTYPE = torch.bfloat16  # activation (and scale) dtype the CPU kernel is fast with
@@ -64,8 +67,8 @@ class DenseLinear:
     """``x [..., K] -> x @ weight.T + bias`` with the model's own weight (a view, nothing copied).
 
     One bfloat16 row on a CPU (a decode step of one window) goes through ``torch.mv`` / ``torch.addmv``: the same
-    numbers as ``F.linear`` (float32 accumulation, one rounding; equal element for element, tested) at 1.45x the
-    speed (24 layers of one step: 39 ms against 58 ms; the output layer 13 against 19 ms), because the matrix-
+    numbers as ``F.linear`` (float32 accumulation, one rounding; equal element for element, tested) at ~1.4x the
+    speed (24 layers of one step: 47 ms against 67 ms; the output layer 13 against 19 ms), because the matrix-
     matrix kernel ``F.linear`` picks is not tuned for a single row. Other shapes and dtypes use ``F.linear``."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
