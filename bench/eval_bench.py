@@ -1,8 +1,9 @@
 """Evaluation throughput benchmark (a script, not a test): clips/s of ``evaluate`` with the FULL-SIZE
 R1-Omni architecture and random weights, no download.
 
-The model is the one ``bench/model_bench.py`` builds (same builder: seeded random weights, fixture
-tokenizers, stopping disabled so that every clip generates exactly ``--tokens`` tokens). The clips are
+The model is the random-weight folder ``main.py bench`` writes (:mod:`core.bench.synthetic`: seeded random
+weights in the published layout, its own small tokenizers), loaded by the app's loader, with stopping disabled
+so that every clip generates exactly ``--tokens`` tokens. The clips are
 copies of ``resources/demo.mp4`` (12 s, 320x240 at 30 fps, speech) listed in a manifest, and the run goes
 through the real evaluation path: dataset loading, the decode-ahead thread with ``core.clip_decode.read_clip``,
 ``analyze``, the JSONL log and the report. Printed: clips/s over the run (model build excluded, first
@@ -12,8 +13,9 @@ per-stage times of ``analyze``. With ``--batch-size N`` (> 1) the same clips are
 run's stage times are per clip: the batch's time divided by N).
 
 Usage: python bench/eval_bench.py [--clips 4] [--tokens 64] [--batch-size N] [--device cpu|cuda|auto] [--dtype ...]
-Timings on a shared machine are noisy: run it twice and compare. ``--tiny`` runs the same path on the
-parity-sized config (smoke test only; its numbers mean nothing).
+                                 [--profile exact|fast]
+Timings on a shared machine are noisy: run it twice and compare. ``--tiny`` runs the same path on toy sizes
+(smoke test only; its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -49,29 +51,30 @@ def build_dataset(folder: Path, n: int) -> Path:
 def bench(args: argparse.Namespace) -> dict:
     import torch
 
-    from bench.model_bench import random_model, runtime_for, tiny_config
-    from core.model.config import full_size_config
-    from core.model.loading import resolve_device, resolve_dtype
+    from core.bench.model_bench import REPETITION_PENALTY
+    from core.bench.synthetic import write_model_folder
+    from core.model import load_model
+    from core.model.generation import GenerationSettings
 
-    dev = resolve_device(args.device)
-    dt = resolve_dtype(args.dtype, dev)
-    t0 = time.perf_counter()
-    module = random_model(tiny_config() if args.tiny else full_size_config(), dev, dt)
-    model = runtime_for(module)
-    build_s = time.perf_counter() - t0
-    params = sum(p.numel() for p in module.parameters())
-    dtype_name = str(dt).removeprefix("torch.")
-    print(f"[{dev} {dtype_name}] built {params / 1e9:.3f} B params in {build_s:.1f} s; torch "
-          f"{torch.__version__}, {torch.get_num_threads()} CPU threads", file=sys.stderr, flush=True)
-
-    runs = [_run(model, args, 1)]
-    if args.batch_size > 1:
-        runs.append(_run(model, args, args.batch_size))
-    out = {"device": str(dev), "dtype": dtype_name, "params": params, "build_s": build_s, **runs[0],
-           "runs": runs}
-    if dev.type == "cuda":
-        out["peak_cuda_gib"] = torch.cuda.max_memory_allocated(dev) / 1024**3
-    model.close()
+    with tempfile.TemporaryDirectory(prefix="r1omni-eval-bench-") as tmp:
+        folder = write_model_folder(Path(tmp) / "model", tiny=args.tiny)
+        t0 = time.perf_counter()
+        model = load_model(folder, device=args.device, dtype=args.dtype, profile=args.profile)
+        build_s = time.perf_counter() - t0
+        model.generation = GenerationSettings(frozenset(), REPETITION_PENALTY)  # exactly --tokens per clip
+        info = model.info()
+        params = info["params"]
+        print(f"[{info['device']} {info['dtype']} {info['profile']}] loaded {params / 1e9:.3f} B params in "
+              f"{build_s:.1f} s; torch {torch.__version__}, {torch.get_num_threads()} CPU threads", file=sys.stderr,
+              flush=True)
+        runs = [_run(model, args, 1)]
+        if args.batch_size > 1:
+            runs.append(_run(model, args, args.batch_size))
+        out = {"device": info["device"], "dtype": info["dtype"], "profile": info["profile"], "params": params,
+               "build_s": build_s, **runs[0], "runs": runs}
+        if model.device.type == "cuda":
+            out["peak_cuda_gib"] = torch.cuda.max_memory_allocated(model.device) / 1024**3
+        model.close()
     return out
 
 
@@ -117,11 +120,11 @@ def format_report(r: dict) -> str:
     stages = "  ".join(f"{s} {r['mean_stage_s'][s]:.2f}" for s in STAGES)
     tok = f"{r['decode_tok_s']:.1f} tok/s" if r["decode_tok_s"] else "-"
     return "\n".join([
-        f"== evaluate, {r['device']} {r['dtype']} ({r['params'] / 1e9:.3f} B params, random weights)",
-        f"   {r['clips']} clips x {r['new_tokens']} new tokens in {r['wall_s']:.1f} s -> "
-        f"{r['clips_per_s']:.4f} clips/s ({1 / r['clips_per_s']:.1f} s/clip)",
-        f"   per clip: decode {r['mean_decode_clip_s']:.2f} s (overlapped with the model), "
-        f"analyze stages (s): {stages}",
+        f"== evaluate, {r['device']} {r['dtype']} {r['profile']} ({r['params'] / 1e9:.3f} B params, random weights)",
+        (f"   {r['clips']} clips x {r['new_tokens']} new tokens in {r['wall_s']:.1f} s -> "
+        f"{r['clips_per_s']:.4f} clips/s ({1 / r['clips_per_s']:.1f} s/clip)"),
+        (f"   per clip: decode {r['mean_decode_clip_s']:.2f} s (overlapped with the model), "
+        f"analyze stages (s): {stages}"),
         f"   first clip {r['first_clip_total_s']:.2f} s (includes per-instruction caches); decode {tok}"
         + (f"; peak CUDA {r['peak_cuda_gib']:.1f} GiB" if "peak_cuda_gib" in r else ""),
         *(_batch_line(b, r) for b in r["runs"][1:]),
@@ -142,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per clip (default 64)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     parser.add_argument("--dtype", default="auto",
-                        help="auto (float32 on CPU, float16 on CUDA) | float32 | float16 | bfloat16")
+                        help="auto (float16 on CUDA; bfloat16 on a CPU with AMX or AVX512-BF16, else float32) | "
+                        "float32 | float16 | bfloat16")
+    parser.add_argument("--profile", default="exact", choices=("exact", "fast"), help="model profile")
     parser.add_argument("--batch-size", type=int, default=1,
                         help="also run the clips in batches of N through analyze_batch and print clips/s "
                         "of batch 1 vs N (default 1: one-by-one only)")

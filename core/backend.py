@@ -59,6 +59,7 @@ class LoadRequest:
     device: str = "auto"  # auto | cuda | cpu
     dtype: str = "auto"  # auto | float32 | float16 | bfloat16
     warm_up: bool = True
+    profile: str = "exact"  # exact | fast (approximate, labelled on every result; core.model.profiles)
 
 
 @runtime_checkable
@@ -83,7 +84,7 @@ def default_loader(request: LoadRequest) -> Any:
     """The R1-Omni model for ``request`` (``core.model.load_model``); heavy imports happen here, on the worker."""
     from core.model import load_model
 
-    return load_model(request.model_dir, device=request.device, dtype=request.dtype)
+    return load_model(request.model_dir, device=request.device, dtype=request.dtype, profile=request.profile)
 
 
 def software_versions() -> dict[str, str]:
@@ -114,7 +115,8 @@ class LocalBackend:
 
     def load(self, progress: Callable[[str], None]) -> dict[str, Any]:
         req = self.request
-        progress(f"Loading R1-Omni from {req.model_dir} ({req.device}, {req.dtype})…")
+        fast = ", fast profile" if req.profile == "fast" else ""
+        progress(f"Loading R1-Omni from {req.model_dir} ({req.device}, {req.dtype}{fast})…")
         # Loading builds millions of long-lived objects; each full garbage collection during it walks them all
         # with the GIL held (measured 60-200 ms hitches in the window). Collect nothing while loading, then
         # freeze what was built so later collections skip it.
@@ -189,9 +191,10 @@ class LocalBackend:
         return f"{self.request.model_dir} ({self.request.device}, {self.request.dtype})"
 
     def matches(self, request: LoadRequest) -> bool:
-        """The same weights on the same device in the same precision (``warm_up`` aside)."""
+        """The same weights on the same device in the same precision and profile (``warm_up`` aside)."""
         r = self.request
-        return (r.model_dir, r.device, r.dtype) == (request.model_dir, request.device, request.dtype)
+        return (r.model_dir, r.device, r.dtype, r.profile) == (request.model_dir, request.device, request.dtype,
+                                                               request.profile)
 
     def _require(self) -> Any:
         if self._model is None:

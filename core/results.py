@@ -86,7 +86,8 @@ class AnalysisResult:
     label_set: str  # "dfew" | "mafw" | "ravdess" | "free"
     modal: str  # "video_audio" | "video"
     scores: Mapping[str, float] | None = None  # model preference over the label set (not calibrated)
-    timings: Mapping[str, float] = field(default_factory=dict)  # stage name -> seconds
+    timings: Mapping[str, float] = field(default_factory=dict)  # stage name -> seconds (+ first_token, total)
+    profile: str = "exact"  # "exact" (the official computation) | "fast" (approximate: label it so)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "timings", _frozen(self.timings))
@@ -143,6 +144,7 @@ class AnalysisResult:
             "modal": self.modal,
             "scores": dict(self.scores) if self.scores is not None else None,
             "timings": dict(self.timings),
+            "profile": self.profile,
         }
 
 

@@ -39,6 +39,7 @@ CONFIG_DIR_ENV = "R1OMNI_LIVE_CONFIG_DIR"  # overrides the platform config dir (
 INSTRUCTION_PRESETS = ("official", "evaluation", "custom")
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+PROFILES = ("exact", "fast")  # core.model.profiles: fast is approximate and labelled so
 THEMES = ("dark", "light")
 LANGUAGES = ("system", "en", "zh_CN")  # the UI languages shipped (resources/i18n)
 LABEL_SETS = ("DFEW", "MAFW", "RAVDESS", "free")
@@ -48,6 +49,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "instruction_preset": INSTRUCTION_PRESETS,
     "device": DEVICES,
     "precision": PRECISIONS,
+    "profile": PROFILES,
     "theme": THEMES,
     "label_set": LABEL_SETS,
     "auto_attribution": AUTO_ATTRIBUTION,
@@ -116,6 +118,7 @@ class Settings:
     use_remote: bool = False  # "Load model" connects to remote_url instead of loading model_dir
     device: str = "auto"
     precision: str = "auto"
+    profile: str = "exact"
     record_dir: str = field(default_factory=default_record_dir)
     record_media: bool = True  # False: record the analysis log only (no video, audio or window frames)
     record_audio: bool = True  # False: leave the audio out of the recorded media (the model still hears it)

@@ -1,7 +1,8 @@
 """Start the desktop app: parse the automation flags, build the QApplication, theme and main window.
 
     python main.py [--source camera|demo|FILE|URL] [--mic ID|none] [--model DIR] [--device auto|cuda|cpu]
-                   [--dtype auto|float32|float16|bfloat16] [--labels dfew|mafw|free] [--record DIR]
+                   [--dtype auto|float32|float16|bfloat16] [--profile exact|fast] [--labels dfew|mafw|free]
+                   [--record DIR]
                    [--quit-after SECONDS] [--screenshot PNG] [--theme dark|light] [--settings FILE]
                    [--language system|en|zh_CN]
 

@@ -357,7 +357,8 @@ class MainWindow(QMainWindow):
         if not self.settings.model_dir:
             self._choose_model_folder()
             return
-        self.controller.model.load(self.settings.model_dir, self.settings.device, self.settings.dtype)
+        self.controller.model.load(self.settings.model_dir, self.settings.device, self.settings.dtype,
+                                   self.settings.profile)
 
     def _choose_remote_server(self) -> None:
         from desktop.remote_dialog import RemoteServerDialog  # only when asked for

@@ -42,10 +42,10 @@ class ModelController(QObject):
         self.worker.start()
 
     # ---- commands ----------------------------------------------------------------------------------------
-    def load(self, model_dir: str, device: str, dtype: str) -> None:
+    def load(self, model_dir: str, device: str, dtype: str, profile: str = "exact") -> None:
         """Load the model in ``model_dir`` on the worker (``model_loaded`` or ``error_raised`` follows). The
-        model already loaded, on the same device and precision, is kept."""
-        self.worker.load(LoadRequest(str(model_dir), device, dtype))
+        model already loaded, on the same device, precision and profile, is kept."""
+        self.worker.load(LoadRequest(str(model_dir), device, dtype, profile=profile))
 
     def load_remote(self, target: Any) -> None:
         """Use the model of a server (``core.serve.client.RemoteTarget``) instead of a local folder: the worker

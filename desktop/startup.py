@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--server-ca", metavar="PEM", help="with --model https://...: certificate to trust for the server")
     p.add_argument("--device", choices=("auto", "cuda", "cpu"), help="where the model runs")
     p.add_argument("--dtype", choices=("auto", "float32", "float16", "bfloat16"), help="model precision")
+    p.add_argument("--profile", choices=("exact", "fast"),
+                   help="exact: the official computation; fast: approximate, quicker on a CPU (labelled)")
     p.add_argument("--labels", choices=("dfew", "mafw", "free"), help="label set of the answers")
     p.add_argument("--record", metavar="DIR", help="record the session into a new folder under DIR")
     p.add_argument("--every-window", action="store_true",
@@ -118,6 +120,8 @@ def apply_args(window, args: argparse.Namespace) -> None:
         s.device = args.device
     if args.dtype:
         s.dtype = args.dtype
+    if getattr(args, "profile", None):
+        s.profile = args.profile
     if args.labels:
         window.set_label_set(LABEL_FLAG_TO_SETTING[args.labels])
     if args.mic:

@@ -45,6 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--dtype", default="auto", help="auto (float16 on CUDA, float32 on CPU) | float32 | "
                         "float16 | bfloat16")
+    parser.add_argument("--profile", default="exact", choices=("exact", "fast"),
+                        help="exact: the official computation (default); fast: approximate and quicker on a CPU "
+                        "(int8 decoding, Whisper over the clip's own seconds); results say which")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object (last line)")
     parser.add_argument("--out", type=Path, default=None, help="folder mode: results file (default "
                         "FOLDER/results.jsonl); rerun to resume")
@@ -103,7 +106,7 @@ def analyze_file(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         remote = target_from_args(args) if is_remote_model(args.model) else None
-        model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype)
+        model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype, args.profile)
     except (ModelLoadError, BackendError, ValueError) as exc:
         _err(f"error: {exc}")
         return EXIT_MODEL
@@ -123,7 +126,8 @@ def analyze_file(args: argparse.Namespace) -> int:
         record = {**result.to_dict(), "video": str(args.video), "instruction": instruction,
                   "frame_indices": clip.frame_indices.tolist(), "n_frames": clip.n_frames, "fps": clip.fps,
                   "duration_s": clip.duration_s, "audio_s": clip.audio_s, "warnings": list(clip.warnings),
-                  "model_dir": info["model_dir"], "device": info["device"], "dtype": info["dtype"]}
+                  "model_dir": info["model_dir"], "device": info["device"], "dtype": info["dtype"],
+                  "precision": info["precision"]}
         print(json.dumps(record, ensure_ascii=False))
         return 0
     print()
@@ -134,4 +138,6 @@ def analyze_file(args: argparse.Namespace) -> int:
     t = result.timings
     stages = ", ".join(f"{k} {v:.2f}s" for k, v in t.items() if k != "total")
     print(f"{len(result.token_ids)} tokens in {t.get('total', 0):.2f} s on {info['device']} {info['dtype']} ({stages})")
+    if result.profile != "exact":
+        print(f"profile: {info['profile_detail']}")
     return 0

@@ -65,6 +65,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "OUT/ablation.md")
     parser.add_argument("--device", default="auto", help="auto | cuda | cuda:N | cpu")
     parser.add_argument("--dtype", default="auto", help="auto | float32 | float16 | bfloat16")
+    parser.add_argument("--profile", default="exact", choices=("exact", "fast"),
+                        help="exact (default) or fast (approximate); a run resumes only with its own profile, and "
+                        "--compare shows it: measure what fast costs on your clips by comparing two runs")
     parser.add_argument("--split", choices=("test", "train"), default="test",
                         help="DFEW/MAFW split (default test)")
     parser.add_argument("--fold", type=FOLD.argtype("fold"), default=1, metavar="N",
@@ -152,6 +155,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         "layout": ds.layout,
         "device": args.device,
         "dtype": args.dtype,
+        "profile": args.profile,
     }
     dataset_info = {"path": settings["dataset"], "layout": ds.layout, "label_set": ds.label_set,
                     "clips": len(ds.clips), "evaluated": len(clips), "notes": list(ds.notes)}
@@ -169,7 +173,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     model = None
     if cluster is None:
         try:
-            model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype)
+            model = (load_remote_analyzer(remote) if remote
+                     else load_analyzer(args.model, args.device, args.dtype, args.profile))
         except Exception as exc:  # noqa: BLE001 — ModelLoadError and friends already say what to fix
             print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
             return EXIT_MODEL

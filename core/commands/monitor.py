@@ -82,6 +82,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-scores", action="store_true", help="skip the per-label preference scores")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
+    parser.add_argument("--profile", default="exact", choices=["exact", "fast"],
+                        help="fast: approximate, quicker on a CPU; every result carries \"profile\"")
     parser.add_argument("--no-warmup", action="store_true")
     parser.add_argument("--attribution", default=AUTO_GPU, choices=AUTO_MODES,
                         help="re-run windows video-only to show what the voice changed: off | gpu (default: only "
@@ -199,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
     worker = InferenceWorker(printer, params)
     worker.set_auto_attribution(args.attribution)
     worker.start()
-    worker.load(backend or LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup))
+    worker.load(backend or LoadRequest(args.model, args.device, args.dtype, warm_up=not args.no_warmup,
+                                       profile=args.profile))
     worker.wait_for_model(stop)
     if not worker.has_model or stop.is_set():
         worker.stop()

@@ -76,7 +76,8 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
         settings = {"model": runner.model_identity(args.model), "instruction": instruction,
                     "labels": list(labels) if labels else "free", "max_new_tokens": opts.max_new_tokens,
                     "modal": opts.modal, "folder": str(folder.resolve()),
-                    "device": getattr(args, "device", "auto"), "dtype": getattr(args, "dtype", "auto")}
+                    "device": getattr(args, "device", "auto"), "dtype": getattr(args, "dtype", "auto"),
+                    "profile": getattr(args, "profile", "exact")}
         check_resumable(out, settings)
         cluster = cluster_options_from_args(args)
         remote = target_from_args(args) if is_remote_model(args.model) else None
@@ -87,7 +88,7 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
     if cluster is None:
         try:
             model = (runner.load_remote_analyzer(remote) if remote else
-                     runner.load_analyzer(args.model, settings["device"], settings["dtype"]))
+                     runner.load_analyzer(args.model, settings["device"], settings["dtype"], settings["profile"]))
         except Exception as exc:  # noqa: BLE001 — the loader's message says what to fix
             print(f"error: cannot load the model from {args.model}: {exc}", file=sys.stderr)
             return EXIT_MODEL

@@ -73,10 +73,10 @@ class _MemoryLog:
 class ClipWorker:
     """One model on one Ray worker process (wrapped with ``ray.remote`` by ``run_jobs_on_ray``)."""
 
-    def __init__(self, model_dir: str, device: str, dtype: str, opts: dict[str, Any]) -> None:
+    def __init__(self, model_dir: str, device: str, dtype: str, opts: dict[str, Any], profile: str = "exact") -> None:
         from core.evaluation.runner import load_analyzer
 
-        self.model = load_analyzer(model_dir, device, dtype)
+        self.model = load_analyzer(model_dir, device, dtype, profile)
         self.opts = RunOptions(**opts)
 
     def ready(self) -> int:
@@ -122,7 +122,8 @@ def run_jobs_on_ray(
     joined = cluster.connect(cluster_options.address)
     try:
         if todo:
-            _Dispatcher(worker_class, (model_dir, device, dtype, asdict(opts)), opts.batch_size, cluster_options,
+            worker_args = (model_dir, device, dtype, asdict(opts), settings.get("profile", "exact"))
+            _Dispatcher(worker_class, worker_args, opts.batch_size, cluster_options,
                         summary, result_log, progress).run(todo, should_stop)
     finally:
         summary.elapsed_s = time.perf_counter() - started_at

@@ -16,7 +16,8 @@ from typing import IO, Any, Mapping
 RUN_RECORD = "run"
 CLIP_RECORD = "clip"
 # settings that must be equal for a resumed run to continue the same experiment
-RESUME_KEYS = ("instruction", "labels", "max_new_tokens", "modal", "model")
+RESUME_KEYS = ("instruction", "labels", "max_new_tokens", "modal", "model", "profile")
+RESUME_DEFAULTS = {"profile": "exact"}  # what a log written before a key existed ran with
 
 
 class LogMismatch(ValueError):
@@ -63,11 +64,14 @@ def check_resumable(path: Path, settings: Mapping[str, Any]) -> None:
 def _compare(path: Path, old: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> None:
     if old is None:
         return
-    diff = [k for k in RESUME_KEYS if old.get(k) != settings.get(k)]
+    def get(d: Mapping[str, Any], k: str) -> Any:
+        return d.get(k, RESUME_DEFAULTS.get(k))
+
+    diff = [k for k in RESUME_KEYS if get(old, k) != get(settings, k)]
     if diff:
         raise LogMismatch(
             f"{path} holds a run with a different {', '.join(diff)} "
-            f"({'; '.join(f'{k}: {old.get(k)!r} there, {settings.get(k)!r} now' for k in diff)}). "
+            f"({'; '.join(f'{k}: {get(old, k)!r} there, {get(settings, k)!r} now' for k in diff)}). "
             "Write this run elsewhere (--out) or move the old results away; nothing was changed."
         )
 

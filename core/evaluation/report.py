@@ -343,8 +343,8 @@ def compare_table(runs: Sequence[dict[str, Any]]) -> str:
     for lab in all_labels:
         add(f"recall {lab} %", (pct(r["metrics"]["per_class"].get(lab, {}).get("recall")) for r in runs))
         add(f"  {level}% CI", (interval_text((c or {}).get("recall", {}).get(lab)) for c in cis))
-    for key in ("model", "modal", "instruction", "labels", "max_new_tokens"):
-        add(key, (_short(r.get("settings", {}).get(key)) for r in runs))
+    for key in ("model", "profile", "modal", "instruction", "labels", "max_new_tokens"):
+        add(key, (_short(r.get("settings", {}).get(key, "exact" if key == "profile" else None)) for r in runs))
 
     table = [["", *names], *rows]
     widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]

@@ -159,6 +159,7 @@ def _clip_record(job: Job, clip: Any, result: Any, opts: RunOptions, decode_s: f
         "fps": float(clip.fps) if clip.fps else None,
         "has_audio": heard,
         "modal": getattr(result, "modal", opts.modal),  # video when the file has no sound
+        "profile": getattr(result, "profile", "exact"),
         "warnings": list(getattr(clip, "warnings", ()) or ()),
         "timings": timings,
         "consistency": checks.to_dict(),
@@ -340,7 +341,8 @@ def resolve_instruction(text: str | None, default: str) -> str:
     return text.replace("\\n", "\n")
 
 
-def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto") -> Analyzer:
+def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto",
+                  profile: str = "exact") -> Analyzer:
     """Load the model for a run (heavy imports happen here, not at module import). A server address
     (``https://HOST:PORT``, no token) gives its ``RemoteModel``; ``load_remote_analyzer`` takes the options."""
     from core.serve.client import RemoteTarget, is_remote_model
@@ -349,7 +351,7 @@ def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "aut
         return load_remote_analyzer(RemoteTarget.parse(str(model_dir)))
     from core.model import load_model
 
-    return load_model(str(model_dir), device=device, dtype=dtype)
+    return load_model(str(model_dir), device=device, dtype=dtype, profile=profile)
 
 
 def load_remote_analyzer(target: Any) -> Analyzer:

@@ -68,9 +68,35 @@ class WhisperTower(nn.Module):
         self.audio_tower = WhisperForAudioClassification(cfg.audio)
 
     def forward(self, input_features: torch.Tensor) -> torch.Tensor:
-        """input_features [B, n_mels, 3000] -> encoder last_hidden_state [B, 1500, Da]."""
+        """input_features [B, n_mels, T] -> encoder last_hidden_state [B, T / 2, Da].
+
+        T = 3000 (30 s, the official input) runs transformers' encoder as is. A shorter T (the fast profile:
+        100 frames per second heard) runs the same modules with the first T / 2 position embeddings, which
+        transformers' encoder refuses to do; :meth:`encode_any_length` is that computation."""
         enc = self.audio_tower.encoder
-        return enc(input_features.to(enc.conv1.weight.dtype)).last_hidden_state
+        x = input_features.to(enc.conv1.weight.dtype)
+        if x.shape[-1] == self.full_length:
+            return enc(x).last_hidden_state
+        return self.encode_any_length(x)
+
+    @property
+    def full_length(self) -> int:
+        """Mel frames of the official 30 s input (3000)."""
+        enc = self.audio_tower.encoder
+        return int(enc.config.max_source_positions) * enc.conv1.stride[0] * enc.conv2.stride[0]
+
+    def encode_any_length(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's computation for any even T <= 3000: convolutions, GELU, the first T / 2 learned
+        positions, the layers, the final norm (equal to transformers' encoder at T = 3000, tested)."""
+        enc = self.audio_tower.encoder
+        if x.shape[-1] > self.full_length or x.shape[-1] % (enc.conv1.stride[0] * enc.conv2.stride[0]):
+            raise ValueError(f"Whisper takes an even number of mel frames up to {self.full_length}, "
+                             f"not {x.shape[-1]}")
+        h = F.gelu(enc.conv2(F.gelu(enc.conv1(x)))).permute(0, 2, 1)
+        h = h + enc.embed_positions.weight[: h.shape[1]]
+        for layer in enc.layers:
+            h = layer(h, None)
+        return enc.layer_norm(h)
 
 
 def _backbone_class():
@@ -148,7 +174,8 @@ class R1OmniForCausalLM(nn.Module):
         return {"cls": cls, "logits": logits, "probs": torch.softmax(logits, dim=1)}
 
     def encode_audio(self, input_features: torch.Tensor) -> dict[str, torch.Tensor]:
-        """[B, n_mels, 3000] -> whisper [B, 1500, Da], pooled [B, 500, Da], features [B, 500, H]."""
+        """[B, n_mels, 3000] -> whisper [B, 1500, Da], pooled [B, 500, Da], features [B, 500, H] (a shorter
+        input, T mel frames: T / 2 Whisper positions, floor(T / 6) audio tokens)."""
         whisper = self.model.audio_tower(input_features)
         pooled = F.avg_pool1d(whisper.transpose(1, 2), kernel_size=AUDIO_POOL, stride=AUDIO_POOL).transpose(1, 2)
         return {"whisper": whisper, "pooled": pooled, "features": self.model.audio_projector(pooled)}

@@ -22,6 +22,7 @@ GATE_HIDDEN = 3584  # width of the BERT gate's hidden layer (fixed in the publis
 GATE_BRANCHES = 3  # video, body, face
 AUDIO_POOL = 3  # Whisper positions averaged into one audio token (1500 -> 500)
 ATTN_IMPLEMENTATION = "sdpa"
+NOT_CONFIG_KEYS = ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")  # file metadata
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def _qwen2_config(d: Mapping[str, Any]):
     theta = d.get("rope_theta")
     rope = d.get("rope_parameters") or {"rope_type": "default", "rope_theta": float(theta or 1e6)}
     if d.get("rope_scaling"):
-        raise ValueError(f"rope_scaling {d['rope_scaling']!r} is not supported by this model (the published one has none)")
+        raise ValueError(f"rope_scaling {d['rope_scaling']!r} is not supported by this model "
+                         "(the published one has none)")
     cfg = Qwen2Config(
         vocab_size=d["vocab_size"],
         hidden_size=d["hidden_size"],
@@ -82,7 +84,7 @@ def vision_config_from_dict(d: Mapping[str, Any]):
 
     if d.get("model_type") == "siglip" or "vision_config" in d:
         d = d.get("vision_config") or {}
-    d = {k: v for k, v in d.items() if k not in ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")}
+    d = {k: v for k, v in d.items() if k not in NOT_CONFIG_KEYS}
     cfg = SiglipVisionConfig(**d)
     cfg._attn_implementation = ATTN_IMPLEMENTATION
     return cfg
@@ -92,7 +94,7 @@ def audio_config_from_dict(d: Mapping[str, Any]):
     """Whisper config from a tower folder's config.json (encoder-decoder or classification checkpoint)."""
     from transformers import WhisperConfig
 
-    d = {k: v for k, v in d.items() if k not in ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")}
+    d = {k: v for k, v in d.items() if k not in NOT_CONFIG_KEYS}
     cfg = WhisperConfig(**d)
     cfg._attn_implementation = ATTN_IMPLEMENTATION
     return cfg
@@ -101,7 +103,7 @@ def audio_config_from_dict(d: Mapping[str, Any]):
 def bert_config_from_dict(d: Mapping[str, Any]):
     from transformers import BertConfig
 
-    d = {k: v for k, v in d.items() if k not in ("model_type", "architectures", "transformers_version", "torch_dtype", "dtype")}
+    d = {k: v for k, v in d.items() if k not in NOT_CONFIG_KEYS}
     cfg = BertConfig(**d)
     cfg._attn_implementation = ATTN_IMPLEMENTATION
     return cfg
@@ -129,7 +131,8 @@ class R1OmniConfig:
         if mm.mm_projector_type != "all_in_one_small":
             raise ValueError(f"mm_projector_type {mm.mm_projector_type!r} is not supported (only all_in_one_small)")
         if mm.mm_audio_projector_type != "mlp2x_gelu":
-            raise ValueError(f"mm_audio_projector_type {mm.mm_audio_projector_type!r} is not supported (only mlp2x_gelu)")
+            raise ValueError(f"mm_audio_projector_type {mm.mm_audio_projector_type!r} is not supported "
+                             "(only mlp2x_gelu)")
         if mm.mm_vision_select_feature != "patch":
             raise ValueError(f"mm_vision_select_feature {mm.mm_vision_select_feature!r} is not supported (only patch)")
         return cls(

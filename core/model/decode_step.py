@@ -8,16 +8,23 @@ matrices are the storage of the module's own parameters (the ``q_proj``/``k_proj
 ``gate_proj``/``up_proj`` weights become views into them), so no weight is duplicated and the transformers
 modules stay usable (prefill, label scoring and any naive composition use them). Prefill stays on the
 transformers layers: it is compute-bound, the per-layer overhead does not matter there.
+
+The step also owns the output layer for generation (:meth:`FastDecodeStep.logits`). With ``int8=True`` (the fast
+profile) every product of the step and the output layer reads int8 copies of the weights
+(:class:`core.model.int8.Int8Linear`); the model's own weights stay for the prefill and label scoring.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from core.model.int8 import DenseLinear, Linear, int8_linears
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -33,10 +40,55 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+FUSED_ATTENTION = ("q_proj", "k_proj", "v_proj")  # under model.layers.{i}.self_attn, weights and biases
+FUSED_MLP = ("gate_proj", "up_proj")  # under model.layers.{i}.mlp, weights
+
+
+LLM_LAYER = re.compile(r"model\.layers\.\d+")  # the Qwen2 decoder layers in the checkpoint's key space
+
+
+def fusion_groups(keys: list[str]) -> list[tuple[str, ...]]:
+    """The state-dict keys the decode step fuses, in groups (each concatenated along the output axis): a loader
+    that stores each group in one tensor (:func:`core.model.loading.load_model` does) spares the copy here."""
+    groups = []
+    for key in keys:
+        layer = LLM_LAYER.match(key)
+        if layer is None:
+            continue
+        head = layer.group(0)
+        if key in (f"{head}.self_attn.q_proj.weight", f"{head}.self_attn.q_proj.bias"):
+            tail = key.rsplit(".", 1)[1]
+            groups.append(tuple(f"{head}.self_attn.{n}.{tail}" for n in FUSED_ATTENTION))
+        elif key == f"{head}.mlp.gate_proj.weight":
+            groups.append(tuple(f"{head}.mlp.{n}.weight" for n in FUSED_MLP))
+    return groups
+
+
+def _adjacent(parts: list[torch.Tensor]) -> torch.Tensor | None:
+    """The concatenation of ``parts`` along dim 0 as a view, when they already lie back to back in one storage
+    (as the loader stores them); None otherwise."""
+    first = parts[0]
+    if not all(p.is_contiguous() and p.dtype == first.dtype and p.shape[1:] == first.shape[1:]
+               and p.untyped_storage().data_ptr() == first.untyped_storage().data_ptr() for p in parts):
+        return None
+    offset = first.storage_offset()
+    for p in parts:
+        if p.storage_offset() != offset:
+            return None
+        offset += p.numel()
+    rows = sum(p.shape[0] for p in parts)
+    return first.as_strided((rows, *first.shape[1:]), first.stride())
+
+
 def _fuse(linears: list[nn.Linear], bias: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Concatenate the weights (and biases) of ``linears`` along the output axis and make each module's
-    parameters views into the result."""
-    w = torch.cat([m.weight.detach() for m in linears], dim=0)
+    """The weights (and biases) of ``linears`` concatenated along the output axis, with each module's parameters
+    views into the result: a view when they already lie back to back, else one copy."""
+    weights = [m.weight.detach() for m in linears]
+    w = _adjacent(weights)
+    b = _adjacent([m.bias.detach() for m in linears]) if bias else None
+    if w is not None and (b is not None or not bias):
+        return w, b
+    w = torch.cat(weights, dim=0)
     b = torch.cat([m.bias.detach() for m in linears], dim=0) if bias else None
     start = 0
     for m in linears:
@@ -52,18 +104,20 @@ def _fuse(linears: list[nn.Linear], bias: bool) -> tuple[torch.Tensor, torch.Ten
 class _Layer:
     ln1: torch.Tensor
     ln2: torch.Tensor
-    qkv_w: torch.Tensor
-    qkv_b: torch.Tensor
-    o_w: torch.Tensor
-    gu_w: torch.Tensor
-    down_w: torch.Tensor
+    qkv: Linear  # fused q/k/v projection (with bias)
+    o: Linear
+    gate_up: Linear  # fused gate/up projection
+    down: Linear
 
 
 class FastDecodeStep:
     """Callable ``(x [B, 1, H], position, cache) -> final-norm hidden [B, 1, H]`` (B sequences at the same
-    position); ``cache`` implements ``update(k, v, layer_idx)`` (see :class:`core.model.generation.KVCache`)."""
+    position); ``cache`` implements ``update(k, v, layer_idx)`` (see :class:`core.model.generation.KVCache`).
+    ``int8``: read int8 copies of the weights (fast profile, approximate)."""
 
-    def __init__(self, backbone: Any) -> None:
+    def __init__(self, backbone: Any, int8: bool = False, output_weight: Any = None) -> None:
+        """``output_weight``: the output layer's [V, H] weight when it is not tied to the embeddings (a 7B
+        language model's own ``lm_head``); by default the tied ``embed_tokens``."""
         cfg = backbone.config
         if cfg.hidden_act != "silu":
             raise ValueError("the fused decode step supports the SiLU MLP of Qwen2 only")
@@ -77,13 +131,30 @@ class FastDecodeStep:
         self.n_kv = cfg.num_key_value_heads
         self.split = (self.n_heads * self.head_dim, self.n_kv * self.head_dim, self.n_kv * self.head_dim)
         self.inter = cfg.intermediate_size
-        self.layers: list[_Layer] = []
+        self.int8 = int8
+        dense: list[DenseLinear] = []
         for layer in backbone.layers:
             a, mlp = layer.self_attn, layer.mlp
             qkv_w, qkv_b = _fuse([a.q_proj, a.k_proj, a.v_proj], bias=True)
             gu_w, _ = _fuse([mlp.gate_proj, mlp.up_proj], bias=False)
-            self.layers.append(_Layer(layer.input_layernorm.weight, layer.post_attention_layernorm.weight, qkv_w,
-                                      qkv_b, a.o_proj.weight, gu_w, mlp.down_proj.weight))
+            dense += [DenseLinear(qkv_w, qkv_b), DenseLinear(a.o_proj.weight), DenseLinear(gu_w),
+                      DenseLinear(mlp.down_proj.weight)]
+        head = backbone.embed_tokens.weight if output_weight is None else output_weight  # tied, or its own
+        dense.append(DenseLinear(head))
+        linears: list[Linear] = int8_linears(dense) if int8 else list(dense)
+        self.head: Linear = linears.pop()
+        self.layers: list[_Layer] = [
+            _Layer(layer.input_layernorm.weight, layer.post_attention_layernorm.weight, *linears[4 * i:4 * i + 4])
+            for i, layer in enumerate(backbone.layers)]
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Output layer for generation: final hidden [B, H] -> logits [B, V] float32."""
+        return self.head(hidden).float()
+
+    def extra_bytes(self) -> int:
+        """Bytes held beyond the model's parameters (the int8 copies)."""
+        return sum(lin.nbytes() for ly in self.layers for lin in (ly.qkv, ly.o, ly.gate_up, ly.down)) + \
+            self.head.nbytes()
 
     def _attend_one(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                     mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -118,7 +189,7 @@ class FastDecodeStep:
         on_cpu = x.device.type == "cpu"
         for i, ly in enumerate(self.layers):
             h = _rms(x, ly.ln1, eps)
-            q, k, v = F.linear(h, ly.qkv_w, ly.qkv_b).split(self.split, dim=-1)
+            q, k, v = ly.qkv(h).split(self.split, dim=-1)
             q = q.view(b, 1, self.n_heads, hd).transpose(1, 2)
             k = k.view(b, 1, self.n_kv, hd).transpose(1, 2)
             v = v.view(b, 1, self.n_kv, hd).transpose(1, 2)
@@ -130,8 +201,8 @@ class FastDecodeStep:
             else:
                 o = F.scaled_dot_product_attention(q, keys, values, scale=self.scale, enable_gqa=True)
                 o = o.transpose(1, 2).reshape(b, 1, -1)
-            x = x + F.linear(o, ly.o_w)
+            x = x + ly.o(o)
             h = _rms(x, ly.ln2, eps)
-            g, u = F.linear(h, ly.gu_w).split((self.inter, self.inter), dim=-1)
-            x = x + F.linear(F.silu(g) * u, ly.down_w)
+            g, u = ly.gate_up(h).split((self.inter, self.inter), dim=-1)
+            x = x + ly.down(F.silu(g) * u)
         return _rms(x, self.norm_w, eps)

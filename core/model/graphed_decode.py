@@ -87,7 +87,7 @@ class StaticDecoder:
     def _forward(self) -> torch.Tensor:
         mask = (self._slots <= self.position).view(1, 1, 1, -1)
         hidden = self.step(self.module.embed(self.token), self.position, self, mask)
-        return self.module.lm_head(hidden[:, -1]).float()
+        return self.step.logits(hidden[:, -1])
 
     def _capture(self) -> None:
         # Runs before any prefill: the warm-up and capture runs write slot 0, which the prefill overwrites.
@@ -121,7 +121,7 @@ def make_decoder(module: Any, step: Any, cache: KVCache, use_graph: bool) -> Sta
     decodes step by step, which computes the same tokens."""
     try:
         return StaticDecoder(module, step, cache, use_graph)
-    except Exception as exc:  # a driver/toolkit without graph support, or out of memory while capturing
+    except Exception as exc:  # noqa: BLE001 — a driver without graph support, or out of memory while capturing
         log.warning("CUDA graph capture failed (%s: %s); decoding step by step. Set %s=0 to skip the attempt",
                     type(exc).__name__, exc, GRAPHS_ENV)
         return None

@@ -1,11 +1,11 @@
 """Turning a clip and an instruction into model inputs, exactly as the official inference path does.
 
-- frames: ``num_frames`` (config; 8 for R1-Omni) indices sampled uniformly (``round((N-1)/n*(i+0.5) + 1e-6)``,
-  numpy round-half-even; indices repeat for shorter clips), each frame squashed to the vision tower's image_size
-  (224x224 for R1-Omni) with PIL bicubic (no square padding),
+- frames: 8 indices sampled uniformly (``round((N-1)/8*(i+0.5) + 1e-6)``, numpy round-half-even; indices repeat
+  for clips shorter than 8 frames), each frame squashed to 224x224 with PIL bicubic (no square padding),
   ``x/255`` then ``(x-0.5)/0.5``, NCHW float32.
-- audio: 16 kHz mono float32, NaN -> -1.5, Whisper log-mel features with ``feature_size`` mel bins, always padded or
-  truncated to 30 s -> ``[1, n_mels, 3000]``.
+- audio: 16 kHz mono float32, NaN -> -1.5, Whisper log-mel features with ``feature_size`` mel bins, padded or
+  truncated to 30 s -> ``[1, n_mels, 3000]`` (the fast profile asks for fewer whole seconds, see
+  :mod:`core.model.profiles`).
 - prompt: the Qwen2-VL chat layout with the default system message, ``<video>``/``<audio>`` placeholders wrapped in
   ``<vi_start>..<vi_end>`` / ``<au_start>..<au_end>``; each text chunk between placeholders is tokenised on its own
   (no BPE merge across a placeholder) and the placeholders become the ids -201 / -202.
@@ -25,7 +25,7 @@ import numpy as np
 from core.window import DEFAULT_MODEL_FRAMES, MODEL_SAMPLE_RATE_HZ, model_frame_indices
 
 IMAGE_SIZE_PX = 224  # SigLIP-base-patch16-224; the loaded model passes its tower's image_size
-AUDIO_WINDOW_S = 30  # Whisper always sees exactly 30 s
+AUDIO_WINDOW_S = 30  # what Whisper hears in the official path (and at most in any profile)
 AUDIO_NAN_FILL = -1.5  # what the official reader puts in place of NaN samples
 VIDEO_TOKEN_INDEX = -201
 AUDIO_TOKEN_INDEX = -202
@@ -75,7 +75,8 @@ def validate_frames(frames: Any) -> np.ndarray:
 def validate_audio(audio: Any) -> np.ndarray:
     audio = np.asarray(audio)
     if audio.ndim != 1 or audio.dtype != np.float32:
-        raise ValueError(f"audio must be float32 [S] mono at {MODEL_SAMPLE_RATE_HZ} Hz, got {audio.dtype} {audio.shape}")
+        raise ValueError(f"audio must be float32 [S] mono at {MODEL_SAMPLE_RATE_HZ} Hz, "
+                         f"got {audio.dtype} {audio.shape}")
     if np.isnan(audio).any():
         audio = np.where(np.isnan(audio), np.float32(AUDIO_NAN_FILL), audio)
     return audio
@@ -94,8 +95,13 @@ class AudioFeatures:
         if self._fe.sampling_rate != MODEL_SAMPLE_RATE_HZ or self._fe.chunk_length != AUDIO_WINDOW_S:
             raise ValueError("the Whisper feature extractor must take 16 kHz audio in 30 s windows")
 
-    def __call__(self, audio: np.ndarray) -> np.ndarray:
-        feats = self._fe(audio, sampling_rate=MODEL_SAMPLE_RATE_HZ, return_tensors="np")["input_features"]
+    def __call__(self, audio: np.ndarray, seconds: int = AUDIO_WINDOW_S) -> np.ndarray:
+        """audio float32 [S] -> features [1, n_mels, 100 * seconds] over the first ``seconds`` of it, padded with
+        silence (30 s, the official input, unless a shorter whole number of seconds is asked for)."""
+        if not 1 <= seconds <= AUDIO_WINDOW_S or int(seconds) != seconds:
+            raise ValueError(f"Whisper hears 1 to {AUDIO_WINDOW_S} whole seconds, not {seconds}")
+        limit = {} if seconds == AUDIO_WINDOW_S else {"max_length": int(seconds) * MODEL_SAMPLE_RATE_HZ}
+        feats = self._fe(audio, sampling_rate=MODEL_SAMPLE_RATE_HZ, return_tensors="np", **limit)["input_features"]
         feats = np.asarray(feats, dtype=np.float32)
         if np.isnan(feats).any():
             feats = np.where(np.isnan(feats), np.float32(AUDIO_NAN_FILL), feats)

@@ -446,6 +446,8 @@ def configure(parser: Any) -> None:
     parser.add_argument("--out", default=None, help="new session folder (default: next to the original)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--profile", default="exact", choices=("exact", "fast"),
+                        help="fast: approximate (each window says so); compare with --compare OTHER")
     parser.add_argument(
         "--compare", default=None, metavar="OTHER", help="only compare SESSION with OTHER (no model needed)"
     )
@@ -484,7 +486,8 @@ def run(args: Any) -> int:
         from core.model import ModelLoadError, load_model
 
         try:
-            model = load_model(args.model, device=args.device, dtype=args.dtype)
+            model = load_model(args.model, device=args.device, dtype=args.dtype,
+                               profile=getattr(args, "profile", "exact"))
         except ModelLoadError as e:
             print(f"reanalyse: {e}", file=sys.stderr)
             return 2

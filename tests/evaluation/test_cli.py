@@ -23,8 +23,8 @@ def fake(monkeypatch):
     names = {"a.mp4": 0, "b.mp4": 1, "c.mp4": 2, "d.mp4": 3, "bad.mp4": 0}
     model = FakeModel(ANSWERS)
     loaded = []
-    def load(path, device, dtype):
-        loaded.append((path, device, dtype))
+    def load(path, device, dtype, profile="exact"):
+        loaded.append((path, device, dtype) if profile == "exact" else (path, device, dtype, profile))
         return model
 
     monkeypatch.setattr(runner, "load_analyzer", load)

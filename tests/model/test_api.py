@@ -85,21 +85,22 @@ def test_video_only_modal_and_errors(parity_model, clip_a):
 def test_label_scores_match_separate_forward_passes(parity_model, clip_a):
     """The batched, cache-reusing scores equal scoring each continuation with a full forward pass."""
     from core.labels import DFEW
+    from core.model.scoring import answer_cut
 
     m = parity_model
     r = m.analyze(clip_a["frames"], clip_a["audio"], "which emotion?", max_new_tokens=6, scores=True)
     assert set(r.scores) == set(DFEW) and abs(sum(r.scores.values()) - 1) < 1e-5
     assert "scores" in r.timings
     with torch.inference_mode():
-        prep = m.prepare(clip_a["frames"], clip_a["audio"], "which emotion?", "video_audio")
-        embeds = m.encode(prep)
+        prep = m.encoder.prepare(clip_a["frames"], clip_a["audio"], "which emotion?", "video_audio", m.num_frames)
+        embeds = m.encoder.encode_batch([prep], {})
         gen = list(r.token_ids)
-        cut, lead = m._answer_cut(gen)
+        cut, lead = answer_cut(m.tokenizer, gen, m.generation.stop_ids)
         totals = []
         for lab in DFEW:
             cont = m.tokenizer(f"{lead}<answer>{lab}</answer>", add_special_tokens=False)["input_ids"]
             seq = torch.cat([embeds[0], m.module.embed(torch.tensor(gen[:cut] + cont))]).unsqueeze(0)
-            h = m._layers(seq, 0, m.new_cache(seq.shape[1]))
+            h = m.decoder.layers(seq, 0, m.decoder.new_cache(seq.shape[1]))
             logp = torch.log_softmax(m.module.lm_head(h[0]).float(), -1)
             start = embeds.shape[1] + cut
             totals.append(sum(float(logp[start - 1 + i, t]) for i, t in enumerate(cont)))

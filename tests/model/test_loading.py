@@ -104,7 +104,7 @@ def test_towers_by_absolute_path_and_bert_beside_the_checkpoint(parity_model, ch
     shutil.move(str(checkpoint_copy / "bert"), str(tmp_path / "bert-base-uncased"))
     _edit_config(checkpoint_copy, mm_vision_tower=str(checkpoint_copy / "siglip"),
                  mm_audio_tower=str(checkpoint_copy / "whisper"))
-    m = load_model(checkpoint_copy, device="cpu")
+    m = load_model(checkpoint_copy, device="cpu", dtype="float32")
     assert m.info()["bert_dir"] == str((tmp_path / "bert-base-uncased").resolve())
     _same_weights(m, parity_model)
     m.close()
@@ -146,14 +146,15 @@ def test_full_format_towers_from_the_hub_cache(parity_model, checkpoint_copy, tm
         "preprocessor_config.json": (ck / "whisper" / "preprocessor_config.json").read_bytes(),
         "model.safetensors": tmp_path / "whisper.safetensors"})
     _hub_snapshot(cache, "google-bert/bert-base-uncased", {
-        "config.json": (ck / "bert" / "config.json").read_bytes(), "vocab.txt": (ck / "bert" / "vocab.txt").read_bytes(),
+        "config.json": (ck / "bert" / "config.json").read_bytes(),
+        "vocab.txt": (ck / "bert" / "vocab.txt").read_bytes(),
         "tokenizer_config.json": (ck / "bert" / "tokenizer_config.json").read_bytes()})
     for d in ("siglip", "whisper", "bert"):
         shutil.rmtree(ck / d)
     # the published config.json names the audio tower by a path on its authors' machine
     _edit_config(ck, mm_vision_tower="google/siglip-base-patch16-224",
                  mm_audio_tower="/mnt/data/someone/models/whisper-large-v3")
-    m = load_model(ck, device="cpu", cache_dir=str(cache))
+    m = load_model(ck, device="cpu", dtype="float32", cache_dir=str(cache))
     assert "models--openai--whisper-large-v3" in m.info()["audio_tower"]
     _same_weights(m, parity_model)  # classification head fell back to the checkpoint's copy
     m.close()

@@ -15,29 +15,29 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
+import torch.nn.functional as F
 
-from core.model import graphed_decode  # noqa: E402
-from tests.model.conftest import CHECKPOINT  # noqa: E402
+from core.model import graphed_decode
+from tests.model.conftest import CHECKPOINT
 
 MAX_NEW_TOKENS = 24
 
 
 @contextlib.contextmanager
 def decode_mode(model, mode: str):
-    saved = model.decode_mode
-    model.decode_mode = mode
-    model._decoders.clear()
+    saved = model.decoder.mode
+    model.decoder.mode = mode
+    model.decoder.decoders.clear()
     try:
         yield
     finally:
-        model.decode_mode = saved
-        model._decoders.clear()
+        model.decoder.mode = saved
+        model.decoder.decoders.clear()
 
 
 @pytest.mark.parametrize(("batch", "heads", "kv_heads", "length"), [(1, 14, 2, 37), (3, 4, 4, 5), (2, 8, 1, 300)])
 def test_single_query_attention_equals_the_fused_kernel(parity_model, batch, heads, kv_heads, length):
-    step = parity_model._step
+    step = parity_model.decoder.step
     saved = step.n_kv
     step.n_kv = kv_heads
     try:
@@ -60,12 +60,12 @@ def test_static_form_gives_the_tokens_of_step_by_step_decoding(parity_model, cli
         want_video = parity_model.analyze(frames, None, max_new_tokens=MAX_NEW_TOKENS)
     with decode_mode(parity_model, "static"):
         got = parity_model.analyze(frames, audio, max_new_tokens=MAX_NEW_TOKENS, scores=True)
-        (decoder,) = parity_model._decoders.values()
+        (decoder,) = parity_model.decoder.decoders.values()
         video_only = parity_model.analyze(frames, None, max_new_tokens=MAX_NEW_TOKENS)  # a shorter prompt
         again = parity_model.analyze(frames, audio, max_new_tokens=MAX_NEW_TOKENS)  # reuses the first storage
-        assert len(parity_model._decoders) == 2 and decoder in parity_model._decoders.values()
-        assert not any(d.graphed for d in parity_model._decoders.values())
-        assert all(d.capacity % graphed_decode.CAPACITY_STEP == 0 for d in parity_model._decoders.values())
+        assert len(parity_model.decoder.decoders) == 2 and decoder in parity_model.decoder.decoders.values()
+        assert not any(d.graphed for d in parity_model.decoder.decoders.values())
+        assert all(d.capacity % graphed_decode.CAPACITY_STEP == 0 for d in parity_model.decoder.decoders.values())
     assert got.token_ids == want.token_ids == again.token_ids and len(want.token_ids) == MAX_NEW_TOKENS
     assert got.scores == pytest.approx(want.scores, abs=1e-6)  # label scoring reads the static KV storage
     assert video_only.token_ids == want_video.token_ids
@@ -90,8 +90,8 @@ def test_failed_capture_falls_back_to_step_by_step(parity_model, clip_a, caplog)
     with decode_mode(parity_model, "graph"):  # there is no CUDA here: capturing raises
         with caplog.at_level("WARNING", logger=graphed_decode.__name__):
             got = parity_model.analyze(frames, audio, max_new_tokens=8).token_ids
-        assert parity_model.decode_mode == "eager"  # not tried again for every window
-        assert not parity_model._decoders
+        assert parity_model.decoder.mode == "eager"  # not tried again for every window
+        assert not parity_model.decoder.decoders
     assert got == want
     assert "CUDA graph capture failed" in caplog.text and graphed_decode.GRAPHS_ENV in caplog.text
 
@@ -116,10 +116,10 @@ def test_cuda_graph_gives_the_tokens_of_step_by_step_decoding(clip_a):
 
     model = load_model(CHECKPOINT, device="cuda", dtype="float32")
     try:
-        assert model.decode_mode == "graph"
+        assert model.decoder.mode == "graph"
         frames, audio = clip_a["frames"], clip_a["audio"]
         got = model.analyze(frames, audio, max_new_tokens=MAX_NEW_TOKENS)
-        (decoder,) = model._decoders.values()
+        (decoder,) = model.decoder.decoders.values()
         assert decoder.graphed
         second = model.analyze(frames, audio, max_new_tokens=MAX_NEW_TOKENS)  # replays the kept graph
         with decode_mode(model, "eager"):
@@ -133,16 +133,16 @@ def test_warm_up_prepares_the_decoder_of_the_windows_to_come(parity_model, clip_
     frames, audio = clip_a["frames"], clip_a["audio"]
     with decode_mode(parity_model, "static"):
         parity_model.warm_up(frames[:3], audio[:16_000], max_new_tokens=MAX_NEW_TOKENS)  # other frames and audio
-        (decoder,) = parity_model._decoders.values()
+        (decoder,) = parity_model.decoder.decoders.values()
         result = parity_model.analyze(frames, audio, max_new_tokens=MAX_NEW_TOKENS)
-        assert list(parity_model._decoders.values()) == [decoder]  # the window used the prepared one
+        assert list(parity_model.decoder.decoders.values()) == [decoder]  # the window used the prepared one
     assert len(result.token_ids) == MAX_NEW_TOKENS
 
 
 def test_masked_single_query_attention_ignores_the_slots_after_the_position(parity_model):
     """The static form attends over the whole fixed-size storage with a mask: the same as attending over the
     written slots only, whatever the unwritten ones hold."""
-    step = parity_model._step
+    step = parity_model.decoder.step
     gen = torch.Generator().manual_seed(7)
     heads, kv, written, capacity = 2 * step.n_kv, step.n_kv, 40, 64
     q = torch.randn(2, heads, 1, 64, generator=gen)
