@@ -52,7 +52,8 @@ def test_image_size_and_output_layer_follow_the_config(tmp_path):
     model = load_model(folder, device="cpu", dtype="float32")
     try:
         assert model.num_frames == 16
-        prepared = model.prepare(np.zeros((20, 48, 64, 3), np.uint8), None, DEFAULT_INSTRUCTION, "video")
+        prepared = model.encoder.prepare(np.zeros((20, 48, 64, 3), np.uint8), None, DEFAULT_INSTRUCTION, "video",
+                                         model.num_frames)
         assert prepared.pixel_values.shape == (16, 3, 384, 384)
         vision = model.module.config.vision
         assert (vision.image_size, vision.patch_size) == (384, 14)
