@@ -333,7 +333,10 @@ class LiveSession:
             clock_origin_wall=self.clock.wall_at(0.0), window_s=self.window_s, hop_s=self.hop_s,
             instruction=params.instruction, label_set=params.label_set,
             generation={"max_new_tokens": params.max_new_tokens, "do_sample": False,
-                        "device": info.get("device"), "dtype": info.get("dtype")},
+                        "device": info.get("device"), "dtype": info.get("dtype"),
+                        # why this precision ("bfloat16: the CPU has AMX"), and exact or fast (approximate)
+                        "precision": info.get("precision"), "profile": info.get("profile", "exact"),
+                        "profile_detail": info.get("profile_detail")},
             devices=self.buffer.source_info(), usage_notice_accepted=usage_notice_accepted,
         )
 

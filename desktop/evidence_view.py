@@ -149,6 +149,7 @@ class EvidenceView(QWidget):
             f"<b>{html.escape(title)}</b> &nbsp; {formatting.span(result.t0, result.t1)}"
             f" ({formatting.seconds(result.t1 - result.t0)}) &nbsp; {label_chip(a.label, a.answer)}"
             f" &nbsp; {html.escape(status)}" + (f" &nbsp; {caution_html(note)}" if note else "")
+            + (f" &nbsp; {caution_html(self.tr('approximate (fast profile)'))}" if a.profile != "exact" else "")
             + (f"<br>{flags}" if flags else "")
         )
         self._show_frames(window, result.faces, result.frame_indices, frames_note)

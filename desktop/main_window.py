@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         ab.download_requested.connect(self._download)
         ab.device_chosen.connect(self._on_device_chosen)
         ab.dtype_chosen.connect(self._on_dtype_chosen)
+        ab.profile_chosen.connect(self._on_profile_chosen)
         ab.window_hop_changed.connect(self._on_window_hop)
         ab.label_set_chosen.connect(self.set_label_set)
         ab.preset_chosen.connect(self._on_preset)
@@ -214,6 +215,7 @@ class MainWindow(QMainWindow):
         ab.select(ab.preset_combo, s.instruction_preset)
         ab.check(ab.device_group, s.device)
         ab.check(ab.dtype_group, s.dtype)
+        ab.check(ab.profile_group, s.profile)
         self._rebuild_pickers()  # demo clip, synthetic and the saved choice at once; devices when the scan answers
         self.refresh_devices()
         self._show_model_state(loaded=False)
@@ -435,6 +437,9 @@ class MainWindow(QMainWindow):
     def _show_model_state(self, loaded: bool, info: dict | None = None) -> None:
         if loaded:
             self.analysis_bar.set_model_text(self.controller.model.description())
+            note = self.controller.model.precision_note()
+            self.analysis_bar.model_button.setToolTip(
+                self.tr("Model folder, load/unload, download, device and precision") + (f"\n{note}" if note else ""))
             self.reasoning_stack.setCurrentWidget(self.reasoning)
         else:
             self.analysis_bar.set_model_text(self.tr("none"))
@@ -444,6 +449,11 @@ class MainWindow(QMainWindow):
 
     def _on_device_chosen(self, device: str) -> None:
         self.settings.device = device
+        if self.controller.model.has_model:
+            self.load_model()
+
+    def _on_profile_chosen(self, profile: str) -> None:
+        self.settings.profile = profile
         if self.controller.model.has_model:
             self.load_model()
 
@@ -605,7 +615,9 @@ class MainWindow(QMainWindow):
             snap = snap.__class__(**{**snap.__dict__, "result_age_s": age})
             a = self._newest.analysis
             faces = self._newest.face_check
-            note = faces.short_warning() if faces is not None else None
+            notes = [faces.short_warning() if faces is not None else None,
+                     self.tr("approximate (fast profile)") if a.profile != "exact" else None]
+            note = " · ".join(n for n in notes if n) or None
             self.video.set_emotion(a.label or a.answer or self.tr("no answer"), age, note)  # unknown answers: grey
         else:
             self.video.set_emotion(None, None)

@@ -89,7 +89,15 @@ class ModelController(QObject):
         # a server by host:port (the model menu's dialog shows its full address, https or loopback http)
         server = str(info.get("server") or "") if info.get("backend") == REMOTE else ""
         where = f" @ {server.split('://', 1)[-1]}" if server else ""
-        return f"{name}{where} · {info.get('device', '?')} {info.get('dtype', '')}".strip()
+        text = f"{name}{where} · {info.get('device', '?')} {info.get('dtype', '')}".strip()
+        if info.get("profile", "exact") != "exact":
+            text += " · " + self.tr("fast (approximate)")
+        return text
+
+    def precision_note(self) -> str:
+        """Why this precision and profile ("bfloat16: the CPU has AMX"), for the model button's tooltip."""
+        info = self._info or {}
+        return "; ".join(str(info[k]) for k in ("precision", "profile_detail") if info.get(k))
 
     def memory_bytes(self) -> int | None:
         return self.worker.memory_bytes() if self.has_model else None

@@ -220,6 +220,9 @@ class ReasoningPanel(QWidget):
         note = faces.warning() if faces is not None else None
         warn = f" &nbsp; {caution_html(note)}" if note else ""
         flags = flags_html(result.consistency)
+        if a.profile != "exact":  # the fast profile: say so next to every answer it gave
+            approx = QCoreApplication.translate("ReasoningPanel", "approximate (fast profile)")
+            warn += f" &nbsp; {caution_html(approx)}"
         chip = label_chip(a.label, a.answer)
         answer = QCoreApplication.translate("ReasoningPanel", "answer: {chip}").format(chip=chip)
         return (
@@ -239,7 +242,7 @@ class ReasoningPanel(QWidget):
         if len(preview) > PREVIEW_CHARS:
             preview = preview[: PREVIEW_CHARS - 1] + "…"
         checks = result.consistency
-        mark = "⚠ " if checks.flags else ""
+        mark = ("⚠ " if checks.flags else "") + ("≈ " if a.profile != "exact" else "")
         shown = i18n.label_name(a.label) or a.answer or "—"
         item = QListWidgetItem(
             f"{formatting.span(result.t0, result.t1)}   {mark}{shown:<12}  “{preview}”"
@@ -248,6 +251,8 @@ class ReasoningPanel(QWidget):
         item.setForeground(QColor(theme.current().text))
         item.setData(Qt.ItemDataRole.DecorationRole, QColor(core_labels.colour(a.label)))
         tip = parse_status_text(a.parse_status)
+        if a.profile != "exact":
+            tip += "\n" + QCoreApplication.translate("ReasoningPanel", "approximate (fast profile)")
         item.setToolTip(tip + (f"\n{flags_tooltip(checks)}" if checks.flags else ""))
         old = self._history_rows.pop(result.window_id, None)
         if old is not None:

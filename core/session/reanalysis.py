@@ -224,6 +224,16 @@ class _Job:
     attribution: bool = False  # also re-run each window with audio video-only (core.attribution)
 
 
+def _model_generation(model: Any) -> dict[str, Any]:
+    """Device, precision and profile (exact, or fast: approximate) of the model a re-analysis ran, as recorded."""
+    try:
+        info = model.info() if hasattr(model, "info") else {}
+    except Exception:  # noqa: BLE001 — a stand-in model may describe nothing; the manifest then says nothing
+        info = {}
+    keys = ("device", "dtype", "precision", "profile", "profile_detail")
+    return {k: info[k] for k in keys if isinstance(info.get(k), str)}
+
+
 def _new_manifest(src: SessionReader, job: _Job) -> SessionManifest:
     orig = src.manifest
     return SessionManifest.for_model(
@@ -233,7 +243,8 @@ def _new_manifest(src: SessionReader, job: _Job) -> SessionManifest:
         hop_s=orig.hop_s,
         instruction=job.instruction,
         label_set=job.label_set,
-        generation={"max_new_tokens": job.max_new_tokens, "do_sample": False, "scores": job.scores},
+        generation={"max_new_tokens": job.max_new_tokens, "do_sample": False, "scores": job.scores,
+                    **_model_generation(job.model)},
         devices=dict(orig.devices),
         usage_notice_accepted=orig.usage_notice_accepted,
         usage_notice=orig.usage_notice,

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from core import labels as _labels
+from core.model.profiles import EXACT, PROFILES
 from core.results import AnalysisResult, WindowResult
 from core.session import events as ev
 from core.session import layout, strict_json
@@ -295,6 +296,7 @@ def window_of(line: Mapping[str, Any]) -> LoggedWindow:
         modal=_text(line, "modal", MAX_SHORT_CHARS, "video_audio"),
         scores=_number_map(line, "scores"),
         timings=_number_map(line, "timings") or {},
+        profile=_profile(line),
     )
     result = WindowResult(
         window_id=_count(line, "window_id"),
@@ -379,3 +381,11 @@ def _check_lines(data: bytes) -> CheckedLog:
     return CheckedLog(
         tuple(events), tuple(typed[ev.WINDOW]), tuple(typed[ev.MARKER]), tuple(skipped), end < len(data), end
     )
+
+
+def _profile(line: dict[str, Any]) -> str:
+    """The window's profile: ``exact`` (also for logs written before profiles existed) or ``fast``."""
+    value = line.get("profile", EXACT)
+    if value not in PROFILES:
+        raise LineError(f"'profile' is {str(value)[:40]!r}, expected one of {', '.join(PROFILES)}")
+    return value

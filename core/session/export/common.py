@@ -81,3 +81,12 @@ def left_out_listed(reader: SessionReader) -> list[str]:
     if len(items) <= MAX_LEFT_OUT_LISTED:
         return items
     return [*items[:MAX_LEFT_OUT_LISTED], f"... and {len(items) - MAX_LEFT_OUT_LISTED} more"]
+
+
+APPROXIMATE_NOTE = ("made with the fast profile: approximate (int8 decoding, Whisper over the window's own seconds); "
+                    "not the official computation")
+
+
+def approximate(reader: SessionReader) -> int:
+    """How many of the session's windows were analysed with the fast (approximate) profile."""
+    return sum(w.analysis.profile != "exact" for w in reader.logged_windows)

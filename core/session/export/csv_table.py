@@ -35,6 +35,7 @@ CSV_FIELDS = (
     "face_status",  # none | one | several (frontal faces in the frames the model saw); empty: not checked
     "faces_max",
     "modal",
+    "profile",  # exact | fast (approximate: int8 decoding, Whisper over the window's own seconds)
     "label_set",
     "think",
     "text",
@@ -68,6 +69,7 @@ def _fields(w: LoggedWindow, attribution: Attribution | None) -> dict[str, Any]:
         "face_status": status_of(faces),
         "faces_max": max(faces, default=0) if faces is not None else None,
         "modal": a.modal,
+        "profile": a.profile,
         "label_set": a.label_set,
         "think": a.think,
         "text": a.text,

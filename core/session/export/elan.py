@@ -14,7 +14,15 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from core.lanes import assign_lanes
-from core.session.export.common import MARKER_SPAN_S, left_out_listed, timeline_origin, to_ms, utc_time
+from core.session.export.common import (
+    APPROXIMATE_NOTE,
+    MARKER_SPAN_S,
+    approximate,
+    left_out_listed,
+    timeline_origin,
+    to_ms,
+    utc_time,
+)
 from core.session.export.escaping import REPLACEMENT, clean_text
 from core.session.reader import SessionReader
 
@@ -81,7 +89,8 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
             "ALIGNABLE_ANNOTATION",
             {"ANNOTATION_ID": aid, "TIME_SLOT_REF1": slot(a), "TIME_SLOT_REF2": slot(b)},
         )
-        ET.SubElement(ann, "ANNOTATION_VALUE").text = w.shown_label
+        ET.SubElement(ann, "ANNOTATION_VALUE").text = w.shown_label + (
+            "" if w.analysis.profile == "exact" else " (approximate)")
         ref = ET.SubElement(
             ET.SubElement(rea[lane], "ANNOTATION"),
             "REF_ANNOTATION",
@@ -121,6 +130,9 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
     ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"}).text = str(n_ann)
     ET.SubElement(header, "PROPERTY", {"NAME": "session_time_offset_ms"}).text = str(round(origin * 1000))
     ET.SubElement(header, "PROPERTY", {"NAME": "session_id"}).text = reader.manifest.session_id
+    if approximate(reader):
+        ET.SubElement(header, "PROPERTY", {"NAME": "approximate_windows"}).text = (
+            f"{approximate(reader)} window(s) {APPROXIMATE_NOTE}")
     skipped = left_out_listed(reader)
     if skipped:
         ET.SubElement(header, "PROPERTY", {"NAME": "left_out_of_bundle"}).text = "; ".join(skipped)

@@ -16,7 +16,16 @@ from core import labels as _labels
 from core.attribution import Attribution, summary_counts
 from core.clock_text import clock
 from core.session.export import svg
-from core.session.export.common import checks_of, faces_note, left_out, left_out_listed, score_labels, utc_time
+from core.session.export.common import (
+    APPROXIMATE_NOTE,
+    approximate,
+    checks_of,
+    faces_note,
+    left_out,
+    left_out_listed,
+    score_labels,
+    utc_time,
+)
 from core.session.export.svg import esc
 from core.session.reader import SessionReader
 from core.session.records import LoggedWindow
@@ -47,6 +56,7 @@ def _window_row(w: LoggedWindow, shown: Callable[[str], str], checks: _consisten
         f'<tr><td class="mono">{clock(w.t0)}–{clock(w.t1)}</td>'
         f'<td><span class="chip" style="background:{_labels.colour(a.label)}"></span>{esc(name)}'
         f'<div class="status">{esc(a.parse_status)}'
+        f'{" · approximate (fast profile)" if a.profile != "exact" else ""}'
         f" · audio {esc(w.result.audio_status)}{esc(faces_note(w.result.faces))}"
         f" · ready {w.latency_s:+.1f} s</div>{flags}{voice}</td>"
         f"<td>{esc(w.reasoning)}</td></tr>"
@@ -102,6 +112,9 @@ def _meta(reader: SessionReader, t0: float, t1: float) -> list[tuple[str, str]]:
         meta.append(
             ("state", "recording did not end cleanly (crash or still running): shown up to the last complete log line")
         )
+    n_fast = approximate(reader)
+    if n_fast:
+        meta.append(("approximate", f"{n_fast} of {len(windows)} windows {APPROXIMATE_NOTE}"))
     n_left_out = len(left_out(reader))
     if n_left_out:
         listed = "; ".join(left_out_listed(reader))

@@ -13,7 +13,7 @@ import json
 from core import consistency as _consistency
 from core.attribution import ATTRIBUTION_EVENT, summary_counts
 from core.session import events as ev
-from core.session.export.common import checks_of, left_out
+from core.session.export.common import approximate, checks_of, left_out
 from core.session.export.escaping import clean_json
 from core.session.reader import SessionReader
 
@@ -32,6 +32,7 @@ def to_json(reader: SessionReader) -> str:
         "complete": reader.complete,
         "torn_tail": reader.torn_tail,
         "summary": {"consistency": _consistency.flag_counts(checks),
+                    "approximate_windows": approximate(reader),
                     "attribution": summary_counts(attributions.values())},
         "windows": windows,
         "markers": reader.markers,
