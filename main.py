@@ -7,7 +7,7 @@
     python main.py download [--dir DIR]                    fetch the model weights
     python main.py bench [...]                             full-size speed benchmark
     python main.py monitor --source camera --model DIR     headless live mode, JSON lines on stdout
-    python main.py reanalyse SESSION --model DIR           run a recorded session again (or --compare)
+    python main.py reanalyze SESSION --model DIR           run a recorded session again (or --compare)
     python main.py serve --model DIR [--host H --port P]   serve the model to other machines (Ray Serve)
 
 Exit status of every command: 0 done; 1 it ran but failed to do its job (e.g. the source failed); 2 usage (a bad
@@ -32,9 +32,10 @@ COMMANDS = {
     "download": "core.commands.download",
     "bench": "core.commands.bench",
     "monitor": "core.commands.monitor",
-    "reanalyse": "core.session.reanalysis",
+    "reanalyze": "core.session.reanalysis",
     "serve": "core.commands.serve",
 }
+DEPRECATED_NAMES = {"reanalyse": "reanalyze"}  # older spellings that scripts may still use
 
 
 def _log_stream():
@@ -64,16 +65,25 @@ def _setup_logging(verbose: bool) -> None:
     install_log_redaction()  # a stream URL's password never reaches a log line, whoever logs it
 
 
+def _program() -> str:
+    """How the user called the app: ``main.py`` from the source tree, else the installed launcher's name."""
+    name = os.path.basename(sys.argv[0] or "") if sys.argv else ""
+    return "main.py" if not name or name.endswith(".py") or name.startswith("-") else name
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in argv or "--verbose" in argv
     argv = [a for a in argv if a not in ("-v", "--verbose")]
     _setup_logging(verbose)
+    if argv and argv[0] in DEPRECATED_NAMES:
+        print(f"note: '{argv[0]}' is now '{DEPRECATED_NAMES[argv[0]]}'", file=sys.stderr)
+        argv[0] = DEPRECATED_NAMES[argv[0]]
     if argv and argv[0] in COMMANDS:
         from core.cli_types import parse_or_exit
 
         module = importlib.import_module(COMMANDS[argv[0]])
-        parser = argparse.ArgumentParser(prog=f"main.py {argv[0]}", description=module.__doc__)
+        parser = argparse.ArgumentParser(prog=f"{_program()} {argv[0]}", description=module.__doc__)
         module.configure(parser)
         args = parse_or_exit(parser, argv[1:])  # a bad value: argparse's message and status 2, returned
         return args if isinstance(args, int) else int(module.run(args) or 0)

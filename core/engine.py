@@ -451,7 +451,7 @@ class InferenceWorker:
                     # the wait doubles as the test for spare time: attributions run only after it found nothing
                     window = attachment.windows.get(timeout=COMMAND_POLL_S)
                     if window is not None and not self._stopping.is_set():
-                        self._analyse(attachment, window)
+                        self._analyze(attachment, window)
                         continue
                 # cleared before the queue is looked at, and commands set it after queueing: a command either
                 # keeps the attribution from starting or stops it at its next token, never waits for it
@@ -539,7 +539,7 @@ class InferenceWorker:
         if attachment is not None:
             attachment.wake()
 
-    def _analyse(self, attachment: Attachment, window: Window) -> None:
+    def _analyze(self, attachment: Attachment, window: Window) -> None:
         backend = self._backend
         assert backend is not None
         with self._lock:

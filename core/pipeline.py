@@ -135,7 +135,7 @@ class LiveSession:
             src.add_listener(self._on_source_event)
             src.start(self.buffer)
 
-    def analyse_every_window(self, stop: threading.Event | None = None) -> int:
+    def analyze_every_window(self, stop: threading.Event | None = None) -> int:
         """Run a finite source (a media file) through every window, as fast as the model allows, instead of in
         real time: the session clock is a ``SteppedClock`` that this call moves one hop at a time, and only once
         the previous window's analysis has ended (it wakes on the worker's completion event), so no window is

@@ -307,11 +307,11 @@ class LiveController(QObject):
         return None
 
     @property
-    def analysing_file(self) -> bool:
-        """A file is being analysed window by window (``analyse_file``)."""
+    def analyzing_file(self) -> bool:
+        """A file is being analysed window by window (``analyze_file``)."""
         return self._file_run is not None
 
-    def analyse_file(self, path: str) -> None:
+    def analyze_file(self, path: str) -> None:
         """Analyse every window of a media file, as fast as the model allows (not in real time: the session
         clock follows the model), shown and recorded like monitoring; monitoring stops at the end of the file.
         Needs a model (loaded, or a load asked for: the run waits for it)."""
@@ -345,7 +345,7 @@ class LiveController(QObject):
             if recording is not None:  # before the first frame, so that the recording has all of the file
                 recording()
             try:
-                return session.analyse_every_window(stop), ""
+                return session.analyze_every_window(stop), ""
             except (EveryWindowError, ValueError, RuntimeError) as exc:
                 return 0, str(exc)
 
@@ -384,7 +384,7 @@ class LiveController(QObject):
             self.settings.record_dir = root
         self._record_wanted = on
         session = self.session
-        if on and session is not None and self._recording_dir is None and not self.analysing_file:
+        if on and session is not None and self._recording_dir is None and not self.analyzing_file:
             self._start_recording(session)
         elif not on and session is not None and session.recording:
             self.tasks.run(session.stop_recording)

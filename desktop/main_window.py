@@ -628,15 +628,15 @@ class MainWindow(QMainWindow):
         self.audio_caption.setText(self.controller.audio_caption())
 
     # ---- misc ------------------------------------------------------------------------------------------------
-    def _analyse_file(self) -> None:
+    def _analyze_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Analyse every window of a file"), str(Path.home()),
                                               media_filter())
         if path:
-            self.analyse_file(path)
+            self.analyze_file(path)
 
-    def analyse_file(self, path: str) -> None:
+    def analyze_file(self, path: str) -> None:
         """Every window of ``path``, as fast as the model allows; the pickers show the file."""
-        self.controller.analyse_file(path)
+        self.controller.analyze_file(path)
         self._rebuild_pickers()
 
     def _open_replay(self) -> None:

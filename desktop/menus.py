@@ -65,7 +65,7 @@ def build_menus(window: Any) -> tuple[QAction, QAction, dict[str, QAction], dict
     every = file_menu.addAction(QCoreApplication.translate("Menus", "Analyse every window of a file…"))
     every.setToolTip(QCoreApplication.translate(
         "Menus", "Not in real time: every window of the file is analysed, as fast as the model allows"))
-    every.triggered.connect(window._analyse_file)
+    every.triggered.connect(window._analyze_file)
     file_menu.addAction(QCoreApplication.translate("Menus", "Use the demo clip")).triggered.connect(
         lambda: window._on_source_chosen(SourceChoice(SOURCE_DEMO, str(DEMO_CLIP))))
     replay_action = file_menu.addAction(QCoreApplication.translate("Menus", "Open recorded session…"))

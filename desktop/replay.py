@@ -9,7 +9,7 @@ timeline, or jump between markers (``[`` / ``]``); Space plays and pauses.
 What the voice added (``core.attribution``): attributions logged with the session are shown with their window;
 any window whose frames the bundle kept can be re-run video-only on demand by the app's model worker (when the
 model that recorded the session is loaded). Such an attribution is shown, not written into the bundle:
-``reanalyse --attribution`` writes a new session with every window attributed.
+``reanalyze --attribution`` writes a new session with every window attributed.
 """
 
 from __future__ import annotations
@@ -472,7 +472,7 @@ class ReplayWindow(QWidget):
         if r.manifest.weights_hash and loaded and loaded != r.manifest.weights_hash:
             return self.tr("the loaded model is not the one that recorded this session (another weights "
                            "fingerprint): load that model, or re-analyse the session ({command})").format(
-                               command="reanalyse --attribution")
+                               command="reanalyze --attribution")
         return None
 
     def _on_attribution_started(self, window_id: int) -> None:

@@ -141,4 +141,4 @@ def apply_args(window, args: argparse.Namespace) -> None:
         s.use_remote = False
         window.load_model()
     if every:  # after the load request: every window of the file waits for the model
-        window.analyse_file(file_source(args.source) or args.source)
+        window.analyze_file(file_source(args.source) or args.source)

@@ -300,7 +300,7 @@ def _every_window(session: LiveSession, worker: InferenceWorker, printer: _Print
     started = time.monotonic()
     code = EXIT_OK
     try:
-        cut = session.analyse_every_window(stop)
+        cut = session.analyze_every_window(stop)
     except (EveryWindowError, RuntimeError) as exc:
         _err(f"error: {exc}")
         cut, code = 0, EXIT_FAILED

@@ -276,7 +276,7 @@ def run_jobs(
         for (job, clip, decode_s), result in zip(group, results):
             ok(job, clip, result, decode_s, model_s)
 
-    def analyse(group: list[tuple[Job, Any, float]]) -> None:
+    def analyze(group: list[tuple[Job, Any, float]]) -> None:
         if opts.batch_size == 1:
             for job, clip, decode_s in group:
                 one(job, clip, decode_s)
@@ -307,7 +307,7 @@ def run_jobs(
                     finish(_error_record(job, STATUS_DECODE_ERROR, error, decode_s))
                 else:
                     group.append((job, clip, decode_s))
-            analyse(group)
+            analyze(group)
     except KeyboardInterrupt:
         summary.interrupted = True
         raise

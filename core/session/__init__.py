@@ -13,7 +13,7 @@ Public API::
     export functions                           export/ (one module per format: to_csv, to_json, to_eaf,
                                                to_vtt, to_html; export_session writes atomically)
     load_replay, FramePump, AudioFeeder        playback.py (Qt-free replay helpers)
-    reanalyse, compare                         reanalysis.py (import core.session.reanalysis)
+    reanalyze, compare                         reanalysis.py (import core.session.reanalysis)
 """
 
 from core.session.errors import BundleFileError, SessionFormatError

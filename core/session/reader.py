@@ -225,7 +225,7 @@ def source_session(reader: SessionReader) -> Path | None:
     """The original of the re-analysis ``reader``, when it can be trusted to be one; else None.
 
     The rule (see SECURITY.md): only the last name of ``manifest.source_session`` is used, and only as a
-    sibling folder of the re-analysis (where ``reanalyse`` puts it by default); that folder must be a real
+    sibling folder of the re-analysis (where ``reanalyze`` puts it by default); that folder must be a real
     folder (not a symlink) holding a session whose id is ``manifest.source_session_id``. So a bundle can
     name its original, but cannot make the app read any other folder. Reads that folder's manifest only.
     """

@@ -1,6 +1,6 @@
 """Re-analysis of a recorded session with another model, instruction or label set, and comparison of two runs.
 
-``reanalyse`` replays every analysed window of a session through ``model.analyze`` as fast as the model
+``reanalyze`` replays every analysed window of a session through ``model.analyze`` as fast as the model
 allows (no real-time pacing) and records the results as a new, analysis-only session whose manifest
 names the original. Inputs per window, in order of preference (``inputs="auto"``):
 
@@ -147,7 +147,7 @@ def _move_into_place(partial: Path, out_dir: Path) -> None:
     os.rename(partial, out_dir)
 
 
-def reanalyse(
+def reanalyze(
     session_dir: str | os.PathLike[str],
     model: Analyzer,
     instruction: str | None = None,
@@ -211,7 +211,7 @@ def reanalyse(
 
 @dataclass(frozen=True)
 class _Job:
-    """What one re-analysis asks for (the arguments of :func:`reanalyse`, resolved)."""
+    """What one re-analysis asks for (the arguments of :func:`reanalyze`, resolved)."""
 
     model: Analyzer
     instruction: str
@@ -273,7 +273,7 @@ def _write_preamble(src: SessionReader, writer: SessionWriter, job: _Job) -> Non
             writer.add_marker("custom", f"{m.kind}: {m.text}" if m.text else m.kind, t=m.t)
 
 
-def _analyse_window(
+def _analyze_window(
     src: SessionReader, w: LoggedWindow, job: _Job, writer: SessionWriter, face_checks: FaceChecks,
     attributed: list[Attribution],
 ) -> WindowResult | str:
@@ -364,7 +364,7 @@ def _run(src: SessionReader, job: _Job, out_dir: Path) -> tuple[Any, ...]:
                 stopped = True
                 break
             now[0] = w.t1
-            got = _analyse_window(src, w, job, writer, face_checks, attributed)
+            got = _analyze_window(src, w, job, writer, face_checks, attributed)
             if isinstance(got, str):
                 outcomes[got].append(w.window_id)
             else:
@@ -492,7 +492,7 @@ def run(args: Any) -> int:
             print_comparison(compare(args.session, args.compare), sys.stdout)
             return 0
         if not args.model:
-            print("reanalyse: --model DIR is required (or --compare OTHER)", file=sys.stderr)
+            print("reanalyze: --model DIR is required (or --compare OTHER)", file=sys.stderr)
             return 2
         from core.model import ModelLoadError, load_model
 
@@ -500,7 +500,7 @@ def run(args: Any) -> int:
             model = load_model(args.model, device=args.device, dtype=args.dtype,
                                profile=getattr(args, "profile", "exact"))
         except ModelLoadError as e:
-            print(f"reanalyse: {e}", file=sys.stderr)
+            print(f"reanalyze: {e}", file=sys.stderr)
             return 2
 
         def progress(done: int, total: int, result: WindowResult | None) -> None:
@@ -511,7 +511,7 @@ def run(args: Any) -> int:
             )
             print(f"[{done}/{total}] {one_line(label)}", file=sys.stderr, flush=True)
 
-        rep = reanalyse(
+        rep = reanalyze(
             args.session,
             model,
             instruction=args.instruct,
@@ -523,14 +523,14 @@ def run(args: Any) -> int:
             attribution=args.attribution,
         )
     except (SessionFormatError, ReanalysisError) as e:
-        print(terminal_safe(f"reanalyse: {e}"), file=sys.stderr)
+        print(terminal_safe(f"reanalyze: {e}"), file=sys.stderr)
         return 2
     listed = rep.left_out[:MAX_LEFT_OUT_LISTED]
     for line in [
         *listed,
         *([f"... and {len(rep.left_out) - len(listed)} more"] if rep.left_out[len(listed) :] else []),
     ]:
-        print(terminal_safe(f"reanalyse: left out of {args.session}: {line}"), file=sys.stderr)
+        print(terminal_safe(f"reanalyze: left out of {args.session}: {line}"), file=sys.stderr)
     print(
         f"{rep.out_dir}: {rep.windows} windows in {rep.seconds:.1f} s ({rep.windows_per_s:.2f} windows/s); "
         f"failed {len(rep.failed)}, skipped {len(rep.skipped)}",

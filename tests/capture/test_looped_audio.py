@@ -52,7 +52,7 @@ def looped(tmp_path_factory):
 
 
 def test_every_boundary_of_a_looped_aac_file_gets_its_data_at_the_clock(looped):
-    """Driven like ``analyse_every_window``: the clock moves to each boundary only, the paced source delivers up to
+    """Driven like ``analyze_every_window``: the clock moves to each boundary only, the paced source delivers up to
     it, and the buffer then holds video and audio up to that boundary (the data is ready without moving on)."""
     clock = FakeClock()
     buf = LiveBuffer(clock, window_s=1.0)

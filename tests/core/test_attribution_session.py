@@ -64,7 +64,7 @@ def test_every_window_of_a_file_is_attributed_when_automatic(tmp_path):
     source = MediaFileSource(DEMO_CLIP, realtime=True)
     session = LiveSession(source, source, rec, window_s=4.0, hop_s=4.0, clock=FakeClock(), worker=worker)
     assert session.start_recording(str(tmp_path / "rec"))
-    cut = session.analyse_every_window()
+    cut = session.analyze_every_window()
     assert session.stop() and worker.stop()
     assert cut == 3 and [a.window_id for a in rec.attributions] == [0, 1, 2]
     types = [(e["type"], e.get("window_id")) for e in _log(tmp_path / "rec") if e["type"] in ("window", "attribution")]

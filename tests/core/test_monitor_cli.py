@@ -93,3 +93,11 @@ def test_monitor_every_window_needs_a_file():
         capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 2 and "--every-window needs a media file" in out.stderr
+
+
+def test_the_old_spelling_of_reanalyze_still_runs_the_command(capsys):
+    import main
+
+    rc = main.main(["reanalyse", "--help-not-an-option"])  # reaches reanalyze's own parser
+    err = capsys.readouterr().err
+    assert rc == 2 and "'reanalyse' is now 'reanalyze'" in err and "reanalyze" in err.splitlines()[-1]

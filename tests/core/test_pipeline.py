@@ -129,7 +129,7 @@ def test_every_window_of_a_file_is_analysed_however_slow_the_model(tmp_path):
     session = LiveSession(source, source, rec, window_s=2.0, hop_s=1.0, clock=FakeClock(), worker=worker)
     assert session.start_recording(str(tmp_path / "rec"))
     started = time.monotonic()
-    cut = session.analyse_every_window()
+    cut = session.analyze_every_window()
     assert session.stop() and worker.stop()
     assert time.monotonic() - started < 60
     results = [r for r, _ in rec.results]
@@ -153,15 +153,15 @@ def test_every_window_refuses_a_real_clock_and_a_missing_model():
 
     live = LiveSession(SyntheticSource(), None, Collect())
     with pytest.raises(ValueError, match="SteppedClock"):
-        live.analyse_every_window()
+        live.analyze_every_window()
     no_model = LiveSession(SyntheticSource(), None, Collect(), clock=FakeClock())
     with pytest.raises(EveryWindowError, match="load a model first"):
-        no_model.analyse_every_window()
+        no_model.analyze_every_window()
     worker = InferenceWorker()
     worker.start()
     unloaded = LiveSession(SyntheticSource(), None, Collect(), clock=FakeClock(), worker=worker)
     with pytest.raises(EveryWindowError, match="load a model first"):
-        unloaded.analyse_every_window()
+        unloaded.analyze_every_window()
     assert live.stop() and no_model.stop() and unloaded.stop() and worker.stop()
 
 
@@ -174,7 +174,7 @@ def test_a_file_shorter_than_one_window_cuts_none_and_says_how_long_it_is():
     source = MediaFileSource(PARITY_DIR / "clips" / "clip_a.mp4", realtime=True)  # 3 s
     worker = loaded_worker(ScriptedModel(), warm_up=False)
     session = LiveSession(source, source, rec, window_s=4.0, hop_s=2.0, clock=FakeClock(), worker=worker)
-    assert session.analyse_every_window() == 0
+    assert session.analyze_every_window() == 0
     assert session.stop() and worker.stop()
     assert session.file_shorter_than_a_window() == 3.0
 
@@ -200,7 +200,7 @@ def test_one_model_serves_two_sessions_and_a_file_run_without_a_reload():
     rec = Collect()
     source = MediaFileSource(PARITY_DIR / "clips" / "clip_a.mp4", realtime=True)  # 3 s
     run = LiveSession(source, source, rec, window_s=1.0, hop_s=1.0, clock=FakeClock(), worker=worker)
-    assert run.analyse_every_window() == len(rec.results) == 3
+    assert run.analyze_every_window() == len(rec.results) == 3
     assert run.stop()
     assert len(worker.loads_seen) == 1 and worker.loads == 1 and not model.closed
     assert worker.stop() and model.closed

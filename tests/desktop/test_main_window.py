@@ -335,15 +335,15 @@ def test_every_window_of_a_file_lands_on_the_timeline_and_is_recorded(qtbot, mak
 
     settings.window_s, settings.hop_s = 2.0, 1.0
     win = make_window(loader=lambda request: ScriptedModel(seconds=0.2))  # slower than real time at this hop
-    win.analyse_file(str(DEMO_CLIP))
+    win.analyze_file(str(DEMO_CLIP))
     assert "Load a model first" in " ".join(m for _, m in win.banner.history)
     assert not win.controller.monitoring
     win.controller.model.load("/models/scripted", "cpu", "float32")
     qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
     win.controller.set_recording(True)
-    win.analyse_file(str(DEMO_CLIP))
+    win.analyze_file(str(DEMO_CLIP))
     qtbot.waitUntil(lambda: win.controller.monitoring, timeout=10000)
-    assert win.controller.analysing_file
+    assert win.controller.analyzing_file
     qtbot.waitUntil(lambda: not win.controller.monitoring, timeout=60000)  # the end of the file ends it
     assert sorted(win._results) == list(range(11))  # 12 s, 2 s windows every 1 s: t1 = 2 .. 12, none skipped
     assert [win._results[i].t1 for i in range(11)] == [float(t) for t in range(2, 13)]
@@ -386,8 +386,8 @@ def test_a_source_swap_during_a_long_model_step_returns_at_once_and_one_load_ser
     qtbot.waitUntil(lambda: win.video.frames_shown > shown + 5, timeout=2000)  # capturing while the model works
     model.seconds = 0.0
     qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=15000)  # the same model analyses the new run
-    win.analyse_file(str(PARITY_DIR / "clips" / "clip_a.mp4"))  # 3 s: every window of it, then monitoring ends
-    qtbot.waitUntil(lambda: win.controller.analysing_file, timeout=5000)
+    win.analyze_file(str(PARITY_DIR / "clips" / "clip_a.mp4"))  # 3 s: every window of it, then monitoring ends
+    qtbot.waitUntil(lambda: win.controller.analyzing_file, timeout=5000)
     qtbot.waitUntil(lambda: not win.controller.monitoring, timeout=30000)
     assert "Analysed every window of clip_a.mp4: 5 of 5 windows" in " ".join(m for _, m in win.banner.history)
     assert len(loads) == 1 and win.controller.model.worker.loads == 1
@@ -402,7 +402,7 @@ def _every_window_of_the_demo(qtbot, make_window, settings, seconds_per_window: 
     win = make_window(loader=lambda request: ScriptedModel(seconds=seconds_per_window))
     win.controller.model.load("/models/scripted", "cpu", "float32")
     qtbot.waitUntil(lambda: not win.showing_model_setup, timeout=10000)
-    win.analyse_file(str(DEMO_CLIP))
+    win.analyze_file(str(DEMO_CLIP))
     return win
 
 
@@ -410,7 +410,7 @@ def test_stopping_an_every_window_run_ends_it_cleanly(qtbot, make_window, settin
     win = _every_window_of_the_demo(qtbot, make_window, settings, 0.4)
     qtbot.waitUntil(lambda: len(win._results) >= 2, timeout=30000)
     win.controller.stop_monitoring()  # Space
-    assert not win.controller.analysing_file
+    assert not win.controller.analyzing_file
     qtbot.waitUntil(lambda: not win.controller.tasks.busy, timeout=10000)  # the file run's task has ended
     qtbot.wait(500)
     assert len(win._results) < 11
@@ -451,6 +451,6 @@ def test_new_windows_during_an_every_window_run_start_the_file_over(qtbot, make_
     win = _every_window_of_the_demo(qtbot, make_window, settings, 0.3)
     qtbot.waitUntil(lambda: len(win._results) >= 1, timeout=30000)
     win.controller.set_window_hop(4.0, 2.0)
-    assert win.controller.analysing_file  # still every window, now of 4 s every 2 s
+    assert win.controller.analyzing_file  # still every window, now of 4 s every 2 s
     qtbot.waitUntil(lambda: not win.controller.monitoring, timeout=60000)
     assert [r.t1 for _, r in sorted(win._results.items())] == [4.0, 6.0, 8.0, 10.0, 12.0]

@@ -30,7 +30,7 @@ from core.session import RecordOptions, SessionFormatError, SessionReader, Sessi
 from core.session import export as ex
 from core.session.export.escaping import FORMULA_PREFIXES
 from core.session.playback import FramePump, load_replay
-from core.session.reanalysis import ReanalysisError, reanalyse
+from core.session.reanalysis import ReanalysisError, reanalyze
 from tests.security.hostile import DECOY_TEXT, FileAudit, Sandbox, json_line
 from tests.session import synth
 
@@ -194,7 +194,7 @@ def test_kept_frame_paths_outside_the_bundle_are_refused_and_counted(sandbox, fi
     append_lines(sandbox.bundle, json_line(line))
     with FileAudit(sandbox) as audit:
         r = SessionReader(sandbox.bundle)
-        rep = reanalyse(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "re")
+        rep = reanalyze(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "re")
     assert audit.violations() == []
     assert 99 not in [w.window_id for w in r.logged_windows] and len(r.skipped) == 1
     assert "bundle" in r.skipped[0].reason or "windows/" in r.skipped[0].reason
@@ -209,7 +209,7 @@ def test_a_symlinked_folder_of_kept_frames_is_not_followed(sandbox):
     with FileAudit(sandbox) as audit:
         r = SessionReader(sandbox.bundle)
         assert r.window_frames(r.logged_windows[0]) is None and "symbolic link" in " ".join(r.problems())
-        rep = reanalyse(sandbox.bundle, model, out_dir=sandbox.out / "re", inputs="frames")
+        rep = reanalyze(sandbox.bundle, model, out_dir=sandbox.out / "re", inputs="frames")
     assert audit.violations() == []
     assert rep.windows == 0 and len(rep.skipped) == N and model.frames == []
 
@@ -227,7 +227,7 @@ def test_a_fifo_or_dev_zero_in_place_of_media_never_hangs(sandbox, kind):
     assert r.window_frames(r.logged_windows[0]) is None
     for fmt in ex.FORMATS:
         ex.render(r, fmt)
-    rep = reanalyse(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "re")
+    rep = reanalyze(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "re")
     assert rep.windows == N - 1 and len(rep.skipped) == 1  # window 0 has a refused frame and no video to fall back on
     data = load_replay(sandbox.bundle, audio_output=lambda: False)
     assert data.reader is not None and "left out" in (data.left_out or "")
@@ -251,7 +251,7 @@ def test_an_event_log_that_is_a_fifo_folder_or_symlink_is_refused_at_once(tmp_pa
 
 def _reanalysed(parent: Path, original: Path, name: str) -> Path:
     out = parent / name
-    reanalyse(original, FrameModel(), out_dir=out)
+    reanalyze(original, FrameModel(), out_dir=out)
     return out
 
 
@@ -288,12 +288,12 @@ def test_replay_plays_a_reanalysis_original_only_from_a_sibling_with_its_session
 def test_one_bad_kept_frame_is_skipped_or_replaced_by_the_recording(sandbox, content):
     (sandbox.bundle / "windows" / "w000001_3.jpg").write_bytes(content)
     model = FrameModel()
-    rep = reanalyse(sandbox.bundle, model, out_dir=sandbox.out / "frames", inputs="frames")
+    rep = reanalyze(sandbox.bundle, model, out_dir=sandbox.out / "frames", inputs="frames")
     assert rep.windows == N - 1 and rep.skipped == (1,)
     log = SessionReader(rep.out_dir)
     dropped = log.of_type("dropped")[0]
     assert dropped["window_id"] == 1 and "w000001_3.jpg" in dropped["reason"]
-    auto = reanalyse(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "auto")  # falls back to the video
+    auto = reanalyze(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "auto")  # falls back to the video
     assert auto.windows == N and auto.skipped == ()
     assert any("kept frames not used" in e.get("message", "") for e in SessionReader(auto.out_dir).of_type("error"))
 
@@ -303,12 +303,12 @@ def test_a_failed_reanalysis_leaves_no_half_written_folder(sandbox):
         raise RuntimeError("disk gone")
 
     with pytest.raises(RuntimeError):
-        reanalyse(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "re", on_progress=boom)
+        reanalyze(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "re", on_progress=boom)
     assert list(sandbox.out.iterdir()) == []
     with pytest.raises(ReanalysisError, match="not an empty folder"):
         (sandbox.out / "taken").mkdir()
         (sandbox.out / "taken" / "x").write_text("keep me")
-        reanalyse(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "taken")
+        reanalyze(sandbox.bundle, FrameModel(), out_dir=sandbox.out / "taken")
     assert (sandbox.out / "taken" / "x").read_text() == "keep me"
 
 

@@ -32,7 +32,7 @@ from core.results import AnalysisResult
 from core.session import SessionFormatError, SessionReader
 from core.session import export as ex
 from core.session.playback import FramePump, load_replay
-from core.session.reanalysis import ReanalysisError, reanalyse
+from core.session.reanalysis import ReanalysisError, reanalyze
 from tests.security.hostile import MEDIA_KINDS, SPECIAL_KINDS, FileAudit, Sandbox, json_line, plant
 
 settings.register_profile(
@@ -363,7 +363,7 @@ def _drive(sb: Sandbox) -> dict[str, Any]:
             pump.stop()
     model = FakeModel()
     try:
-        rep = reanalyse(sb.bundle, model, out_dir=sb.out / "re")
+        rep = reanalyze(sb.bundle, model, out_dir=sb.out / "re")
         seen["reanalysed"] = rep.windows
         assert SessionReader(rep.out_dir).complete
     except Exception as e:  # noqa: BLE001

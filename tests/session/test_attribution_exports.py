@@ -1,6 +1,6 @@
 """Attributions and consistency checks in the session files: read back from the log (damaged lines left out),
 carried into CSV, JSON and the HTML report (end to end: flags reach the report), and written by
-``reanalyse --attribution``."""
+``reanalyze --attribution``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from core.attribution import ATTRIBUTION_EVENT, attribution_of
 from core.results import AnalysisResult
 from core.session import RecordOptions, SessionReader, SessionWriter
 from core.session import export as ex
-from core.session.reanalysis import reanalyse
+from core.session.reanalysis import reanalyze
 from tests.session import synth
 from tests.session.test_reanalysis import BrightnessModel
 
@@ -126,7 +126,7 @@ def test_flags_and_attributions_reach_the_html_report_end_to_end(session, tmp_pa
     assert "<script>" not in out.read_text(encoding="utf-8")
 
 
-def test_reanalyse_with_attribution_logs_what_the_voice_added(tmp_path):
+def test_reanalyze_with_attribution_logs_what_the_voice_added(tmp_path):
     orig = tmp_path / "orig"
     w = SessionWriter(orig, synth.manifest(), RecordOptions(frame_format="png"))
     assert w.start()
@@ -144,7 +144,7 @@ def test_reanalyse_with_attribution_logs_what_the_voice_added(tmp_path):
             return r if audio is not None else replace(r, label="fear", answer="fear", text=r.text + " alone")
 
     model = Model()
-    rep = reanalyse(orig, model, out_dir=tmp_path / "re", attribution=True)
+    rep = reanalyze(orig, model, out_dir=tmp_path / "re", attribution=True)
     new = SessionReader(tmp_path / "re")
     found = new.attributions
     # window 1 was analysed video-only: nothing to take away; the others were each run twice on the same frames
@@ -156,7 +156,7 @@ def test_reanalyse_with_attribution_logs_what_the_voice_added(tmp_path):
     assert new.manifest.extra["attribution"] is True
 
 
-def test_reanalyse_command_prints_what_the_voice_added(tmp_path, monkeypatch, capsys):
+def test_reanalyze_command_prints_what_the_voice_added(tmp_path, monkeypatch, capsys):
     from core import model as core_model
 
     orig = tmp_path / "orig"
@@ -166,7 +166,7 @@ def test_reanalyse_command_prints_what_the_voice_added(tmp_path, monkeypatch, ca
     w.write_result(synth.result(0, 0.0, 2.0), synth.window(0, 0.0, 2.0))
     assert w.stop()
     monkeypatch.setattr(core_model, "load_model", lambda *a, **k: BrightnessModel())
-    assert main.main(["reanalyse", str(orig), "--model", "M", "--out", str(tmp_path / "re"), "--attribution"]) == 0
+    assert main.main(["reanalyze", str(orig), "--model", "M", "--out", str(tmp_path / "re"), "--attribution"]) == 0
     out = capsys.readouterr().out
     assert "what the voice added: 1 of 1 windows re-run video-only" in out
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.results import AnalysisResult, parse_response
 from core.session import RecordOptions, SessionReader, SessionWriter, layout
-from core.session.reanalysis import ReanalysisError, compare, reanalyse
+from core.session.reanalysis import ReanalysisError, compare, reanalyze
 from tests.session import synth
 
 
@@ -63,7 +63,7 @@ def recorded(tmp_path: Path, options: RecordOptions, n: int = 4) -> Path:
 def test_reanalysis_from_kept_frames_feeds_the_same_frames_and_audio(tmp_path):
     orig = recorded(tmp_path, RecordOptions(frame_format="png"))
     model = BrightnessModel()
-    rep = reanalyse(orig, model, instruction="Which emotion now?", out_dir=tmp_path / "re")
+    rep = reanalyze(orig, model, instruction="Which emotion now?", out_dir=tmp_path / "re")
     assert rep.windows == 4 and rep.failed == () and rep.skipped == () and rep.windows_per_s > 0
     src = SessionReader(orig)
     for call, w in zip(model.calls, src.windows):
@@ -92,7 +92,7 @@ def test_reanalysis_from_kept_frames_feeds_the_same_frames_and_audio(tmp_path):
 def test_reanalysis_from_recorded_video_when_no_frames_were_kept(tmp_path):
     orig = recorded(tmp_path, RecordOptions(window_frames=False, record_audio=False))
     model = BrightnessModel()
-    rep = reanalyse(orig, model, label_set="ravdess", out_dir=tmp_path / "re")
+    rep = reanalyze(orig, model, label_set="ravdess", out_dir=tmp_path / "re")
     assert rep.windows == 4
     for call, w in zip(model.calls, SessionReader(orig).windows):
         assert call["frames"].shape[0] == 30  # every recorded frame of the 2 s span; the model samples 8
@@ -106,7 +106,7 @@ def test_reanalysis_from_recorded_video_when_no_frames_were_kept(tmp_path):
 def test_analysis_only_sessions_cannot_be_reanalysed_and_say_why(tmp_path):
     orig = recorded(tmp_path, RecordOptions.analysis_only())
     with pytest.raises(ReanalysisError, match="without video or window frames"):
-        reanalyse(orig, BrightnessModel(), out_dir=tmp_path / "re")
+        reanalyze(orig, BrightnessModel(), out_dir=tmp_path / "re")
     assert not (tmp_path / "re").exists()
 
 
@@ -121,7 +121,7 @@ def test_a_failing_window_is_logged_and_the_run_goes_on(tmp_path):
             return super().analyze(frames, audio, instruction, **kw)
 
     stop_after = []
-    rep = reanalyse(
+    rep = reanalyze(
         orig,
         Flaky(),
         out_dir=tmp_path / "re",
@@ -141,7 +141,7 @@ def test_reanalysis_with_the_parity_model(tmp_path):
 
     orig = recorded(tmp_path, RecordOptions(), n=2)
     model = load_model(PARITY_DIR / "checkpoint", device="cpu", dtype="float32")
-    rep = reanalyse(orig, model, max_new_tokens=8, out_dir=tmp_path / "re")
+    rep = reanalyze(orig, model, max_new_tokens=8, out_dir=tmp_path / "re")
     assert rep.windows == 2 and rep.failed == ()
     new = SessionReader(tmp_path / "re")
     assert new.manifest.model_dir == str((PARITY_DIR / "checkpoint").resolve()) and new.manifest.weights_hash
@@ -159,7 +159,7 @@ def test_compare_from_the_command_line(tmp_path, capsys):
     from core.session import reanalysis
 
     orig = recorded(tmp_path, RecordOptions(record_video=False, record_audio=False))
-    reanalyse(orig, BrightnessModel(), out_dir=tmp_path / "re")
+    reanalyze(orig, BrightnessModel(), out_dir=tmp_path / "re")
     parser = argparse.ArgumentParser()
     reanalysis.configure(parser)
     assert reanalysis.run(parser.parse_args([str(orig), "--compare", str(tmp_path / "re")])) == 0

@@ -119,11 +119,11 @@ def test_a_crashed_session_replays_and_says_so(qtbot, tmp_path):
 
 
 def test_a_reanalysis_says_how_many_windows_disagree(qtbot, session, tmp_path):
-    from core.session.reanalysis import compare, reanalyse
+    from core.session.reanalysis import compare, reanalyze
     from tests.session.test_reanalysis import BrightnessModel
 
     re = session.parent / "s-reanalysis"  # next to its original: where replay looks for it (SECURITY.md)
-    reanalyse(session, BrightnessModel(), out_dir=re)
+    reanalyze(session, BrightnessModel(), out_dir=re)
     cmp = compare(session, re)
     win = _open(qtbot, re)
     assert f"{len(cmp.disagreements)} of {cmp.common} windows disagree" in win.note.text()

@@ -82,7 +82,7 @@ def _voice_section(attributions: list[Attribution], n_windows: int) -> str:
     """What the video-only re-runs found: how many windows the voice changed, and which changes."""
     if not attributions:
         return ("<p>No window was re-run video-only in this session. The app does it on demand or automatically; "
-                "<code>reanalyse --attribution</code> does it for every window.</p>")
+                "<code>reanalyze --attribution</code> does it for every window.</p>")
     s = summary_counts(attributions)
     changes = "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in s["changes"].items())
     table = (f'<table class="w"><tr><th>without the voice → with it</th><th>windows</th></tr>{changes}</table>'
