@@ -8,9 +8,10 @@ miss tags, leave ``<answer>`` unclosed, or name a label outside the set; each ca
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from core import labels as _labels
 from core.consistency import Consistency, labels_of

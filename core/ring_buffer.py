@@ -32,11 +32,11 @@ from core.window import (
     AUDIO_OK,
     AUDIO_PARTIAL,
     AUDIO_SILENT,
+    DEFAULT_WINDOW_S,
     MODEL_SAMPLE_RATE_HZ,
     Window,
 )
 
-DEFAULT_WINDOW_S = 4.0  # see core.scheduler for the reasoning
 FRAMES_KEPT_PER_WINDOW = 32  # 4 candidates per model frame (the model samples 8)
 MAX_KEEP_FPS = 8.0  # frames/s kept for the model; 8 per window even for a 1 s window
 MIN_KEEP_FPS = 0.5

@@ -22,15 +22,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from core.ring_buffer import LiveBuffer
-from core.window import AUDIO_MISSING, AUDIO_PARTIAL, AUDIO_SILENT, Window
+from core.window import AUDIO_MISSING, AUDIO_PARTIAL, AUDIO_SILENT, DEFAULT_HOP_S, DEFAULT_WINDOW_S, Window
 
 if TYPE_CHECKING:
     from core.capture.base import SourceStatus
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WINDOW_S = 4.0
-DEFAULT_HOP_S = 2.0
 MIN_WINDOW_S = 0.5
 MAX_WINDOW_S = 30.0  # Whisper sees at most 30 s; longer windows would silently lose audio
 MIN_HOP_S = 0.1  # finer than the 8 frames/s the buffer keeps is pointless, and a tiny hop floods the worker

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 MODEL_SAMPLE_RATE_HZ = 16_000  # R1-Omni's Whisper tower eats 16 kHz mono
+DEFAULT_WINDOW_S = 4.0  # window length and hop of a live session (why: see core.scheduler)
+DEFAULT_HOP_S = 2.0
 DEFAULT_MODEL_FRAMES = 8  # frames R1-Omni samples per clip; a checkpoint's config (num_frames) may say otherwise
 
 AUDIO_OK = "ok"

@@ -27,7 +27,9 @@ def dbfs(x: np.ndarray) -> tuple[float, float]:
         return METER_FLOOR_DB, METER_FLOOR_DB
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
     peak = float(np.max(np.abs(x)))
-    to_db = lambda v: max(20.0 * np.log10(v), METER_FLOOR_DB) if v > 0 else METER_FLOOR_DB
+    def to_db(v: float) -> float:
+        return max(20.0 * np.log10(v), METER_FLOOR_DB) if v > 0 else METER_FLOOR_DB
+
     return to_db(rms), to_db(peak)
 
 

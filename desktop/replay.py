@@ -479,7 +479,8 @@ class ReplayWindow(QWidget):
         self._set_attribution(window_id, AttributionStatus(RUNNING))
 
     def _on_attribution_yielded(self, window_id: int) -> None:
-        self._set_attribution(window_id, AttributionStatus(QUEUED, waited=self.attribution_status(window_id).waited + 1))
+        waited = self.attribution_status(window_id).waited + 1
+        self._set_attribution(window_id, AttributionStatus(QUEUED, waited=waited))
 
     def _on_attribution_ready(self, window_id: int, attribution: Attribution) -> None:
         self._set_attribution(window_id, AttributionStatus(DONE, attribution))

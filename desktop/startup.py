@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.cli_types import EXIT_CODES_HELP, microphone, run_seconds
 from core.serve.client import is_remote_model
 from core.serve.security import resolve_token
-from core.cli_types import EXIT_CODES_HELP, microphone, run_seconds
 from core.settings import Settings
 from core.sources import SOURCE_CAMERA as CORE_CAMERA
 from core.sources import SOURCE_DEMO as CORE_DEMO

@@ -71,10 +71,10 @@ def measure(
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from core.backend import default_loader
     from core.settings import Settings
     from desktop import theme
     from desktop.app import import_model_runtime, tune_interpreter
-    from core.backend import default_loader
     from desktop.live_controller import LiveController
     from desktop.main_window import MainWindow
     from desktop.qt_compat import install_guard

@@ -106,7 +106,8 @@ def analyze_file(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         remote = target_from_args(args) if is_remote_model(args.model) else None
-        model = load_remote_analyzer(remote) if remote else load_analyzer(args.model, args.device, args.dtype, args.profile)
+        model = (load_remote_analyzer(remote) if remote
+                 else load_analyzer(args.model, args.device, args.dtype, args.profile))
     except (ModelLoadError, BackendError, ValueError) as exc:
         _err(f"error: {exc}")
         return EXIT_MODEL

@@ -14,8 +14,9 @@ Pure numpy; no sklearn. All rates are fractions in [0, 1] (reports multiply by 1
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 TTY_PERIOD_S = 0.2
 LOG_PERIOD_S = 10.0

@@ -19,9 +19,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence, TextIO
+from typing import Any, Protocol, TextIO
 
 from core import labels as _labels
 from core.consistency import check as check_consistency
@@ -111,7 +112,7 @@ def _default_reader(count: int, side_px: int) -> ClipReader:
 
 
 def _decode_ahead(
-    jobs: Sequence[Job], reader: ClipReader, out: "queue.Queue[tuple | None]", stop: threading.Event
+    jobs: Sequence[Job], reader: ClipReader, out: queue.Queue[tuple | None], stop: threading.Event
 ) -> None:
     """Decoder thread: puts (job, clip | None, error | None, decode_s) per job, then None."""
 

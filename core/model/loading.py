@@ -303,7 +303,8 @@ def _build_and_fill(parts: _Folder, dt: Any, dev: Any) -> tuple[Any, list[Path]]
     import torch
 
     check_memory(expected, torch.empty((), dtype=dt).element_size(), dev,
-                 parts.cfg.get("_name_or_path") or Path(next(iter(parts.ckpt.files))).parent.name, str(dt).removeprefix("torch."))
+                 parts.cfg.get("_name_or_path") or Path(next(iter(parts.ckpt.files))).parent.name,
+                 str(dt).removeprefix("torch."))
     plan = plan_weights(expected, parts.ckpt, parts.vision, parts.audio)
 
     def describe(key: str) -> str:

@@ -195,7 +195,7 @@ def test_one_model_serves_two_sessions_and_a_file_run_without_a_reload():
         rec = Collect()
         session = LiveSession(_synthetic(), None, rec, window_s=1.0, hop_s=0.5, worker=worker)
         session.start()
-        assert _wait(lambda: len(rec.results) >= 2)
+        assert _wait(lambda rec=rec: len(rec.results) >= 2)
         assert session.stop()
     rec = Collect()
     source = MediaFileSource(PARITY_DIR / "clips" / "clip_a.mp4", realtime=True)  # 3 s
@@ -245,11 +245,7 @@ def test_stopping_with_a_model_step_in_flight_ends_in_order_within_a_second_of_t
     order = []
     for name, owner, attr in (("capture", session.video, "stop"), ("scheduler", session.scheduler, "stop"),
                               ("worker", worker, "stop"), ("writer", session.writer, "stop")):
-        def spy(*a, _fn=getattr(owner, attr), _name=name, **kw):
-            order.append(_name)
-            return _fn(*a, **kw)
-
-        setattr(owner, attr, spy)
+        setattr(owner, attr, _spy(order, name, getattr(owner, attr)))
     t = time.perf_counter()
     assert session.stop_capture() and worker.stop(timeout=5) and session.stop_recording()
     assert time.perf_counter() - t < 0.8 + 1.0  # the next token comes within 0.8 s; then it all ends
@@ -258,3 +254,12 @@ def test_stopping_with_a_model_step_in_flight_ends_in_order_within_a_second_of_t
     leftover = {t.name for t in threading.enumerate()} - before
     assert not [n for n in leftover if n.startswith(("inference-worker", "scheduler", "face-check", "capture-",
                                                      "session-"))], leftover
+
+
+def _spy(order: list[str], name: str, fn):
+    """``fn`` that first notes ``name`` in ``order``."""
+    def spied(*a, **kw):
+        order.append(name)
+        return fn(*a, **kw)
+
+    return spied

@@ -5,7 +5,14 @@ import pytest
 
 from core import labels
 from core.results import (
-    EMPTY, NO_ANSWER, NO_THINK, OK, OUT_OF_SET, UNCLOSED_ANSWER, AnalysisResult, parse_response,
+    EMPTY,
+    NO_ANSWER,
+    NO_THINK,
+    OK,
+    OUT_OF_SET,
+    UNCLOSED_ANSWER,
+    AnalysisResult,
+    parse_response,
 )
 from core.window import Window
 
@@ -13,7 +20,8 @@ from core.window import Window
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("<think>He frowns and shouts.</think>\n<answer>angry</answer>", ("He frowns and shouts.", "angry", "angry", OK)),
+        ("<think>He frowns and shouts.</think>\n<answer>angry</answer>",
+         ("He frowns and shouts.", "angry", "angry", OK)),
         ("<think>a</think><answer> Fearful. </answer>", ("a", "Fearful.", "fear", OK)),
         ("<think>a</think><answer>Surprised</answer>", ("a", "Surprised", "surprise", OK)),
         ("<answer>sad</answer>", (None, "sad", "sad", NO_THINK)),

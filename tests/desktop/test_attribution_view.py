@@ -37,7 +37,8 @@ def test_evidence_view_shows_the_comparison_and_its_cost(qtbot):
     assert asked.args == [4]
 
     view.show_attribution(AttributionStatus(QUEUED, waited=2))
-    assert "live windows go first" in view.voice.text.text() and "gave way to live windows 2 times" in view.voice.text.text()
+    shown = view.voice.text.text()
+    assert "live windows go first" in shown and "gave way to live windows 2 times" in shown
     assert view.voice.button.isHidden()
 
     view.show_attribution(AttributionStatus(DONE, _attribution(result)))

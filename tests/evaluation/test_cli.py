@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import main
+from core.engine import EVALUATION_INSTRUCTION, OFFICIAL_INSTRUCTION
 from core.evaluation import runner
 from core.evaluation.batch import analyze_folder_cli
-from core.engine import EVALUATION_INSTRUCTION, OFFICIAL_INSTRUCTION
 
 from .fakes import FakeModel, FakeReader
 

@@ -233,7 +233,7 @@ def test_batch_size_two_gives_the_results_of_one_by_one(tmp_path, parity_model, 
     runs = {}
     for size in (1, 2):
         recorder = _TokenRecorder(parity_model)
-        monkeypatch.setattr(runner, "load_analyzer", lambda *a, **k: recorder)
+        monkeypatch.setattr(runner, "load_analyzer", lambda *a, recorder=recorder, **k: recorder)
         out = tmp_path / f"run{size}"
         assert main.main(["evaluate", str(d / "set.csv"), "--model", str(CHECKPOINT), "--out", str(out),
                           "--max-new-tokens", MAX_NEW_TOKENS, "--batch-size", str(size)]) == 0

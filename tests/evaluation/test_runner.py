@@ -10,7 +10,10 @@ import pytest
 from core import labels
 from core.evaluation.log import ResultLog, read_log
 from core.evaluation.runner import (
-    MAX_CONSECUTIVE_MODEL_ERRORS, Job, RunOptions, run_jobs,
+    MAX_CONSECUTIVE_MODEL_ERRORS,
+    Job,
+    RunOptions,
+    run_jobs,
 )
 from core.evaluation.scoring import BARE_LABEL
 

@@ -38,7 +38,7 @@ def test_batch_gives_the_tokens_of_single_clips(parity_model, three_clips, modal
     assert [r.token_ids for r in results] == want
     assert all(r.modal == modal and r.scores is None for r in results)
     assert all(r.timings["batch_size"] == 3 and r.timings["decode"] > 0 for r in results)
-    for r, (frames, audio) in zip(results, three_clips):
+    for r, (_frames, _audio) in zip(results, three_clips):
         assert r.text == parity_model.tokenizer.decode(list(r.token_ids), skip_special_tokens=True).strip()
 
 

@@ -75,7 +75,8 @@ def test_depends_of_a_tree_that_carries_one_library_and_needs_the_system_for_the
     assert not deps.unresolved or all(n.startswith("libpython") for n in deps.unresolved)
     assert set(deps.sonames) <= needed and "libc.so.6" in deps.sonames
     # a library carried in the tree is not asked of the system
-    libc = deb_package.parse_ldconfig(subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout,
+    ldconfig = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    libc = deb_package.parse_ldconfig(ldconfig,
                                       machine=deb_package._ldconfig_machine())["libc.so.6"]
     (app / "libc.so.6").symlink_to(libc)
     assert "libc.so.6" not in deb_package.system_dependencies(app).sonames

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.process_stats import rss_mib
 from core.results import AnalysisResult, WindowResult
-from core.session import RecordOptions, SessionReader, SessionManifest, SessionWriter
+from core.session import RecordOptions, SessionManifest, SessionReader, SessionWriter
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
 
 AUDIO_BLOCK_S = 0.1

@@ -9,7 +9,8 @@ import time
 import av
 import pytest
 
-from core.session import RecordOptions, SessionReader, SessionWriter, events as ev, layout
+from core.session import RecordOptions, SessionReader, SessionWriter, layout
+from core.session import events as ev
 from tests.session import synth
 
 

@@ -94,7 +94,7 @@ def test_reanalysis_from_recorded_video_when_no_frames_were_kept(tmp_path):
     model = BrightnessModel()
     rep = reanalyze(orig, model, label_set="ravdess", out_dir=tmp_path / "re")
     assert rep.windows == 4
-    for call, w in zip(model.calls, SessionReader(orig).windows):
+    for call, _w in zip(model.calls, SessionReader(orig).windows):
         assert call["frames"].shape[0] == 30  # every recorded frame of the 2 s span; the model samples 8
         assert call["audio"] is None  # audio was not recorded: video only, and said so in the log
         assert call["label_set"] == "ravdess"

@@ -59,7 +59,8 @@ class PulseServer:
             f"--log-target=file:{self.dir / 'pulse.log'}",
             "--load=module-native-protocol-unix auth-anonymous=1",
             "--load=module-null-sink sink_name=vspeaker",
-            f"--load=module-pipe-source source_name={VMIC} file={self.fifo} format=s16le rate={self.rate_hz} channels=1",
+            f"--load=module-pipe-source source_name={VMIC} file={self.fifo} format=s16le rate={self.rate_hz} "
+            "channels=1",
             "--load=module-always-sink",
         ]
         subprocess.run(cmd, env=self._env, check=True, capture_output=True, timeout=START_TIMEOUT_S)

@@ -39,7 +39,9 @@ def timeline(
     lane_h, top, left = 22, 8, 8
     plot_w = width - 2 * left
     span = max(t1 - t0, 1e-6)
-    x = lambda t: left + (t - t0) / span * plot_w
+    def x(t: float) -> float:
+        return left + (t - t0) / span * plot_w
+
     height = top + n * lane_h + 28
     parts = _open_svg(width, height, "emotion timeline")
     parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" fill="#1d2026"/>')
@@ -76,8 +78,12 @@ def scores(windows: Sequence[LoggedWindow], names: Sequence[str], t0: float, t1:
     left, top, plot_h = 8, 8, 90
     plot_w, span = width - 2 * left, max(t1 - t0, 1e-6)
     height = top + plot_h + 26
-    x = lambda t: left + (t - t0) / span * plot_w
-    y = lambda v: top + (1 - min(1.0, max(0.0, v))) * plot_h
+    def x(t: float) -> float:
+        return left + (t - t0) / span * plot_w
+
+    def y(v: float) -> float:
+        return top + (1 - min(1.0, max(0.0, v))) * plot_h
+
     parts = _open_svg(width, height, "label scores")
     parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" fill="#1d2026"/>')
     lx = left
