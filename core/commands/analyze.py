@@ -128,7 +128,7 @@ def analyze_file(args: argparse.Namespace) -> int:
                   "frame_indices": clip.frame_indices.tolist(), "n_frames": clip.n_frames, "fps": clip.fps,
                   "duration_s": clip.duration_s, "audio_s": clip.audio_s, "warnings": list(clip.warnings),
                   "model_dir": info["model_dir"], "device": info["device"], "dtype": info["dtype"],
-                  "precision": info["precision"]}
+                  "precision": info.get("precision")}
         print(json.dumps(record, ensure_ascii=False))
         return 0
     print()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,7 +203,10 @@ def load_model(path: str | os.PathLike, device: str = "auto", dtype: Any = "auto
     dtype_name, precision = choose(dtype, dev.type)
     dt = getattr(torch, dtype_name)
     parts = _read_folder(root, cache_dir)
-    module, files = _build_and_fill(parts, dt, dev)
+    try:
+        module, files = _build_and_fill(parts, dt, dev)
+    finally:
+        parts.close()  # the weight files, also when a check refuses the folder half-way
     gen_path = root / "generation_config.json"
     gen_cfg = None
     if gen_path.exists():
@@ -246,11 +250,15 @@ class _Folder:
     bert_dir: Path
     audio_pre: dict[str, Any] | None
 
+    def close(self) -> None:
+        """Close the weight files (safe to call twice)."""
+        for src in (self.ckpt, self.vision, self.audio):
+            src.close()
+
 
 def _read_folder(root: Path, cache_dir: str | None) -> _Folder:
-    """Locate and check everything in a model folder; nothing large is allocated here."""
-    from core.model.config import R1OmniConfig, audio_config_from_dict, bert_config_from_dict, vision_config_from_dict
-
+    """Locate and check everything in a model folder; nothing large is allocated here. The weight files it opens
+    stay open for the caller (``_Folder.close``) unless a check refuses the folder, when they are closed at once."""
     cfg_path = root / CONFIG
     cfg = read_json(cfg_path, "model config")
     for key in ("mm_vision_tower", "mm_audio_tower", "hidden_size", "vocab_size"):
@@ -258,7 +266,17 @@ def _read_folder(root: Path, cache_dir: str | None) -> _Folder:
             raise ModelLoadError(f"{cfg_path} has no {key!r}: it is not an R1-Omni (HumanOmni_qwen2) config",
                                  f"point to the R1-Omni checkpoint folder ({DOWNLOAD_HINT})")
     checks.check_checkpoint_config(cfg, cfg_path)
-    ckpt = TensorSource(weight_files(root, "checkpoint"), "checkpoint")
+    with ExitStack() as opened:  # weight files opened here are closed again if a later check refuses the folder
+        ckpt = opened.enter_context(closing(TensorSource(weight_files(root, "checkpoint"), "checkpoint")))
+        folder = _read_rest(root, cfg, ckpt, cache_dir, opened)
+        opened.pop_all()  # kept open for the caller, who closes them (_Folder.close)
+        return folder
+
+
+def _read_rest(root: Path, cfg: dict[str, Any], ckpt: TensorSource, cache_dir: str | None,
+               opened: ExitStack) -> _Folder:
+    from core.model.config import R1OmniConfig, audio_config_from_dict, bert_config_from_dict, vision_config_from_dict
+
     tokenizer = load_tokenizer(root, "checkpoint")
     vision_dir = resolve_folder(str(cfg["mm_vision_tower"]), root, "vision tower", cache_dir, "mm_vision_tower")
     audio_dir = resolve_folder(str(cfg["mm_audio_tower"]), root, "audio tower", cache_dir, "mm_audio_tower")
@@ -279,8 +297,8 @@ def _read_folder(root: Path, cache_dir: str | None) -> _Folder:
                              "check config.json and the tower configs, or download the folder again") from None
     _width_checks(ckpt, vision_config_from_dict(vision_json), audio_config_from_dict(audio_json),
                   bert_config_from_dict(bert_json), vision_dir, audio_dir, bert_dir)
-    vision = TensorSource(weight_files(vision_dir, "vision tower"), "vision tower")
-    audio = TensorSource(weight_files(audio_dir, "audio tower"), "audio tower")
+    vision = opened.enter_context(closing(TensorSource(weight_files(vision_dir, "vision tower"), "vision tower")))
+    audio = opened.enter_context(closing(TensorSource(weight_files(audio_dir, "audio tower"), "audio tower")))
     bert_tokenizer = load_bert_tokenizer(bert_dir)
     pre_path = audio_dir / "preprocessor_config.json"
     audio_pre = read_json(pre_path, "audio preprocessor config") if pre_path.exists() else None
@@ -317,8 +335,7 @@ def _build_and_fill(parts: _Folder, dt: Any, dev: Any) -> tuple[Any, list[Path]]
     check_shapes(plan, expected, describe)
     state = _fill(plan, expected, dt, dev)
     files = sorted(Path(f) for f in parts.ckpt.files)
-    for src in (parts.ckpt, parts.vision, parts.audio):
-        src.close()
+    parts.close()
     module.load_state_dict(state, strict=True, assign=True)
     del state
     module.to(dev)

@@ -156,6 +156,8 @@ class RemoteModel:
         self.result_timeout_s = result_timeout_s
         self.backoff = Backoff()
         self._local = threading.local()
+        self._open: set[http.client.HTTPConnection] = set()  # every thread's connection, so close() ends them all
+        self._open_lock = threading.Lock()
         self._ssl = _ssl_context(target.ca_file) if target.tls else None
         self._info: dict[str, Any] | None = None
 
@@ -226,7 +228,12 @@ class RemoteModel:
             return [f.result() for f in futures]
 
     def close(self) -> None:
+        """Close the connections of every thread that used this model (it reconnects if used again)."""
         self._drop()
+        with self._open_lock:
+            conns, self._open = list(self._open), set()
+        for conn in conns:
+            conn.close()
 
     # ---- streaming --------------------------------------------------------------------------------------
     def _stream(self, body: bytes, on_token: Callable[[str], None] | None,
@@ -234,6 +241,7 @@ class RemoteModel:
         started = time.perf_counter()
         resp = self._send("POST", ANALYZE_PATH, body, self.stream_timeout_s)
         texts: list[str] = []
+        kept = False  # the connection stays open for the next window only after a whole answer
         try:
             while True:
                 line = resp.readline(MAX_LINE_BYTES + 1)
@@ -252,6 +260,7 @@ class RemoteModel:
                             on_token(text)
                 elif kind == EVENT_RESULT:
                     resp.read()  # the end of the chunked body, so the connection can be kept
+                    kept = True
                     self.backoff.succeeded()
                     return self._finish(event, started)
                 elif kind == EVENT_ERROR:
@@ -262,6 +271,9 @@ class RemoteModel:
         except (OSError, http.client.HTTPException, WireError) as exc:
             self._drop()
             raise self._lost(exc) from None
+        finally:
+            if not kept:
+                resp.close()  # the response holds the socket too: the connection ends only when both are closed
 
     def _finish(self, event: dict[str, Any], started: float) -> AnalysisResult:
         if event.get("event") == EVENT_ERROR:
@@ -336,12 +348,16 @@ class RemoteModel:
             else:
                 conn = http.client.HTTPConnection(t.host, t.port, timeout=self.connect_timeout_s)
             self._local.conn = conn
+            with self._open_lock:
+                self._open.add(conn)
         return conn
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None:
+            with self._open_lock:
+                self._open.discard(conn)
             conn.close()
 
     def _lost(self, exc: BaseException) -> BackendError:
@@ -351,6 +367,7 @@ class RemoteModel:
 
     def _refusal(self, resp: http.client.HTTPResponse) -> BackendError:
         body = resp.read(MAX_ERROR_BODY_BYTES)
+        resp.close()
         self._drop()
         try:
             message = str(json.loads(body.decode("utf-8")).get("error", ""))[:300]

@@ -99,7 +99,7 @@ def check_report(out: Path, expected: dict[str, str]) -> dict:
     assert clips["scored"] + clips["decode_errors"] + clips["model_errors"] == len(expected)
     correct = sum(r["prediction"] == r["truth"] for r in ok)
     assert m["war"] == pytest.approx(correct / len(ok))
-    rows = list(csv.reader((out / "confusion.csv").open()))
+    rows = list(csv.reader((out / "confusion.csv").read_text().splitlines()))
     assert rows[0][-1] == UNPARSED_COLUMN
     counts = np.array([[int(x) for x in row[1:]] for row in rows[1:]])
     assert counts.sum() == len(ok)

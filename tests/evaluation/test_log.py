@@ -34,7 +34,9 @@ def test_torn_last_line_is_cut_on_reopen(tmp_path, tail):
     log.close()
     intact = p.read_bytes()
     p.write_bytes(intact + tail)
-    records = ResultLog(p).open(SETTINGS)
+    reopened = ResultLog(p)
+    records = reopened.open(SETTINGS)
+    reopened.close()
     assert set(records) == {"a"}
     assert p.read_bytes() == intact  # the torn write is gone, nothing else touched
 

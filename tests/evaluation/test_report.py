@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 import pytest
@@ -44,13 +45,13 @@ def test_report_files(tmp_path):
     assert data["throughput"] == {"clips_per_s": 0.5, "mean_clip_s": 2.0}
     assert data["settings"] == {"model": "m", "instruction": "q"}
 
-    rows = list(csv.reader((tmp_path / "confusion.csv").open()))
+    rows = list(csv.reader(io.StringIO((tmp_path / "confusion.csv").read_text())))
     assert rows[0] == ["truth \\ prediction", *LABELS, UNPARSED_COLUMN]
     by_truth = {r[0]: [int(x) for x in r[1:]] for r in rows[1:]}
     assert by_truth["happy"] == [1, 0, 0, 0, 0, 0, 0, 1]
     assert by_truth["sad"] == [0, 0, 0, 1, 0, 1, 0, 0]
 
-    table = list(csv.reader((tmp_path / "per_class.csv").open()))
+    table = list(csv.reader(io.StringIO((tmp_path / "per_class.csv").read_text())))
     # happy: one of two right; a resample of its two clips scores 0, 1/2 or 1, so the 95 % interval is 0-100
     assert table[0][-1] == "recall_95%_ci"
     assert table[1] == ["happy", "2", "1", "50.00", "0.00–100.00"] and table[4] == ["angry", "0", "1", "—", "—"]
@@ -62,10 +63,10 @@ def test_report_files(tmp_path):
     assert boot["resamples"] == 2000 and boot["level"] == 0.95
     assert boot["war"]["low"] <= 0.5 <= boot["war"]["high"] and boot["recall"]["angry"] == {"low": None, "high": None}
 
-    img = Image.open(tmp_path / "confusion.png")
-    assert img.mode == "RGB" and img.width > 8 * 56 and img.height > 7 * 56
-    # the happy→happy cell (row 0, col 0) is shaded: half of its row
-    assert img.getpixel((16 + 150 + 28, 16 + 150 + 5)) != (255, 255, 255)
+    with Image.open(tmp_path / "confusion.png") as img:
+        assert img.mode == "RGB" and img.width > 8 * 56 and img.height > 7 * 56
+        # the happy→happy cell (row 0, col 0) is shaded: half of its row
+        assert img.getpixel((16 + 150 + 28, 16 + 150 + 5)) != (255, 255, 255)
 
 
 def test_compare_table_lists_every_run(tmp_path):

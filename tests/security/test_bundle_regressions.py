@@ -491,7 +491,7 @@ def test_the_evaluation_csvs_neutralise_label_names(tmp_path):
     }
     write_report(tmp_path, build_summary(records, labels, {}, total=6), labels, records)
     for name in ("per_class.csv", "confusion.csv"):
-        rows = list(csv.reader((tmp_path / name).open(newline="", encoding="utf-8")))
+        rows = list(csv.reader(io.StringIO((tmp_path / name).read_text(encoding="utf-8"), newline="")))
         cells = _formula_cells(rows)
         assert len(cells) >= 5 and all(c.startswith("'") for c in cells), (name, cells)
     md_rows = [line for line in (tmp_path / "per_class.md").read_text().splitlines() if line.startswith("| x")]

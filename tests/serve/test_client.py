@@ -32,6 +32,26 @@ class Script:
         self.requests = 0
 
 
+class _StandInServer(ThreadingHTTPServer):
+    """Closes every connection it accepted when it is closed, so no socket outlives the test that made it."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.accepted: list = []
+
+    def process_request(self, request, client_address) -> None:
+        self.accepted.append(request)
+        super().process_request(request, client_address)
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a connection closed under a handler at teardown
+
+    def server_close(self) -> None:
+        super().server_close()
+        for request in self.accepted:
+            request.close()
+
+
 def serve(script: Script) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:
@@ -57,7 +77,7 @@ def serve(script: Script) -> ThreadingHTTPServer:
                 self.wfile.write(line)
                 self.wfile.flush()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _StandInServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -97,6 +117,7 @@ def test_a_lost_server_fails_fast_while_backing_off_and_is_used_again_when_back(
     got = model.analyze(frames, audio, INSTRUCTION, on_token=tokens.append)
     assert got.label == "happy" and tokens == ["hi"] and got.timings["round_trip"] >= 0
     assert got.timings["network"] == max(0.0, got.timings["round_trip"] - 0.6)
+    model.close()
 
 
 def test_refusals_say_what_to_do(stand_in):
@@ -125,6 +146,7 @@ def test_refusals_say_what_to_do(stand_in):
     script.answers.append((200, {}, [event("result", result=RESULT, server=changed)]))
     with pytest.raises(BackendError, match="model on .* changed"):
         model.analyze(frames, audio, INSTRUCTION, on_token=lambda _: None)
+    model.close()
 
 
 def test_the_backend_describes_the_server_and_the_manifest_records_it(stand_in):

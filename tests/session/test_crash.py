@@ -97,6 +97,7 @@ def test_sigkill_mid_session_leaves_a_readable_bundle(tmp_path):
         if proc.poll() is None:
             proc.kill()
     reader_thread.join(5)
+    _close_pipes(proc)
     assert proc.returncode == -signal.SIGKILL
 
     r = SessionReader(bundle)
@@ -165,6 +166,7 @@ def test_sigkill_of_a_paced_writer_loses_under_half_a_second(tmp_path, run_s=3.3
         if proc.poll() is None:
             proc.kill()
     t.join(5)
+    _close_pipes(proc)
     r = SessionReader(bundle)
     t_kill = kill_wall - r.manifest.clock_origin_wall
     assert r.bad_lines == () and not r.complete
@@ -177,3 +179,9 @@ def test_sigkill_of_a_paced_writer_loses_under_half_a_second(tmp_path, run_s=3.3
         f"\nwriter-only kill at {t_kill:.2f} s: video loss {video_loss:.3f} s, audio loss {audio_loss:.3f} s"
     )
     assert video_loss < 0.5 and audio_loss < 0.5
+
+
+def _close_pipes(proc: subprocess.Popen) -> None:
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()

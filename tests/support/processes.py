@@ -8,7 +8,7 @@ STOP_TIMEOUT_S = 5.0
 
 
 def stop_process(proc: subprocess.Popen | None) -> None:
-    """SIGTERM, wait up to STOP_TIMEOUT_S, then SIGKILL; closes a piped stderr. ``None`` is a no-op."""
+    """SIGTERM, wait up to STOP_TIMEOUT_S, then SIGKILL; closes its pipes. ``None`` is a no-op."""
     if proc is None:
         return
     proc.terminate()
@@ -17,5 +17,6 @@ def stop_process(proc: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(STOP_TIMEOUT_S)
-    if proc.stderr is not None:
-        proc.stderr.close()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
