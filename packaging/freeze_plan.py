@@ -40,6 +40,11 @@ EXCLUDED_MODULES = (
     "pytest", "_pytest", "pytestqt", "setuptools", "pip", "PyInstaller",
 )
 EXCLUDED_MODULES_CPU = ("triton", "nvidia")  # CUDA-only: the CPU wheel cannot use them
+# The model server and cluster evaluation (the ``serve`` extra): a desktop build is its client only, which needs
+# nothing but the standard library; ``main.py serve`` and ``--ray`` then say how to get them. R1OMNI_BUILD_SERVE=1
+# keeps them (a build for a GPU server).
+EXCLUDED_MODULES_SERVE = ("ray", "fastapi", "starlette", "uvicorn", "uvloop", "grpc", "aiohttp", "aiosignal",
+                          "opentelemetry", "msgpack", "watchfiles", "websockets", "httptools")
 
 # Shared libraries and data inside torch that only its own C++ tests, benchmarks or builds use (glob on the path
 # inside the bundle). torch/bin holds test executables and protoc (hooks/hook-torch.py adds back the one program
@@ -97,9 +102,15 @@ def torch_mismatch(kind: str, torch_cuda_version: str | None) -> str | None:
     return None
 
 
-def excluded_modules(kind: str) -> list[str]:
+def with_server(environ: dict[str, str] | None = None) -> bool:
+    """Whether the build keeps the model server (``R1OMNI_BUILD_SERVE=1``)."""
+    return (environ if environ is not None else os.environ).get("R1OMNI_BUILD_SERVE", "0").strip() == "1"
+
+
+def excluded_modules(kind: str, server: bool = False) -> list[str]:
     """Module names PyInstaller must leave out (each with its submodules)."""
-    return list(EXCLUDED_MODULES) + (list(EXCLUDED_MODULES_CPU) if kind == "cpu" else [])
+    return (list(EXCLUDED_MODULES) + (list(EXCLUDED_MODULES_CPU) if kind == "cpu" else [])
+            + ([] if server else list(EXCLUDED_MODULES_SERVE)))
 
 
 def transformers_model_packages(models_dir: Path) -> list[str]:

@@ -149,7 +149,7 @@ def test_deb_installs_into_a_scratch_root_runs_and_removes_cleanly(frozen_build,
         proc = run([launcher, "--help"], tmp_path)
         assert proc.returncode == 0 and "analyze" in proc.stdout and "--source" in proc.stdout, proc.stderr
         proc = run([launcher, "analyze", PARITY_DIR / "clips" / "clip_a.mp4", "--model", PARITY_DIR / "checkpoint",
-                    "--max-new-tokens", "24", "--json", "--device", "cpu"], tmp_path)
+                    "--max-new-tokens", "24", "--json", "--device", "cpu", "--dtype", "float32"], tmp_path)
         assert proc.returncode == 0, proc.stderr[-3000:]
         with np.load(PARITY_DIR / "cases" / "va_mp4.npz") as z:
             assert json.loads(proc.stdout.strip().splitlines()[-1])["token_ids"] == z["gen_ids"].tolist()

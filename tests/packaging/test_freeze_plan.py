@@ -103,3 +103,10 @@ def test_the_installed_transformers_keeps_the_app_models_and_drops_the_others():
     assert "transformers.models.llama.modeling_llama" in unused
     assert "transformers.models.qwen2.modular_qwen2" in unused
     assert not {"transformers.models.qwen2.modeling_qwen2", "transformers.models.llama"} & unused
+
+
+def test_the_model_server_stays_out_of_a_desktop_build_unless_asked_for():
+    desktop = set(freeze_plan.excluded_modules("cpu"))
+    assert {"ray", "fastapi", "uvicorn", "grpc"} <= desktop
+    assert not {"ray", "fastapi"} & set(freeze_plan.excluded_modules("cpu", server=True))
+    assert freeze_plan.with_server({"R1OMNI_BUILD_SERVE": "1"}) and not freeze_plan.with_server({})

@@ -44,7 +44,8 @@ def test_live_monitor_shows_video_and_records_analysed_windows(live_run):
     proc, shot, sessions = live_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "first preview frame shown" in proc.stderr
-    image = np.asarray(Image.open(shot).convert("RGB"))
+    with Image.open(shot) as shown:
+        image = np.asarray(shown.convert("RGB"))
     h, w, _ = image.shape
     assert w >= 1000 and h >= 700
     # a drawn window, not a blank grab: the video, the waveform, the label colours and text
@@ -77,8 +78,9 @@ def test_export_of_the_recorded_session(live_run, frozen_build, tmp_path):
 
 
 def _analyze_tokens(command: list, tmp: Path) -> list[int]:
+    # float32: the precision the reference was recorded in ("auto" picks bfloat16 on a CPU with AMX or AVX512-BF16)
     proc = run([*command, "analyze", CLIP, "--model", CHECKPOINT, "--max-new-tokens", "24", "--json",
-                "--device", "cpu"], tmp)
+                "--device", "cpu", "--dtype", "float32"], tmp)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])["token_ids"]
 
@@ -99,7 +101,8 @@ def test_evaluate_writes_metrics_and_the_confusion_matrix(frozen_build, tmp_path
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["clips"]["scored"] == 1 and metrics["metrics"]["n"] == 1, metrics
-    assert Image.open(tmp_path / "run" / "confusion.png").size[0] > 100  # drawn with Pillow's bundled fonts
+    with Image.open(tmp_path / "run" / "confusion.png") as drawn:
+        assert drawn.size[0] > 100  # drawn with Pillow's bundled fonts
 
 
 def test_headless_monitor_prints_one_json_line_per_window(frozen_build, tmp_path):
