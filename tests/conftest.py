@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -15,3 +17,22 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PARITY_DIR = ROOT / "tests" / "fixtures" / "parity"
+
+
+# Variables that libraries set for themselves on import or start-up (Ray, Qt, OpenMP); a test leaves every other
+# variable as it found it, so one test's endpoint, token or config folder cannot leak into the next one.
+_LIBRARY_SET = ("RAY_", "QT_", "OMP_", "KMP_", "MKL_", "TOKENIZERS_", "GRPC_", "PYTHONWARNINGS", "CUDA_")
+
+
+@pytest.fixture(autouse=True)
+def _environment_is_left_as_found():
+    before = dict(os.environ)
+    yield
+    after = dict(os.environ)
+    changed = sorted(k for k in before.keys() | after.keys()
+                     if before.get(k) != after.get(k) and not k.startswith(_LIBRARY_SET))
+    if changed:
+        os.environ.clear()
+        os.environ.update(before)
+        pytest.fail(f"the test changed environment variables {changed} without restoring them "
+                    "(use monkeypatch.setenv / monkeypatch.delenv)")

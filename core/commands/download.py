@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -104,8 +103,6 @@ class _Reporter:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.endpoint and args.hub == "huggingface":
-        os.environ["HF_ENDPOINT"] = args.endpoint  # before anything imports huggingface_hub (read at import)
     from core.model.download import download_model, make_hub
     from core.model.errors import ModelLoadError
 

@@ -47,7 +47,8 @@ def packaging_module(name: str):
 
 def frozen_env(tmp: Path, **extra: str) -> dict[str, str]:
     """Environment for a frozen run: offline hub, settings in ``tmp``, no Python variables from this venv."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "HF_", "MODELSCOPE_", "R1OMNI_"))}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", R1OMNI_LIVE_CONFIG_DIR=str(tmp / "config"))
     env.update(extra)
     return env
