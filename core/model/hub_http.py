@@ -236,7 +236,9 @@ class HfHttpHub:
                     e.close()
                     url = urllib.parse.urljoin(url, location)
                     continue
-                raise self._http_error(e, repo_id, path) from None
+                error = self._http_error(e, repo_id, path)
+                e.close()  # the error holds the connection: left to the collector it warns (an unclosed socket)
+                raise error from None
             except (urllib.error.URLError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 raise DownloadError(UNREACHABLE, f"{self.endpoint} cannot be reached ({reason})",
