@@ -197,9 +197,9 @@ def _finite(d: Mapping[str, Any], key: str, default: float | None = None) -> flo
     value = d.get(key)
     if value is None and default is not None:
         return default
-    if type(value) not in (int, float) or not -MAX_ABS <= value <= MAX_ABS:  # NaN fails the comparison
-        raise TypeError(f"{key!r} is not a finite number")
-    return float(value)
+    if (type(value) is int or type(value) is float) and -MAX_ABS <= value <= MAX_ABS:  # NaN fails the comparison
+        return float(value)
+    raise TypeError(f"{key!r} is not a finite number")
 
 
 def _whole(d: Mapping[str, Any], key: str) -> int:

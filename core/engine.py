@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from core import labels as _labels
 from core.attribution import (
@@ -56,8 +56,11 @@ from core.backend import (
 )
 from core.faces import FaceChecks
 from core.model.preprocess import DEFAULT_INSTRUCTION
-from core.results import WindowResult
+from core.results import AnalysisResult, WindowResult
 from core.window import AUDIO_MISSING, Window, model_frame_indices
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +157,15 @@ class WorkerStats:
     @property
     def completed(self) -> int:
         return self.analysed + self.failed + self.cancelled
+
+
+class _Latest(TypedDict, total=False):
+    """The ``last_*`` timings of a finished window (see ``WorkerStats``); those not given keep their value."""
+
+    last_latency_s: float | None
+    last_compute_s: float | None
+    last_first_token_s: float | None
+    last_network_s: float | None
 
 
 class Attachment:
@@ -641,10 +653,9 @@ class InferenceWorker:
         started = time.perf_counter()
         try:
             try:
-                video_only = backend.analyze(inputs.frames, None, params, None, should_stop)
-                failure = None
+                outcome: AnalysisResult | Exception = backend.analyze(inputs.frames, None, params, None, should_stop)
             except Exception as exc:  # noqa: BLE001 — a failed attribution never kills the worker
-                video_only, failure = None, exc
+                outcome = exc
             seconds = time.perf_counter() - started
             if job.cancelled or self._stopping.is_set():
                 listener.attribution_cancelled(inputs.window_id)
@@ -653,13 +664,13 @@ class InferenceWorker:
                     self._jobs.appendleft(job)
                 self._count_job(job, attributions_yielded=1)
                 listener.attribution_yielded(inputs.window_id)
-            elif failure is not None:
-                message = (self._failure_message(inputs.window_id, failure) if is_out_of_memory(failure)
-                           else f"The video-only run of window {inputs.window_id} failed: {failure}")
+            elif isinstance(outcome, Exception):
+                message = (self._failure_message(inputs.window_id, outcome) if is_out_of_memory(outcome)
+                           else f"The video-only run of window {inputs.window_id} failed: {outcome}")
                 log.warning("%s", message)
                 listener.attribution_failed(inputs.window_id, message)
             else:
-                listener.attribution_ready(inputs.window_id, compare(inputs, video_only, seconds))
+                listener.attribution_ready(inputs.window_id, compare(inputs, outcome, seconds))
                 self._count_job(job, attributed=1, last_attribution_s=seconds)
         finally:
             with self._lock:
@@ -699,7 +710,7 @@ class InferenceWorker:
         self._apply(attachment, lambda old: replace(old, busy=busy))
 
     def _count(self, attachment: Attachment, analysed: int = 0, failed: int = 0, cancelled: int = 0,
-               **last: float | None) -> None:
+               **last: Unpack[_Latest]) -> None:
         """Add to the worker's and the attachment's counters (each a new snapshot value: no torn reads)."""
         self._apply(attachment, lambda old: replace(
             old, analysed=old.analysed + analysed, failed=old.failed + failed, cancelled=old.cancelled + cancelled,

@@ -96,9 +96,10 @@ class AnalysisResult:
             object.__setattr__(self, "scores", _frozen(self.scores))
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> AnalysisResult:
-        """The inverse of ``to_dict``, for a result that crossed a process or a network: every field is checked
-        for its type (a ``ValueError`` names the first wrong one), unknown keys are ignored."""
+    def from_dict(cls, d: object) -> AnalysisResult:
+        """The inverse of ``to_dict``, for a result that crossed a process or a network: ``d`` is whatever was
+        decoded; it and every field are checked for their type (a ``ValueError`` names the first wrong one),
+        unknown keys are ignored."""
         if not isinstance(d, Mapping):
             raise ValueError("a result must be a JSON object")
 

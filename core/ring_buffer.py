@@ -22,6 +22,7 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -513,7 +514,7 @@ class LiveBuffer:
             status = AUDIO_PARTIAL
         else:
             status = AUDIO_OK
-        source = dict(self._source_info)
+        source: dict[str, Any] = dict(self._source_info)
         source.update(
             audio_coverage=round(coverage, 4),
             audio_peak_dbfs=round(dbfs(peak), 1) if peak > 0 else None,

@@ -19,18 +19,40 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from types import TracebackType
+from typing import BinaryIO, Protocol, overload
 
 TEMP_SUFFIX = ".part"
 NAME_TRIES = 16  # random names tried before giving up (a clash needs 2^64 bad luck or a hostile folder)
 PUBLIC_MODE = 0o666  # minus the umask, as for any file the user saves
 PRIVATE_MODE = 0o600  # settings: readable by the user only
 
+
+
+class WritableFile(Protocol):
+    """What an ``Opener``'s file must do: a binary file opened for writing does; so does the session writer's
+    wrapper that counts the bytes written. ``write`` may write less than it is given (an unbuffered file)."""
+
+    def write(self, data: bytes | memoryview, /) -> int | None: ...
+
+    def flush(self) -> None: ...
+
+    def fileno(self) -> int: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> WritableFile: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> None: ...
+
+
 #: ``opener(path, mode) -> binary file``; tests inject files that fail like a full disk. It is called with
 #: mode ``"xb"`` (exclusive create), which never follows a symlink at ``path``.
-Opener = Callable[[Path, str], BinaryIO]
+Opener = Callable[[Path, str], WritableFile]
 
 _CREATE_FLAGS = (
     os.O_WRONLY
@@ -53,7 +75,7 @@ def create_exclusive(path: Path, private: bool = False) -> BinaryIO:
     return os.fdopen(fd, "wb")
 
 
-def _open_temp(target: Path, opener: Opener | None, private: bool) -> tuple[Path, BinaryIO]:
+def _open_temp(target: Path, opener: Opener | None, private: bool) -> tuple[Path, WritableFile]:
     for _ in range(NAME_TRIES):
         tmp = temp_name(target)
         try:
@@ -63,7 +85,7 @@ def _open_temp(target: Path, opener: Opener | None, private: bool) -> tuple[Path
     raise FileExistsError(f"could not create a temporary file next to {target}: every name tried exists")
 
 
-def _fsync(f: BinaryIO) -> None:
+def _fsync(f: WritableFile) -> None:
     try:
         os.fsync(f.fileno())
     except (AttributeError, ValueError, OSError):
@@ -84,16 +106,33 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-@contextmanager
+@overload
+def atomic_output(
+    target: str | os.PathLike[str], *, opener: None = None, private: bool = False
+) -> AbstractContextManager[BinaryIO]: ...
+
+
+@overload
+def atomic_output(
+    target: str | os.PathLike[str], *, opener: Opener, private: bool = False
+) -> AbstractContextManager[WritableFile]: ...
+
+
 def atomic_output(
     target: str | os.PathLike[str], *, opener: Opener | None = None, private: bool = False
-) -> Iterator[BinaryIO]:
-    """Yield a binary file; when the block ends without an exception it becomes ``target`` atomically.
+) -> AbstractContextManager[WritableFile]:
+    """Yield a binary file (the ``opener``'s file, if one is given); when the block ends without an exception it
+    becomes ``target`` atomically.
 
     The folder of ``target`` must exist. ``private`` creates the file readable by the user only.
     Raises ``OSError`` (the temporary file is gone and ``target`` unchanged) when anything fails.
     """
-    target = Path(target)
+    return _atomic_output(Path(target), opener, private)
+
+
+@contextmanager
+def _atomic_output(target: Path, opener: Opener | None, private: bool) -> Iterator[WritableFile]:
+    """See :func:`atomic_output`; without an opener the file is ``create_exclusive``'s, a real binary file."""
     tmp, f = _open_temp(target, opener, private)
     try:
         yield f
@@ -134,7 +173,7 @@ def atomic_write(
     return target
 
 
-def open_no_follow(path: str | os.PathLike[str], mode: str) -> BinaryIO:
+def open_no_follow(path: str | os.PathLike[str], mode: str) -> WritableFile:
     """``open(path, mode)`` unbuffered, refusing a symlink at ``path`` (``OSError``, ELOOP on POSIX).
 
     For files the session writer creates or appends to inside a recording folder.
@@ -143,4 +182,4 @@ def open_no_follow(path: str | os.PathLike[str], mode: str) -> BinaryIO:
     def opener(p: str, flags: int) -> int:
         return os.open(p, flags | getattr(os, "O_NOFOLLOW", 0), PUBLIC_MODE)
 
-    return open(path, mode, buffering=0, opener=opener)  # type: ignore[return-value]
+    return open(path, mode, buffering=0, opener=opener)

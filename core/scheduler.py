@@ -200,16 +200,18 @@ class Scheduler:
         video_h, audio_h = self.buffer.horizons()
         if not self._video_covers(video_h, t1):
             return False
-        audio_flowing = audio_h is not None and audio_h >= t1 - self.window_s
-        return not audio_flowing or audio_h >= t1 - 1e-6
+        if audio_h is None or audio_h < t1 - self.window_s:
+            return True  # no audio flowing: the window goes without it
+        return audio_h >= t1 - 1e-6
 
     def outlook(self, t1: float, sources: Iterable[_HasStatus], now: float) -> DataOutlook:
         """See ``DataOutlook``: ``sources`` are the session's sources, ``now`` the clock's time. The sources are
         read before the buffer, so a source found waiting has pushed everything it will push before ``now``."""
         statuses = [src.status() for src in sources]
         running = [s for s in statuses if s.active]
-        idle = all(s.waiting_until is not None and s.waiting_until > now for s in running)
-        resume_at = min(s.waiting_until for s in running) if running and idle else None  # type: ignore[type-var]
+        wakes = [s.waiting_until for s in running if s.waiting_until is not None and s.waiting_until > now]
+        idle = len(wakes) == len(running)  # every running source waits on the clock
+        resume_at = min(wakes) if running and idle else None
         return DataOutlook(ready=self.data_ready(t1), finished=not running, resume_at=resume_at)
 
     def _video_covers(self, video_h: float | None, t1: float) -> bool:

@@ -69,6 +69,11 @@ def _text(limit: int) -> Callable[[Any], bool]:
     return lambda v: not isinstance(v, str) or (len(v) <= limit and "\x00" not in v)
 
 
+def _one_of(options: tuple[str, ...]) -> Callable[[Any], bool]:
+    """Exactly one of ``options``."""
+    return lambda v: v in options
+
+
 def _index_or_text(limit: int) -> Callable[[Any], bool]:
     """A device index in [0, MAX_DEVICE_INDEX] or a string (see ``_text``)."""
     return lambda v: (0 <= v <= MAX_DEVICE_INDEX) if isinstance(v, int) and not isinstance(v, bool) else _text(limit)(v)
@@ -85,7 +90,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "window_geometry": (_text(MAX_GEOMETRY_CHARS), "Qt window geometry"),
 }
 RULES.update(
-    {name: ((lambda v, ok=options: v in ok), f"one of {', '.join(options)}") for name, options in CHOICES.items()}
+    {name: (_one_of(options), f"one of {', '.join(options)}") for name, options in CHOICES.items()}
 )
 
 

@@ -166,8 +166,8 @@ def sources_for(kind: str, ref: int | str | None = None, mic: int | str | None =
         src = MediaFileSource(DEMO_CLIP, realtime=realtime, loop=True, name="demo clip")
         return OpenedSources(src, src, "demo clip", notes)
     if kind == SOURCE_SYNTHETIC:
-        src = SyntheticSource(audio="chirp", name="synthetic test pattern")
-        return OpenedSources(src, src, "synthetic test pattern", notes)
+        pattern = SyntheticSource(audio="chirp", name="synthetic test pattern")
+        return OpenedSources(pattern, pattern, "synthetic test pattern", notes)
     if kind not in (SOURCE_FILE, SOURCE_STREAM):
         raise ValueError(f"unknown source kind {kind!r}: camera, demo, synthetic, file or stream")
     target = str(ref)

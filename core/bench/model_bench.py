@@ -159,7 +159,7 @@ def run_child(job: Job) -> dict[str, Any]:
     instruction = DEFAULT_INSTRUCTION
     out["positions"] = prompt_positions(model, audio, instruction)
     model.warm_up(frames, audio, instruction, job.tokens)
-    runs = []
+    runs: list[dict[str, Any]] = []  # JSON records: timings, cpu_s, load, ids
     for _ in range(job.repeats):
         cpu, load = time.process_time(), load_average()
         r = model.analyze(frames, audio, instruction, max_new_tokens=job.tokens, label_set="free")
@@ -220,7 +220,7 @@ def _distance(model: Any, frames: np.ndarray, audio: np.ndarray, instruction: st
 
     with np.load(ref_path) as z:
         ids, ref = z["ids"].tolist(), z["logits"]
-    out = {"steps": len(ids), "reference_logit_scale": float(np.abs(ref).max())}
+    out: dict[str, Any] = {"steps": len(ids), "reference_logit_scale": float(np.abs(ref).max())}
     variants = {"profile": None, "int8_only": profile_named("exact").audio_seconds}
     saved = model.encoder.audio_seconds
     try:

@@ -25,6 +25,7 @@ from core.capture.base import (
     EV_STARTED,
     EV_WARNING,
     RUNNING,
+    CaptureSink,
     SourceBase,
     SourceError,
 )
@@ -174,7 +175,6 @@ class MediaFileSource(SourceBase):
         """Decode the whole file once onto session times ``t_base + pts``; returns the media duration played."""
         sink = self._sink
         assert sink is not None
-        clock = sink.clock
         streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
         v_stream = container.streams.video[0] if container.streams.video else None
         resampler = av.AudioResampler(format="flt", layout="mono", rate=MODEL_SAMPLE_RATE_HZ)
@@ -185,6 +185,8 @@ class MediaFileSource(SourceBase):
                 if self._stop.is_set():
                     break
                 for frame in packet.decode():
+                    if not isinstance(frame, (av.VideoFrame, av.AudioFrame)):
+                        continue  # never taken: only the video and audio streams are demuxed, so no subtitles come
                     t_media = frame.time if frame.time is not None else end
                     if isinstance(frame, av.VideoFrame):
                         t = t_base + t_media
@@ -196,9 +198,9 @@ class MediaFileSource(SourceBase):
                     else:
                         end = max(end, t_media + frame.samples / frame.sample_rate)
                         for out in resampler.resample(frame):
-                            self._push_audio(out, t_base, clock)
+                            self._push_audio(sink, out, t_base)
             for out in resampler.resample(None):
-                self._push_audio(out, t_base, clock)
+                self._push_audio(sink, out, t_base)
         except av.error.FFmpegError as exc:
             raise MediaFileError(
                 f"{self.path!r} is damaged: decoding stopped at {end:.2f} s ({av_reason(exc)}); re-encode or replace "
@@ -210,10 +212,10 @@ class MediaFileSource(SourceBase):
             )
         return end
 
-    def _push_audio(self, frame: av.AudioFrame, t_base: float, clock) -> None:
+    def _push_audio(self, sink: CaptureSink, frame: av.AudioFrame, t_base: float) -> None:
         t0 = t_base + (frame.time or 0.0)
         if self.realtime and not self._pace(t0):
             return
         samples = frame.to_ndarray()[0]
-        self._sink.push_audio(samples, t0, exact=True)  # type: ignore[union-attr]
+        sink.push_audio(samples, t0, exact=True)
         self._audio_samples += len(samples)

@@ -74,12 +74,14 @@ class MicrophoneSource(SourceBase):
     # -- PortAudio callback thread ------------------------------------------------------------------------------
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
-        now = self._sink.clock.now()  # type: ignore[union-attr]
+        sink, ring = self._sink, self._ring
+        assert sink is not None and ring is not None  # set before the stream (hence this callback) starts
+        now = sink.clock.now()
         if status.input_overflow:
             self._xruns += 1
         # the block's first sample was captured one block ago. PortAudio's inputBufferAdcTime is not used: through
         # ALSA's pulse plugin it was measured up to 150 ms off (stale after idle), which would shift audio vs video
-        self._ring.write(indata, now - frames / self.rate_hz)  # type: ignore[union-attr]
+        ring.write(indata, now - frames / self.rate_hz)
 
     # -- own thread ---------------------------------------------------------------------------------------------
 
@@ -103,7 +105,8 @@ class MicrophoneSource(SourceBase):
 
     def _open(self) -> None:
         sd = _sounddevice()
-        if sd is None and self._stream_factory is None:
+        factory = self._stream_factory or (sd.InputStream if sd is not None else None)
+        if factory is None:
             raise SourceError("no microphone: the PortAudio library is missing (install libportaudio2)")
         info = find_microphone(self.device) if self._stream_factory is None else self._fake_info()
         channels = min(self.requested_channels or min(2, info.channels), info.channels)
@@ -115,7 +118,6 @@ class MicrophoneSource(SourceBase):
         self.info, self.rate_hz, self._audio_rate = info, rate, rate
         self._ring = BlockRing(rate, channels)
         self._converter = AudioConverter(rate)
-        factory = self._stream_factory or sd.InputStream
         real = self._stream_factory is None
         server_source = pulse_source_env(info.pulse_source) if info.pulse_source else contextlib.nullcontext()
         try:

@@ -65,7 +65,7 @@ def parse_json(text: str, default: str) -> list[PulseSource]:
     for e in entries if isinstance(entries, list) else []:
         if not isinstance(e, dict) or not isinstance(e.get("name"), str):
             continue
-        props = e.get("properties") if isinstance(e.get("properties"), dict) else {}
+        props = raw if isinstance(raw := e.get("properties"), dict) else {}
         if props.get("device.class") == "monitor" or e["name"].endswith(".monitor"):
             continue
         channels, rate = _spec(str(e.get("sample_specification", "")))

@@ -16,6 +16,10 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.session import SessionReader
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +37,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _report_left_out(reader: object) -> None:
+def _report_left_out(reader: SessionReader) -> None:
     """Name on stderr what the export had to leave out of a damaged bundle."""
     from core.session.export.common import left_out_listed
     from core.session.export.escaping import terminal_safe
 
-    for line in left_out_listed(reader):  # type: ignore[arg-type]
+    for line in left_out_listed(reader):
         print(terminal_safe(f"export: left out: {line}"), file=sys.stderr)
 
 

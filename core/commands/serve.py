@@ -208,7 +208,10 @@ def _http_mismatch(serve, wanted: dict) -> str | None:
     run behind options other than the ones asked for (another address, no TLS)."""
     from ray.serve.context import _get_global_client
 
-    have = _get_global_client().http_config
+    client = _get_global_client()  # raises when no Serve controller runs: None only when told not to raise
+    if client is None:
+        raise RuntimeError("Ray Serve is not running on this cluster after serve.start()")
+    have = client.http_config
     for key, value in wanted.items():
         if getattr(have, key, None) != value:
             return (f"Ray Serve already runs on this cluster with {key}={getattr(have, key, None)!r}, not "

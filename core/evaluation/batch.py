@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from core.evaluation import runner
 from core.evaluation.dataset import VIDEO_EXTENSIONS, DatasetError, resolve_labels
@@ -73,7 +74,7 @@ def analyze_folder_cli(args: argparse.Namespace, folder: str | Path | None = Non
                           modal=getattr(args, "modal", None) or "video_audio",
                           max_new_tokens=args.max_new_tokens, scores=bool(getattr(args, "scores", False)),
                           batch_size=getattr(args, "batch_size", 1))
-        settings = {"model": runner.model_identity(args.model), "instruction": instruction,
+        settings: dict[str, Any] = {"model": runner.model_identity(args.model), "instruction": instruction,
                     "labels": list(labels) if labels else "free", "max_new_tokens": opts.max_new_tokens,
                     "modal": opts.modal, "folder": str(folder.resolve()),
                     "device": getattr(args, "device", "auto"), "dtype": getattr(args, "dtype", "auto"),

@@ -40,6 +40,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from core import labels as _labels
 
@@ -102,6 +103,14 @@ class Dataset:
 
 
 # ----------------------------------------------------------------------------------------- labels
+
+
+@overload
+def resolve_labels(spec: str) -> tuple[str, tuple[str, ...]]: ...
+
+
+@overload
+def resolve_labels(spec: None) -> None: ...
 
 
 def resolve_labels(spec: str | None) -> tuple[str, tuple[str, ...]] | None:
@@ -322,7 +331,12 @@ def _find_ancestor(path: Path, names: Iterable[str]) -> Path | None:
 
 
 def _ravdess_rows(root: Path, videos: list[Path], notes: list[str]) -> list[tuple[Path, str, str]]:
-    parsed = [(p, _RAVDESS_NAME.match(p.stem)) for p in videos]
+    parsed: list[tuple[Path, re.Match[str]]] = []
+    for p in videos:
+        m = _RAVDESS_NAME.match(p.stem)
+        if m is None:  # never taken: the caller passes RAVDESS names only
+            raise DatasetError(f"{p}: not a RAVDESS file name (seven two-digit fields, e.g. 01-01-03-01-01-01-12)")
+        parsed.append((p, m))
     full_av = [pm for pm in parsed if pm[1].group(1) == RAVDESS_FULL_AV]
     chosen = full_av or parsed
     if full_av and len(full_av) < len(parsed):

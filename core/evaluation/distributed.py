@@ -85,7 +85,7 @@ class ClipWorker:
     def analyze(self, jobs: list[tuple[str, str, str | None]]) -> list[dict[str, Any]]:
         """The records of these clips, built exactly as a local run builds them."""
         memory = _MemoryLog()
-        run_jobs([Job(k, Path(p), t) for k, p, t in jobs], self.model, self.opts, memory, {},  # type: ignore[arg-type]
+        run_jobs([Job(k, Path(p), t) for k, p, t in jobs], self.model, self.opts, memory, {},
                  progress_stream=io.StringIO())
         return memory.records
 
@@ -151,7 +151,8 @@ class _Dispatcher:
             slots = resources.get("GPU", 0) / gpus if gpus else resources.get("CPU", 1) / per if per else 1
             n = max(1, int(slots))
         self.n_workers = n
-        self.actor_class = ray.remote(num_cpus=cluster_options.cpus_per_worker, num_gpus=gpus)(worker_class)
+        # an actor class; Ray's own types cannot say which (its .remote and .options are used below)
+        self.actor_class: Any = ray.remote(num_cpus=cluster_options.cpus_per_worker, num_gpus=gpus)(worker_class)
         self.worker_args = worker_args
         self.group_size = group_size
         self.summary, self.result_log, self.progress = summary, result_log, progress

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 RUN_RECORD = "run"
 CLIP_RECORD = "clip"
@@ -75,6 +75,18 @@ def _compare(path: Path, old: Mapping[str, Any] | None, settings: Mapping[str, A
             f"({'; '.join(f'{k}: {get(old, k)!r} there, {get(settings, k)!r} now' for k in diff)}). "
             "Write this run elsewhere (--out) or move the old results away; nothing was changed."
         )
+
+
+class RecordLog(Protocol):
+    """Where a run writes its records: a ``ResultLog`` file, or a Ray worker's list sent back to the driver."""
+
+    path: Path
+
+    def open(self, settings: dict[str, Any]) -> dict[str, dict[str, Any]]: ...
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
 
 
 class ResultLog:

@@ -40,7 +40,7 @@ class Progress:
         self._failed = 0
         self._last_draw = -float("inf")
         self._note = ""
-        self._drawn = None  # (done, failed) of the last line drawn
+        self._drawn: tuple[int, int] | None = None  # (done, failed) of the last line drawn
 
     @property
     def rate(self) -> float | None:

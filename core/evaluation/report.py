@@ -293,7 +293,7 @@ def _run_consistency(run: dict[str, Any]) -> dict[str, int] | None:
 def paired_tests(runs: Sequence[dict[str, Any]]) -> list[tuple[str, str, stats.McNemar | None]]:
     """McNemar of every run against the first, on the clips both scored; None where a run has no records."""
     base = runs[0]
-    out = []
+    out: list[tuple[str, str, stats.McNemar | None]] = []
     for other in runs[1:]:
         if not base.get("_records") or not other.get("_records"):
             out.append((base["_name"], other["_name"], None))

@@ -22,15 +22,20 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from core import labels as _labels
 from core.consistency import check as check_consistency
-from core.evaluation.log import ResultLog
+from core.evaluation.log import RecordLog
 from core.evaluation.progress import Progress
 from core.evaluation.scoring import predict
 from core.model.preprocess import IMAGE_SIZE_PX
 from core.window import AUDIO_MISSING, AUDIO_OK, DEFAULT_MODEL_FRAMES
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from core.results import AnalysisResult
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +51,21 @@ MODALS = ("video_audio", "video")
 
 
 class Analyzer(Protocol):
-    """What the runner needs from ``core.model``'s model (``R1OmniModel.analyze``; ``analyze_batch`` when
-    ``batch_size`` > 1)."""
+    """What a run needs from a model: ``core.model``'s ``R1OmniModel`` or a server's ``RemoteModel``
+    (``analyze``; ``analyze_batch`` when ``batch_size`` > 1; ``info`` and ``close`` for the one-clip command).
+    frames uint8 [T, H, W, 3] RGB, audio float32 [S] at 16 kHz or None."""
 
-    def analyze(self, frames: Any, audio: Any, instruction: str, **kwargs: Any) -> Any: ...
+    def analyze(self, frames: np.ndarray, audio: np.ndarray | None, instruction: str, *,
+                max_new_tokens: int = ..., on_token: Callable[[str], None] | None = ..., label_set: str = ...,
+                modal: str | None = ..., scores: bool = ...) -> AnalysisResult: ...
 
-    def analyze_batch(self, clips: list[tuple[Any, Any]], instruction: str, **kwargs: Any) -> list[Any]: ...
+    def analyze_batch(self, clips: list[tuple[np.ndarray, np.ndarray | None]], instruction: str, *,
+                      max_new_tokens: int = ..., label_set: str = ...,
+                      modal: str | None = ...) -> list[AnalysisResult]: ...
+
+    def info(self, hash_weights: bool | None = ...) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
 
 
 ClipReader = Callable[[Path], Any]  # core.clip_decode.read_clip: path -> Clip(frames, fps, audio, warnings)
@@ -129,6 +143,7 @@ def _decode_ahead(
         if stop.is_set():
             return
         t0 = time.perf_counter()
+        item: tuple[Job, Any, str | None, float]  # (job, the reader's clip or None, error or None, decode s)
         try:
             item = (job, reader(job.path), None, time.perf_counter() - t0)
         except Exception as exc:  # noqa: BLE001 — any decoder failure is one bad file, not a dead run
@@ -188,7 +203,7 @@ def run_jobs(
     jobs: Iterable[Job],
     model: Analyzer,
     opts: RunOptions,
-    result_log: ResultLog,
+    result_log: RecordLog,
     settings: dict[str, Any],
     *,
     reader: ClipReader | None = None,

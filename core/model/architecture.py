@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,9 @@ from torch import nn
 
 from core.model.config import AUDIO_POOL, R1OmniConfig
 from core.model.projector import AllInOneSmall, bert_gate, mlp2x_gelu
+
+if TYPE_CHECKING:
+    from transformers import SiglipVisionModel
 
 
 class _Holder(nn.Module):
@@ -42,8 +46,9 @@ class SiglipTower(nn.Module):
         self.layers_used = cfg.vision_layers_used
 
     @property
-    def siglip(self) -> nn.Module:
-        return self.vision_tower.vision_model
+    def siglip(self) -> SiglipVisionModel:
+        # set in __init__; torch types every child reached by attribute as Tensor | Module
+        return cast("SiglipVisionModel", self.vision_tower.vision_model)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """pixel_values [T, 3, 224, 224] -> hidden state after ``layers_used`` layers, [T, 196, Dv].
@@ -141,6 +146,7 @@ class R1OmniForCausalLM(nn.Module):
         super().__init__()
         self.config = cfg
         self.model = _backbone_class()(cfg)
+        self.lm_head: TiedLMHead | nn.Linear
         if cfg.llm.tie_word_embeddings:
             self.lm_head = TiedLMHead(self.model.embed_tokens)
         else:  # e.g. Qwen2.5-7B: a separate output layer, stored as lm_head.weight
@@ -193,11 +199,12 @@ def _parameters_on_meta() -> Iterator[None]:
     """
     original = nn.Module.register_parameter
 
-    def register(module: nn.Module, name: str, param: nn.Parameter | None) -> None:
+    def register(self: nn.Module, name: str, param: nn.Parameter | None) -> None:
         if param is not None and param.device.type != "meta":
             param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
-        original(module, name, param)
+        original(self, name, param)
 
+    # patching a method is the point here (mypy flags any assignment to one); undone below
     nn.Module.register_parameter = register  # type: ignore[method-assign]
     try:
         yield

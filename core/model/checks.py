@@ -18,13 +18,14 @@ Tensor checks (floating-point dtypes only, no NaN or infinity) run while the wei
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from core.model.errors import ModelLoadError
 
@@ -77,7 +78,7 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def open_regular(path: Path, what: str) -> BinaryIO:
+def open_regular(path: Path, what: str) -> io.FileIO:
     """``path`` opened for reading (binary, unbuffered), checked to be a regular file on the open descriptor.
     Opened without blocking, so a FIFO (also one swapped in after an earlier check) cannot make it hang."""
     require_regular(path, what)
@@ -159,8 +160,8 @@ def _check_ranges(cfg: Mapping[str, Any], ints: Mapping[str, tuple[int, int]],
                   floats: Mapping[str, tuple[float, float]], path: Path) -> None:
     for key, (low, high) in ints.items():
         check_int(cfg, key, low, high, path)
-    for key, (low, high) in floats.items():
-        check_float(cfg, key, low, high, path)
+    for key, span in floats.items():
+        check_float(cfg, key, *span, path)
 
 
 def _divides(cfg: Mapping[str, Any], width: str, heads: str, path: Path, default_heads: int | None = None) -> None:

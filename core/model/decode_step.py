@@ -94,7 +94,7 @@ def _fuse(linears: list[nn.Linear], bias: bool) -> tuple[torch.Tensor, torch.Ten
     for m in linears:
         n = m.out_features
         m.weight = nn.Parameter(w[start:start + n], requires_grad=False)
-        if bias:
+        if b is not None:  # exactly when bias
             m.bias = nn.Parameter(b[start:start + n], requires_grad=False)
         start += n
     return w, b

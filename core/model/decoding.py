@@ -41,10 +41,21 @@ class Decoder:
         self.module = module
         self.tokenizer = tokenizer
         self.tracer = tracer
-        self.step = step
+        self._step: FastDecodeStep | None = step
         self.prefix_cache = LRU()
         self.mode = "graph" if graphs_enabled(self.device) else "eager"
         self.decoders: OrderedDict[tuple[int, int], StaticDecoder] = OrderedDict()
+
+    @property
+    def step(self) -> FastDecodeStep:
+        """The decode step (see the class docstring); gone once the model is closed."""
+        if self._step is None:
+            raise RuntimeError("the model is closed: load it again to analyze")
+        return self._step
+
+    def drop_step(self) -> None:
+        """Let the step's weights (the fast profile's int8 copies) be freed; the decoder is unusable afterwards."""
+        self._step = None
 
     @property
     def device(self) -> torch.device:

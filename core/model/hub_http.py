@@ -136,7 +136,7 @@ class HfHttpHub:
             if not isinstance(s, dict):
                 continue
             path = checked_path(s.get("rfilename"), repo_id)
-            lfs = s.get("lfs") if isinstance(s.get("lfs"), dict) else {}
+            lfs = raw_lfs if isinstance(raw_lfs := s.get("lfs"), dict) else {}
             sha = lfs.get("sha256") or lfs.get("oid")
             sha = sha if isinstance(sha, str) and len(sha) == 64 else None
             files.append(RemoteFile(path, checked_size(s.get("size", lfs.get("size")), repo_id, path), sha))

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.model import checks
 from core.model.errors import ModelLoadError
@@ -43,6 +43,9 @@ from core.model.locate import (
     weight_files,
 )
 from core.model.safetensors_io import TensorSource
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +133,7 @@ def check_shapes(plan: WeightPlan, expected: dict[str, tuple[int, ...]], describ
 # ---------------------------------------------------------------------------------------------------------------
 # load_model
 # ---------------------------------------------------------------------------------------------------------------
-def resolve_device(device: str) -> torch.device:  # noqa: F821
+def resolve_device(device: str) -> torch.device:
     import torch
 
     if device == "auto":
@@ -141,7 +144,7 @@ def resolve_device(device: str) -> torch.device:  # noqa: F821
     return d
 
 
-def resolve_dtype(dtype: Any, device: torch.device) -> torch.dtype:  # noqa: F821
+def resolve_dtype(dtype: Any, device: torch.device) -> torch.dtype:
     """``auto`` -> float16 on CUDA, bfloat16 on a CPU that computes it natively, float32 on other CPUs (see
     :mod:`core.model.precision`); a name -> that dtype."""
     import torch

@@ -192,12 +192,12 @@ def load_tokenizer(folder: Path, what: str):
 
 def load_bert_tokenizer(folder: Path):
     _check_text_files(folder, "BERT vocabulary")
-    from transformers import AutoTokenizer, BertTokenizerFast
+    from transformers import AutoTokenizer, BertTokenizer  # BertTokenizerFast is an alias of it in transformers 5
 
     try:
         if (folder / "tokenizer_config.json").is_file() or (folder / "tokenizer.json").is_file():
             return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+        return BertTokenizer(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
     except Exception as e:  # noqa: BLE001 — a damaged vocabulary: reported with the fix
         raise ModelLoadError(f"the BERT vocabulary in {folder} cannot be read ({e})",
                              "re-download bert-base-uncased") from None

@@ -59,7 +59,7 @@ def pixel_values(frames: np.ndarray, size_px: int = IMAGE_SIZE_PX) -> np.ndarray
 
     out = np.empty((len(frames), 3, size_px, size_px), dtype=np.float32)
     for i, frame in enumerate(frames):
-        img = Image.fromarray(np.ascontiguousarray(frame), "RGB").resize((size_px, size_px), Image.BICUBIC)
+        img = Image.fromarray(np.ascontiguousarray(frame), "RGB").resize((size_px, size_px), Image.Resampling.BICUBIC)
         x = np.asarray(img, dtype=np.float32) / np.float32(255.0)
         out[i] = ((x - np.float32(0.5)) / np.float32(0.5)).transpose(2, 0, 1)
     return out
@@ -100,8 +100,9 @@ class AudioFeatures:
         silence (30 s, the official input, unless a shorter whole number of seconds is asked for)."""
         if not 1 <= seconds <= AUDIO_WINDOW_S or int(seconds) != seconds:
             raise ValueError(f"Whisper hears 1 to {AUDIO_WINDOW_S} whole seconds, not {seconds}")
-        limit = {} if seconds == AUDIO_WINDOW_S else {"max_length": int(seconds) * MODEL_SAMPLE_RATE_HZ}
-        feats = self._fe(audio, sampling_rate=MODEL_SAMPLE_RATE_HZ, return_tensors="np", **limit)["input_features"]
+        limit = None if seconds == AUDIO_WINDOW_S else int(seconds) * MODEL_SAMPLE_RATE_HZ  # None: the extractor's 30 s
+        feats = self._fe(audio, sampling_rate=MODEL_SAMPLE_RATE_HZ, return_tensors="np",
+                         max_length=limit)["input_features"]
         feats = np.asarray(feats, dtype=np.float32)
         if np.isnan(feats).any():
             feats = np.where(np.isnan(feats), np.float32(AUDIO_NAN_FILL), feats)

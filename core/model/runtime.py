@@ -279,7 +279,7 @@ class R1OmniModel:
         self.encoder.clear()
         self.decoder.clear()
         self.encoder.module = self.decoder.module = None
-        self.decoder.step = None
+        self.decoder.drop_step()
         gc.collect()
         if on_cuda:
             torch.cuda.empty_cache()

@@ -15,6 +15,7 @@ R1-Omni-0.5B in float32, 5.1 GiB of weights). Nothing here executes code from th
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -131,7 +132,7 @@ class TensorSource:
     def __init__(self, files: Iterable[Path], what: str) -> None:
         self.what = what
         self.entries: dict[str, TensorEntry] = {}
-        self._files: dict[Path, BinaryIO] = {}
+        self._files: dict[Path, io.FileIO] = {}  # raw (unbuffered) files: readinto fills tensors directly
         try:
             for path in files:
                 path = Path(path)

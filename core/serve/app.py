@@ -107,8 +107,9 @@ class ModelServer:
         if config.warm_up:
             self.host.warm_up(config.warm_up_instruction or DEFAULT_INSTRUCTION, config.warm_up_max_new_tokens)
         self.limiter = RateLimiter(config.rate_per_s, config.burst)
-        self._batched.set_max_batch_size(config.max_batch_size)
-        self._batched.set_batch_wait_timeout_s(config.batch_wait_s)
+        # Ray types @serve.batch's result as the plain coroutine function; its batch queue has these setters
+        self._batched.set_max_batch_size(config.max_batch_size)  # type: ignore[attr-defined]
+        self._batched.set_batch_wait_timeout_s(config.batch_wait_s)  # type: ignore[attr-defined]
         log.info("replica %s ready: %s", replica, self.host.info)
 
     def check_health(self) -> None:
@@ -194,4 +195,5 @@ def build_app(config: ServerConfig, replicas: int = 1, min_replicas: int | None 
                                          "target_ongoing_requests": 1}
     else:
         options["num_replicas"] = replicas
-    return ModelServer.options(**options).bind(config)
+    # @serve.deployment made the class a Deployment (as Ray's types say), but mypy keeps a decorated class's type
+    return ModelServer.options(**options).bind(config)  # type: ignore[attr-defined]

@@ -280,10 +280,10 @@ class RemoteModel:
             raise BackendError(f"{self.target.url}: {event.get('message', 'error')}", bool(event.get("retryable")))
         round_trip = time.perf_counter() - started
         try:
-            result = AnalysisResult.from_dict(event.get("result"))  # type: ignore[arg-type]
+            result = AnalysisResult.from_dict(event.get("result"))
         except ValueError as exc:
             raise BackendError(f"{self.target.url} sent a malformed result: {exc}", False) from None
-        server = event.get("server") if isinstance(event.get("server"), dict) else {}
+        server = raw if isinstance(raw := event.get("server"), dict) else {}
         expected = (self._info or {}).get("weights_hash")
         if expected and server.get("weights_hash") not in (None, expected):
             raise BackendError(f"the model on {self.target.url} changed (weights {str(expected)[:12]}… → "

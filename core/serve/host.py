@@ -50,7 +50,9 @@ class ModelHost:
     def __init__(self, model_dir: str, device: str = "auto", dtype: str = "auto",
                  loader: Callable[..., Any] | None = None, replica: str = "") -> None:
         if loader is None:
-            from core.model import load_model as loader
+            from core.model import load_model
+
+            loader = load_model
         self.model = loader(model_dir, device=device, dtype=dtype)
         self.replica = replica
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
@@ -112,7 +114,8 @@ class ModelHost:
         try:
             while True:
                 getter = asyncio.ensure_future(tokens.get())
-                done, _ = await asyncio.wait({getter, job}, timeout=HEARTBEAT_S,
+                pending: set[asyncio.Future[Any]] = {getter, job}  # a token, or the window's end
+                done, _ = await asyncio.wait(pending, timeout=HEARTBEAT_S,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
                     yield event_line(EVENT_TOKEN, text=getter.result())

@@ -23,6 +23,7 @@ Thread-safety: one instance may be shared by threads; it holds no open descripto
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import stat
@@ -213,7 +214,7 @@ class BundleFiles:
         finally:
             os.close(dir_fd)
 
-    def _refusal(self, e: OSError, dir_fd: int, name: str, rel: str) -> OSError:
+    def _refusal(self, e: OSError, dir_fd: int, name: str, rel: str) -> OSError | BundleFileError:
         """Turn ELOOP/ENOTDIR from a no-follow open into a clear refusal; keep ENOENT as it is."""
         if isinstance(e, FileNotFoundError):
             return FileNotFoundError(e.errno, f"{rel} is not in {self.root}")
@@ -240,7 +241,7 @@ class BundleFiles:
             os.close(fd)
         return st if stat.S_ISREG(st.st_mode) else None
 
-    def _list(self, parts: tuple[str, ...]) -> list[tuple[str, int | None]]:
+    def _list(self, parts: tuple[str, ...]) -> builtins.list[tuple[str, int | None]]:  # list: the method above
         if not _DIR_FD:
             self._check_components(parts, "/".join(parts))
             folder = self.root.joinpath(*parts)
@@ -254,7 +255,7 @@ class BundleFiles:
                     raise self._refusal(e, dir_fd, name, "/".join(parts)) from None
                 os.close(dir_fd)
                 dir_fd = next_fd
-            out = []
+            out: list[tuple[str, int | None]] = []
             for name in os.listdir(dir_fd):
                 try:
                     out.append((name, os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode))

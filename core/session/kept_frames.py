@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
+from core.safe_files import Opener
 from core.session import layout
 from core.session.media_writers import encode_image, real_folder
 from core.window import Window, model_frame_indices
@@ -43,7 +44,7 @@ class KeptFrames:
         directory: Path,
         window_id: int,
         ext: str,
-        opener: Callable[[Path, str], BinaryIO],
+        opener: Opener,
         blur: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> list[dict[str, Any]]:
         """Encode each frame (``ext``: jpg | png; blurred first with ``blur``) as ``windows/w<id>_<k>.<ext>`` in

@@ -12,7 +12,7 @@ import io
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -183,7 +183,7 @@ def _open_segment(files: BundleFiles, rel: str) -> tuple[BinaryIO, Any]:
         raise
 
 
-def _decode(files: BundleFiles, rel: str) -> Iterator[tuple[float, np.ndarray]]:
+def _decode(files: BundleFiles, rel: str) -> Generator[tuple[float, np.ndarray], None, None]:
     """(session seconds, uint8 [H,W,3] RGB) for every decodable frame of a segment, torn tail tolerated.
 
     A segment that cannot be opened, has no video or has frames larger than ``MAX_IMAGE_PIXELS`` yields
@@ -198,8 +198,7 @@ def _decode(files: BundleFiles, rel: str) -> Iterator[tuple[float, np.ndarray]]:
         return
     try:
         stream = container.streams.video[0] if container.streams.video else None
-        ctx = stream.codec_context if stream is not None else None
-        if stream is None or ctx.width * ctx.height > MAX_IMAGE_PIXELS:
+        if stream is None or stream.codec_context.width * stream.codec_context.height > MAX_IMAGE_PIXELS:
             files.note(rel, "no video stream, or frames larger than a recording can be")
             return
         try:
@@ -222,7 +221,8 @@ def segment_span(files: BundleFiles, rel: str, first_only: bool = False) -> Segm
 
     ``first_only`` stops at the first packet (``t1`` is then that packet's time too).
     """
-    first = last = None
+    first: float | None = None
+    last: float | None = None
     errors = _av_errors()
     try:
         f, c = _open_segment(files, rel)
@@ -246,7 +246,7 @@ def segment_span(files: BundleFiles, rel: str, first_only: bool = False) -> Segm
     finally:
         c.close()
         f.close()
-    return None if first is None else SegmentSpan(rel, first, last)  # type: ignore[arg-type]
+    return None if first is None or last is None else SegmentSpan(rel, first, last)  # both set, or neither
 
 
 def _segment_spans(files: BundleFiles, paths: list[str]) -> list[SegmentSpan]:
@@ -269,7 +269,7 @@ class VideoCursor:
         self.files = as_bundle(root)
         self.spans = _segment_spans(self.files, video_segments(self.files))
         self._seg = -1
-        self._it: Iterator[tuple[float, np.ndarray]] | None = None
+        self._it: Generator[tuple[float, np.ndarray], None, None] | None = None
         self._cur: tuple[float, np.ndarray] | None = None
         self._next: tuple[float, np.ndarray] | None = None
 
@@ -309,7 +309,7 @@ class VideoCursor:
     def close(self) -> None:
         """Close the segment being decoded (the generator closes its file)."""
         if self._it is not None:
-            self._it.close()  # type: ignore[attr-defined]
+            self._it.close()
         self._it, self._cur, self._next, self._seg = None, None, None, -1
 
     def frames_between(

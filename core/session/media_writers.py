@@ -19,12 +19,12 @@ import os
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from core.faces import FaceDetector, FaceDetectorUnavailable
-from core.safe_files import open_no_follow
+from core.safe_files import Opener, WritableFile, open_no_follow
 from core.session import layout
 from core.window import MODEL_SAMPLE_RATE_HZ
 
@@ -35,10 +35,7 @@ AUDIO_GAP_TOLERANCE_S = 0.05  # a larger gap or overlap between blocks starts a 
 NOMINAL_FPS = 30  # encoder hint only; pts carry the real times
 JPEG_QUALITY = 90
 
-Opener = Callable[[Path, str], BinaryIO]
-
-
-def default_opener(path: Path, mode: str) -> BinaryIO:
+def default_opener(path: Path, mode: str) -> WritableFile:
     """Unbuffered binary files: every ``write`` is an OS write, so a killed process loses nothing written.
 
     A symlink at ``path`` is refused (``OSError``), never written through."""

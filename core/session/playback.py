@@ -88,9 +88,11 @@ def _comparison_note(r: SessionReader, original: SessionReader | None, original_
 
     name = original_dir.name if original_dir is not None else Path(r.manifest.source_session or "").name
     try:
-        if original is None and original_dir is None:
-            raise FileNotFoundError
-        cmp = compare(original or SessionReader(original_dir), r)  # type: ignore[arg-type]
+        if original is None:
+            if original_dir is None:
+                raise FileNotFoundError
+            original = SessionReader(original_dir)
+        cmp = compare(original, r)
     except (SessionFormatError, OSError):
         return f"re-analysis of {name} (the original is not available to compare: it is looked for next to this folder)"
     return f"re-analysis of {name}: {len(cmp.disagreements)} of {cmp.common} windows disagree with the original"

@@ -159,9 +159,10 @@ class SessionReader:
         for w in self.logged_windows:
             starts.append(w.t0)
             ends.append(w.t1)
-        if self.video.t0 is not None:
-            starts.append(self.video.t0)
-            ends.append(self.video.t1)
+        v0, v1 = self.video.t0, self.video.t1
+        if v0 is not None and v1 is not None:  # both or neither: the recording has video segments or not
+            starts.append(v0)
+            ends.append(v1)
         for seg in audio_segments(self.files):
             starts.append(seg.t0)
             ends.append(seg.t1)

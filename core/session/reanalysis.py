@@ -198,7 +198,7 @@ def reanalyze(
     try:
         job = _Job(model, instruction, label_set, max_new_tokens, scores, inputs, on_progress, should_stop,
                    attribution)
-        *report, attributed = _run(src, job, partial)
+        done, failed, skipped, seconds, stopped, attributed = _run(src, job, partial)
         _move_into_place(partial, out_dir)
     except OSError as e:
         shutil.rmtree(partial, ignore_errors=True)
@@ -206,7 +206,8 @@ def reanalyze(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return ReanalysisReport(out_dir, *report, left_out=src.problems(), attributions=attributed)
+    return ReanalysisReport(out_dir, done, failed, skipped, seconds, stopped, left_out=src.problems(),
+                            attributions=attributed)
 
 
 @dataclass(frozen=True)
@@ -339,7 +340,9 @@ def _attribute(job: _Job, writer: SessionWriter, result: WindowResult, frames: n
     return a
 
 
-def _run(src: SessionReader, job: _Job, out_dir: Path) -> tuple[Any, ...]:
+def _run(
+    src: SessionReader, job: _Job, out_dir: Path
+) -> tuple[int, tuple[int, ...], tuple[int, ...], float, bool, tuple[Attribution, ...]]:
     """Analyse ``src``'s windows into the new bundle ``out_dir``; (done, failed, skipped, seconds, stopped,
     attributions).
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from core import labels as _labels
 from core.model.profiles import EXACT, PROFILES
@@ -226,7 +226,7 @@ def _label_set(line: Mapping[str, Any]) -> str:
     return name
 
 
-def _plain_frame_file(file: Any) -> bool:
+def _plain_frame_file(file: Any) -> TypeGuard[str]:
     return (
         isinstance(file, str)
         and len(file) <= MAX_SHORT_CHARS
@@ -246,7 +246,7 @@ def kept_frame(ref: Any) -> KeptFrame:
     if (
         type(index) is int
         and 0 <= index <= MAX_COUNT
-        and type(t) in (float, int)
+        and (type(t) is float or type(t) is int)
         and -MAX_SESSION_S <= t <= MAX_SESSION_S
         and _plain_frame_file(file)
     ):
@@ -383,7 +383,7 @@ def _check_lines(data: bytes) -> CheckedLog:
     )
 
 
-def _profile(line: dict[str, Any]) -> str:
+def _profile(line: Mapping[str, Any]) -> str:
     """The window's profile: ``exact`` (also for logs written before profiles existed) or ``fast``."""
     value = line.get("profile", EXACT)
     if value not in PROFILES:

@@ -36,11 +36,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from core.results import WindowResult
+from core.safe_files import Opener, WritableFile
 from core.session import events as ev
 from core.session import layout
 from core.session.kept_frames import KeptFrames
@@ -49,7 +50,6 @@ from core.session.media_writers import (
     AudioSegmentWriter,
     FaceBlur,
     FaceBlurUnavailable,
-    Opener,
     VideoSegmentWriter,
     default_opener,
     fsync_file,
@@ -76,10 +76,10 @@ IDLE, RECORDING, PAUSED, STOPPING, STOPPED, FAILED = (
 class _CountedFile:
     """A file wrapper that counts bytes for ``WriterStats.bytes_written`` (writer thread only)."""
 
-    def __init__(self, f: BinaryIO, owner: SessionWriter) -> None:
+    def __init__(self, f: WritableFile, owner: SessionWriter) -> None:
         self._f, self._owner = f, owner
 
-    def write(self, b: bytes) -> int:
+    def write(self, b: bytes | memoryview, /) -> int:
         n = self._f.write(b)
         n = len(b) if n is None else n
         if n != len(b):  # a short write on an unbuffered file: finish it or fail loudly
@@ -99,7 +99,10 @@ class _CountedFile:
         return self._f.fileno()
 
     def truncate(self, size: int) -> None:
-        self._f.truncate(size)
+        truncate = getattr(self._f, "truncate", None)  # an opener's file need not have it (tests inject such)
+        if truncate is None:
+            raise AttributeError(f"{self._f!r} cannot be truncated")
+        truncate(size)
 
     def close(self) -> None:
         self._f.close()

@@ -120,11 +120,11 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
     # ELAN wants slots numbered in time order: renumber in place
     renum = {old: f"ts{i + 1}" for i, (_, old) in enumerate(sorted((ms, s) for ms, s in slots.items()))}
     for el in order:
-        el.set("TIME_SLOT_ID", renum[el.get("TIME_SLOT_ID")])
+        el.set("TIME_SLOT_ID", renum[el.attrib["TIME_SLOT_ID"]])
     for tier in tiers:
         for al in tier.iter("ALIGNABLE_ANNOTATION"):
-            al.set("TIME_SLOT_REF1", renum[al.get("TIME_SLOT_REF1")])
-            al.set("TIME_SLOT_REF2", renum[al.get("TIME_SLOT_REF2")])
+            al.set("TIME_SLOT_REF1", renum[al.attrib["TIME_SLOT_REF1"]])
+            al.set("TIME_SLOT_REF2", renum[al.attrib["TIME_SLOT_REF2"]])
     root.extend(tiers)
     n_ann = next(counter) - 1
     ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"}).text = str(n_ann)

@@ -89,9 +89,9 @@ def scores(windows: Sequence[LoggedWindow], names: Sequence[str], t0: float, t1:
     lx = left
     for name in names:
         pts = [
-            (x((w.t0 + w.t1) / 2), y(w.analysis.scores[name]))
+            (x((w.t0 + w.t1) / 2), y(score))
             for w in windows
-            if (w.analysis.scores or {}).get(name) is not None
+            if (score := (w.analysis.scores or {}).get(name)) is not None
         ]
         if not pts:
             continue
