@@ -21,7 +21,8 @@ PARITY_DIR = ROOT / "tests" / "fixtures" / "parity"
 
 # Variables that libraries set for themselves on import or start-up (Ray, Qt, OpenMP); a test leaves every other
 # variable as it found it, so one test's endpoint, token or config folder cannot leak into the next one.
-_LIBRARY_SET = ("RAY_", "QT_", "OMP_", "KMP_", "MKL_", "TOKENIZERS_", "GRPC_", "PYTHONWARNINGS", "CUDA_")
+_LIBRARY_SET = ("RAY_", "QT_", "OMP_", "KMP_", "MKL_", "TOKENIZERS_", "GRPC_", "PYTHONWARNINGS", "CUDA_", "PYTEST_",
+                "TORCHINDUCTOR_", "TRITON_", "OPENCV_", "MYPY_")
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,10 @@ so ``on_bytes`` must be thread-safe).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +55,28 @@ class ModelScopeHub:
 
     def __init__(self, endpoint: str | None = None) -> None:
         self.endpoint = parse_endpoint(endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT)
-        if endpoint:
-            os.environ[ENDPOINT_ENV] = self.endpoint  # read by the package when it is imported
         _package()
+
+    @contextlib.contextmanager
+    def _endpoint_env(self) -> Iterator[None]:
+        """The package reads its endpoint from ``MODELSCOPE_ENDPOINT`` when it builds a client: set for the call
+        and put back afterwards, so that this hub's address never outlives it in the process environment."""
+        saved = os.environ.get(ENDPOINT_ENV)
+        os.environ[ENDPOINT_ENV] = self.endpoint
+        try:
+            yield
+        finally:
+            if saved is None:
+                os.environ.pop(ENDPOINT_ENV, None)
+            else:
+                os.environ[ENDPOINT_ENV] = saved
 
     def list_files(self, repo_id: str) -> tuple[str, list[RemoteFile]]:
         from modelscope.hub.api import HubApi
 
         try:
-            listing = HubApi().get_model_files(repo_id, recursive=True)
+            with self._endpoint_env():
+                listing = HubApi().get_model_files(repo_id, recursive=True)
         except Exception as e:  # the package raises many types; classified below
             raise self._classify(e, repo_id) from e
         files = []
@@ -85,8 +99,9 @@ class ModelScopeHub:
         dest.mkdir(parents=True, exist_ok=True)
         wanted = [f.path for f in files]
         try:
-            snapshot_download(model_id=repo_id, local_dir=str(dest), allow_patterns=wanted,
-                              progress_callbacks=[_Bytes])
+            with self._endpoint_env():
+                snapshot_download(model_id=repo_id, local_dir=str(dest), allow_patterns=wanted,
+                                  progress_callbacks=[_Bytes])
         except Exception as e:  # classified below
             raise self._classify(e, repo_id, dest) from e
 

@@ -29,6 +29,7 @@ def fake_modelscope(monkeypatch, repos: dict[str, Path], calls: list) -> None:
     class HubApi:
         def get_model_files(self, model_id, revision=None, recursive=True):
             calls.append(("list", model_id))
+            calls.append(("endpoint", os.environ.get("MODELSCOPE_ENDPOINT")))
             if model_id not in repos:
                 raise NotExistError(f"model {model_id} not found")
             return [{"Path": f.name, "Size": f.stat().st_size, "Type": "blob"} for f in repos[model_id].iterdir()
@@ -46,6 +47,7 @@ def fake_modelscope(monkeypatch, repos: dict[str, Path], calls: list) -> None:
 
     def snapshot_download(model_id=None, local_dir=None, allow_patterns=None, progress_callbacks=None, **_):
         calls.append(("fetch", model_id, sorted(allow_patterns)))
+        calls.append(("endpoint", os.environ.get("MODELSCOPE_ENDPOINT")))
         for name in allow_patterns:
             src = repos[model_id] / name
             cbs = [cls(name, src.stat().st_size) for cls in progress_callbacks or []]
@@ -87,7 +89,9 @@ def test_modelscope_writes_the_same_ready_folder(tmp_path, monkeypatch, capsys):
                     "--progress", "json"])
     err = capsys.readouterr().err
     assert rc == 0, err
-    assert os.environ["MODELSCOPE_ENDPOINT"] == "http://127.0.0.1:1"  # set for the package before its import
+    # the package saw the endpoint on every call (it reads the variable), and the process environment is as before
+    assert {c[1] for c in calls if c[0] == "endpoint"} == {"http://127.0.0.1:1"}
+    assert "MODELSCOPE_ENDPOINT" not in os.environ
     fetched = [c[1] for c in calls if c[0] == "fetch"]
     assert fetched == ["iic/R1-Omni-0.5B", "iic/R1-Omni-0.5B", "AI-ModelScope/whisper-large-v3",
                        "AI-ModelScope/siglip-base-patch16-224", "AI-ModelScope/bert-base-uncased"]
