@@ -9,8 +9,9 @@ token. Commands (load, unload, stop) go through a small queue served between win
 are an immutable value read at the start of each window.
 
 Everything leaves as immutable values on the worker thread: model events through a ``ModelListener``, window
-events through the attachment's ``WindowListener``; counters are ``WorkerStats`` snapshots. The desktop bridge
-re-emits them as queued Qt signals, the headless monitor prints them. Listener methods must not block.
+events through the attachment's ``WindowListener``; counters are ``WorkerStats`` snapshots (these types live in
+:mod:`core.attachment`). The desktop bridge re-emits them as queued Qt signals, the headless monitor prints
+them. Listener methods must not block.
 
 Attribution (``core.attribution``): a second, lower-priority queue of video-only re-runs of analysed windows. The
 worker keeps the inputs of each attachment's newest windows (``Attachment.kept``) so that any of them can be
@@ -32,16 +33,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from core import labels as _labels
+from core.attachment import (
+    Attachment,
+    AttributionListener,
+    LatestTimings,
+    ModelListener,
+    WindowListener,
+    WindowSource,
+    WorkerStats,
+)
 from core.attribution import (
     ATTRIBUTION_KEPT_WINDOWS,
     AUTO_MODES,
     AUTO_OFF,
-    Attribution,
     AttributionInputs,
-    KeptInputs,
     auto_enabled,
     compare,
 )
@@ -91,129 +99,6 @@ class AnalysisParams:
             raise ValueError("max_new_tokens must be >= 1")
         if not self.instruction.strip():
             raise ValueError("the instruction is empty: pick a preset or type a question for the model")
-
-
-class ModelListener:
-    """Model events from the worker thread: loading progress, loaded (with ``info()``), unloaded, and model-level
-    errors and warnings (a failed load, a failed warm-up). Every method is a no-op here; implementations must
-    return quickly (post a signal, append to a list) and never call back into the worker."""
-
-    def model_loading(self, message: str) -> None: ...
-    def model_loaded(self, info: dict[str, Any]) -> None: ...
-    def model_unloaded(self) -> None: ...
-    def error(self, message: str) -> None: ...
-    def warning(self, message: str) -> None: ...
-
-
-class AttributionListener:
-    """Attribution events, from the worker thread. Every ``attribution_started`` is followed by exactly one of
-    ``attribution_ready``, ``attribution_failed``, ``attribution_cancelled`` or ``attribution_yielded`` (a live
-    window came first; the request stays queued and starts again later). A queued request that is dropped
-    (another model loaded, a newer automatic request, ``cancel_attributions``) gets ``attribution_cancelled``
-    without a start — on the thread that called ``cancel_attributions`` in that case. Same rules as
-    ``ModelListener``."""
-
-    def attribution_started(self, window_id: int) -> None: ...
-    def attribution_ready(self, window_id: int, attribution: Attribution) -> None: ...
-    def attribution_failed(self, window_id: int, message: str) -> None: ...
-    def attribution_cancelled(self, window_id: int) -> None: ...
-    def attribution_yielded(self, window_id: int) -> None: ...
-
-
-class WindowListener(AttributionListener):
-    """Window events for one attachment, from the worker thread. Every ``window_started`` is followed by exactly
-    one of ``result_ready``, ``window_failed`` or ``window_cancelled``. The attachment's attributions (automatic,
-    or asked for with ``InferenceWorker.attribute_window``) come here too. Same rules as ``ModelListener``."""
-
-    def window_started(self, window: Window) -> None: ...
-    def token_streamed(self, window_id: int, text: str) -> None: ...
-    def result_ready(self, result: WindowResult, window: Window) -> None: ...
-    def window_failed(self, window: Window, message: str) -> None: ...
-    def window_cancelled(self, window: Window) -> None: ...
-    def warning(self, message: str) -> None: ...
-
-
-class WindowSource(Protocol):
-    def get(self, timeout: float | None = None) -> Window | None: ...
-
-
-@dataclass(frozen=True)
-class WorkerStats:
-    """A snapshot of analysis counters (for a worker, or for one attachment), safe to hand to any thread."""
-
-    analysed: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    last_latency_s: float | None = None  # window end -> result ready, on the session clock
-    last_compute_s: float | None = None  # seconds the backend spent on the window
-    last_first_token_s: float | None = None  # analysis start -> first streamed text (what a watcher feels)
-    last_network_s: float | None = None  # of last_compute_s, the time on the network (a model server), else None
-    busy: bool = False
-    attributed: int = 0  # video-only re-runs finished (core.attribution)
-    attributions_yielded: int = 0  # re-runs interrupted by a live window (and queued again)
-    attributions_dropped: int = 0  # automatic requests dropped because newer ones filled the queue
-    last_attribution_s: float | None = None  # seconds the last video-only re-run took
-
-    @property
-    def completed(self) -> int:
-        return self.analysed + self.failed + self.cancelled
-
-
-class _Latest(TypedDict, total=False):
-    """The ``last_*`` timings of a finished window (see ``WorkerStats``); those not given keep their value."""
-
-    last_latency_s: float | None
-    last_compute_s: float | None
-    last_first_token_s: float | None
-    last_network_s: float | None
-
-
-class Attachment:
-    """Windows from one place (a live session's mailbox) and where their results go, attached to a worker with
-    ``InferenceWorker.attach``. It counts its windows and wakes ``wait_completed`` callers at each end of one, so
-    a file run advances on the event instead of polling. Thread-safe."""
-
-    def __init__(self, windows: WindowSource, listener: WindowListener, clock: Callable[[], float],
-                 keep: int = 0) -> None:
-        self.windows = windows
-        self.listener = listener
-        self.clock = clock
-        self.kept = KeptInputs(keep)  # the newest windows' inputs, for attribution on demand
-        self._cond = threading.Condition()
-        self._stats = WorkerStats()
-        self._detached = False
-        self.audio_missing_warned = False
-
-    def stats(self) -> WorkerStats:
-        return self._stats
-
-    @property
-    def detached(self) -> bool:
-        return self._detached
-
-    def wait_completed(self, after: int, timeout: float | None = None,
-                       unless: Callable[[], bool] = lambda: False) -> bool:
-        """Wait until more than ``after`` windows have completed (result, failure or cancellation), this
-        attachment is detached, or ``unless()`` holds (checked whenever the worker changes state). True when a
-        window completed."""
-        with self._cond:
-            self._cond.wait_for(lambda: self._stats.completed > after or self._detached or unless(), timeout)
-            return self._stats.completed > after
-
-    def wake(self) -> None:
-        """Make waiters look at their conditions again (the worker's model or state changed)."""
-        with self._cond:
-            self._cond.notify_all()
-
-    def _apply(self, change: Callable[[WorkerStats], WorkerStats]) -> None:
-        with self._cond:
-            self._stats = change(self._stats)
-            self._cond.notify_all()
-
-    def _detach(self) -> None:
-        with self._cond:
-            self._detached = True
-            self._cond.notify_all()
 
 
 @dataclass(eq=False)
@@ -710,7 +595,7 @@ class InferenceWorker:
         self._apply(attachment, lambda old: replace(old, busy=busy))
 
     def _count(self, attachment: Attachment, analysed: int = 0, failed: int = 0, cancelled: int = 0,
-               **last: Unpack[_Latest]) -> None:
+               **last: Unpack[LatestTimings]) -> None:
         """Add to the worker's and the attachment's counters (each a new snapshot value: no torn reads)."""
         self._apply(attachment, lambda old: replace(
             old, analysed=old.analysed + analysed, failed=old.failed + failed, cancelled=old.cancelled + cancelled,

@@ -26,13 +26,14 @@ from core.model.caches import LRU
 from core.model.decode_step import FastDecodeStep
 from core.model.generation import GenerationSettings, KVCache, apply_repetition_penalty
 from core.model.graphed_decode import StaticDecoder, capacity_for, graphs_enabled, make_decoder
+from core.model.placement import OnModule
 from core.model.streaming import IncrementalDecoder
 from core.model.tracing import Tracer
 
 DECODERS_KEPT = 2  # static decoders (CUDA graphs with their KV storage) kept per model, by (batch, capacity)
 
 
-class Decoder:
+class Decoder(OnModule):
     """Prefill and greedy decoding of one model (see module docstring). ``step`` is the model's decode step
     (dense, or with int8 weights in the fast profile); ``mode`` is ``graph`` on a GPU unless turned off, else
     ``eager``; tests set ``static``."""
@@ -57,21 +58,9 @@ class Decoder:
         """Let the step's weights (the fast profile's int8 copies) be freed; the decoder is unusable afterwards."""
         self._step = None
 
-    @property
-    def device(self) -> torch.device:
-        return self.module.model.embed_tokens.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.module.model.embed_tokens.weight.dtype
-
     def clear(self) -> None:
         self.prefix_cache.clear()
         self.decoders.clear()
-
-    def _sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
 
     # --- the decoder layers and their caches ---------------------------------------------------------------
     def layers(self, x: torch.Tensor, start: int, cache: Any, mask: torch.Tensor | None = None) -> torch.Tensor:

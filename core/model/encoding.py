@@ -18,6 +18,7 @@ import torch
 
 from core.model import preprocess as pp
 from core.model.caches import LRU
+from core.model.placement import OnModule
 from core.model.projector import fuse
 from core.model.tracing import Tracer
 
@@ -34,7 +35,7 @@ class PreparedInputs:
     prompt: pp.PromptChunks
 
 
-class Encoder:
+class Encoder(OnModule):
     """The encoding stages of one loaded model (see module docstring).
 
     ``audio_seconds(samples) -> seconds`` says how much audio Whisper hears: the exact profile always 30 s (the
@@ -52,21 +53,9 @@ class Encoder:
         self.gate_cache = LRU()
         self.prompt_cache = LRU()
 
-    @property
-    def device(self) -> torch.device:
-        return self.module.model.embed_tokens.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.module.model.embed_tokens.weight.dtype
-
     def clear(self) -> None:
         self.gate_cache.clear()
         self.prompt_cache.clear()
-
-    def _sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
 
     # --- CPU side ------------------------------------------------------------------------------------------
     def prepare(self, frames: np.ndarray, audio: np.ndarray | None, instruction: str, modal: str,

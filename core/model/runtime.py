@@ -34,6 +34,7 @@ from core.model.decoding import Decoder
 from core.model.encoding import Encoder, PreparedInputs
 from core.model.errors import AnalysisCancelled
 from core.model.generation import GenerationSettings
+from core.model.placement import OnModule
 from core.model.profiles import DEFAULT_PROFILE, Profile, profile_named
 from core.model.scoring import score_labels
 from core.model.tracing import Trace, Tracer
@@ -46,7 +47,7 @@ STAGES = ("preprocess", "vision", "projector", "gate", "audio", "prefill", "deco
 __all__ = ["DEFAULT_MAX_NEW_TOKENS", "STAGES", "PreparedInputs", "R1OmniModel"]
 
 
-class R1OmniModel:
+class R1OmniModel(OnModule):
     """A loaded R1-Omni. Create it with :func:`core.model.load_model`.
 
     ``profile``: ``exact`` or ``fast`` (see :mod:`core.model.profiles`); ``precision``: why the dtype was chosen
@@ -80,14 +81,6 @@ class R1OmniModel:
 
     # --- properties ----------------------------------------------------------------------------------------
     @property
-    def device(self) -> torch.device:
-        return self.module.model.embed_tokens.weight.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.module.model.embed_tokens.weight.dtype
-
-    @property
     def num_frames(self) -> int:
         """Frames the model sees per clip (``num_frames`` of the checkpoint's config.json; 8 for R1-Omni)."""
         return int(self.module.config.mm.num_frames)
@@ -107,10 +100,6 @@ class R1OmniModel:
     def trace(self) -> AbstractContextManager[Trace]:
         """Record intermediates of the calls made inside the block (see :mod:`core.model.tracing`)."""
         return self._tracer.trace()
-
-    def _sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
 
     def _check_open(self, max_new_tokens: int) -> None:
         if self.module is None:
