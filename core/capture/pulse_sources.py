@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
+
+from core.env_scope import scoped_env
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +98,6 @@ def list_sources() -> list[PulseSource]:
     return parse_text(text, default) if text is not None else []
 
 
-@contextlib.contextmanager
-def pulse_source_env(source: str) -> Iterator[None]:
+def pulse_source_env(source: str) -> contextlib.AbstractContextManager[None]:
     """``PULSE_SOURCE=source`` while a stream on the ``pulse`` device is opened; the previous value afterwards."""
-    saved = os.environ.get(SOURCE_ENV)
-    os.environ[SOURCE_ENV] = source
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(SOURCE_ENV, None)
-        else:
-            os.environ[SOURCE_ENV] = saved
+    return scoped_env(SOURCE_ENV, source)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.env_scope import scoped_env
 from core.model.hub_files import (
     AUTH,
     MISSING_PACKAGE,
@@ -57,19 +58,10 @@ class ModelScopeHub:
         self.endpoint = parse_endpoint(endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT)
         _package()
 
-    @contextlib.contextmanager
-    def _endpoint_env(self) -> Iterator[None]:
+    def _endpoint_env(self) -> contextlib.AbstractContextManager[None]:
         """The package reads its endpoint from ``MODELSCOPE_ENDPOINT`` when it builds a client: set for the call
         and put back afterwards, so that this hub's address never outlives it in the process environment."""
-        saved = os.environ.get(ENDPOINT_ENV)
-        os.environ[ENDPOINT_ENV] = self.endpoint
-        try:
-            yield
-        finally:
-            if saved is None:
-                os.environ.pop(ENDPOINT_ENV, None)
-            else:
-                os.environ[ENDPOINT_ENV] = saved
+        return scoped_env(ENDPOINT_ENV, self.endpoint)
 
     def list_files(self, repo_id: str) -> tuple[str, list[RemoteFile]]:
         from modelscope.hub.api import HubApi
