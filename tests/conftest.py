@@ -19,6 +19,24 @@ if str(ROOT) not in sys.path:
 PARITY_DIR = ROOT / "tests" / "fixtures" / "parity"
 
 
+@pytest.fixture(scope="session")
+def qt_refcount_guard(qapp):
+    """The app's guard against a PySide6 signal defect (``desktop.qt_compat``), installed once per run."""
+    from desktop.qt_compat import install_guard
+
+    yield install_guard(qapp)
+
+
+@pytest.fixture
+def dark_theme(qapp, qt_refcount_guard):
+    """The app's dark theme on the test's QApplication, with the guard; autouse in tests/desktop, asked for by the
+    Qt tests elsewhere (``pytestmark = pytest.mark.usefixtures("dark_theme")``)."""
+    from desktop import theme
+
+    theme.apply(qapp, theme.DARK)
+    yield
+
+
 # Variables that libraries set for themselves on import or start-up (Ray, Qt, OpenMP); a test leaves every other
 # variable as it found it, so one test's endpoint, token or config folder cannot leak into the next one.
 _LIBRARY_SET = ("RAY_", "QT_", "OMP_", "KMP_", "MKL_", "TOKENIZERS_", "GRPC_", "PYTHONWARNINGS", "CUDA_", "PYTEST_",

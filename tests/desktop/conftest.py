@@ -10,19 +10,9 @@ from core.results import AnalysisResult, WindowResult, parse_response
 from core.window import MODEL_SAMPLE_RATE_HZ, Window
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _refcount_guard(qapp):
-    from desktop.qt_compat import install_guard
-
-    guard = install_guard(qapp)
-    yield guard
-
-
 @pytest.fixture(autouse=True)
-def _themed(qapp):
-    from desktop import theme
-
-    theme.apply(qapp, theme.DARK)
+def _themed(dark_theme):
+    """Every desktop test runs in the app's theme, with the Qt guard (tests/conftest.py)."""
     yield
 
 

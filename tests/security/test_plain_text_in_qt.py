@@ -8,6 +8,7 @@ import json
 import pytest
 
 pytest.importorskip("PySide6")
+pytestmark = pytest.mark.usefixtures("dark_theme")  # the app's theme and Qt guard (tests/conftest.py)
 
 from PySide6.QtCore import Qt
 
@@ -17,16 +18,6 @@ from tests.security.hostile import json_line
 from tests.session import synth
 
 IMG = "<img src='file:///etc/hostname'>"
-
-
-@pytest.fixture(autouse=True)
-def _themed(qapp):
-    from desktop import theme
-    from desktop.qt_compat import install_guard
-
-    guard = install_guard(qapp)
-    theme.apply(qapp, theme.DARK)
-    yield guard
 
 
 def _hostile_result() -> WindowResult:

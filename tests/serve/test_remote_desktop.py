@@ -7,11 +7,10 @@ import pytest
 
 from core.serve.client import RemoteTarget
 from desktop.startup import source_choice
-from tests.desktop.conftest import _refcount_guard, _themed  # noqa: F401 — the desktop tests' set-up
 from tests.desktop.test_main_window import make_window, settings  # noqa: F401
 from tests.serve.helpers import deployed, free_port, slow_parity_loader
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("dark_theme")]
 
 
 def kill_model_replicas() -> int:

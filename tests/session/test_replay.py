@@ -7,22 +7,13 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("PySide6")
+pytestmark = pytest.mark.usefixtures("dark_theme")  # the app's theme and Qt guard (tests/conftest.py)
 
 from core.session import RecordOptions, SessionReader, SessionWriter
 from core.session.playback import output_device_available
 from tests.session import synth
 
 N = 6
-
-
-@pytest.fixture(autouse=True)
-def _themed(qapp):
-    from desktop import theme
-    from desktop.qt_compat import install_guard
-
-    guard = install_guard(qapp)
-    theme.apply(qapp, theme.DARK)
-    yield guard
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
+pytestmark = pytest.mark.usefixtures("dark_theme")  # the app's theme and Qt guard (tests/conftest.py)
 
 from core.attribution import ATTRIBUTION_EVENT, attribution_of
 from core.backend import LoadRequest
@@ -18,16 +19,6 @@ from core.session import RecordOptions, SessionReader, SessionWriter
 from desktop.voice_panel import DONE, UNAVAILABLE
 from tests.core.test_attribution import VoiceModel
 from tests.session import synth
-
-
-@pytest.fixture(autouse=True)
-def _themed(qapp):
-    from desktop import theme
-    from desktop.qt_compat import install_guard
-
-    guard = install_guard(qapp)
-    theme.apply(qapp, theme.DARK)
-    yield guard
 
 
 @pytest.fixture(scope="module")
