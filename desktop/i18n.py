@@ -113,9 +113,9 @@ def _tool(name: str) -> str:
     return str(exe) if exe.exists() else name
 
 
-def lupdate(ts: Path, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+def lupdate(ts: Path) -> subprocess.CompletedProcess:
     """Write the strings of every desktop module into ``ts`` (existing translations kept, vanished ones dropped)."""
-    return subprocess.run([_tool("pyside6-lupdate"), *map(str, sources()), "-no-obsolete", "-locations", "none", *extra,
+    return subprocess.run([_tool("pyside6-lupdate"), *map(str, sources()), "-no-obsolete", "-locations", "none",
                            "-ts", str(ts)],
                           capture_output=True, text=True, check=True, cwd=ROOT)
 
