@@ -37,10 +37,11 @@ def dark_theme(qapp, qt_refcount_guard):
     yield
 
 
-# Variables that libraries set for themselves on import or start-up (Ray, Qt, OpenMP); a test leaves every other
+# Variables that libraries set for themselves on import or start-up (Ray, Qt, OpenMP; OpenCV's loader prepends its
+# folder to LD_LIBRARY_PATH on its first import, inside whichever test imports it first); a test leaves every other
 # variable as it found it, so one test's endpoint, token or config folder cannot leak into the next one.
 _LIBRARY_SET = ("RAY_", "QT_", "OMP_", "KMP_", "MKL_", "TOKENIZERS_", "GRPC_", "PYTHONWARNINGS", "CUDA_", "PYTEST_",
-                "TORCHINDUCTOR_", "TRITON_", "OPENCV_", "MYPY_")
+                "TORCHINDUCTOR_", "TRITON_", "OPENCV_", "MYPY_", "LD_LIBRARY_PATH")
 
 
 @pytest.fixture(autouse=True)

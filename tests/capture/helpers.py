@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from tests.support.waits import wait_for  # noqa: F401 — the capture tests import it from here
 
 
 class Events:
@@ -22,15 +22,6 @@ class Events:
 
     def messages(self, kind: str) -> list[str]:
         return [e.message for e in self.items if e.kind == kind]
-
-
-def wait_for(predicate, timeout: float = 5.0, period: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return predicate()
 
 
 def is_red(pixel) -> bool:

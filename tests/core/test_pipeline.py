@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -12,6 +13,7 @@ from core.engine import AnalysisParams, InferenceWorker, LoadRequest, ModelListe
 from core.pipeline import EveryWindowError, LiveSession, SessionListener
 from core.session.reader import SessionReader
 from tests.core.test_engine import ScriptedModel
+from tests.support.waits import wait_for
 
 
 class Collect(SessionListener, ModelListener):
@@ -56,11 +58,7 @@ def loaded_worker(model, params=None, warm_up=True, listener=None):
     return worker
 
 
-def _wait(cond, timeout=15.0):
-    deadline = time.time() + timeout
-    while not cond() and time.time() < deadline:
-        time.sleep(0.02)
-    return cond()
+_wait = functools.partial(wait_for, timeout=15.0, period=0.02)  # a window of the tiny model on 2 busy cores
 
 
 def test_live_session_analyses_windows_and_records_them(tmp_path):

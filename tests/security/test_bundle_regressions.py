@@ -33,6 +33,7 @@ from core.session.playback import FramePump, load_replay
 from core.session.reanalysis import ReanalysisError, reanalyze
 from tests.security.hostile import DECOY_TEXT, FileAudit, Sandbox, json_line
 from tests.session import synth
+from tests.support.waits import wait_for
 
 N = 3  # windows in the recorded bundle
 CONTROL = ("\x00", "\x1b", "\x07", "\x9b", "\r")
@@ -312,13 +313,6 @@ def test_a_failed_reanalysis_leaves_no_half_written_folder(sandbox):
     assert (sandbox.out / "taken" / "x").read_text() == "keep me"
 
 
-def _wait(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return cond()
-
-
 def test_replay_frame_thread_shows_a_placeholder_and_goes_on(tmp_path):
     b = record(tmp_path / "b", options=RecordOptions(video_segment_s=1.0))
     (b / "windows" / "w000000_0.jpg").write_bytes(b"")
@@ -326,18 +320,18 @@ def test_replay_frame_thread_shows_a_placeholder_and_goes_on(tmp_path):
     pump = FramePump(b)
     try:
         pump.request(1.5)
-        assert _wait(lambda: pump.latest() is not None and pump.latest()[2] is not None)
+        assert wait_for(lambda: pump.latest() is not None and pump.latest()[2] is not None)
         first = min((b / "video").iterdir())
         first.write_bytes(b"\x47" + bytes(5000))  # replaced under replay: an MPEG-TS sync byte, then nothing
         pump.request(0.5)
-        assert _wait(lambda: pump.latest()[0] == 0.5)
+        assert wait_for(lambda: pump.latest()[0] == 0.5)
         assert pump.latest()[1:] == (None, None)  # the placeholder answer
         pump.request_evidence(r.logged_windows[0])
-        assert _wait(lambda: pump.latest_evidence() is not None)
+        assert wait_for(lambda: pump.latest_evidence() is not None)
         ev = pump.latest_evidence()
         assert len(ev.frames) == 0 and "w000000_0.jpg" in ev.problem and ev.audio is not None
         pump.request(2.5)  # the intact segments still play
-        assert _wait(lambda: pump.latest()[0] == 2.5 and pump.latest()[2] is not None)
+        assert wait_for(lambda: pump.latest()[0] == 2.5 and pump.latest()[2] is not None)
         assert pump.alive
     finally:
         pump.stop()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
-import time
 
 import av
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from core.session import RecordOptions, SessionReader, SessionWriter, layout
 from core.session import events as ev
 from tests.session import synth
+from tests.support import waits
 
 
 class DiskBudget:
@@ -54,11 +55,7 @@ class DiskBudget:
         return Limited()
 
 
-def wait_for(cond, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return cond()
+wait_for = functools.partial(waits.wait_for, timeout=10.0)  # disk errors surface on the writer's threads
 
 
 @pytest.mark.parametrize(
@@ -80,7 +77,7 @@ def test_disk_full_stops_recording_cleanly_and_keeps_what_was_written(tmp_path, 
         synth.feed(w, t, t + 1.0)
         w.write_result(synth.result(i, t, t + 1.0), synth.window(i, t, t + 1.0))
         w.add_marker("event", f"m{i}", t=t + 0.5)
-        wait_for(lambda: w.stats.queued_log == 0 and w.stats.queued_media == 0 or w.error is not None, 5)
+        wait_for(lambda: w.stats.queued_log == 0 and w.stats.queued_media == 0 or w.error is not None, timeout=5)
         if w.error is None:
             written_before_full.append(w.stats.windows_written)
         t += 1.0

@@ -12,6 +12,7 @@ import pytest
 from core.session import RecordOptions, SessionWriter
 from core.session.playback import AudioFeeder, FramePump
 from tests.session import synth
+from tests.support.waits import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +26,6 @@ def session(tmp_path_factory):
     return d
 
 
-def _wait(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return cond()
-
-
 def test_frame_pump_serves_the_newest_request_and_evidence(session):
     from core.session import SessionReader
 
@@ -39,12 +33,12 @@ def test_frame_pump_serves_the_newest_request_and_evidence(session):
     try:
         for t in (0.5, 3.2, 1.1):  # only the newest matters
             pump.request(t)
-        assert _wait(lambda: pump.latest() is not None and pump.latest()[0] == 1.1)
+        assert wait_for(lambda: pump.latest() is not None and pump.latest()[0] == 1.1)
         req, ft, rgb = pump.latest()
         assert ft <= 1.1 < ft + 1.5 / synth.FPS and synth.brightness_time(rgb) == pytest.approx(ft, abs=0.06)
         w = SessionReader(session).windows[0]
         pump.request_evidence(w)
-        assert _wait(lambda: pump.latest_evidence() is not None)
+        assert wait_for(lambda: pump.latest_evidence() is not None)
         ev = pump.latest_evidence()
         assert ev.frames.shape[0] == 8 and ev.audio_covered == 1.0 and len(ev.audio) == 32000
     finally:
