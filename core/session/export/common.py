@@ -17,13 +17,9 @@ MARKER_COLOURS = {"event": "#ffffff", "exclude": "#ff6b6b", "custom": "#4aa3ff"}
 
 
 def media_origin(reader: SessionReader) -> float:
-    """Session time (s) at which the recorded media (and ``recording.mp4``) start; 0.0 without media."""
+    """Session time (s) at which the recorded media (and ``recording.mp4``) start; 0.0 without media. Time 0 of
+    the exports laid over the media (ELAN, WebVTT)."""
     return recorded_media_origin(reader.files)
-
-
-def timeline_origin(reader: SessionReader) -> float:
-    """Time 0 of exports laid over the recorded media (ELAN, WebVTT): the media origin, or 0 without media."""
-    return media_origin(reader) if (reader.has_video or reader.has_audio) else 0.0
 
 
 def utc_time(wall_s: float) -> _dt.datetime:

@@ -19,7 +19,7 @@ from core.session.export.common import (
     MARKER_SPAN_S,
     approximate,
     left_out_listed,
-    timeline_origin,
+    media_origin,
     to_ms,
     utc_time,
 )
@@ -49,7 +49,7 @@ def _media_descriptor(header: ET.Element, reader: SessionReader, media_path: str
 
 def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = None) -> str:
     """The document as text; with ``media_path`` the header links that file (relative when inside the bundle)."""
-    origin = timeline_origin(reader)
+    origin = media_origin(reader)
     root = ET.Element(
         "ANNOTATION_DOCUMENT",
         {

@@ -8,7 +8,7 @@ by ``escaping.vtt_cue_text`` / ``vtt_line``: no markup, no ``-->``, no blank lin
 
 from __future__ import annotations
 
-from core.session.export.common import APPROXIMATE_NOTE, approximate, left_out_listed, timeline_origin, to_ms
+from core.session.export.common import APPROXIMATE_NOTE, approximate, left_out_listed, media_origin, to_ms
 from core.session.export.escaping import vtt_cue_text, vtt_line
 from core.session.reader import SessionReader
 
@@ -21,7 +21,7 @@ def vtt_time(ms: int) -> str:
 
 
 def to_vtt(reader: SessionReader) -> str:
-    origin = timeline_origin(reader)
+    origin = media_origin(reader)
     out = [
         vtt_line(f"WEBVTT - {reader.manifest.session_id}"),
         "",
