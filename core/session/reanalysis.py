@@ -39,7 +39,7 @@ from core.faces import DEFAULT_NUM_FRAMES, FaceChecks
 from core.results import AnalysisResult, WindowResult
 from core.session import events as ev
 from core.session.errors import SessionFormatError
-from core.session.export.common import MAX_LEFT_OUT_LISTED
+from core.session.export.common import listed
 from core.session.export.escaping import one_line, terminal_safe
 from core.session.manifest import SessionManifest
 from core.session.reader import SessionReader
@@ -530,11 +530,7 @@ def run(args: Any) -> int:
     except (SessionFormatError, ReanalysisError) as e:
         print(terminal_safe(f"reanalyze: {e}"), file=sys.stderr)
         return 2
-    listed = rep.left_out[:MAX_LEFT_OUT_LISTED]
-    for line in [
-        *listed,
-        *([f"... and {len(rep.left_out) - len(listed)} more"] if rep.left_out[len(listed) :] else []),
-    ]:
+    for line in listed(rep.left_out):
         print(terminal_safe(f"reanalyze: left out of {args.session}: {line}"), file=sys.stderr)
     print(
         f"{rep.out_dir}: {rep.windows} windows in {rep.seconds:.1f} s ({rep.windows_per_s:.2f} windows/s); "

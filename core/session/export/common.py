@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from core.consistency import Consistency
 from core.faces import FaceCheck
@@ -66,17 +66,16 @@ def faces_note(faces: tuple[int, ...] | None) -> str:
     return f" · {note}" if note else ""
 
 
-def left_out(reader: SessionReader) -> list[str]:
-    """What the export had to leave out of the bundle (skipped log lines, unusable files), one line each."""
-    return [*(f"events.jsonl {s}" for s in reader.skipped), *reader.files.notes]
+def listed(items: Sequence[str]) -> list[str]:
+    """``items`` for a header or a terminal: at most ``MAX_LEFT_OUT_LISTED`` of them, then a count of the rest."""
+    if len(items) <= MAX_LEFT_OUT_LISTED:
+        return list(items)
+    return [*items[:MAX_LEFT_OUT_LISTED], f"... and {len(items) - MAX_LEFT_OUT_LISTED} more"]
 
 
 def left_out_listed(reader: SessionReader) -> list[str]:
-    """``left_out`` for a header or a terminal: at most ``MAX_LEFT_OUT_LISTED`` items, then a count."""
-    items = left_out(reader)
-    if len(items) <= MAX_LEFT_OUT_LISTED:
-        return items
-    return [*items[:MAX_LEFT_OUT_LISTED], f"... and {len(items) - MAX_LEFT_OUT_LISTED} more"]
+    """What the export had to leave out of the bundle (``SessionReader.left_out``), ``listed``."""
+    return listed(reader.left_out())
 
 
 APPROXIMATE_NOTE = ("made with the fast profile: approximate (int8 decoding, Whisper over the window's own seconds); "

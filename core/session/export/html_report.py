@@ -21,7 +21,6 @@ from core.session.export.common import (
     approximate,
     checks_of,
     faces_note,
-    left_out,
     left_out_listed,
     score_labels,
     utc_time,
@@ -115,7 +114,7 @@ def _meta(reader: SessionReader, t0: float, t1: float) -> list[tuple[str, str]]:
     n_fast = approximate(reader)
     if n_fast:
         meta.append(("approximate", f"{n_fast} of {len(windows)} windows {APPROXIMATE_NOTE}"))
-    n_left_out = len(left_out(reader))
+    n_left_out = len(reader.left_out())
     if n_left_out:
         listed = "; ".join(left_out_listed(reader))
         meta.append(("left out", f"{n_left_out} damaged or refused part(s) of the bundle: {listed}"))
