@@ -85,3 +85,8 @@ APPROXIMATE_NOTE = ("made with the fast profile: approximate (int8 decoding, Whi
 def approximate(reader: SessionReader) -> int:
     """How many of the session's windows were analysed with the fast (approximate) profile."""
     return sum(w.analysis.profile != "exact" for w in reader.logged_windows)
+
+
+def approximate_suffix(w: LoggedWindow) -> str:
+    """`` (approximate)`` after the label of a window analysed with the fast profile; empty for an exact one."""
+    return "" if w.analysis.profile == "exact" else " (approximate)"
