@@ -85,7 +85,8 @@ def _open_temp(target: Path, opener: Opener | None, private: bool) -> tuple[Path
     raise FileExistsError(f"could not create a temporary file next to {target}: every name tried exists")
 
 
-def _fsync(f: WritableFile) -> None:
+def fsync_file(f: WritableFile) -> None:
+    """``os.fsync`` the file's data, best effort (also for the session writer's logs and media)."""
     try:
         os.fsync(f.fileno())
     except (AttributeError, ValueError, OSError):
@@ -137,7 +138,7 @@ def _atomic_output(target: Path, opener: Opener | None, private: bool) -> Iterat
     try:
         yield f
         f.flush()
-        _fsync(f)
+        fsync_file(f)
         f.close()
         os.replace(tmp, target)
     except BaseException:

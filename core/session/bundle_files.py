@@ -161,9 +161,10 @@ class BundleFiles:
     def is_file(self, rel: str) -> bool:
         """True when ``rel`` is a regular file reachable without a symlink; never raises."""
         try:
-            return self._lstat(bundle_parts(rel)) is not None
+            self.size(rel)
         except (OSError, BundleFileError):
             return False
+        return True
 
     def list(self, folder: str, pattern: re.Pattern[str]) -> list[str]:
         """Sorted bundle paths of the regular files in ``folder`` whose names match ``pattern``.
@@ -232,14 +233,6 @@ class BundleFiles:
             last = i == len(parts) - 1
             if stat.S_ISLNK(mode) or (not last and not stat.S_ISDIR(mode)):
                 raise BundleFileError(f"{rel} in {self.root} is refused: {name!r} is {_describe(mode)}")
-
-    def _lstat(self, parts: tuple[str, ...]) -> os.stat_result | None:
-        fd = self._open_fd(parts, "/".join(parts))
-        try:
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
-        return st if stat.S_ISREG(st.st_mode) else None
 
     def _list(self, parts: tuple[str, ...]) -> builtins.list[tuple[str, int | None]]:  # list: the method above
         if not _DIR_FD:

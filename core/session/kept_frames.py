@@ -51,10 +51,11 @@ class KeptFrames:
         ``directory``; the files are opened with ``opener`` (no-follow, counted). Returns the log's references:
         ``[{"file", "t", "index"}, ...]``."""
         out = []
+        if len(self.frames):  # every frame goes into windows/ (layout.window_frame): checked once, not per frame
+            real_folder(directory / layout.WINDOWS_DIR)
         for k, (rgb, t, i) in enumerate(zip(self.frames, self.times, self.indices, strict=True)):
             rel = layout.window_frame(window_id, k, ext)
             path = directory / rel
-            real_folder(path.parent)
             with opener(path, "wb") as f:
                 f.write(encode_image(blur(rgb) if blur is not None else rgb, ext))
             out.append({"file": rel, "t": float(t), "index": int(i)})

@@ -29,6 +29,7 @@ from core.session.bundle_files import (
     BundleFiles,
 )
 from core.session.errors import BundleFileError
+from core.session.records import MAX_SESSION_S
 from core.window import MODEL_SAMPLE_RATE_HZ
 
 # limits on what a bundle's media may ask of a reader (it may come from someone else)
@@ -36,7 +37,6 @@ MAX_IMAGE_PIXELS = 40_000_000  # a kept frame or a decoded video frame (8K UHD i
 MAX_AUDIO_READ_S = 3600.0  # one read of recorded audio (a window is at most 600 s, playback reads 0.25 s)
 MAX_WINDOW_FRAMES = 900  # frames decoded for one window (30 s at 30 fps); longer spans are thinned evenly
 MAX_AUDIO_OVERHANG_S = 60.0  # recorded audio reaching this far beyond the video means damaged timing
-MAX_SESSION_S = 1e7  # |session time| of a segment, seconds (as core.session.records)
 AUDIO_RATES_HZ = (8_000, 384_000)  # plausible sample rates of a sidecar
 _VIDEO_NAME = re.compile(r"seg_\d{6}" + re.escape(layout.VIDEO_SUFFIX))
 _AUDIO_NAME = re.compile(r"seg_\d{6}" + re.escape(layout.AUDIO_SUFFIX))

@@ -15,7 +15,6 @@ real folder. Writers run on the session writer thread only. Reading is ``core.se
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from core.faces import FaceDetector, FaceDetectorUnavailable
-from core.safe_files import Opener, WritableFile, open_no_follow
+from core.safe_files import Opener, WritableFile, fsync_file, open_no_follow
 from core.session import layout
 from core.window import MODEL_SAMPLE_RATE_HZ
 
@@ -49,13 +48,6 @@ def real_folder(path: Path, parents: bool = False) -> Path:
     if path.is_symlink() or not path.is_dir():
         raise NotADirectoryError(f"{path} is a symbolic link or not a folder; record into a new folder")
     return path
-
-
-def fsync_file(f: Any) -> None:
-    try:
-        os.fsync(f.fileno())
-    except (AttributeError, ValueError, OSError):
-        pass  # files without a descriptor (tests) or filesystems that refuse fsync
 
 
 def even_crop(rgb: np.ndarray) -> np.ndarray:

@@ -122,14 +122,19 @@ class SessionReader:
         hits = [w for w in self.logged_windows if w.t0 <= t < w.t1]
         return hits[-1] if hits else None
 
+    def left_out(self) -> tuple[str, ...]:
+        """What was left out of the bundle while reading, one line each: the skipped log lines, then the
+        unusable files (not a torn tail)."""
+        return (*(f"{layout.EVENTS} {s}" for s in self.skipped), *self.files.notes)
+
     def problems(self) -> tuple[str, ...]:
-        """What was left out while reading: skipped log lines and unusable files, one line each."""
+        """What was left out while reading: a torn tail, skipped log lines and unusable files, one line each."""
         torn = ("the last log line was cut short (the recording was killed) and left out",) if self.torn_tail else ()
-        return (*torn, *(f"{layout.EVENTS} {s}" for s in self.skipped), *self.files.notes)
+        return (*torn, *self.left_out())
 
     def problem_summary(self) -> str | None:
         """One line on what was left out (skipped lines and files, not a torn tail), or None."""
-        items = [*(f"{layout.EVENTS} {s}" for s in self.skipped), *self.files.notes]
+        items = self.left_out()
         if not items:
             return None
         lines, files = len(self.skipped), len(items) - len(self.skipped)

@@ -39,7 +39,7 @@ from core.faces import DEFAULT_NUM_FRAMES, FaceChecks
 from core.results import AnalysisResult, WindowResult
 from core.session import events as ev
 from core.session.errors import SessionFormatError
-from core.session.export.common import MAX_LEFT_OUT_LISTED
+from core.session.export.common import listed
 from core.session.export.escaping import one_line, terminal_safe
 from core.session.manifest import SessionManifest
 from core.session.reader import SessionReader
@@ -255,7 +255,7 @@ def _new_manifest(src: SessionReader, job: _Job) -> SessionManifest:
     )
 
 
-def _write_preamble(src: SessionReader, writer: SessionWriter, job: _Job) -> None:
+def _write_preamble(src: SessionReader, writer: SessionWriter, job: _Job, has_audio: bool) -> None:
     """The log lines that say what this run is: its source, a missing-audio note, the original's markers."""
     windows = src.logged_windows
     writer.write_event(
@@ -265,7 +265,7 @@ def _write_preamble(src: SessionReader, writer: SessionWriter, job: _Job) -> Non
         windows=len(windows),
         inputs=job.inputs,
     )
-    if not src.has_audio and any(w.analysis.modal != "video" for w in windows):
+    if not has_audio and any(w.analysis.modal != "video" for w in windows):
         writer.write_event(ev.ERROR, message="the original recording has no audio: windows are re-analysed video-only")
     for m in src.logged_markers:
         if m.kind in ev.MARKER_KINDS:
@@ -276,10 +276,11 @@ def _write_preamble(src: SessionReader, writer: SessionWriter, job: _Job) -> Non
 
 def _analyze_window(
     src: SessionReader, w: LoggedWindow, job: _Job, writer: SessionWriter, face_checks: FaceChecks,
-    attributed: list[Attribution],
+    attributed: list[Attribution], has_audio: bool,
 ) -> WindowResult | str:
     """The new result of one window, or why there is none (``"skipped"`` / ``"failed"``, logged); with
-    ``job.attribution``, what the voice added goes to the log and to ``attributed``."""
+    ``job.attribution``, what the voice added goes to the log and to ``attributed``. ``has_audio``: whether
+    the original has audio segments (found once per run: it lists audio/ and reads every sidecar)."""
     frames, origin, problem = _window_inputs(src, w, job.inputs)
     if problem is not None:
         writer.write_event(ev.ERROR, window_id=w.window_id, message=f"kept frames not used: {problem}")
@@ -292,7 +293,7 @@ def _analyze_window(
             reason=f"no usable {origin} recorded for this window" + (f" ({problem})" if problem else ""),
         )
         return "skipped"
-    audio, audio_status = _window_audio(src, w, src.has_audio)
+    audio, audio_status = _window_audio(src, w, has_audio)
     faces = face_checks.submit(frames, getattr(job.model, "num_frames", DEFAULT_NUM_FRAMES))
     try:
         analysis = job.model.analyze(
@@ -361,13 +362,14 @@ def _run(
     t_start = time.perf_counter()
     face_checks = FaceChecks()
     try:
-        _write_preamble(src, writer, job)
+        has_audio = src.has_audio
+        _write_preamble(src, writer, job, has_audio)
         for i, w in enumerate(windows):
             if job.should_stop is not None and job.should_stop():
                 stopped = True
                 break
             now[0] = w.t1
-            got = _analyze_window(src, w, job, writer, face_checks, attributed)
+            got = _analyze_window(src, w, job, writer, face_checks, attributed, has_audio)
             if isinstance(got, str):
                 outcomes[got].append(w.window_id)
             else:
@@ -528,11 +530,7 @@ def run(args: Any) -> int:
     except (SessionFormatError, ReanalysisError) as e:
         print(terminal_safe(f"reanalyze: {e}"), file=sys.stderr)
         return 2
-    listed = rep.left_out[:MAX_LEFT_OUT_LISTED]
-    for line in [
-        *listed,
-        *([f"... and {len(rep.left_out) - len(listed)} more"] if rep.left_out[len(listed) :] else []),
-    ]:
+    for line in listed(rep.left_out):
         print(terminal_safe(f"reanalyze: left out of {args.session}: {line}"), file=sys.stderr)
     print(
         f"{rep.out_dir}: {rep.windows} windows in {rep.seconds:.1f} s ({rep.windows_per_s:.2f} windows/s); "

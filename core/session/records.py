@@ -335,7 +335,6 @@ class CheckedLog:
     markers: tuple[LoggedMarker, ...]
     skipped: tuple[SkippedLine, ...]  # complete lines left out (bad JSON, not UTF-8, a field that does not fit)
     torn_tail: bool  # the data ended in an incomplete line (a killed writer); it was left out
-    good_bytes: int  # length of the prefix made of complete lines
 
 
 @contextmanager
@@ -379,7 +378,7 @@ def _check_lines(data: bytes) -> CheckedLog:
         if value is not None:
             typed[line["type"]].append(value)
     return CheckedLog(
-        tuple(events), tuple(typed[ev.WINDOW]), tuple(typed[ev.MARKER]), tuple(skipped), end < len(data), end
+        tuple(events), tuple(typed[ev.WINDOW]), tuple(typed[ev.MARKER]), tuple(skipped), end < len(data)
     )
 
 

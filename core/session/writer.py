@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from core.results import WindowResult
-from core.safe_files import Opener, WritableFile
+from core.safe_files import Opener, WritableFile, fsync_file
 from core.session import events as ev
 from core.session import layout
 from core.session.kept_frames import KeptFrames
@@ -52,7 +52,6 @@ from core.session.media_writers import (
     FaceBlurUnavailable,
     VideoSegmentWriter,
     default_opener,
-    fsync_file,
 )
 from core.session.record_options import RecordOptions, WriterStats
 from core.window import MODEL_SAMPLE_RATE_HZ, Window

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from core.consistency import Consistency
 from core.faces import FaceCheck
@@ -17,13 +17,9 @@ MARKER_COLOURS = {"event": "#ffffff", "exclude": "#ff6b6b", "custom": "#4aa3ff"}
 
 
 def media_origin(reader: SessionReader) -> float:
-    """Session time (s) at which the recorded media (and ``recording.mp4``) start; 0.0 without media."""
+    """Session time (s) at which the recorded media (and ``recording.mp4``) start; 0.0 without media. Time 0 of
+    the exports laid over the media (ELAN, WebVTT)."""
     return recorded_media_origin(reader.files)
-
-
-def timeline_origin(reader: SessionReader) -> float:
-    """Time 0 of exports laid over the recorded media (ELAN, WebVTT): the media origin, or 0 without media."""
-    return media_origin(reader) if (reader.has_video or reader.has_audio) else 0.0
 
 
 def utc_time(wall_s: float) -> _dt.datetime:
@@ -70,17 +66,16 @@ def faces_note(faces: tuple[int, ...] | None) -> str:
     return f" · {note}" if note else ""
 
 
-def left_out(reader: SessionReader) -> list[str]:
-    """What the export had to leave out of the bundle (skipped log lines, unusable files), one line each."""
-    return [*(f"events.jsonl {s}" for s in reader.skipped), *reader.files.notes]
+def listed(items: Sequence[str]) -> list[str]:
+    """``items`` for a header or a terminal: at most ``MAX_LEFT_OUT_LISTED`` of them, then a count of the rest."""
+    if len(items) <= MAX_LEFT_OUT_LISTED:
+        return list(items)
+    return [*items[:MAX_LEFT_OUT_LISTED], f"... and {len(items) - MAX_LEFT_OUT_LISTED} more"]
 
 
 def left_out_listed(reader: SessionReader) -> list[str]:
-    """``left_out`` for a header or a terminal: at most ``MAX_LEFT_OUT_LISTED`` items, then a count."""
-    items = left_out(reader)
-    if len(items) <= MAX_LEFT_OUT_LISTED:
-        return items
-    return [*items[:MAX_LEFT_OUT_LISTED], f"... and {len(items) - MAX_LEFT_OUT_LISTED} more"]
+    """What the export had to leave out of the bundle (``SessionReader.left_out``), ``listed``."""
+    return listed(reader.left_out())
 
 
 APPROXIMATE_NOTE = ("made with the fast profile: approximate (int8 decoding, Whisper over the window's own seconds); "
@@ -90,3 +85,8 @@ APPROXIMATE_NOTE = ("made with the fast profile: approximate (int8 decoding, Whi
 def approximate(reader: SessionReader) -> int:
     """How many of the session's windows were analysed with the fast (approximate) profile."""
     return sum(w.analysis.profile != "exact" for w in reader.logged_windows)
+
+
+def approximate_suffix(w: LoggedWindow) -> str:
+    """`` (approximate)`` after the label of a window analysed with the fast profile; empty for an exact one."""
+    return "" if w.analysis.profile == "exact" else " (approximate)"

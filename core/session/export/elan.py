@@ -18,8 +18,9 @@ from core.session.export.common import (
     APPROXIMATE_NOTE,
     MARKER_SPAN_S,
     approximate,
+    approximate_suffix,
     left_out_listed,
-    timeline_origin,
+    media_origin,
     to_ms,
     utc_time,
 )
@@ -49,7 +50,7 @@ def _media_descriptor(header: ET.Element, reader: SessionReader, media_path: str
 
 def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = None) -> str:
     """The document as text; with ``media_path`` the header links that file (relative when inside the bundle)."""
-    origin = timeline_origin(reader)
+    origin = media_origin(reader)
     root = ET.Element(
         "ANNOTATION_DOCUMENT",
         {
@@ -89,8 +90,7 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
             "ALIGNABLE_ANNOTATION",
             {"ANNOTATION_ID": aid, "TIME_SLOT_REF1": slot(a), "TIME_SLOT_REF2": slot(b)},
         )
-        ET.SubElement(ann, "ANNOTATION_VALUE").text = w.shown_label + (
-            "" if w.analysis.profile == "exact" else " (approximate)")
+        ET.SubElement(ann, "ANNOTATION_VALUE").text = w.shown_label + approximate_suffix(w)
         ref = ET.SubElement(
             ET.SubElement(rea[lane], "ANNOTATION"),
             "REF_ANNOTATION",
@@ -130,9 +130,10 @@ def to_eaf(reader: SessionReader, media_path: str | os.PathLike[str] | None = No
     ET.SubElement(header, "PROPERTY", {"NAME": "lastUsedAnnotationId"}).text = str(n_ann)
     ET.SubElement(header, "PROPERTY", {"NAME": "session_time_offset_ms"}).text = str(round(origin * 1000))
     ET.SubElement(header, "PROPERTY", {"NAME": "session_id"}).text = reader.manifest.session_id
-    if approximate(reader):
-        ET.SubElement(header, "PROPERTY", {"NAME": "approximate_windows"}).text = (
-            f"{approximate(reader)} window(s) {APPROXIMATE_NOTE}")
+    n_fast = approximate(reader)
+    if n_fast:
+        note = f"{n_fast} window(s) {APPROXIMATE_NOTE}"
+        ET.SubElement(header, "PROPERTY", {"NAME": "approximate_windows"}).text = note
     skipped = left_out_listed(reader)
     if skipped:
         ET.SubElement(header, "PROPERTY", {"NAME": "left_out_of_bundle"}).text = "; ".join(skipped)

@@ -14,14 +14,13 @@ from functools import partial
 from core import consistency as _consistency
 from core import labels as _labels
 from core.attribution import Attribution, summary_counts
-from core.clock_text import clock
+from core.clock_text import clock, span
 from core.session.export import svg
 from core.session.export.common import (
     APPROXIMATE_NOTE,
     approximate,
     checks_of,
     faces_note,
-    left_out,
     left_out_listed,
     score_labels,
     utc_time,
@@ -53,7 +52,7 @@ def _window_row(w: LoggedWindow, shown: Callable[[str], str], checks: _consisten
     voice = ("" if attribution is None else f'<div class="voice">{esc(attribution.summary())} <span class="status">'
              f"(video-only re-run {attribution.seconds:.1f} s)</span></div>")
     return (
-        f'<tr><td class="mono">{clock(w.t0)}–{clock(w.t1)}</td>'
+        f'<tr><td class="mono">{span(w.t0, w.t1)}</td>'
         f'<td><span class="chip" style="background:{_labels.colour(a.label)}"></span>{esc(name)}'
         f'<div class="status">{esc(a.parse_status)}'
         f'{" · approximate (fast profile)" if a.profile != "exact" else ""}'
@@ -104,7 +103,7 @@ def _meta(reader: SessionReader, t0: float, t1: float) -> list[tuple[str, str]]:
         ("instruction", m.instruction),
         ("label set", m.label_set),
         ("window / hop", f"{m.window_s:g} s / {m.hop_s:g} s"),
-        ("span", f"{clock(t0)}–{clock(t1)} ({len(windows)} windows, {len(markers)} markers)"),
+        ("span", f"{span(t0, t1)} ({len(windows)} windows, {len(markers)} markers)"),
     ]
     if m.source_session:
         meta.append(("re-analysis of", m.source_session))
@@ -115,7 +114,7 @@ def _meta(reader: SessionReader, t0: float, t1: float) -> list[tuple[str, str]]:
     n_fast = approximate(reader)
     if n_fast:
         meta.append(("approximate", f"{n_fast} of {len(windows)} windows {APPROXIMATE_NOTE}"))
-    n_left_out = len(left_out(reader))
+    n_left_out = len(reader.left_out())
     if n_left_out:
         listed = "; ".join(left_out_listed(reader))
         meta.append(("left out", f"{n_left_out} damaged or refused part(s) of the bundle: {listed}"))

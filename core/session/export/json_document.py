@@ -13,7 +13,7 @@ import json
 from core import consistency as _consistency
 from core.attribution import ATTRIBUTION_EVENT, summary_counts
 from core.session import events as ev
-from core.session.export.common import approximate, checks_of, left_out
+from core.session.export.common import approximate, checks_of
 from core.session.export.escaping import clean_json
 from core.session.reader import SessionReader
 
@@ -37,6 +37,6 @@ def to_json(reader: SessionReader) -> str:
         "windows": windows,
         "markers": reader.markers,
         "events": others,
-        "left_out": left_out(reader),
+        "left_out": list(reader.left_out()),
     }
     return json.dumps(clean_json(doc), ensure_ascii=False, indent=1)

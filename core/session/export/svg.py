@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from core import labels as _labels
 from core.clock_text import clock
+from core.clock_text import span as clock_span  # timeline() has a local named span
 from core.lanes import assign_lanes
 from core.session.export.common import MARKER_COLOURS
 from core.session.export.escaping import clean_text
@@ -47,7 +48,7 @@ def timeline(
     parts.append(f'<rect x="0" y="0" width="{width}" height="{height}" fill="#1d2026"/>')
     for w, lane in zip(windows, lane_of):
         y = top + lane * lane_h
-        title = esc(f"{clock(w.t0)}–{clock(w.t1)} {shown(w.label) if w.label else w.analysis.parse_status}")
+        title = esc(f"{clock_span(w.t0, w.t1)} {shown(w.label) if w.label else w.analysis.parse_status}")
         parts.append(
             f'<rect class="win" data-label="{esc(w.label or "")}" x="{x(w.t0):.1f}" y="{y}" '
             f'width="{max(1.0, x(w.t1) - x(w.t0) - 1):.1f}" height="{lane_h - 4}" '

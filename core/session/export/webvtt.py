@@ -8,7 +8,14 @@ by ``escaping.vtt_cue_text`` / ``vtt_line``: no markup, no ``-->``, no blank lin
 
 from __future__ import annotations
 
-from core.session.export.common import APPROXIMATE_NOTE, approximate, left_out_listed, timeline_origin, to_ms
+from core.session.export.common import (
+    APPROXIMATE_NOTE,
+    approximate,
+    approximate_suffix,
+    left_out_listed,
+    media_origin,
+    to_ms,
+)
 from core.session.export.escaping import vtt_cue_text, vtt_line
 from core.session.reader import SessionReader
 
@@ -21,15 +28,16 @@ def vtt_time(ms: int) -> str:
 
 
 def to_vtt(reader: SessionReader) -> str:
-    origin = timeline_origin(reader)
+    origin = media_origin(reader)
     out = [
         vtt_line(f"WEBVTT - {reader.manifest.session_id}"),
         "",
         vtt_line(f"NOTE session time of 00:00:00.000 = {origin:.3f} s; label set {reader.manifest.label_set}"),
         "",
     ]
-    if approximate(reader):
-        out += [vtt_line(f"NOTE {approximate(reader)} window(s) {APPROXIMATE_NOTE}; their cues say (approximate)"), ""]
+    n_fast = approximate(reader)
+    if n_fast:
+        out += [vtt_line(f"NOTE {n_fast} window(s) {APPROXIMATE_NOTE}; their cues say (approximate)"), ""]
     cues = []
     for w in reader.logged_windows:
         a = to_ms(w.t0, origin)
@@ -37,14 +45,10 @@ def to_vtt(reader: SessionReader) -> str:
         cues += [
             f"w{w.window_id}",
             f"{vtt_time(a)} --> {vtt_time(b)}",
-            vtt_cue_text(f"{w.shown_label.upper()}{_approx(w)} — {w.reasoning}"),
+            vtt_cue_text(f"{w.shown_label.upper()}{approximate_suffix(w)} — {w.reasoning}"),
             "",
         ]
     skipped = left_out_listed(reader)
     if skipped:
         out += [vtt_line(f"NOTE left out of the bundle: {'; '.join(skipped)}"), ""]
     return "\n".join(out + cues)
-
-
-def _approx(w) -> str:
-    return "" if w.analysis.profile == "exact" else " (approximate)"
