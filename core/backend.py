@@ -25,7 +25,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -62,7 +62,6 @@ class LoadRequest:
     profile: str = "exact"  # exact | fast (approximate, labelled on every result; core.model.profiles)
 
 
-@runtime_checkable
 class ModelBackend(Protocol):
     """What the inference worker needs of a model. Every method runs on the worker thread."""
 
@@ -77,7 +76,6 @@ class ModelBackend(Protocol):
     @property
     def num_frames(self) -> int: ...
     def memory_bytes(self) -> int | None: ...
-    def describe(self) -> str: ...
 
 
 def default_loader(request: LoadRequest) -> Any:
@@ -103,8 +101,6 @@ class LocalBackend:
     """R1-Omni in this process. ``loader(request)`` returns an object with ``R1OmniModel``'s contract
     (``analyze``, ``info``, ``close``, optionally ``warm_up``, ``memory_bytes``, ``num_frames``); tests pass a
     scripted stand-in, the app the default loader."""
-
-    kind = LOCAL
 
     def __init__(self, request: LoadRequest, loader: Callable[[LoadRequest], Any] = default_loader) -> None:
         self.request = request
@@ -186,9 +182,6 @@ class LocalBackend:
 
             return int(torch.cuda.memory_allocated())
         return int(model.memory_bytes()) if hasattr(model, "memory_bytes") else None
-
-    def describe(self) -> str:
-        return f"{self.request.model_dir} ({self.request.device}, {self.request.dtype})"
 
     def matches(self, request: LoadRequest) -> bool:
         """The same weights on the same device in the same precision and profile (``warm_up`` aside)."""

@@ -330,10 +330,6 @@ class InferenceWorker:
         """What the loaded model holds (GPU memory allocated on CUDA), as of its load or last window."""
         return self._memory_bytes if self.has_model else None
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     # ---- worker thread -------------------------------------------------------------------------------------
     def _run(self) -> None:
         try:

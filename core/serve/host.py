@@ -57,7 +57,6 @@ class ModelHost:
         self.replica = replica
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.info = self._describe(model_dir)
-        self.served = 0
 
     def _describe(self, model_dir: str) -> dict[str, Any]:
         from core.session.manifest import WEIGHTS_HASH_METHOD, weights_fingerprint
@@ -188,7 +187,6 @@ class ModelHost:
 
     # ---- payloads -----------------------------------------------------------------------------------------
     def _payload(self, result: dict[str, Any], received_at: float, started: float) -> dict[str, Any]:
-        self.served += 1
         now = time.perf_counter()
         result["timings"] = {**result["timings"], "server_queue": started - received_at,
                              "server_total": now - received_at}
