@@ -85,6 +85,19 @@ def default_loader(request: LoadRequest) -> Any:
     return load_model(request.model_dir, device=request.device, dtype=request.dtype, profile=request.profile)
 
 
+def warm_up_model(model: Any, num_frames: int, instruction: str, max_new_tokens: int,
+                  fallback_tokens: int = 1) -> None:
+    """One window of black frames and a second of silence through every stage of ``model`` (blocking). A model
+    with ``warm_up`` (``R1OmniModel``) also prepares its decoder (CUDA graph) for windows of up to
+    ``max_new_tokens``; any other is asked to ``analyze`` with ``fallback_tokens``."""
+    frames = np.zeros((num_frames, 224, 224, 3), np.uint8)
+    audio = np.zeros(16_000, np.float32)
+    if hasattr(model, "warm_up"):
+        model.warm_up(frames, audio, instruction, max_new_tokens)
+    else:
+        model.analyze(frames, audio, instruction, max_new_tokens=fallback_tokens)
+
+
 def software_versions() -> dict[str, str]:
     """Versions that decide the numbers a model gives: the app, Python, and torch/transformers where imported."""
     import sys
@@ -128,13 +141,7 @@ class LocalBackend:
         return self.info()
 
     def warm_up(self, params: AnalysisParams) -> None:
-        model = self._require()
-        frames = np.zeros((self.num_frames, 224, 224, 3), np.uint8)
-        audio = np.zeros(16_000, np.float32)
-        if hasattr(model, "warm_up"):  # also prepares the decoder (CUDA graph) for these windows
-            model.warm_up(frames, audio, params.instruction, params.max_new_tokens)
-        else:
-            model.analyze(frames, audio, params.instruction, max_new_tokens=1)
+        warm_up_model(self._require(), self.num_frames, params.instruction, params.max_new_tokens)
 
     def analyze(self, frames: np.ndarray, audio: np.ndarray | None, params: AnalysisParams,
                 on_token: Callable[[str], None] | None, should_stop: Callable[[], bool]) -> AnalysisResult:
