@@ -25,7 +25,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -62,7 +62,6 @@ class LoadRequest:
     profile: str = "exact"  # exact | fast (approximate, labelled on every result; core.model.profiles)
 
 
-@runtime_checkable
 class ModelBackend(Protocol):
     """What the inference worker needs of a model. Every method runs on the worker thread."""
 
@@ -77,7 +76,6 @@ class ModelBackend(Protocol):
     @property
     def num_frames(self) -> int: ...
     def memory_bytes(self) -> int | None: ...
-    def describe(self) -> str: ...
 
 
 def default_loader(request: LoadRequest) -> Any:
@@ -85,6 +83,19 @@ def default_loader(request: LoadRequest) -> Any:
     from core.model import load_model
 
     return load_model(request.model_dir, device=request.device, dtype=request.dtype, profile=request.profile)
+
+
+def warm_up_model(model: Any, num_frames: int, instruction: str, max_new_tokens: int,
+                  fallback_tokens: int = 1) -> None:
+    """One window of black frames and a second of silence through every stage of ``model`` (blocking). A model
+    with ``warm_up`` (``R1OmniModel``) also prepares its decoder (CUDA graph) for windows of up to
+    ``max_new_tokens``; any other is asked to ``analyze`` with ``fallback_tokens``."""
+    frames = np.zeros((num_frames, 224, 224, 3), np.uint8)
+    audio = np.zeros(16_000, np.float32)
+    if hasattr(model, "warm_up"):
+        model.warm_up(frames, audio, instruction, max_new_tokens)
+    else:
+        model.analyze(frames, audio, instruction, max_new_tokens=fallback_tokens)
 
 
 def software_versions() -> dict[str, str]:
@@ -103,8 +114,6 @@ class LocalBackend:
     """R1-Omni in this process. ``loader(request)`` returns an object with ``R1OmniModel``'s contract
     (``analyze``, ``info``, ``close``, optionally ``warm_up``, ``memory_bytes``, ``num_frames``); tests pass a
     scripted stand-in, the app the default loader."""
-
-    kind = LOCAL
 
     def __init__(self, request: LoadRequest, loader: Callable[[LoadRequest], Any] = default_loader) -> None:
         self.request = request
@@ -132,13 +141,7 @@ class LocalBackend:
         return self.info()
 
     def warm_up(self, params: AnalysisParams) -> None:
-        model = self._require()
-        frames = np.zeros((self.num_frames, 224, 224, 3), np.uint8)
-        audio = np.zeros(16_000, np.float32)
-        if hasattr(model, "warm_up"):  # also prepares the decoder (CUDA graph) for these windows
-            model.warm_up(frames, audio, params.instruction, params.max_new_tokens)
-        else:
-            model.analyze(frames, audio, params.instruction, max_new_tokens=1)
+        warm_up_model(self._require(), self.num_frames, params.instruction, params.max_new_tokens)
 
     def analyze(self, frames: np.ndarray, audio: np.ndarray | None, params: AnalysisParams,
                 on_token: Callable[[str], None] | None, should_stop: Callable[[], bool]) -> AnalysisResult:
@@ -186,9 +189,6 @@ class LocalBackend:
 
             return int(torch.cuda.memory_allocated())
         return int(model.memory_bytes()) if hasattr(model, "memory_bytes") else None
-
-    def describe(self) -> str:
-        return f"{self.request.model_dir} ({self.request.device}, {self.request.dtype})"
 
     def matches(self, request: LoadRequest) -> bool:
         """The same weights on the same device in the same precision and profile (``warm_up`` aside)."""

@@ -330,10 +330,6 @@ class InferenceWorker:
         """What the loaded model holds (GPU memory allocated on CUDA), as of its load or last window."""
         return self._memory_bytes if self.has_model else None
 
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     # ---- worker thread -------------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
@@ -576,10 +572,7 @@ class InferenceWorker:
             counts = {k: getattr(old, k) + v for k, v in change.items() if not k.startswith("last_")}
             return replace(old, **counts, **{k: v for k, v in change.items() if k.startswith("last_")})
 
-        with self._lock:
-            self._stats = apply(self._stats)
-        if job.attachment is not None:
-            job.attachment._apply(apply)
+        self._apply(job.attachment, apply)
 
     def _failure_message(self, window_id: int, exc: BaseException) -> str:
         if is_out_of_memory(exc):
@@ -601,10 +594,12 @@ class InferenceWorker:
             old, analysed=old.analysed + analysed, failed=old.failed + failed, cancelled=old.cancelled + cancelled,
             **last))
 
-    def _apply(self, attachment: Attachment, change: Callable[[WorkerStats], WorkerStats]) -> None:
+    def _apply(self, attachment: Attachment | None, change: Callable[[WorkerStats], WorkerStats]) -> None:
+        """``change`` the worker's counters and, if there is one, the attachment's."""
         with self._lock:
             self._stats = change(self._stats)
-        attachment._apply(change)
+        if attachment is not None:
+            attachment._apply(change)
 
 
 def resolve_instruction(preset: str, custom: str = "") -> str:

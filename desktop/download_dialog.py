@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.model.family import DEFAULT_MEMBER, MEMBERS, Member
+from core.model import hub_files as hf
+from core.model.family import DEFAULT_MEMBER, MEMBERS, Member, find_member, member_names
 
 MAIN_PY = Path(__file__).resolve().parent.parent / "main.py"
 LOG_LINES_KEPT = 200
@@ -41,21 +42,21 @@ MIRROR_EXAMPLE = "https://hf-mirror.com"
 def failure_text(kind: str) -> str:
     """One sentence per failure kind of core.model.hub_files, in the window's language."""
     texts = {
-        "unreachable": QCoreApplication.translate(
+        hf.UNREACHABLE: QCoreApplication.translate(
             "DownloadDialog", "The hub cannot be reached. Check the network, or try a mirror or ModelScope."),
-        "auth": QCoreApplication.translate(
+        hf.AUTH: QCoreApplication.translate(
             "DownloadDialog", "Access refused: log in (HF_TOKEN) and accept the model's licence on its page."),
-        "not_found": QCoreApplication.translate(
+        hf.NOT_FOUND: QCoreApplication.translate(
             "DownloadDialog", "Not found: check the model name and the mirror address."),
-        "disk_full": QCoreApplication.translate(
+        hf.DISK_FULL: QCoreApplication.translate(
             "DownloadDialog", "The disk is full: free space or choose another folder, then download again."),
-        "interrupted": QCoreApplication.translate(
+        hf.INTERRUPTED: QCoreApplication.translate(
             "DownloadDialog", "The transfer was interrupted. Download again to resume where it stopped."),
-        "size": QCoreApplication.translate(
+        hf.SIZE: QCoreApplication.translate(
             "DownloadDialog", "A file arrived damaged or incomplete. Download again."),
-        "missing_package": QCoreApplication.translate(
+        hf.MISSING_PACKAGE: QCoreApplication.translate(
             "DownloadDialog", "ModelScope needs the modelscope package: pip install modelscope."),
-        "bad_input": QCoreApplication.translate(
+        hf.BAD_INPUT: QCoreApplication.translate(
             "DownloadDialog", "The hub's answer cannot be used (see the log below)."),
     }
     return texts.get(kind, QCoreApplication.translate("DownloadDialog", "The download failed (see the log below)."))
@@ -68,14 +69,6 @@ def format_eta(seconds: float | None) -> str:
     if minutes:
         return QCoreApplication.translate("DownloadDialog", "{m} min {s} s left").format(m=minutes, s=secs)
     return QCoreApplication.translate("DownloadDialog", "{s} s left").format(s=secs)
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} GB"
 
 
 class DownloadDialog(QDialog):
@@ -162,7 +155,7 @@ class DownloadDialog(QDialog):
     @property
     def member(self) -> Member:
         name = self.model_box.currentData()
-        return next(m for m in MEMBERS if m.name == name)
+        return find_member(name)
 
     def arguments(self) -> list[str]:
         """The download command's arguments for the current choices."""
@@ -176,7 +169,7 @@ class DownloadDialog(QDialog):
         text = self.tr("About {size} GB to download; needs about {memory} GB of memory (16-bit) to run.")
         self.model_info.setText(text.format(size=f"{m.download_gb:g}", memory=f"{m.memory_gb:g}"))
         current = Path(self.folder) if self.folder else None
-        if current is None or current.name in {x.name for x in MEMBERS}:  # follow the choice unless edited
+        if current is None or current.name in member_names():  # follow the choice unless edited
             self.folder_edit.setText(str(Path(self._default_parent) / m.name))
 
     def start(self) -> None:
@@ -242,7 +235,7 @@ class DownloadDialog(QDialog):
             return
         self.progress.setValue(int(PROGRESS_STEPS * min(1.0, done / total)))
         text = self.tr("{done} of {total} · {speed}/s").format(
-            done=format_bytes(done), total=format_bytes(total), speed=format_bytes(speed))
+            done=hf.human_bytes(done), total=hf.human_bytes(total), speed=hf.human_bytes(speed))
         eta_text = format_eta(eta) if done < total else ""
         self.status.setText(f"{text} · {eta_text}" if eta_text else text)
 

@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def analyze_file(args: argparse.Namespace) -> int:
+    if getattr(args, "ray", None) is not None:  # before the clip is decoded
+        _err("error: --ray spreads a folder of clips over a cluster; give a folder, or drop --ray")
+        return EXIT_BAD_INPUT
     from core import labels as _labels
     from core.clip_decode import MediaError, read_clip
     from core.model.family_checks import configured_input
@@ -101,9 +104,6 @@ def analyze_file(args: argparse.Namespace) -> int:
     from core.model import ModelLoadError
     from core.serve.client import is_remote_model, target_from_args
 
-    if getattr(args, "ray", None) is not None:
-        _err("error: --ray spreads a folder of clips over a cluster; give a folder, or drop --ray")
-        return EXIT_BAD_INPUT
     try:
         remote = target_from_args(args) if is_remote_model(args.model) else None
         model = (load_remote_analyzer(remote) if remote

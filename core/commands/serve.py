@@ -26,6 +26,7 @@ from core.serve.security import (
     DEFAULT_RATE_PER_S,
     SecurityConfigError,
     check_bind,
+    is_loopback,
     new_token,
     resolve_token,
     write_token_file,
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     for warning in warnings:
         _err(warning)
-    if args.address is None and args.host not in ("127.0.0.1", "localhost", "::1") and not _is_local(args.host):
+    if args.address is None and not is_loopback(args.host) and not _is_local(args.host):
         _err(f"error: {args.host} is not an address of this machine")
         return EXIT_BAD_INPUT
     return _serve(args, policy)

@@ -359,12 +359,9 @@ def resolve_instruction(text: str | None, default: str) -> str:
 
 def load_analyzer(model_dir: str | Path, device: str = "auto", dtype: str = "auto",
                   profile: str = "exact") -> Analyzer:
-    """Load the model for a run (heavy imports happen here, not at module import). A server address
-    (``https://HOST:PORT``, no token) gives its ``RemoteModel``; ``load_remote_analyzer`` takes the options."""
-    from core.serve.client import RemoteTarget, is_remote_model
-
-    if is_remote_model(str(model_dir)):
-        return load_remote_analyzer(RemoteTarget.parse(str(model_dir)))
+    """Load the model folder for a run (heavy imports happen here, not at module import). A model server
+    (``--model https://HOST:PORT``) is loaded with ``load_remote_analyzer``, which takes its token and trust: every
+    caller checks for one first, and a ``--ray`` run refuses one."""
     from core.model import load_model
 
     return load_model(str(model_dir), device=device, dtype=dtype, profile=profile)

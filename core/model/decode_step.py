@@ -115,9 +115,9 @@ class FastDecodeStep:
     position); ``cache`` implements ``update(k, v, layer_idx)`` (see :class:`core.model.generation.KVCache`).
     ``int8``: read int8 copies of the weights (fast profile, approximate)."""
 
-    def __init__(self, backbone: Any, int8: bool = False, output_weight: Any = None) -> None:
-        """``output_weight``: the output layer's [V, H] weight when it is not tied to the embeddings (a 7B
-        language model's own ``lm_head``); by default the tied ``embed_tokens``."""
+    def __init__(self, backbone: Any, output_weight: Any, int8: bool = False) -> None:
+        """``output_weight``: the output layer's [V, H] weight (``lm_head.weight``: the tied ``embed_tokens``'
+        weight, or a 7B language model's own)."""
         cfg = backbone.config
         if cfg.hidden_act != "silu":
             raise ValueError("the fused decode step supports the SiLU MLP of Qwen2 only")
@@ -139,8 +139,7 @@ class FastDecodeStep:
             gu_w, _ = _fuse([mlp.gate_proj, mlp.up_proj], bias=False)
             dense += [DenseLinear(qkv_w, qkv_b), DenseLinear(a.o_proj.weight), DenseLinear(gu_w),
                       DenseLinear(mlp.down_proj.weight)]
-        head = backbone.embed_tokens.weight if output_weight is None else output_weight  # tied, or its own
-        dense.append(DenseLinear(head))
+        dense.append(DenseLinear(output_weight))
         linears: list[Linear] = int8_linears(dense) if int8 else list(dense)
         self.head: Linear = linears.pop()
         self.layers: list[_Layer] = [

@@ -40,6 +40,7 @@ from core.model.hub_files import (
     human_bytes,
     selected,
 )
+from core.safe_files import atomic_write
 
 HUB_CONFIG_COPY = "config.hub.json"
 HUBS = ("huggingface", "modelscope")
@@ -263,10 +264,7 @@ def write_model_config(folder: Path, vision_subdir: str, audio_subdir: str) -> P
     cfg["mm_vision_tower"] = vision_subdir
     cfg["mm_audio_tower"] = audio_subdir
     cfg["bert_tower"] = BERT_SUBDIR
-    tmp = cfg_path.with_name(cfg_path.name + PART_SUFFIX)
-    tmp.write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, cfg_path)
-    return cfg_path
+    return atomic_write(cfg_path, json.dumps(cfg, indent=2) + "\n")  # a fresh temp file: no planted link followed
 
 
 def download_model(dest: Path, member: str = DEFAULT_MEMBER, hub: Hub | None = None,

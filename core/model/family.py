@@ -12,37 +12,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GB = 1_000_000_000
-
 
 @dataclass(frozen=True)
 class Member:
     """One published checkpoint.
 
     download_gb: checkpoint + towers, about; memory_gb: what loading it takes in float16/bfloat16, about (float32
-    doubles it). ``config_public``: whether its ``config.json`` could be checked in public code (README says which).
+    doubles it).
     """
 
     name: str
     hf_repo: str
     modelscope_repo: str
-    summary: str
     download_gb: float
     memory_gb: float
-    config_public: bool = True
 
 
 MEMBERS: tuple[Member, ...] = (
-    Member("R1-Omni-0.5B", "StarJiaxing/R1-Omni-0.5B", "iic/R1-Omni-0.5B",
-           "R1-Omni: reinforcement-learned reasoning and label (the default)", 6.6, 3.0),
-    Member("HumanOmni-0.5B", "StarJiaxing/HumanOmni-0.5B", "iic/HumanOmni-0.5B",
-           "the base model R1-Omni starts from (answers a label, little reasoning)", 6.6, 3.0),
-    Member("EMER-SFT-0.5B", "StarJiaxing/EMER-SFT-0.5B", "iic/EMER-SFT-0.5B",
-           "the cold-start model fine-tuned on explainable emotion reasoning", 6.6, 3.0),
-    Member("MAFW-DFEW-0.5B", "StarJiaxing/MAFW-DFEW-0.5B", "iic/MAFW-DFEW-0.5B",
-           "fine-tuned directly on the MAFW and DFEW training sets (label only)", 6.6, 3.0),
-    Member("HumanOmni-7B", "StarJiaxing/HumanOmni-7B", "iic/HumanOmni-7B",
-           "the 7B HumanOmni (Qwen2.5-7B language model): needs a large GPU", 21.0, 18.0, config_public=False),
+    # R1-Omni: reinforcement-learned reasoning and label (the default)
+    Member("R1-Omni-0.5B", "StarJiaxing/R1-Omni-0.5B", "iic/R1-Omni-0.5B", 6.6, 3.0),
+    # the base model R1-Omni starts from (answers a label, little reasoning)
+    Member("HumanOmni-0.5B", "StarJiaxing/HumanOmni-0.5B", "iic/HumanOmni-0.5B", 6.6, 3.0),
+    # the cold-start model fine-tuned on explainable emotion reasoning
+    Member("EMER-SFT-0.5B", "StarJiaxing/EMER-SFT-0.5B", "iic/EMER-SFT-0.5B", 6.6, 3.0),
+    # fine-tuned directly on the MAFW and DFEW training sets (label only)
+    Member("MAFW-DFEW-0.5B", "StarJiaxing/MAFW-DFEW-0.5B", "iic/MAFW-DFEW-0.5B", 6.6, 3.0),
+    # the 7B HumanOmni (Qwen2.5-7B language model): needs a large GPU
+    Member("HumanOmni-7B", "StarJiaxing/HumanOmni-7B", "iic/HumanOmni-7B", 21.0, 18.0),
 )
 DEFAULT_MEMBER = MEMBERS[0].name
 

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.model import checks
 from core.model.errors import ModelLoadError
+from core.model.locate import read_json, resolve_folder
 
 VISION_MODEL_TYPES = ("siglip", "siglip_vision_model")
 AUDIO_MODEL_TYPES = ("whisper",)
@@ -25,8 +27,8 @@ ACTIVATION_FRACTION = 0.15  # a window's activations, KV cache and workspace, re
 ACTIVATION_MIN_BYTES = 512 << 20  # ... but at least this (vision + audio towers on one window)
 MEMORY_CHECK_ENV = "R1OMNI_MEMORY_CHECK"  # "0" skips the check (the load may then fail or swap)
 GIB = 1 << 30
-MAX_CONFIG_FRAMES = 256  # a num_frames beyond this is a broken config, not a model
-MAX_CONFIG_IMAGE_PX = 4096
+MAX_CONFIG_FRAMES = checks.LLM_INTS["num_frames"][1]  # a num_frames beyond this is a broken config, not a model
+MAX_CONFIG_IMAGE_PX = checks.VISION_INTS["image_size"][1]
 
 
 def check_tower_kinds(vision: Mapping[str, Any], audio: Mapping[str, Any], vision_dir: Path, audio_dir: Path) -> None:
@@ -91,24 +93,21 @@ def configured_input(model_dir: str | os.PathLike) -> tuple[int, int]:
     """(num_frames, vision image_size in px) of a model folder, from its config.json and its vision tower's config
     (cheap: no weights are read), so that a clip can be decoded to just what the model samples, at its size, before
     the model loads. The R1-Omni defaults (8, 224) for anything that cannot be read (a model server's URL, a broken
-    folder: the loader reports that with its fix)."""
-    import json
-
+    folder: the loader reports that with its fix). The configs are read as the loader reads them (regular,
+    size-capped files: a named pipe in their place is refused, not waited on)."""
     from core.model.preprocess import IMAGE_SIZE_PX
     from core.window import DEFAULT_MODEL_FRAMES
 
     frames, side = DEFAULT_MODEL_FRAMES, IMAGE_SIZE_PX
     root = Path(model_dir).expanduser()
     try:
-        cfg = json.loads((root / "config.json").read_text(encoding="utf-8"))
+        cfg = read_json(root / "config.json", "model config")
         value = cfg.get("num_frames")
         frames = value if isinstance(value, int) and 1 <= value <= MAX_CONFIG_FRAMES else frames
-        from core.model.loading import resolve_folder
-
         vision_dir = resolve_folder(str(cfg["mm_vision_tower"]), root.resolve(), "vision tower", None,
                                     "mm_vision_tower")
-        vision = json.loads((vision_dir / "config.json").read_text(encoding="utf-8"))
-        vision = vision.get("vision_config", vision) if isinstance(vision, dict) else {}
+        vision = read_json(vision_dir / "config.json", "vision tower config")
+        vision = vision.get("vision_config", vision)
         value = vision.get("image_size")
         side = value if isinstance(value, int) and 16 <= value <= MAX_CONFIG_IMAGE_PX else side
     except (OSError, ValueError, KeyError, TypeError, AttributeError, ModelLoadError):

@@ -75,9 +75,8 @@ class R1OmniModel(OnModule):
         self.encoder = Encoder(module, tokenizer, bert_tokenizer, audio_features, self._tracer,
                                self.profile.audio_seconds)
         int8 = self.profile.int8_decode and self.int8_problem is None
-        self.decoder = Decoder(module, tokenizer, self._tracer, FastDecodeStep(
-            module.model, int8=int8,
-            output_weight=None if module.config.llm.tie_word_embeddings else module.lm_head.weight))
+        self.decoder = Decoder(module, tokenizer, self._tracer,
+                               FastDecodeStep(module.model, module.lm_head.weight, int8=int8))
 
     # --- properties ----------------------------------------------------------------------------------------
     @property

@@ -402,19 +402,16 @@ def _ssl_context(ca_file: str | None) -> ssl.SSLContext:
 class RemoteBackend:
     """The inference worker's backend for a model server (``core.backend.ModelBackend``). Worker thread only."""
 
-    kind = REMOTE
     warm_up_wanted = False  # the server's replicas warm up before they take windows
 
-    def __init__(self, target: RemoteTarget,
-                 model_factory: Callable[[RemoteTarget], RemoteModel] = RemoteModel) -> None:
+    def __init__(self, target: RemoteTarget) -> None:
         self.target = target
-        self._factory = model_factory
         self._model: RemoteModel | None = None
         self._info: dict[str, Any] | None = None
 
     def load(self, progress: Callable[[str], None]) -> dict[str, Any]:
         progress(f"Connecting to the model server {self.target.url}…")
-        model = self._factory(self.target)
+        model = RemoteModel(self.target)
         try:
             info = model.fetch_info()
         except BackendError:
@@ -456,9 +453,6 @@ class RemoteBackend:
 
     def memory_bytes(self) -> int | None:
         return None  # the weights live on the server
-
-    def describe(self) -> str:
-        return f"the model server {self.target.url}"
 
     def _require(self) -> RemoteModel:
         if self._model is None:

@@ -12,9 +12,10 @@ import json
 import logging
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from core.safe_files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +82,9 @@ class TokenStore:
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
     def _write_file(self, tokens: dict[str, str]) -> None:
-        """Atomic, and never readable by others, not even for a moment (the temp file is made 600)."""
+        """Atomic, and never readable by others, not even for a moment (the temp file is created 600)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)  # mkstemp creates it 600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(tokens, f)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path, json.dumps(tokens), private=True)
 
 
 def _usable_keyring() -> Any:

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from core.backend import is_out_of_memory, software_versions
+from core.backend import is_out_of_memory, software_versions, warm_up_model
 from core.model.errors import AnalysisCancelled
 from core.serve.wire import (
     API_VERSION,
@@ -36,6 +36,7 @@ from core.serve.wire import (
     WindowRequest,
     event_line,
 )
+from core.window import DEFAULT_MODEL_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ class ModelHost:
         self.replica = replica
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.info = self._describe(model_dir)
-        self.served = 0
 
     def _describe(self, model_dir: str) -> dict[str, Any]:
         from core.session.manifest import WEIGHTS_HASH_METHOD, weights_fingerprint
@@ -79,20 +79,13 @@ class ModelHost:
             "device": own.get("device"),
             "dtype": own.get("dtype"),
             "params": own.get("params"),
-            "num_frames": int(getattr(self.model, "num_frames", 8)),
+            "num_frames": int(getattr(self.model, "num_frames", DEFAULT_MODEL_FRAMES)),
             "versions": versions,
         }
 
     def warm_up(self, instruction: str, max_new_tokens: int = 256) -> None:
         """One window through every stage (blocking; call once before serving)."""
-        import numpy as np
-
-        frames = np.zeros((self.info["num_frames"], 224, 224, 3), np.uint8)
-        audio = np.zeros(16_000, np.float32)
-        if hasattr(self.model, "warm_up"):
-            self.model.warm_up(frames, audio, instruction, max_new_tokens)
-        else:
-            self.model.analyze(frames, audio, instruction, max_new_tokens=WARM_UP_TOKENS)
+        warm_up_model(self.model, self.info["num_frames"], instruction, max_new_tokens, WARM_UP_TOKENS)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -188,7 +181,6 @@ class ModelHost:
 
     # ---- payloads -----------------------------------------------------------------------------------------
     def _payload(self, result: dict[str, Any], received_at: float, started: float) -> dict[str, Any]:
-        self.served += 1
         now = time.perf_counter()
         result["timings"] = {**result["timings"], "server_queue": started - received_at,
                              "server_total": now - received_at}

@@ -132,11 +132,11 @@ def read_token_file(path: str | os.PathLike[str]) -> str:
     return check_token(lines[0] if lines else "", str(p))
 
 
-def resolve_token(token_file: str | os.PathLike[str] | None, environ: dict[str, str] | None = None) -> str | None:
+def resolve_token(token_file: str | os.PathLike[str] | None) -> str | None:
     """The token from ``--token-file``, else from ``R1OMNI_SERVE_TOKEN``, else None."""
     if token_file is not None:
         return read_token_file(token_file)
-    value = (os.environ if environ is None else environ).get(TOKEN_ENV)
+    value = os.environ.get(TOKEN_ENV)
     return check_token(value, TOKEN_ENV) if value else None
 
 

@@ -45,6 +45,9 @@ def test_analyze_bad_inputs(tmp_path, capsys):
     assert "Fix:" in capsys.readouterr().err
     assert main.main(["analyze", str(MP4), "--model", str(CHECKPOINT), "--labels", "colours"]) == 2
     assert "unknown label set" in capsys.readouterr().err
+    # --ray with one clip is refused before the clip is decoded (a clip that does not exist is not even opened)
+    assert main.main(["analyze", str(tmp_path / "nope.mp4"), "--model", str(CHECKPOINT), "--ray", ""]) == 2
+    assert "--ray spreads a folder of clips" in capsys.readouterr().err
 
 
 def test_analyze_folder_goes_to_batch(monkeypatch, tmp_path):

@@ -252,3 +252,17 @@ def test_ctrl_c_says_how_far_it_got_and_how_to_resume(hub, tmp_path):
         download_model(tmp_path / "m", hub=Stopped(hub.endpoint), log=quiet)
     assert info.value.kind == hf.INTERRUPTED and "3.5 MB fetched" in info.value.problem
     assert "resumes" in info.value.fix
+
+
+def test_the_model_config_is_written_without_following_a_planted_link(tmp_path):
+    """write_model_config writes through a fresh temporary file: a symlink planted at config.json.part (the name
+    it used to write to) is left alone, and the file it points at is not touched."""
+    folder, victim = tmp_path / "m", tmp_path / "victim.txt"
+    folder.mkdir()
+    victim.write_text("keep")
+    (folder / dl.HUB_CONFIG_COPY).write_bytes(published_config())
+    (folder / "config.json.part").symlink_to(victim)
+    cfg = json.loads(dl.write_model_config(folder, "towers/siglip", "towers/whisper").read_text())
+    assert cfg["mm_vision_tower"] == "towers/siglip" and cfg["mm_audio_tower"] == "towers/whisper"
+    assert victim.read_text() == "keep" and (folder / "config.json.part").is_symlink()
+    assert not (folder / "config.json").is_symlink()

@@ -107,3 +107,20 @@ def test_clips_are_decoded_for_the_model_at_hand(tmp_path):
     assert family_checks.configured_input(build(tmp_path, "HumanOmni-7B")) == (16, 384)
     assert family_checks.configured_input(PARITY_DIR / "checkpoint") == (8, 224)
     assert family_checks.configured_input("https://gpu-server:8000") == (8, 224)  # a model server decides itself
+
+
+def test_a_named_pipe_for_a_config_is_not_waited_on(tmp_path):
+    """configured_input reads configs as the loader does: a FIFO at config.json (or the tower's) is refused at once
+    and the defaults are used (the loader then names the problem), instead of blocking analyze for a writer."""
+    import os
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    folder = build(tmp_path, "HumanOmni-7B")
+    tower_cfg = next(p for p in folder.rglob("config.json") if p.parent != folder and "siglip" in str(p).lower())
+    tower_cfg.unlink()
+    os.mkfifo(tower_cfg)
+    assert family_checks.configured_input(folder) == (16, 224)  # its frames; the default size
+    (folder / "config.json").unlink()
+    os.mkfifo(folder / "config.json")
+    assert family_checks.configured_input(folder) == (8, 224)
