@@ -379,23 +379,25 @@ class MainWindow(QMainWindow):
         from core.serve.credentials import TokenStore
         from core.serve.security import resolve_token
 
-        store = TokenStore(self.settings.target().parent)
+        config_dir = self.settings.target().parent
 
-        def prepare() -> object:
+        def prepare() -> RemoteTarget | Exception:
             try:
+                key = RemoteTarget.parse(url).url  # as the dialog writes it: one token and one setting per server
+                store = TokenStore(config_dir)  # probes the keyring (D-Bus): not on the UI thread
                 chosen = token
                 if chosen and remember:
-                    store.save(url, chosen)
-                chosen = chosen or store.load(url) or resolve_token(None)
-                return RemoteTarget.parse(url, chosen, ca_file or None)
+                    store.save(key, chosen)
+                chosen = chosen or store.load(key) or resolve_token(None)
+                return RemoteTarget.parse(key, chosen, ca_file or None)
             except (OSError, ValueError) as exc:
                 return exc
 
-        def connect(target: object) -> None:
+        def connect(target: RemoteTarget | Exception) -> None:
             if isinstance(target, Exception):
                 self._on_error(self.tr("Cannot use the model server {url}: {error}").format(url=url, error=target))
                 return
-            self.settings.remote_url, self.settings.remote_ca_file = url, ca_file
+            self.settings.remote_url, self.settings.remote_ca_file = target.url, ca_file
             self.settings.use_remote = True
             self.controller.model.load_remote(target)
 
