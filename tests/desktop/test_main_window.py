@@ -475,3 +475,15 @@ def test_connect_remote_probes_the_keyring_off_the_ui_thread_and_keeps_one_addre
     # the setting and the stored token use the address as the dialog writes it
     assert loaded[0].url == win.settings.remote_url == "https://127.0.0.1:443"
     assert credentials.TokenStore(win.settings.target().parent, False).load("https://127.0.0.1:443") == "t" * 32
+
+
+def test_device_dtype_and_profile_choices_are_remembered(qtbot, make_window, monkeypatch):
+    win = make_window()
+    reloads = []
+    monkeypatch.setattr(win, "load_model", lambda: reloads.append(True))
+    ab = win.analysis_bar
+    ab.device_chosen.emit("cpu")
+    ab.dtype_chosen.emit("float32")
+    ab.profile_chosen.emit("fast")
+    assert (win.settings.device, win.settings.dtype, win.settings.profile) == ("cpu", "float32", "fast")
+    assert not reloads  # no model loaded: nothing to load again
