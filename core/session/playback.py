@@ -213,7 +213,7 @@ def _load_evidence(reader: SessionReader, window: LoggedWindow) -> Evidence:
     except (OSError, SessionFormatError) as e:  # a missing, refused or undecodable kept frame
         got, problem = None, f"kept frames cannot be shown: {e}"
     times, frames = got if got is not None else _NO_FRAMES
-    audio, covered = reader.audio(window.t0, window.t1) if reader.has_audio else (None, 0.0)
+    audio, covered = reader.audio(window.t0, window.t1)  # nothing recorded: covered 0, no audio shown
     return Evidence(window, times, frames, audio if covered > 0 else None, covered, problem)
 
 
