@@ -306,7 +306,7 @@ def test_device_scan_runs_off_the_ui_thread_and_fills_the_pickers(qtbot, make_wi
     def slow_listing():
         scanned_on.append(threading.current_thread().name)
         release.wait(10)  # a PortAudio re-initialise that takes its time
-        return [(3, "USB camera (/dev/video3)")], [(7, "USB mic (default)")]
+        return [(3, "USB camera (/dev/video3)")], [(7, "USB mic", True)]  # as list_devices gives them
 
     monkeypatch.setattr(lc, "list_devices", slow_listing)
     win = make_window()
