@@ -162,8 +162,8 @@ class MonitorToolBar(QToolBar):
                 self.source_combo.setCurrentIndex(i)
                 return
 
-    def set_microphones(self, mics: list[tuple], current: Any) -> None:
-        """``mics``: (key, name[, is_default]) with key a PortAudio index or ``pulse:<source>``; ``current``: a
+    def set_microphones(self, mics: list[tuple[Any, str, bool]], current: Any) -> None:
+        """``mics``: (key, name, is_default) with key a PortAudio index or ``pulse:<source>``; ``current``: a
         key, ``DEFAULT_MIC`` or ``NO_MIC``.
 
         "No microphone" (video-only analysis) is always offered; "Default input" when any input exists, naming
@@ -171,12 +171,12 @@ class MonitorToolBar(QToolBar):
         self.mic_combo.blockSignals(True)
         self.mic_combo.clear()
         self.mic_combo.addItem(self.tr("No microphone (video only)"), NO_MIC)
-        defaults = [name for _key, name, *flag in mics if flag and flag[0]]
+        defaults = [name for _key, name, is_default in mics if is_default]
         if mics:
             text = self.tr("Default input: {name}").format(name=defaults[-1]) if defaults else self.tr("Default input")
             self.mic_combo.addItem(text, DEFAULT_MIC)
-        for dev, name, *flag in mics:
-            self.mic_combo.addItem(self.tr("{name} (default)").format(name=name) if flag and flag[0] else name, dev)
+        for dev, name, is_default in mics:
+            self.mic_combo.addItem(self.tr("{name} (default)").format(name=name) if is_default else name, dev)
         idx = self.mic_combo.findData(current)
         self.mic_combo.setCurrentIndex(idx if idx >= 0 else (1 if mics else 0))
         self.mic_combo.blockSignals(False)

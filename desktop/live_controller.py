@@ -24,10 +24,11 @@ from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal
 
+from core.backend import default_loader
 from core.capture import base as cap
 from core.capture.media_file import MediaFileSource
 from core.clock import SteppedClock
-from core.pipeline import EveryWindowError, LiveSession
+from core.pipeline import LiveSession
 from core.ring_buffer import LatestFrame
 from core.settings import Settings
 from core.sources import DEMO_CLIP, SourceSpecError, sources_for
@@ -117,13 +118,12 @@ class LiveController(QObject):
     def __init__(
         self,
         settings: Any,
-        model: ModelController | None = None,
         source_factory: Callable[[SourceChoice | None, Any], tuple[Any, Any]] | None = None,
         loader: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.model = model or (ModelController(settings, loader) if loader is not None else ModelController(settings))
+        self.model = ModelController(settings, loader or default_loader)
         self.bridge = SessionRelay()  # the views connect here once, whatever the session
         self.tasks = BackgroundTasks()
         self._source_factory = source_factory or self.make_sources
@@ -346,7 +346,7 @@ class LiveController(QObject):
                 recording()
             try:
                 return session.analyze_every_window(stop), ""
-            except (EveryWindowError, ValueError, RuntimeError) as exc:
+            except (ValueError, RuntimeError) as exc:  # an EveryWindowError is a RuntimeError
                 return 0, str(exc)
 
         self.tasks.run(run, then=lambda outcome: self._file_run_done(session, stop, name, *outcome))

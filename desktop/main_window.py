@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -160,9 +161,9 @@ class MainWindow(QMainWindow):
         ab.load_requested.connect(self.load_model)
         ab.unload_requested.connect(self.controller.model.unload)
         ab.download_requested.connect(self._download)
-        ab.device_chosen.connect(self._on_device_chosen)
-        ab.dtype_chosen.connect(self._on_dtype_chosen)
-        ab.profile_chosen.connect(self._on_profile_chosen)
+        ab.device_chosen.connect(partial(self._on_model_option, "device"))
+        ab.dtype_chosen.connect(partial(self._on_model_option, "dtype"))
+        ab.profile_chosen.connect(partial(self._on_model_option, "profile"))
         ab.window_hop_changed.connect(self._on_window_hop)
         ab.label_set_chosen.connect(self.set_label_set)
         ab.preset_chosen.connect(self._on_preset)
@@ -379,23 +380,25 @@ class MainWindow(QMainWindow):
         from core.serve.credentials import TokenStore
         from core.serve.security import resolve_token
 
-        store = TokenStore(self.settings.target().parent)
+        config_dir = self.settings.target().parent
 
-        def prepare() -> object:
+        def prepare() -> RemoteTarget | Exception:
             try:
+                key = RemoteTarget.parse(url).url  # as the dialog writes it: one token and one setting per server
+                store = TokenStore(config_dir)  # probes the keyring (D-Bus): not on the UI thread
                 chosen = token
                 if chosen and remember:
-                    store.save(url, chosen)
-                chosen = chosen or store.load(url) or resolve_token(None)
-                return RemoteTarget.parse(url, chosen, ca_file or None)
+                    store.save(key, chosen)
+                chosen = chosen or store.load(key) or resolve_token(None)
+                return RemoteTarget.parse(key, chosen, ca_file or None)
             except (OSError, ValueError) as exc:
                 return exc
 
-        def connect(target: object) -> None:
+        def connect(target: RemoteTarget | Exception) -> None:
             if isinstance(target, Exception):
                 self._on_error(self.tr("Cannot use the model server {url}: {error}").format(url=url, error=target))
                 return
-            self.settings.remote_url, self.settings.remote_ca_file = url, ca_file
+            self.settings.remote_url, self.settings.remote_ca_file = target.url, ca_file
             self.settings.use_remote = True
             self.controller.model.load_remote(target)
 
@@ -447,18 +450,9 @@ class MainWindow(QMainWindow):
             self.reasoning_stack.setCurrentWidget(self._model_page)
         self.analysis_bar.unload_action.setEnabled(loaded)
 
-    def _on_device_chosen(self, device: str) -> None:
-        self.settings.device = device
-        if self.controller.model.has_model:
-            self.load_model()
-
-    def _on_profile_chosen(self, profile: str) -> None:
-        self.settings.profile = profile
-        if self.controller.model.has_model:
-            self.load_model()
-
-    def _on_dtype_chosen(self, dtype: str) -> None:
-        self.settings.dtype = dtype
+    def _on_model_option(self, key: str, value: str) -> None:
+        """``device`` | ``dtype`` | ``profile`` chosen: remembered, and a loaded model is loaded again with it."""
+        setattr(self.settings, key, value)
         if self.controller.model.has_model:
             self.load_model()
 

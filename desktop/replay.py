@@ -109,8 +109,9 @@ class ReplayWindow(QWidget):
         self._comparison = data.comparison
         self._left_out = data.left_out
         self._audio_output = data.audio_output
+        self._has_video, self._has_audio = data.has_video, data.has_audio  # found off the UI thread
         self._audio = AudioFeeder(self.media.path)
-        self.start_s, self.end_s = r.span
+        self.start_s, self.end_s = data.span
         self._windows = r.logged_windows
         self._markers = r.logged_markers
         self._attributions = {wid: AttributionStatus(DONE, a) for wid, a in r.attributions.items()}
@@ -122,8 +123,8 @@ class ReplayWindow(QWidget):
         self._last_request: float | None = None
         self._build()
         has_frames = any(w.frames for w in [*self._windows, *self._source_windows.values()])
-        self._pump = FramePump(self.media.path) if self.media.has_video or has_frames else None
-        if not self.media.has_video:
+        self._pump = FramePump(self.media.path) if self._has_video or has_frames else None
+        if not self._has_video:
             self.video_view.clear(self.tr("This session was recorded without video."))
         self.seek(self.start_s)
         self._timer = QTimer(self)
@@ -186,7 +187,7 @@ class ReplayWindow(QWidget):
         self.time_label = _plain(QLabel())
         self.time_label.setStyleSheet("font-family: monospace;")
         notes = []
-        if not self.media.has_audio:
+        if not self._has_audio:
             notes.append(self.tr("no audio was recorded"))
         elif not self._audio_output:
             notes.append(self.tr("no audio output device: playing video only"))
@@ -306,7 +307,7 @@ class ReplayWindow(QWidget):
         self._position = min(max(float(t), self.start_s), self.end_s)
         if self._playing:
             self._play_origin = (self._position, time.monotonic())
-            if self.media.has_audio:
+            if self._has_audio:
                 self._audio.start(self._position)
         if not from_slider:
             self.slider.blockSignals(True)
@@ -389,7 +390,7 @@ class ReplayWindow(QWidget):
         if (
             self._pump is not None
             and self.reader is not None
-            and self.media.has_video
+            and self._has_video
             and pos != self._last_request
         ):
             self._pump.request(pos)

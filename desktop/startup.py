@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from core.cli_types import EXIT_CODES_HELP, microphone, run_seconds
-from core.serve.client import is_remote_model
+from core.serve.client import is_remote_model, target_from_args
 from core.serve.security import resolve_token
 from core.settings import Settings
 from core.sources import SOURCE_CAMERA as CORE_CAMERA
@@ -67,10 +67,8 @@ def check_args(args: argparse.Namespace) -> str | None:
         except SourceSpecError as exc:
             return str(exc)
     if args.model and is_remote_model(args.model):
-        from core.serve.client import RemoteTarget
-
         try:
-            RemoteTarget.parse(args.model, resolve_token(args.token_file), args.server_ca)
+            target_from_args(args)
         except ValueError as exc:
             return f"--model: {exc}"
     elif args.model and not Path(args.model).is_dir():

@@ -64,9 +64,9 @@ class StatusBar(QStatusBar):
         self.fields: dict[str, QLabel] = {}
         muted = theme.current().muted
         # room for the widest usual texts (in the window's language), so fields neither jump nor get cut
-        widest_snapshot = StatusSnapshot(capture_fps=30.0, preview_fps=30.0, audio_rate_hz=48_000, audio_overflows=888,
-                                         last_latency_s=88.8, last_compute_s=88.8, first_token_s=0.888,
-                                         result_age_s=0.888, superseded=8888)
+        widest_texts = self.field_texts(StatusSnapshot(
+            capture_fps=30.0, preview_fps=30.0, audio_rate_hz=48_000, audio_overflows=888, last_latency_s=88.8,
+            last_compute_s=88.8, first_token_s=0.888, result_age_s=0.888, superseded=8888))
         for key, tip in (
             ("capture", self.tr("Frames/s from the video source, and frames/s the preview drew")),
             ("audio", self.tr("Microphone sample rate and input overflows (lost audio blocks)")),
@@ -77,7 +77,7 @@ class StatusBar(QStatusBar):
             ("superseded", self.tr("Windows replaced by a newer one before the model could take them")),
             ("model", self.tr("Model, device, precision and memory")),
         ):
-            widest = self.field_texts(widest_snapshot)[key] if key != "model" else ""
+            widest = widest_texts[key] if key != "model" else ""
             label = ElidedLabel(tip) if key == "model" else QLabel("")  # a server's address can be long
             label.setTextFormat(Qt.TextFormat.PlainText)  # the model field names a folder or a server
             label.setToolTip(tip)

@@ -46,6 +46,10 @@ class ReplayData:
     source_windows: Mapping[int, LoggedWindow] = field(default_factory=dict)  # the original's (kept frames)
     comparison: str | None = None  # a re-analysis against its original
     audio_output: bool = False
+    # what the window asks per display tick, found here once (each look lists and checks the bundle's files)
+    has_video: bool = False  # of ``media``
+    has_audio: bool = False  # of ``media``
+    span: tuple[float, float] = (0.0, 0.0)  # ``reader.span``: session seconds to replay
     error: str | None = None
     left_out: str | None = None  # what the reader skipped (damaged lines, refused files), one line
 
@@ -71,13 +75,17 @@ def load_replay(session_dir: str | Path, audio_output: Callable[[], bool] | None
     if r.manifest.source_session:
         comparison = _comparison_note(r, media if media is not r else None, original_dir)
     probe = audio_output or output_device_available
+    has_audio = media.has_audio
     return ReplayData(
         path,
         reader=r,
         media=media,
         source_windows=MappingProxyType(source_windows),
         comparison=comparison,
-        audio_output=media.has_audio and probe(),
+        audio_output=has_audio and probe(),
+        has_video=media.has_video,
+        has_audio=has_audio,
+        span=r.span,
         left_out=r.problem_summary(),
     )
 
@@ -205,7 +213,7 @@ def _load_evidence(reader: SessionReader, window: LoggedWindow) -> Evidence:
     except (OSError, SessionFormatError) as e:  # a missing, refused or undecodable kept frame
         got, problem = None, f"kept frames cannot be shown: {e}"
     times, frames = got if got is not None else _NO_FRAMES
-    audio, covered = reader.audio(window.t0, window.t1) if reader.has_audio else (None, 0.0)
+    audio, covered = reader.audio(window.t0, window.t1)  # nothing recorded: covered 0, no audio shown
     return Evidence(window, times, frames, audio if covered > 0 else None, covered, problem)
 
 

@@ -27,6 +27,8 @@ def test_bad_source_and_model_flags_exit_2_with_the_fix(capsys, tmp_path):
     for flags in (["--source", "camera:0"], ["--source", "demo"]):  # a camera; no model
         assert run_app([*flags, "--every-window"]) == 2
         assert "--every-window needs a media file as --source and a --model" in capsys.readouterr().err
+    assert run_app(["--model", "http://192.0.2.7:8765"]) == 2  # a server: checked before the window is built
+    assert "--model: refusing plain http" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -306,7 +306,7 @@ def test_device_scan_runs_off_the_ui_thread_and_fills_the_pickers(qtbot, make_wi
     def slow_listing():
         scanned_on.append(threading.current_thread().name)
         release.wait(10)  # a PortAudio re-initialise that takes its time
-        return [(3, "USB camera (/dev/video3)")], [(7, "USB mic (default)")]
+        return [(3, "USB camera (/dev/video3)")], [(7, "USB mic", True)]  # as list_devices gives them
 
     monkeypatch.setattr(lc, "list_devices", slow_listing)
     win = make_window()
@@ -454,3 +454,36 @@ def test_new_windows_during_an_every_window_run_start_the_file_over(qtbot, make_
     assert win.controller.analyzing_file  # still every window, now of 4 s every 2 s
     qtbot.waitUntil(lambda: not win.controller.monitoring, timeout=60000)
     assert [r.t1 for _, r in sorted(win._results.items())] == [4.0, 6.0, 8.0, 10.0, 12.0]
+
+
+def test_connect_remote_probes_the_keyring_off_the_ui_thread_and_keeps_one_address(qtbot, make_window, monkeypatch):
+    from core.serve import credentials
+
+    probed_on: list[str] = []
+
+    def no_keyring():
+        probed_on.append(threading.current_thread().name)
+        return None  # the 0600 file
+
+    monkeypatch.setattr(credentials, "_usable_keyring", no_keyring)
+    win = make_window()
+    loaded = []
+    monkeypatch.setattr(win.controller.model, "load_remote", loaded.append)
+    win.connect_remote("https://127.0.0.1", "t" * 32)  # written as on the command line, without the port
+    qtbot.waitUntil(lambda: bool(loaded), timeout=5000)
+    assert probed_on and all(name.startswith("desktop-task") for name in probed_on)
+    # the setting and the stored token use the address as the dialog writes it
+    assert loaded[0].url == win.settings.remote_url == "https://127.0.0.1:443"
+    assert credentials.TokenStore(win.settings.target().parent, False).load("https://127.0.0.1:443") == "t" * 32
+
+
+def test_device_dtype_and_profile_choices_are_remembered(qtbot, make_window, monkeypatch):
+    win = make_window()
+    reloads = []
+    monkeypatch.setattr(win, "load_model", lambda: reloads.append(True))
+    ab = win.analysis_bar
+    ab.device_chosen.emit("cpu")
+    ab.dtype_chosen.emit("float32")
+    ab.profile_chosen.emit("fast")
+    assert (win.settings.device, win.settings.dtype, win.settings.profile) == ("cpu", "float32", "fast")
+    assert not reloads  # no model loaded: nothing to load again

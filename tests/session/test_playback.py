@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.session import RecordOptions, SessionWriter
-from core.session.playback import AudioFeeder, FramePump
+from core.session.playback import AudioFeeder, FramePump, _load_evidence, load_replay
 from tests.session import synth
 from tests.support.waits import wait_for
 
@@ -43,6 +43,26 @@ def test_frame_pump_serves_the_newest_request_and_evidence(session):
         assert ev.frames.shape[0] == 8 and ev.audio_covered == 1.0 and len(ev.audio) == 32000
     finally:
         pump.stop()
+
+
+def test_load_replay_finds_the_media_and_the_span_once(session, tmp_path):
+    from core.session import SessionReader
+
+    data = load_replay(session, audio_output=lambda: False)
+    assert data.has_video and data.has_audio and data.span == SessionReader(session).span
+    assert data.span[0] <= 0.0 and data.span[1] >= 3.0
+    # recorded without audio: has_audio is false, and a window's evidence carries no audio
+    d = tmp_path / "mute"
+    w = SessionWriter(d, synth.manifest(), RecordOptions(record_audio=False))
+    w.start()
+    synth.feed(w, 0.0, 2.0)
+    w.write_result(synth.result(0, 0.5, 1.5), synth.window(0, 0.5, 1.5))
+    w.stop()
+    mute = load_replay(d, audio_output=lambda: True)
+    assert mute.has_video and not mute.has_audio and not mute.audio_output
+    r = SessionReader(d)
+    ev = _load_evidence(r, r.logged_windows[0])
+    assert ev.audio is None and ev.audio_covered == 0.0 and ev.frames.shape[0] > 0
 
 
 def test_audio_feeder_plays_the_recording_from_the_position(session, monkeypatch):
