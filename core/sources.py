@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.capture.base import Source
 from core.capture.camera import CameraSource
-from core.capture.devices import list_microphones
+from core.capture.devices import has_microphone
 from core.capture.media_file import MediaFileSource
 from core.capture.microphone import MicrophoneSource
 from core.capture.synthetic import SyntheticSource
@@ -145,7 +145,7 @@ def _microphone(mic: int | str | None, notes: list[str]) -> Source | None:
     if mic in ("none", "off"):
         notes.append("Microphone off: windows are analysed from video only.")
         return None
-    if not list_microphones():
+    if not has_microphone():  # PortAudio's list only: no pactl on the caller's (UI) thread
         notes.append("No microphone found: windows are analysed from video only. Plug one in and refresh.")
         return None
     return MicrophoneSource(mic)
