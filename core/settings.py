@@ -225,7 +225,6 @@ class Settings:
         """Write atomically to ``path`` (default: :meth:`target`). Returns the path. ``OSError`` when the target is
         a folder, FIFO or device (never replaced) or cannot be written."""
         target = Path(path) if path is not None else self.target()
-        check_target(target)
         write_settings(target, self.to_dict())
         self.path = target
         return target
@@ -244,9 +243,11 @@ def check_target(target: Path) -> None:
 
 def write_settings(target: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as the settings file ``target``, atomically and readable by the user only (an exclusive
-    temporary file beside it, fsync, rename: ``core.safe_files``)."""
+    temporary file beside it, fsync, rename: ``core.safe_files``). ``OSError`` when the target is a folder, FIFO
+    or device (never replaced, :func:`check_target`) or cannot be written."""
     from core.safe_files import atomic_write
 
+    check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, json.dumps(data, indent=2, sort_keys=True) + "\n", private=True)
 
@@ -290,7 +291,6 @@ class SettingsSaver:
                 if data is None:
                     return
             try:
-                check_target(self.settings.target())
                 write_settings(self.settings.target(), data)
                 self.saves += 1
                 self._failed = False
@@ -309,7 +309,6 @@ class SettingsSaver:
         self._thread.join(timeout)
         if self._failed and not self._thread.is_alive():
             try:
-                check_target(self.settings.target())
                 write_settings(self.settings.target(), self.settings.to_dict())
                 self.saves += 1
                 self._failed = False
