@@ -27,7 +27,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import platformdirs
 
-from core.cli_types import MAX_NEW_TOKENS
+from core.cli_types import MAX_DEVICE_INDEX, MAX_NEW_TOKENS
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S, check_window_hop
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: paths, stream URLs
 MAX_NAME_CHARS = 256  # a microphone name (substring)
 MAX_INSTRUCTION_CHARS = 4000  # a custom question; the model's prompt grows with it
 MAX_GEOMETRY_CHARS = 10_000  # Qt's saveGeometry as base64 is ~100 characters
-MAX_DEVICE_INDEX = 255
 
 
 def _text(limit: int) -> Callable[[Any], bool]:
