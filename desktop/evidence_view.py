@@ -35,8 +35,8 @@ THUMB_HEIGHT_PX = 84
 AUDIO_BINS = 600
 
 
-def _plain(label: QLabel) -> QLabel:
-    """``label`` showing its text as plain text: bundle and model text is never markup."""
+def plain_label(label: QLabel) -> QLabel:
+    """``label`` showing its text as plain text: bundle and model text (names, notes, errors) is never markup."""
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
 
@@ -66,7 +66,7 @@ class EvidenceView(QWidget):
         self.voice = VoicePanel()
         self.voice.setVisible(False)
         self.attribution_requested = self.voice.attribution_requested
-        self._frames_title = _plain(QLabel(self.tr("The {n} frames the model saw").format(n=DEFAULT_MODEL_FRAMES)))
+        self._frames_title = plain_label(QLabel(self.tr("The {n} frames the model saw").format(n=DEFAULT_MODEL_FRAMES)))
         self._frames_title.setStyleSheet(f"color: {t.muted};")
         self._frames_title.setWordWrap(True)  # long captions must not widen the panel
         strip = QWidget()
@@ -78,7 +78,7 @@ class EvidenceView(QWidget):
         self._set_thumb_count(DEFAULT_MODEL_FRAMES)  # until a result says how many frames the model saw
         self._pixmaps: list[QPixmap] = []  # full-size thumbnails; scaled to the strip's width on resize
 
-        self.audio_title = _plain(QLabel(self.tr("Audio the model heard")))  # shows statuses read from a bundle
+        self.audio_title = plain_label(QLabel(self.tr("Audio the model heard")))  # shows statuses read from a bundle
         self.audio_title.setStyleSheet(f"color: {t.muted};")
         self.audio_title.setWordWrap(True)
         self._audio_plot = pg.PlotWidget(axisItems={"bottom": ClockAxis("bottom")})
@@ -119,7 +119,7 @@ class EvidenceView(QWidget):
             thumb.setFixedHeight(THUMB_HEIGHT_PX)
             thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
             thumb.setStyleSheet(f"background: {t.base};")
-            caption = _plain(QLabel(""))
+            caption = plain_label(QLabel(""))
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             caption.setStyleSheet(f"color: {t.muted}; font-size: 8pt;")
             self._strip.addWidget(thumb, 0, i)
