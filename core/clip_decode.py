@@ -37,7 +37,6 @@ from core.model.preprocess import IMAGE_SIZE_PX
 from core.window import DEFAULT_MODEL_FRAMES, MODEL_SAMPLE_RATE_HZ
 
 MODEL_AUDIO_S = 30.0  # the Whisper tower hears at most this much
-MODEL_FRAMES = DEFAULT_MODEL_FRAMES  # frames R1-Omni samples per clip (a checkpoint's num_frames may differ)
 MAX_DECODED_BYTES = 3 * 1024**3  # refuse to hold more RGB frames than this in memory (frames="all")
 FRAME_MODES = ("all", "sampled")
 MODEL_INPUT_PX = IMAGE_SIZE_PX  # the side of the model's square input (what analyze and evaluate decode for)
@@ -210,7 +209,7 @@ def _decode_video(path: Path, keep: set[int] | None,
                         raise MediaError(
                             f"{path} has more frames than fit in memory ({MAX_DECODED_BYTES >> 30} GiB of RGB at "
                             f"{frame.width}x{frame.height}); read it with frames='sampled' (the model uses "
-                            f"{MODEL_FRAMES} frames) or cut it into shorter clips")
+                            f"{DEFAULT_MODEL_FRAMES} frames) or cut it into shorter clips")
                 if frame.time is not None:
                     last_t = float(frame.time)
         except av.error.FFmpegError as e:
@@ -252,7 +251,7 @@ def _decode_audio(path: Path) -> np.ndarray | None:
 
 
 def read_clip(path: str | os.PathLike, frames: str = "all", model_px: int | None = None,
-              count: int = MODEL_FRAMES) -> Clip:
+              count: int = DEFAULT_MODEL_FRAMES) -> Clip:
     """Decode ``path``. ``frames="all"`` keeps every frame; ``"sampled"`` keeps only the ``count`` frames the model
     uses (its config's num_frames, 8 for R1-Omni; same analysis result, a fraction of the memory: use it for long or
     high-resolution files). ``model_px``: the side of the model's square input (``MODEL_INPUT_PX``, or the loaded

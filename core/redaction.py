@@ -42,12 +42,10 @@ def redact(text: str) -> str:
     """``text`` with the password of every URL in it (``scheme://user:PASSWORD@host``), a lone userinfo
     (``scheme://TOKEN@host``) and secret-looking query parameters (``?password=``, ``token=``, ``key=``...)
     replaced by ``***``. Text without URLs is returned unchanged."""
-    if "://" not in text and "=" not in text:
+    if "://" not in text:
         return text
     text = _URL.sub(_mask_userinfo, text)
-    if "://" in text:
-        text = _SECRET_PARAM.sub(lambda m: m.group("key") + MASK, text)
-    return text
+    return _SECRET_PARAM.sub(lambda m: m.group("key") + MASK, text)
 
 
 class RedactingFormatter(logging.Formatter):

@@ -27,7 +27,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import platformdirs
 
-from core.cli_types import MAX_NEW_TOKENS
+from core.cli_types import MAX_DEVICE_INDEX, MAX_NEW_TOKENS
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S, check_window_hop
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: paths, stream URLs
 MAX_NAME_CHARS = 256  # a microphone name (substring)
 MAX_INSTRUCTION_CHARS = 4000  # a custom question; the model's prompt grows with it
 MAX_GEOMETRY_CHARS = 10_000  # Qt's saveGeometry as base64 is ~100 characters
-MAX_DEVICE_INDEX = 255
 
 
 def _text(limit: int) -> Callable[[Any], bool]:
@@ -225,7 +224,6 @@ class Settings:
         """Write atomically to ``path`` (default: :meth:`target`). Returns the path. ``OSError`` when the target is
         a folder, FIFO or device (never replaced) or cannot be written."""
         target = Path(path) if path is not None else self.target()
-        check_target(target)
         write_settings(target, self.to_dict())
         self.path = target
         return target
@@ -244,9 +242,11 @@ def check_target(target: Path) -> None:
 
 def write_settings(target: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as the settings file ``target``, atomically and readable by the user only (an exclusive
-    temporary file beside it, fsync, rename: ``core.safe_files``)."""
+    temporary file beside it, fsync, rename: ``core.safe_files``). ``OSError`` when the target is a folder, FIFO
+    or device (never replaced, :func:`check_target`) or cannot be written."""
     from core.safe_files import atomic_write
 
+    check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, json.dumps(data, indent=2, sort_keys=True) + "\n", private=True)
 
@@ -290,7 +290,6 @@ class SettingsSaver:
                 if data is None:
                     return
             try:
-                check_target(self.settings.target())
                 write_settings(self.settings.target(), data)
                 self.saves += 1
                 self._failed = False
@@ -309,7 +308,6 @@ class SettingsSaver:
         self._thread.join(timeout)
         if self._failed and not self._thread.is_alive():
             try:
-                check_target(self.settings.target())
                 write_settings(self.settings.target(), self.settings.to_dict())
                 self.saves += 1
                 self._failed = False

@@ -16,10 +16,11 @@ from pathlib import Path
 
 from core.capture.base import Source
 from core.capture.camera import CameraSource
-from core.capture.devices import list_microphones
+from core.capture.devices import has_microphone
 from core.capture.media_file import MediaFileSource
 from core.capture.microphone import MicrophoneSource
 from core.capture.synthetic import SyntheticSource
+from core.cli_types import MAX_DEVICE_INDEX
 from core.input_checks import (
     STREAM_SCHEMES,
     file_problem,
@@ -38,7 +39,6 @@ SOURCE_SYNTHETIC = "synthetic"
 SOURCE_FILE = "file"
 SOURCE_STREAM = "stream"
 SOURCE_WORDS = (SOURCE_CAMERA, SOURCE_DEMO, SOURCE_SYNTHETIC)
-MAX_CAMERA_INDEX = 255
 _VIDEO_DEVICE_PREFIX = "/dev/video"  # a V4L2 camera node may be named directly
 _HELP = f"camera[:N], {SOURCE_DEMO}, {SOURCE_SYNTHETIC}, a media file or a stream URL ({', '.join(STREAM_SCHEMES)})"
 
@@ -108,8 +108,8 @@ def _camera(word: str) -> SourceSpec:
     if not index.isdigit():
         raise _fail(word, f"has a camera index {index!r} that is not a number: write camera:N with a device number, "
                           "e.g. camera:0")
-    if int(index) > MAX_CAMERA_INDEX:
-        raise _fail(word, f"has a camera index above {MAX_CAMERA_INDEX}: write camera:N with a device number, "
+    if int(index) > MAX_DEVICE_INDEX:
+        raise _fail(word, f"has a camera index above {MAX_DEVICE_INDEX}: write camera:N with a device number, "
                           "e.g. camera:0")
     return SourceSpec(SOURCE_CAMERA, int(index))
 
@@ -145,7 +145,7 @@ def _microphone(mic: int | str | None, notes: list[str]) -> Source | None:
     if mic in ("none", "off"):
         notes.append("Microphone off: windows are analysed from video only.")
         return None
-    if not list_microphones():
+    if not has_microphone():  # PortAudio's list only: no pactl on the caller's (UI) thread
         notes.append("No microphone found: windows are analysed from video only. Plug one in and refresh.")
         return None
     return MicrophoneSource(mic)

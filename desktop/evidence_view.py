@@ -32,12 +32,11 @@ from desktop.timeline_axis import ClockAxis
 from desktop.voice_panel import DONE, AttributionStatus, VoicePanel, attribution_html
 
 THUMB_HEIGHT_PX = 84
-MODEL_FRAME_COUNT = DEFAULT_MODEL_FRAMES  # thumbnails in the strip until a result says how many the model saw
 AUDIO_BINS = 600
 
 
-def _plain(label: QLabel) -> QLabel:
-    """``label`` showing its text as plain text: bundle and model text is never markup."""
+def plain_label(label: QLabel) -> QLabel:
+    """``label`` showing its text as plain text: bundle and model text (names, notes, errors) is never markup."""
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
 
@@ -67,7 +66,7 @@ class EvidenceView(QWidget):
         self.voice = VoicePanel()
         self.voice.setVisible(False)
         self.attribution_requested = self.voice.attribution_requested
-        self._frames_title = _plain(QLabel(self.tr("The {n} frames the model saw").format(n=MODEL_FRAME_COUNT)))
+        self._frames_title = plain_label(QLabel(self.tr("The {n} frames the model saw").format(n=DEFAULT_MODEL_FRAMES)))
         self._frames_title.setStyleSheet(f"color: {t.muted};")
         self._frames_title.setWordWrap(True)  # long captions must not widen the panel
         strip = QWidget()
@@ -76,10 +75,10 @@ class EvidenceView(QWidget):
         self._strip.setHorizontalSpacing(3)
         self.thumbs: list[QLabel] = []
         self._thumb_times: list[QLabel] = []
-        self._set_thumb_count(MODEL_FRAME_COUNT)
+        self._set_thumb_count(DEFAULT_MODEL_FRAMES)  # until a result says how many frames the model saw
         self._pixmaps: list[QPixmap] = []  # full-size thumbnails; scaled to the strip's width on resize
 
-        self.audio_title = _plain(QLabel(self.tr("Audio the model heard")))  # shows statuses read from a bundle
+        self.audio_title = plain_label(QLabel(self.tr("Audio the model heard")))  # shows statuses read from a bundle
         self.audio_title.setStyleSheet(f"color: {t.muted};")
         self.audio_title.setWordWrap(True)
         self._audio_plot = pg.PlotWidget(axisItems={"bottom": ClockAxis("bottom")})
@@ -120,7 +119,7 @@ class EvidenceView(QWidget):
             thumb.setFixedHeight(THUMB_HEIGHT_PX)
             thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
             thumb.setStyleSheet(f"background: {t.base};")
-            caption = _plain(QLabel(""))
+            caption = plain_label(QLabel(""))
             caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
             caption.setStyleSheet(f"color: {t.muted}; font-size: 8pt;")
             self._strip.addWidget(thumb, 0, i)
@@ -186,7 +185,7 @@ class EvidenceView(QWidget):
         elif seen and max(seen) < len(window.frames):
             picked = np.asarray(seen, np.int64)
         else:
-            picked = model_frame_indices(len(window.frames), len(seen) if seen else MODEL_FRAME_COUNT)
+            picked = model_frame_indices(len(window.frames), len(seen) if seen else DEFAULT_MODEL_FRAMES)
         self._set_thumb_count(len(picked))
         self._frames_title.setText(
             self.tr("The {n} frames the model saw (sampled uniformly from the {total} frames of the window)").format(

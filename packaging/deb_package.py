@@ -34,7 +34,9 @@ ICON_SIZE_DIR = "256x256"  # resources/icon.png is 256 x 256
 DLOPEN_DEPENDS = {
     "libportaudio2": "sounddevice opens PortAudio with ctypes (the microphone)",
 }
-RECOMMENDS = ("fonts-dejavu-core",)  # the UI's text needs some font; Qt finds it through fontconfig
+# the UI's text needs some font (Qt finds it through fontconfig), and the Chinese UI one with its glyphs
+# (desktop.i18n.CJK_FONT_HINT)
+RECOMMENDS = ("fonts-dejavu-core", "fonts-noto-cjk")
 # sonames that come with a driver, not with a Debian package of this system: never a Depends
 DRIVER_PROVIDED = ("libcuda.so.1", "libnvidia-ml.so.1")
 

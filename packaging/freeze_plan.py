@@ -58,8 +58,15 @@ CUDA_LIBRARIES = ("libcuda*.so*", "libcudnn*.so*", "libcublas*.so*", "libcufft*.
                   "libcusolver*.so*", "libcusparse*.so*", "libnccl*.so*", "libnvrtc*.so*", "libnvJitLink*.so*",
                   "libnvToolsExt*.so*", "libcupti*.so*", "libtorch_cuda*.so", "libc10_cuda.so", "libtriton*.so*")
 
+# The languages the window is translated into: desktop.i18n.TRANSLATED (a copy here, as that module imports Qt;
+# tests/packaging/test_freeze_plan.py checks they agree). Their resources/i18n/r1omni_<lang>.qm ship with the app
+# (r1omni-live.spec) and so does Qt's own qtbase_<lang>.qm (standard buttons, file dialogs), which desktop.i18n
+# loads from Qt's translations folder; every other Qt translation stays out.
+TRANSLATED_LANGUAGES = ("zh_CN",)
+QT_TRANSLATIONS_KEPT = tuple(f"PySide6/Qt/translations/qtbase_{language}.qm" for language in TRANSLATED_LANGUAGES)
+
 # Qt files the app never loads: QML, Wayland compositor side, printing, SQL, designer, network plugins (the app
-# makes no network connection from Qt), and the translations of Qt's own dialogs (the app's UI is English)
+# makes no network connection from Qt), and the translations of Qt's own dialogs but QT_TRANSLATIONS_KEPT
 QT_EXCLUDES = ("PySide6/Qt/qml/**", "PySide6/Qt/translations/**", "PySide6/Qt/plugins/designer/**",
                "PySide6/Qt/plugins/qmltooling/**", "PySide6/Qt/plugins/qmllint/**", "PySide6/Qt/plugins/sqldrivers/**",
                "PySide6/Qt/plugins/printsupport/**", "PySide6/Qt/plugins/tls/**",
@@ -200,4 +207,4 @@ def keep_binary(dest: str, source: str, kind: str) -> bool:
 
 def keep_data(dest: str) -> bool:
     """Whether a collected data file belongs in the build (Qt files the app never loads stay out)."""
-    return not _matches(dest, QT_EXCLUDES)
+    return dest in QT_TRANSLATIONS_KEPT or not _matches(dest, QT_EXCLUDES)

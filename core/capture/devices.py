@@ -101,7 +101,20 @@ def list_cameras() -> list[CameraInfo]:
 
 def list_microphones() -> list[MicrophoneInfo]:
     """PortAudio input devices, then the sound server's microphones (when PortAudio reaches a PulseAudio or
-    PipeWire server through its ``pulse``/``default`` device); [] when there are none or PortAudio is missing."""
+    PipeWire server through its ``pulse``/``default`` device); [] when there are none or PortAudio is missing.
+    Asking the server runs ``pactl`` (up to seconds)."""
+    portaudio = _portaudio_microphones()
+    return portaudio + _server_microphones(portaudio)
+
+
+def has_microphone() -> bool:
+    """Whether any microphone is there, without asking the sound server: its microphones are reached only through
+    a PortAudio device, so PortAudio's list alone decides."""
+    return bool(_portaudio_microphones())
+
+
+def _portaudio_microphones() -> list[MicrophoneInfo]:
+    """PortAudio's input devices; [] when there are none or PortAudio is missing."""
     sd = _sounddevice()
     if sd is None:
         return []
@@ -127,7 +140,7 @@ def list_microphones() -> list[MicrophoneInfo]:
                 is_default=int(dev["index"]) == default_in,
             )
         )
-    return mics + _server_microphones(mics)
+    return mics
 
 
 def _server_microphones(portaudio: list[MicrophoneInfo]) -> list[MicrophoneInfo]:
@@ -175,24 +188,26 @@ def find_microphone(spec: int | str | None) -> MicrophoneInfo:
 
     Raises ``SourceError`` naming what is available when nothing (or more than one name) matches.
     """
+    index = int(spec) if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()) else None
+    if index is not None:  # a PortAudio device's: found without asking the sound server (pactl, seconds)
+        for m in _portaudio_microphones():
+            if m.index == index:
+                return m
     mics = list_microphones()
     if not mics:
         raise SourceError(
             "no microphone found: the audio system lists no input device. Connect a microphone (or start the "
             "sound server), or run without audio"
         )
-    names = ", ".join(f"{m.key}: {m.name}" if m.pulse_source else f"{m.index}: {m.name}" for m in mics)
+    names = ", ".join(f"{m.key}: {m.name}" for m in mics)
     if spec is None or spec == "":
         for m in mics:
             if m.is_default:
                 return m
         return mics[0]
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
-        index = int(spec)
-        for m in mics:
-            if m.index == index and not m.pulse_source:
-                return m
+    if index is not None:
         raise SourceError(f"no microphone with index {index}; available: {names}")
+    assert isinstance(spec, str)  # an int is an index, answered above
     if spec.startswith(PULSE_KEY_PREFIX):
         for m in mics:
             if m.key == spec:

@@ -48,7 +48,7 @@ from core.cli_types import (
 )
 from core.clock import SteppedClock
 from core.engine import AnalysisParams, InferenceWorker, ModelListener, resolve_instruction
-from core.pipeline import EveryWindowError, LiveSession, SessionListener
+from core.pipeline import LiveSession, SessionListener
 from core.redaction import redact
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S
 from core.serve.client import RemoteBackend, add_remote_arguments, is_remote_model, target_from_args
@@ -103,14 +103,11 @@ class _Printer(SessionListener, ModelListener):
         self.busy_since: float | None = None
         self.lock = threading.Lock()
 
-    def _err(self, text: str) -> None:
-        print(redact(text), file=sys.stderr, flush=True)  # a stream's password never reaches the terminal
-
     def model_loading(self, message: str) -> None:
-        self._err(message)
+        _err(message)
 
     def model_loaded(self, info: dict) -> None:
-        self._err("model ready: " + ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, dict)))
+        _err("model ready: " + ", ".join(f"{k}={v}" for k, v in info.items() if not isinstance(v, dict)))
         self.loaded.set()
 
     def window_started(self, window) -> None:
@@ -127,29 +124,29 @@ class _Printer(SessionListener, ModelListener):
             print(json.dumps({"type": ATTRIBUTION_EVENT, **attribution.to_dict()}, ensure_ascii=False), flush=True)
 
     def attribution_failed(self, window_id: int, message: str) -> None:
-        self._err(f"warning: {message}")
+        _err(f"warning: {message}")
 
     def error(self, message: str) -> None:
         self.busy_since = None
-        self._err(f"error: {message}")
+        _err(f"error: {message}")
         if not self.loaded.is_set():
             self.failed.set()
 
     def warning(self, message: str) -> None:
-        self._err(f"warning: {message}")
+        _err(f"warning: {message}")
 
     def source_event(self, event) -> None:
-        self._err(f"{event.source}: {event.kind}: {event.message}")
+        _err(f"{event.source}: {event.kind}: {event.message}")
 
     def recording_started(self, directory: str) -> None:
-        self._err(f"recording into {directory}")
+        _err(f"recording into {directory}")
 
     def recording_stopped(self, directory: str, error: str | None) -> None:
-        self._err(f"recording stopped ({directory})" + (f": {error}" if error else ""))
+        _err(f"recording stopped ({directory})" + (f": {error}" if error else ""))
 
 
 def _err(text: str) -> None:
-    print(redact(text), file=sys.stderr, flush=True)
+    print(redact(text), file=sys.stderr, flush=True)  # a stream's password never reaches the terminal
 
 
 def _checked_source(args: argparse.Namespace) -> SourceSpec:
@@ -301,7 +298,7 @@ def _every_window(session: LiveSession, worker: InferenceWorker, printer: _Print
     code = EXIT_OK
     try:
         cut = session.analyze_every_window(stop)
-    except (EveryWindowError, RuntimeError) as exc:
+    except RuntimeError as exc:  # core.pipeline.EveryWindowError is one
         _err(f"error: {exc}")
         cut, code = 0, EXIT_FAILED
     finally:

@@ -28,12 +28,12 @@ from core.evaluation.report import (
     metrics_from_records,
     pct,
 )
+from core.evaluation.runner import MODALS
 from core.safe_files import atomic_write
 from core.session.export.escaping import markdown_cell
 
-AUDIO_VISUAL = "video_audio"
-VIDEO_ONLY = "video"
-MODES = (AUDIO_VISUAL, VIDEO_ONLY)
+MODES = MODALS  # one run per modal an evaluation run can have
+AUDIO_VISUAL, VIDEO_ONLY = MODES  # "video_audio", "video"
 MODE_TITLES = {AUDIO_VISUAL: "video + audio", VIDEO_ONLY: "video only"}
 ABLATION_MD = "ablation.md"
 ABLATION_JSON = "ablation.json"

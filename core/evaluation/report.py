@@ -124,11 +124,12 @@ def interval_text(iv: dict[str, float | None] | stats.Interval | None) -> str:
     return f"{pct(d['low'])}–{pct(d['high'])}"
 
 
-def per_class_rows(m: Metrics, ci: stats.Bootstrap | None = None) -> list[list[str]]:
-    """label, support, predicted, recall % and its bootstrap interval (``—`` without)."""
-    intervals = ci.recall if ci is not None else (None,) * len(m.labels)
-    return [[lab, str(s), str(p), pct(r), interval_text(iv)]
-            for lab, s, p, r, iv in zip(m.labels, m.support, m.predicted, m.recall, intervals)]
+def per_class_rows(m: Metrics, ci: dict[str, Any] | None = None) -> list[list[str]]:
+    """label, support, predicted, recall % and its bootstrap interval (``—`` without). ``ci``: a summary's
+    ``bootstrap`` (``Bootstrap.to_dict``)."""
+    intervals = ci["recall"] if ci else {}
+    return [[lab, str(s), str(p), pct(r), interval_text(intervals.get(lab))]
+            for lab, s, p, r in zip(m.labels, m.support, m.predicted, m.recall)]
 
 
 def ci_note(ci: dict[str, Any] | None) -> str:
@@ -155,10 +156,11 @@ def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
 
 def write_report(out_dir: Path, summary: dict[str, Any], labels: Sequence[str],
                  records: dict[str, dict[str, Any]]) -> list[Path]:
-    """Write every report file into ``out_dir``, each atomically; returns their paths."""
+    """Write every report file into ``out_dir``, each atomically; returns their paths. ``summary`` is
+    :func:`build_summary` of the same ``records`` (its bootstrap intervals are used as they are)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     m = metrics_from_records(records.values(), labels)
-    ci = bootstrap_from_records(records.values(), labels)
+    ci = summary.get("bootstrap")
     paths = [atomic_write(out_dir / METRICS_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")]
 
     header = ["label", "support", "predicted", "recall_%", f"recall_{round(100 * stats.CONFIDENCE)}%_ci"]
@@ -172,7 +174,7 @@ def write_report(out_dir: Path, summary: dict[str, Any], labels: Sequence[str],
             f"of {m.n} scored clips ({clips['decode_errors']} undecodable, {clips['model_errors']} model errors, "
             f"{clips['pending']} not run)"
         ),
-        ci_note(summary.get("bootstrap")),
+        ci_note(ci),
         consistency_note(summary.get("consistency")),
         "",
         "| " + " | ".join(header) + " |",

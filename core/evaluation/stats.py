@@ -42,11 +42,6 @@ class Interval:
     def to_dict(self) -> dict[str, float | None]:
         return {"low": self.low, "high": self.high}
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> Interval:
-        d = d or {}
-        return cls(d.get("low"), d.get("high"))
-
 
 @dataclass(frozen=True)
 class Bootstrap:

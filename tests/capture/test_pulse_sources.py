@@ -59,10 +59,19 @@ def test_a_name_prefers_the_servers_source_and_keys_are_stable(monkeypatch):
     gateway = devices_mod.MicrophoneInfo(3, "pulse", "ALSA", 32, 44_100, False)
     hw = devices_mod.MicrophoneInfo(1, "USB Audio: - (hw:1,0)", "ALSA", 1, 48_000, False)
     source = devices_mod.MicrophoneInfo(3, USB_NAME, "PulseAudio", 1, 16_000, True, pulse_source=USB_ID)
-    monkeypatch.setattr(devices_mod, "list_microphones", lambda: [hw, gateway, source])
+    server_asked = []
+    monkeypatch.setattr(devices_mod, "_portaudio_microphones", lambda: [hw, gateway])
+    monkeypatch.setattr(devices_mod, "_server_microphones", lambda portaudio: server_asked.append(1) or [source])
+    assert devices_mod.list_microphones() == [hw, gateway, source]
     assert find_microphone("usb") == source  # the same hardware, held by the server
     assert find_microphone(f"pulse:{USB_ID}") == source and source.key == f"pulse:{USB_ID}"
-    assert find_microphone(3) == gateway and find_microphone("pulse") == gateway
+    server_asked.clear()
+    assert find_microphone(3) == gateway and find_microphone("1") == hw
+    assert not server_asked  # an index is PortAudio's: found without running pactl
+    assert find_microphone("pulse") == gateway
+    with pytest.raises(devices_mod.SourceError, match=f"no microphone with index 7; available: 1: USB Audio.*, "
+                                                      f"3: pulse, pulse:{USB_ID}: {USB_NAME}"):
+        find_microphone(7)
     with pytest.raises(devices_mod.SourceError, match="has no source 'gone'"):
         find_microphone("pulse:gone")
 

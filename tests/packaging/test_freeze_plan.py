@@ -58,6 +58,8 @@ def test_torch_test_libraries_qt_extras_and_system_libraries_stay_out():
     assert keep("av.libs/libavcodec-5e6b81c2.so.62", f"{SITE}/av.libs/libavcodec-5e6b81c2.so.62")
     assert keep("libpython3.11.so.1.0", "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0")
     assert not freeze_plan.keep_data("PySide6/Qt/translations/qtbase_de.qm")
+    assert not freeze_plan.keep_data("PySide6/Qt/translations/qt_zh_CN.qm")  # only qtbase of a translated language
+    assert freeze_plan.keep_data("PySide6/Qt/translations/qtbase_zh_CN.qm")  # desktop.i18n loads it for Chinese
     assert freeze_plan.keep_data("cv2/data/haarcascade_frontalface_default.xml")
 
 
@@ -110,3 +112,11 @@ def test_the_model_server_stays_out_of_a_desktop_build_unless_asked_for():
     assert {"ray", "fastapi", "uvicorn", "grpc"} <= desktop
     assert not {"ray", "fastapi"} & set(freeze_plan.excluded_modules("cpu", server=True))
     assert freeze_plan.with_server({"R1OMNI_BUILD_SERVE": "1"}) and not freeze_plan.with_server({})
+
+
+def test_the_translated_languages_are_the_windows():
+    """freeze_plan keeps a copy of desktop.i18n.TRANSLATED (that module imports Qt); they must agree."""
+    pytest.importorskip("PySide6")
+    from desktop import i18n
+
+    assert freeze_plan.TRANSLATED_LANGUAGES == i18n.TRANSLATED

@@ -131,3 +131,13 @@ def test_the_build_carries_no_weights_no_cuda_and_fits_its_size(frozen_build):
         assert not [n for n in names if "nvidia/" in n or "libcudnn" in n or "libtorch_cuda" in n]
         assert frozen_build.info["unpacked_bytes"] < MAX_UNPACKED_BYTES
     assert frozen_build.info["start_up"]["frozen"]["median_s"] > 0  # measured (the number is in the report)
+
+
+def test_the_build_carries_the_chinese_translations(frozen_build):
+    """desktop.i18n loads resources/i18n/r1omni_zh_CN.qm next to its code and Qt's qtbase_zh_CN.qm; Qt's other
+    translations stay out."""
+    internal = frozen_build.path("app_dir") / "_internal"
+    assert (internal / "resources" / "i18n" / "r1omni_zh_CN.qm").is_file()
+    translations = internal / "PySide6" / "Qt" / "translations"
+    assert (translations / "qtbase_zh_CN.qm").is_file()
+    assert not (translations / "qtbase_de.qm").exists()
