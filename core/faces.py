@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 CASCADE_NAME = "haarcascade_frontalface_default.xml"
 CASCADE_DIRS = ("/usr/share/opencv4/haarcascades", "/usr/share/opencv/haarcascades")
 DETECT_HEIGHT_PX = 320
-DEFAULT_NUM_FRAMES = DEFAULT_MODEL_FRAMES  # the model's own count comes from its config (R1OmniModel.num_frames)
 CHECK_WAIT_S = 5.0  # a check normally ends long before the model; a result is never held longer
 MIN_FACE_FRACTION = 0.08  # smallest face counted, as a fraction of the frame height (24 px at 320)
 
@@ -148,7 +147,7 @@ class FaceChecks:
         self._pool: ThreadPoolExecutor | None = None
         self._detector: Any = None  # used on the pool's one thread only
 
-    def submit(self, frames: np.ndarray, num_frames: int = DEFAULT_NUM_FRAMES) -> Future | None:
+    def submit(self, frames: np.ndarray, num_frames: int = DEFAULT_MODEL_FRAMES) -> Future | None:
         """Start counting in the ``num_frames`` frames the model samples from ``frames`` (uint8 [N, H, W, 3])."""
         return self.submit_picked(frames[model_frame_indices(len(frames), num_frames)])
 

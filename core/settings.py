@@ -27,7 +27,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import platformdirs
 
-from core.cli_types import MAX_DEVICE_INDEX, MAX_NEW_TOKENS
+from core.cli_types import MAX_DEVICE_INDEX, MAX_DEVICE_NAME_CHARS, MAX_NEW_TOKENS
 from core.scheduler import DEFAULT_HOP_S, DEFAULT_WINDOW_S, check_window_hop
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes; a bigger one is not ours
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: paths, stream URLs
-MAX_NAME_CHARS = 256  # a microphone name (substring)
 MAX_INSTRUCTION_CHARS = 4000  # a custom question; the model's prompt grows with it
 MAX_GEOMETRY_CHARS = 10_000  # Qt's saveGeometry as base64 is ~100 characters
 
@@ -81,7 +80,7 @@ def _index_or_text(limit: int) -> Callable[[Any], bool]:
 # Beyond the type (checked first, from the annotation): what a value must satisfy. window_s/hop_s are checked as a pair.
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "camera": (_index_or_text(MAX_PATH_CHARS), f"a camera index 0-{MAX_DEVICE_INDEX}, a path or URL, or null"),
-    "microphone": (_index_or_text(MAX_NAME_CHARS), f"a device index 0-{MAX_DEVICE_INDEX}, a name, or null"),
+    "microphone": (_index_or_text(MAX_DEVICE_NAME_CHARS), f"a device index 0-{MAX_DEVICE_INDEX}, a name, or null"),
     "max_new_tokens": (lambda v: v in MAX_NEW_TOKENS, MAX_NEW_TOKENS.describe()),
     "custom_instruction": (_text(MAX_INSTRUCTION_CHARS), f"text up to {MAX_INSTRUCTION_CHARS} characters"),
     "model_dir": (_text(MAX_PATH_CHARS), "a folder path"),

@@ -48,7 +48,7 @@ from desktop import formatting, i18n, theme
 from desktop.controls import NO_MENU_ARROW
 from desktop.engine_bridge import AttributionBridge
 from desktop.evidence_store import FRAMES_IN_WINDOW_KEY
-from desktop.evidence_view import EvidenceView
+from desktop.evidence_view import EvidenceView, plain_label
 from desktop.timeline import EmotionTimeline, Marker, marker_text
 from desktop.video_view import VideoView
 from desktop.voice_panel import DONE, FAILED, QUEUED, RUNNING, UNAVAILABLE, AttributionStatus
@@ -65,12 +65,6 @@ EXPORT_CHOICES = {  # core.session.export.FORMATS, as the menu names them (trans
 }
 
 __all__ = ["EXPORT_CHOICES", "ReplayData", "ReplayWindow", "load_replay"]
-
-
-def _plain(label: QLabel) -> QLabel:
-    """``label`` showing its text as plain text: bundle text (names, notes, errors) is never markup."""
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    return label
 
 
 class ReplayWindow(QWidget):
@@ -184,7 +178,7 @@ class ReplayWindow(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(round(self.start_s * SLIDER_STEPS_PER_S), round(self.end_s * SLIDER_STEPS_PER_S))
         self.slider.valueChanged.connect(lambda v: self.seek(v / SLIDER_STEPS_PER_S, from_slider=True))
-        self.time_label = _plain(QLabel())
+        self.time_label = plain_label(QLabel())
         self.time_label.setStyleSheet("font-family: monospace;")
         notes = []
         if not self._has_audio:
@@ -197,7 +191,7 @@ class ReplayWindow(QWidget):
             notes.append(self._comparison)
         if self._left_out:
             notes.append(self._left_out)
-        self.note = _plain(QLabel(" · ".join(notes)))
+        self.note = plain_label(QLabel(" · ".join(notes)))
         self.note.setStyleSheet(f"color: {t.muted};")
         self.note.setWordWrap(True)
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from core import labels as _labels
 from core.attribution import ATTRIBUTION_EVENT, Attribution, attribution_of, summary_counts
-from core.faces import DEFAULT_NUM_FRAMES, FaceChecks
+from core.faces import FaceChecks
 from core.results import AnalysisResult, WindowResult
 from core.session import events as ev
 from core.session.errors import SessionFormatError
@@ -45,7 +45,7 @@ from core.session.manifest import SessionManifest
 from core.session.reader import SessionReader
 from core.session.records import LoggedWindow
 from core.session.writer import RecordOptions, SessionWriter
-from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL
+from core.window import AUDIO_MISSING, AUDIO_OK, AUDIO_PARTIAL, DEFAULT_MODEL_FRAMES
 
 FULL_AUDIO_COVERAGE = 0.99  # below this the window's audio counts as partial
 INPUTS = ("auto", "frames", "media")
@@ -294,7 +294,7 @@ def _analyze_window(
         )
         return "skipped"
     audio, audio_status = _window_audio(src, w, has_audio)
-    faces = face_checks.submit(frames, getattr(job.model, "num_frames", DEFAULT_NUM_FRAMES))
+    faces = face_checks.submit(frames, getattr(job.model, "num_frames", DEFAULT_MODEL_FRAMES))
     try:
         analysis = job.model.analyze(
             frames,
