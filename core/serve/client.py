@@ -265,8 +265,7 @@ class RemoteModel:
                     return self._finish(event, started)
                 elif kind == EVENT_ERROR:
                     self._drop()
-                    raise BackendError(f"{self.target.url}: {event.get('message', 'error')}",
-                                       bool(event.get("retryable", True)))
+                    raise self._event_error(event)
                 # EVENT_HEARTBEAT: nothing to do but look at should_stop again
         except (OSError, http.client.HTTPException, WireError) as exc:
             self._drop()
@@ -277,7 +276,7 @@ class RemoteModel:
 
     def _finish(self, event: dict[str, Any], started: float) -> AnalysisResult:
         if event.get("event") == EVENT_ERROR:
-            raise BackendError(f"{self.target.url}: {event.get('message', 'error')}", bool(event.get("retryable")))
+            raise self._event_error(event)
         round_trip = time.perf_counter() - started
         try:
             result = AnalysisResult.from_dict(event.get("result"))
@@ -365,14 +364,22 @@ class RemoteModel:
         what = "timed out" if isinstance(exc, (socket.timeout, TimeoutError)) else (str(exc) or type(exc).__name__)
         return BackendError(f"lost the server at {self.target.url} ({what}); trying again in {wait:.1f} s")
 
+    def _event_error(self, event: dict[str, Any]) -> BackendError:
+        """The server's own error record for a window (streamed, or the body of a non-streamed answer)."""
+        return BackendError(f"{self.target.url}: {str(event.get('message', 'error'))[:300]}",
+                            bool(event.get("retryable", True)))
+
     def _refusal(self, resp: http.client.HTTPResponse) -> BackendError:
         body = resp.read(MAX_ERROR_BODY_BYTES)
         resp.close()
         self._drop()
         try:
-            message = str(json.loads(body.decode("utf-8")).get("error", ""))[:300]
-        except (UnicodeDecodeError, ValueError, AttributeError):
-            message = ""
+            answer = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            answer = None
+        if isinstance(answer, dict) and answer.get("event") == EVENT_ERROR:
+            return self._event_error(answer)  # a window the server's model failed on: its message, its retry rule
+        message = str(answer.get("error", ""))[:300] if isinstance(answer, dict) else ""
         status = resp.status
         if status == 401:
             return BackendError(f"{self.target.url} refused the token ({message or 'unauthorised'}). Fix: give the "

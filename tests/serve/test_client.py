@@ -134,6 +134,17 @@ def test_refusals_say_what_to_do(stand_in):
     with pytest.raises(BackendError, match="refused the token.*--token-file") as refused:
         model.analyze(frames, audio, INSTRUCTION)
     assert not refused.value.retryable
+    # a window answered without streaming that the server's model failed on: its message and its retry rule
+    script.answers.append((500, {}, [event("error", message="the server ran out of GPU memory on this window",
+                                           retryable=True)]))
+    with pytest.raises(BackendError, match="ran out of GPU memory on this window") as failed:
+        model.analyze(frames, audio, INSTRUCTION)
+    assert failed.value.retryable
+    script.answers.append((500, {}, [event("error", message="the server's model refused the window: odd",
+                                           retryable=False)]))
+    with pytest.raises(BackendError, match="refused the window: odd") as refused_window:
+        model.analyze(frames, audio, INSTRUCTION)
+    assert not refused_window.value.retryable
     script.answers.append((200, {}, [event("error", message="the server's model refused the window: bad",
                                            retryable=False)]))
     with pytest.raises(BackendError, match="refused the window: bad"):
