@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from core.backend import REMOTE, BackendError
+from core.cli_types import MAX_BATCH_SIZE
 from core.model.errors import AnalysisCancelled
 from core.results import AnalysisResult
 from core.serve.security import check_token, is_loopback, resolve_token
@@ -158,6 +159,7 @@ class RemoteModel:
         self._local = threading.local()
         self._open: set[http.client.HTTPConnection] = set()  # every thread's connection, so close() ends them all
         self._open_lock = threading.Lock()
+        self._batch_pool: ThreadPoolExecutor | None = None  # analyze_batch's senders, kept with their connections
         self._ssl = _ssl_context(target.ca_file) if target.tls else None
         self._info: dict[str, Any] | None = None
 
@@ -222,14 +224,22 @@ class RemoteModel:
         replica (or spread them over several). Results in clip order; the first failure is raised."""
         if not clips:
             return []
-        with ThreadPoolExecutor(max_workers=len(clips), thread_name_prefix="remote-batch") as pool:
-            futures = [pool.submit(self.analyze, f, a, instruction, max_new_tokens=max_new_tokens,
-                                   label_set=label_set, modal=modal) for f, a in clips]
-            return [f.result() for f in futures]
+        with self._open_lock:
+            if self._batch_pool is None:  # kept: its threads keep their connections from one batch to the next
+                self._batch_pool = ThreadPoolExecutor(max_workers=MAX_BATCH_SIZE, thread_name_prefix="remote-batch")
+            pool = self._batch_pool
+        futures = [pool.submit(self.analyze, f, a, instruction, max_new_tokens=max_new_tokens,
+                               label_set=label_set, modal=modal) for f, a in clips]
+        return [f.result() for f in futures]
 
     def close(self) -> None:
-        """Close the connections of every thread that used this model (it reconnects if used again)."""
+        """Close the connections of every thread that used this model and end analyze_batch's threads (it
+        reconnects if used again)."""
         self._drop()
+        with self._open_lock:
+            pool, self._batch_pool = self._batch_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         with self._open_lock:
             conns, self._open = list(self._open), set()
         for conn in conns:

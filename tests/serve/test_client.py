@@ -228,3 +228,22 @@ def test_tokens_stay_out_of_the_settings_file(tmp_path):
     settings.remote_url, settings.use_remote = url, True
     saved = settings.save()
     assert token not in saved.read_text() and Settings.load(saved).remote_url == url
+
+
+def test_batches_reuse_their_senders_and_close_ends_them(stand_in):
+    """analyze_batch sends a batch's windows from kept threads: their connections are reused from one batch to the
+    next instead of one more per clip (an evaluation of thousands of clips would run out of sockets), and close()
+    ends the threads and their connections."""
+    script, target = stand_in
+    model = RemoteModel(target)
+    model.fetch_info()
+    clips = [window(i) for i in range(3)]
+    for _ in range(5):
+        script.answers.extend((200, {}, [event("result", result=RESULT, server={})]) for _ in clips)
+        got = model.analyze_batch(clips, INSTRUCTION)
+        assert [r.label for r in got] == ["happy"] * 3
+    assert script.requests == 15
+    assert len(model._open) <= len(clips) + 1  # the batch's senders (+ this thread's, from fetch_info)
+    model.close()
+    assert not model._open
+    assert not [t for t in threading.enumerate() if t.name.startswith("remote-batch")]
