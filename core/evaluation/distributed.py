@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.cli_types import Range
 from core.evaluation.log import ResultLog
 from core.evaluation.progress import Progress
 from core.evaluation.runner import FINAL_STATUSES, STATUS_MODEL_ERROR, STATUS_OK, Job, RunOptions, RunSummary, run_jobs
@@ -262,16 +263,22 @@ def _model_error(job: Job, error: str) -> dict[str, Any]:
 
 
 # ---- command line ---------------------------------------------------------------------------------------------
+# The cluster options' ranges: finite (nan or inf would reach Ray as a resource request), not negative.
+WORKERS = Range(1, 4096, integer=True, noun="a whole number of workers")
+PER_WORKER = Range(0, 1024, noun="a number of GPUs or CPUs (fractions allowed)")
+
+
 def add_ray_arguments(parser: Any) -> None:
     """``--ray [ADDRESS]``, ``--workers``, ``--gpus-per-worker``, ``--cpus-per-worker``."""
     parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                         help="spread the clips over a Ray cluster, one model per worker: ADDRESS of its head "
                         "(or auto); without one, a local Ray instance (loopback only). Needs the serve extra")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=WORKERS.argtype("workers"), default=None,
                         help="with --ray: model workers (default: one per GPU, else one per --cpus-per-worker CPUs)")
-    parser.add_argument("--gpus-per-worker", type=float, default=None,
+    parser.add_argument("--gpus-per-worker", type=PER_WORKER.argtype("GPUs per worker"), default=None,
                         help="with --ray: GPUs per worker (default 1 where the cluster has GPUs, else 0)")
-    parser.add_argument("--cpus-per-worker", type=float, default=1.0, help="with --ray: CPUs per worker (default 1)")
+    parser.add_argument("--cpus-per-worker", type=PER_WORKER.argtype("CPUs per worker"), default=1.0,
+                        help="with --ray: CPUs per worker (default 1)")
 
 
 def cluster_options_from_args(args: Any) -> ClusterOptions | None:
@@ -283,9 +290,10 @@ def cluster_options_from_args(args: Any) -> ClusterOptions | None:
     if is_remote_model(getattr(args, "model", None)):
         raise ValueError("--ray runs the model on the cluster's own workers; a model server (--model https://...) "
                          "is used without --ray")
-    if args.workers is not None and args.workers < 1:
-        raise ValueError("--workers must be 1 or more")
-    if args.gpus_per_worker is not None and args.gpus_per_worker < 0 or args.cpus_per_worker < 0:
-        raise ValueError("--gpus-per-worker and --cpus-per-worker cannot be negative")
+    if args.workers is not None and args.workers not in WORKERS:
+        raise ValueError(f"--workers must be {WORKERS.describe()}")
+    if args.gpus_per_worker is not None and args.gpus_per_worker not in PER_WORKER or \
+            args.cpus_per_worker not in PER_WORKER:
+        raise ValueError(f"--gpus-per-worker and --cpus-per-worker must be {PER_WORKER.describe()}")
     return ClusterOptions(address=args.ray or None, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
                           cpus_per_worker=args.cpus_per_worker)

@@ -23,11 +23,16 @@ BAD = {  # option -> values that must be refused
     "--batch-size": ["0", "-3", "100000", "1.5"],
     "--limit": ["0", "-1", "1e3"],
     "--fold": ["0", "6", "x"],
+    "--workers": ["0", "-1", "1.5", "1e9", "two"],  # with --ray: nan or inf would reach Ray as a resource request
+    "--gpus-per-worker": ["nan", "inf", "-1", "1e9"],
+    "--cpus-per-worker": ["nan", "inf", "-0.5", "1e9"],
 }
+EVALUATE_RAY = [*EVALUATE, "--ray"]
 CASES = (
     [(MONITOR, opt, v) for opt in ("--window", "--hop", "--duration", "--max-new-tokens") for v in BAD[opt]]
     + [(ANALYZE, opt, v) for opt in ("--max-new-tokens", "--batch-size") for v in BAD[opt]]
     + [(EVALUATE, opt, v) for opt in ("--max-new-tokens", "--batch-size", "--limit", "--fold") for v in BAD[opt]]
+    + [(EVALUATE_RAY, opt, v) for opt in ("--workers", "--gpus-per-worker", "--cpus-per-worker") for v in BAD[opt]]
 )
 
 
