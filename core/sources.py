@@ -183,6 +183,4 @@ def open_sources(text: str | None, mic: int | str | None = None, loop_files: boo
     """Sources for what a user types (``parse_source``; None or blank means ``camera``). Raises
     ``SourceSpecError`` (a ``ValueError``) naming the fix."""
     spec = parse_source(text if text and text.strip() else SOURCE_CAMERA)
-    if spec.kind == SOURCE_DEMO:
-        return sources_for(SOURCE_DEMO, realtime=realtime)
     return sources_for(spec.kind, spec.ref, mic, loop_files=loop_files, realtime=realtime)
