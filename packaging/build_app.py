@@ -71,12 +71,19 @@ def log(message: str) -> None:
 
 
 # ---- what to build from -------------------------------------------------------------------------------------
-def project_version() -> str:
+def _project_field(name: str) -> str | None:
+    """A top-level string of pyproject.toml's ``[project]`` table (``name = "..."``), or None.
+    A regular expression, not tomllib, which Python 3.10 lacks."""
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    match = re.search(r'^version\s*=\s*"([^"]+)"', text, re.MULTILINE)
-    if not match:
+    match = re.search(rf'^{name}\s*=\s*"([^"]+)"', text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def project_version() -> str:
+    version = _project_field("version")
+    if version is None:
         raise SystemExit("error: no version in pyproject.toml")
-    return match.group(1)
+    return version
 
 
 def source_files() -> list[Path]:
@@ -189,16 +196,17 @@ def make_deb(app_dir: Path, out: Path, version: str, kind: str, arch: str) -> tu
         summary=_summary(), maintainer=_maintainer(), kind=kind,
     )
     out.unlink(missing_ok=True)
-    deb_package.build(staging, control, out, DEB_COMPRESSION)
+    try:
+        deb_package.build(staging, control, out, DEB_COMPRESSION)
+    except deb_package.PackagingError as exc:
+        raise SystemExit(f"error: {exc}") from None
     shutil.rmtree(staging)
     return time.monotonic() - started, {"installed_kib": installed_kib, "depends": list(deps.packages),
                                         "sonames": deps.sonames}
 
 
 def _summary() -> str:
-    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    match = re.search(r'^description\s*=\s*"([^"]+)"', text, re.MULTILINE)
-    return match.group(1) if match else "live emotion monitor with R1-Omni"
+    return _project_field("description") or "live emotion monitor with R1-Omni"
 
 
 def _maintainer() -> str:
@@ -317,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     version = project_version()
-    art = Artefacts.for_build(version, kind, deb_package.debian_architecture())
+    arch = deb_package.debian_architecture()
+    art = Artefacts.for_build(version, kind, arch)
     stamp = fingerprint(kind)
     if args.if_stale:
         info = up_to_date(stamp, art)
@@ -336,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     log("tarball ...")
     seconds["tarball"] = make_tarball(art.app_dir, art.tarball)
     log(f"Debian package ({DEB_COMPRESSION}) ...")
-    seconds["deb"], control = make_deb(art.app_dir, art.deb, version, kind, deb_package.debian_architecture())
+    seconds["deb"], control = make_deb(art.app_dir, art.deb, version, kind, arch)
     seconds["total"] = time.monotonic() - total
 
     info = {
