@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import socket
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,12 +41,6 @@ def self_signed(folder: Path, ip: str = NOT_LOOPBACK_ALIAS) -> tuple[Path, Path]
                                            serialization.NoEncryption()))
     key_path.chmod(0o600)
     return cert_path, key_path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def window(seed: int, n_frames: int = 8, size: tuple[int, int] = (96, 128)) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +106,7 @@ class DyingWorker:
 
     die_on = "c03.mp4"
 
-    def __init__(self, *args, marker: str = "", **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         from core.evaluation.distributed import ClipWorker
 
         self._inner = ClipWorker(*args, **kwargs)
@@ -121,9 +115,6 @@ class DyingWorker:
         return self._inner.ready()
 
     def analyze(self, jobs):
-        import os
-        from pathlib import Path
-
         marker = Path(jobs[0][1]).parent / ".died"
         if any(Path(path).name == self.die_on for _, path, _ in jobs) and not marker.exists():
             marker.write_text("once")

@@ -8,7 +8,8 @@ import pytest
 from core.serve.client import RemoteTarget
 from desktop.startup import source_choice
 from tests.desktop.test_main_window import make_window, settings  # noqa: F401
-from tests.serve.helpers import deployed, free_port, slow_parity_loader
+from tests.serve.helpers import deployed, slow_parity_loader
+from tests.support.streams import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("dark_theme")]
 

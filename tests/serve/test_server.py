@@ -17,7 +17,8 @@ from core.model.errors import AnalysisCancelled
 from core.serve.client import RemoteModel, RemoteTarget
 from core.serve.security import new_token, token_digest
 from core.serve.wire import ANALYZE_PATH, HEALTH_PATH, INFO_PATH, WINDOW_CONTENT_TYPE, WindowRequest, encode_request
-from tests.serve.helpers import CHECKPOINT, INSTRUCTION, NOT_LOOPBACK_ALIAS, deployed, free_port, self_signed, window
+from tests.serve.helpers import CHECKPOINT, INSTRUCTION, NOT_LOOPBACK_ALIAS, deployed, self_signed, window
+from tests.support.streams import free_port
 
 pytestmark = pytest.mark.slow
 MAX_NEW_TOKENS = 24
