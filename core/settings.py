@@ -59,7 +59,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes; a bigger one is not ours
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux: paths, stream URLs
 MAX_INSTRUCTION_CHARS = 4000  # a custom question; the model's prompt grows with it
-MAX_GEOMETRY_CHARS = 10_000  # Qt's saveGeometry as base64 is ~100 characters
+MAX_GEOMETRY_CHARS = 4096  # Qt's saveGeometry as base64 is ~100 characters; no more than a path
 
 
 def _text(limit: int) -> Callable[[Any], bool]:

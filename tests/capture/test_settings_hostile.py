@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core.cli_types import MAX_NEW_TOKENS_LIMIT
@@ -53,6 +53,7 @@ def assert_valid(s: Settings) -> None:
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=settings_objects)
+@example(data={"window_geometry": "x" * 5000})  # once drawn at random: the geometry limit was above a path's
 def test_any_json_object_loads_as_valid_settings_and_round_trips(tmp_path, data):
     path = tmp_path / "settings.json"
     path.write_text(json.dumps(data))  # NaN and Infinity are written as the bare words Python's json reads back
